@@ -1,1 +1,81 @@
-//! (in progress)
+//! The context object (`$$`): what an execution knows about itself while a state runs.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::eval::ContextSource;
+use crate::timestamp::{self, Millis};
+
+/// The execution-wide part of the context object, fixed when the execution starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionInfo {
+    pub execution_arn: String,
+    pub execution_name: String,
+    pub state_machine_arn: String,
+    pub state_machine_name: String,
+    pub role_arn: String,
+    pub start_time: Millis,
+    pub redrive_count: u32,
+}
+
+impl ExecutionInfo {
+    /// Names and ARNs for a local run (`baton run`, tests) with AWS's default region/account.
+    pub fn local(machine: &str, execution: &str, start_time: Millis) -> Self {
+        let prefix = "arn:aws:states:us-east-1:123456789012";
+        Self {
+            execution_arn: format!("{prefix}:execution:{machine}:{execution}"),
+            execution_name: execution.to_owned(),
+            state_machine_arn: format!("{prefix}:stateMachine:{machine}"),
+            state_machine_name: machine.to_owned(),
+            role_arn: "arn:aws:iam::123456789012:role/baton".to_owned(),
+            start_time,
+            redrive_count: 0,
+        }
+    }
+}
+
+/// The context object as seen by one state.
+pub struct StateContext<'a> {
+    pub execution: &'a ExecutionInfo,
+    pub execution_input: &'a Value,
+    pub state_name: &'a str,
+    pub entered_time: Millis,
+    /// `Some` for states that retry (Task, Parallel, Map): `$$.State.RetryCount`.
+    pub retry_count: Option<u32>,
+    pub task_token: Option<&'a str>,
+    /// `$$.Map.Item` while a Map's ItemSelector runs: index and value.
+    pub map_item: Option<(usize, &'a Value)>,
+}
+
+impl ContextSource for StateContext<'_> {
+    fn context_value(&self) -> Value {
+        let e = self.execution;
+        let mut root = Map::new();
+        root.insert(
+            "Execution".into(),
+            json!({
+                "Id": e.execution_arn,
+                "Input": self.execution_input,
+                "StartTime": timestamp::format(e.start_time),
+                "Name": e.execution_name,
+                "RoleArn": e.role_arn,
+                "RedriveCount": e.redrive_count,
+            }),
+        );
+        root.insert("StateMachine".into(), json!({"Id": e.state_machine_arn, "Name": e.state_machine_name}));
+        let mut state = Map::new();
+        state.insert("Name".into(), Value::String(self.state_name.to_owned()));
+        state.insert("EnteredTime".into(), Value::String(timestamp::format(self.entered_time)));
+        if let Some(n) = self.retry_count {
+            state.insert("RetryCount".into(), n.into());
+        }
+        root.insert("State".into(), Value::Object(state));
+        if let Some(token) = self.task_token {
+            root.insert("Task".into(), json!({ "Token": token }));
+        }
+        if let Some((index, value)) = self.map_item {
+            root.insert("Map".into(), json!({"Item": {"Index": index, "Value": value}}));
+        }
+        Value::Object(root)
+    }
+}

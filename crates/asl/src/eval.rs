@@ -26,10 +26,8 @@ impl PathRef {
             return Ok(PathRef::Context(JsonPath::parse(&format!("${rest}"))?));
         }
         if let Some(rest) = text.strip_prefix('$') {
-            let name_len = rest
-                .char_indices()
-                .find(|&(_, c)| !(c.is_alphanumeric() || c == '_'))
-                .map_or(rest.len(), |(i, _)| i);
+            let name_len =
+                rest.char_indices().find(|&(_, c)| !(c.is_alphanumeric() || c == '_')).map_or(rest.len(), |(i, _)| i);
             if name_len > 0 {
                 let name = &rest[..name_len];
                 let path = JsonPath::parse(&format!("${}", &rest[name_len..]))?;
@@ -97,12 +95,7 @@ impl<'a> Scope<'a> {
     where
         'a: 'b,
     {
-        Scope {
-            input,
-            context: self.context,
-            context_cache: self.context_cache.clone(),
-            variables: self.variables,
-        }
+        Scope { input, context: self.context, context_cache: self.context_cache.clone(), variables: self.variables }
     }
 
     pub fn context(&self) -> &Value {

@@ -1,1 +1,1834 @@
-//! (in progress)
+//! The interpreter: a transition function from (definition, execution state, event, time,
+//! randomness) to (new execution state, history events, commands).
+//!
+//! An execution is a tree of *frames*: the top level is one frame, and every Parallel branch
+//! and Map iteration that is running is a child frame. Frames live in an arena inside
+//! [`Execution`], so the whole state is plain data that serialises for the store.
+//!
+//! [`start`] and [`step`] run every frame that can make progress until each one is finished or
+//! waits on something outside: a task result, a timer, or its children. Work is kept on a
+//! stack so a Map's iterations run depth first (iteration 0 to its end before iteration 1
+//! starts, when nothing blocks), which is the order AWS records for sequential Maps, and so
+//! no recursion grows with the number of items.
+//!
+//! What the shell must do comes back as [`Command`]s; what happened outside comes in as
+//! [`Event`]s. Events for tasks or timers that are no longer awaited are ignored, so a shell
+//! may deliver late or duplicate events safely.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::context::{ExecutionInfo, StateContext};
+use crate::definition::{
+    Catcher, Definition, Dynamic, FailField, GraphId, Jitter, MapState, Retrier, State, StateId, StateKind, Transition,
+    WaitFor,
+};
+use crate::error::{names, EvalFailure};
+use crate::eval::{PathRef, Randomness, Scope};
+use crate::history::{Details, EventType, HistoryEvent};
+use crate::io;
+use crate::template::{compact, Template};
+use crate::timestamp::{self, Millis};
+
+/// AWS's payload limit: 256 KiB of UTF-8.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+/// AWS's cap on history events in a Standard execution.
+pub const MAX_HISTORY_EVENTS: u64 = 25_000;
+
+pub type FrameId = usize;
+pub type TaskId = u64;
+pub type TimerId = u64;
+
+/// What the interpreter is handed from outside: the time and a source of randomness.
+pub struct Env<'a> {
+    pub now: Millis,
+    pub random: &'a mut dyn Randomness,
+}
+
+/// Something that happened outside the interpreter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// A worker or integration picked the task up (`TaskStarted`, `ActivityStarted`).
+    TaskStarted {
+        task: TaskId,
+        worker_name: Option<String>,
+    },
+    /// The call that hands out a task token succeeded; the task now waits for the callback.
+    TaskSubmitted {
+        task: TaskId,
+        output: Value,
+    },
+    /// `SendTaskHeartbeat`: the heartbeat clock starts again.
+    TaskHeartbeat {
+        task: TaskId,
+    },
+    TaskSucceeded {
+        task: TaskId,
+        output: Value,
+    },
+    TaskFailed {
+        task: TaskId,
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    TimerFired {
+        timer: TimerId,
+    },
+    /// `StopExecution`.
+    Stop {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+}
+
+/// Work the shell must carry out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    InvokeTask(TaskRequest),
+    /// The task is no longer awaited (timed out, or its branch or execution ended).
+    CancelTask {
+        task: TaskId,
+    },
+    StartTimer {
+        timer: TimerId,
+        fire_at: Millis,
+    },
+    CancelTimer {
+        timer: TimerId,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRequest {
+    pub task: TaskId,
+    pub state_name: String,
+    pub resource: String,
+    /// The effective input (after InputPath and Parameters).
+    pub input: Value,
+    /// Set for `.waitForTaskToken` resources and activities.
+    pub token: Option<String>,
+    pub timeout_seconds: Option<u64>,
+    pub heartbeat_seconds: Option<u64>,
+    pub credentials: Option<Value>,
+}
+
+/// The result of one call to [`start`] or [`step`].
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct StepOutput {
+    pub events: Vec<HistoryEvent>,
+    pub commands: Vec<Command>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Status {
+    Running,
+    Succeeded { output: Value },
+    Failed { error: Option<String>, cause: Option<String> },
+    TimedOut { error: Option<String>, cause: Option<String> },
+    Aborted { error: Option<String>, cause: Option<String> },
+}
+
+impl Status {
+    /// As DescribeExecution spells it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Running => "RUNNING",
+            Status::Succeeded { .. } => "SUCCEEDED",
+            Status::Failed { .. } => "FAILED",
+            Status::TimedOut { .. } => "TIMED_OUT",
+            Status::Aborted { .. } => "ABORTED",
+        }
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, Status::Running)
+    }
+}
+
+/// A failure on its way through Retry and Catch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+impl Failure {
+    fn error_name(&self) -> &str {
+        self.error.as_deref().unwrap_or("")
+    }
+
+    /// `States.Runtime` and `States.DataLimitExceeded` end the execution: no retrier or
+    /// catcher sees them.
+    fn is_terminal(&self) -> bool {
+        matches!(self.error_name(), names::RUNTIME | names::DATA_LIMIT_EXCEEDED)
+    }
+
+    fn error_output(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("Error".into(), self.error.clone().map_or(Value::Null, Value::String));
+        m.insert("Cause".into(), self.cause.clone().map_or(Value::Null, Value::String));
+        if self.cause.is_none() {
+            m.remove("Cause");
+        }
+        Value::Object(m)
+    }
+}
+
+/// The whole state of one execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    pub info: ExecutionInfo,
+    pub input: Value,
+    pub status: Status,
+    frames: Vec<Option<Frame>>,
+    free_frames: Vec<FrameId>,
+    next_event_id: u64,
+    next_task: TaskId,
+    next_timer: TimerId,
+    tasks: BTreeMap<TaskId, FrameId>,
+    timers: BTreeMap<TimerId, TimerPurpose>,
+}
+
+impl Execution {
+    /// Number of history events written so far.
+    pub fn event_count(&self) -> u64 {
+        self.next_event_id - 1
+    }
+
+    /// Tasks the execution is waiting on, with the state that waits.
+    pub fn open_tasks(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.tasks.keys().copied()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum TimerPurpose {
+    ExecutionTimeout,
+    Wait(FrameId),
+    RetryBackoff(FrameId),
+    TaskTimeout(FrameId),
+    TaskHeartbeat(FrameId),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Parent {
+    frame: FrameId,
+    slot: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Frame {
+    graph: GraphId,
+    parent: Option<Parent>,
+    state: StateId,
+    /// The current state's raw input.
+    input: Value,
+    entered_event: u64,
+    entered_time: Millis,
+    /// The last event of this frame, for `previousEventId`.
+    last_event: u64,
+    retry_counts: Vec<u64>,
+    retry_total: u32,
+    phase: Phase,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Phase {
+    /// About to enter `state` (writes the `*StateEntered` event).
+    Entering,
+    /// Entered; (re)run the state's work. Retries come back here without a new entry event.
+    Running,
+    Task(Box<TaskWait>),
+    WaitTimer {
+        timer: TimerId,
+        effective: Value,
+    },
+    RetryTimer {
+        timer: TimerId,
+    },
+    Fanout(Box<Fanout>),
+    /// Finished (its parent is notified); the slot is about to be freed.
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct TaskWait {
+    task: TaskId,
+    kind: ResourceKind,
+    timeout_timer: Option<TimerId>,
+    heartbeat_timer: Option<TimerId>,
+    heartbeat_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Fanout {
+    is_map: bool,
+    /// Inputs of the iterations/branches not started yet, by slot.
+    pending: Vec<Option<Value>>,
+    next_slot: usize,
+    running: Vec<FrameId>,
+    results: Vec<Value>,
+    done: usize,
+    failed: usize,
+    max_concurrency: usize,
+    tolerated_count: Option<u64>,
+    tolerated_percentage: Option<f64>,
+    /// A `Continue` for this frame is already on the work stack.
+    scheduled: bool,
+    /// Set when every child has finished; the frame then completes the state.
+    outcome: Option<Result<(), Failure>>,
+}
+
+/// How a Task's resource is reported in history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum ResourceKind {
+    /// `arn:aws:states:::service:api[.pattern]`.
+    Service { resource_type: String, resource: String },
+    /// An activity ARN.
+    Activity,
+    /// A legacy Lambda function ARN.
+    LambdaFunction,
+}
+
+impl ResourceKind {
+    fn of(resource: &str) -> Self {
+        if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
+            let (ty, api) = match rest.strip_prefix("aws-sdk:") {
+                Some(sdk) => match sdk.split_once(':') {
+                    Some((svc, api)) => (format!("aws-sdk:{svc}"), api.to_owned()),
+                    None => ("aws-sdk".to_owned(), sdk.to_owned()),
+                },
+                None => match rest.split_once(':') {
+                    Some((svc, api)) => (svc.to_owned(), api.to_owned()),
+                    None => (rest.to_owned(), String::new()),
+                },
+            };
+            return ResourceKind::Service { resource_type: ty, resource: api };
+        }
+        let parts: Vec<&str> = resource.split(':').collect();
+        match parts.get(2).copied() {
+            Some("states") if parts.get(5) == Some(&"activity") => ResourceKind::Activity,
+            Some("lambda") => ResourceKind::LambdaFunction,
+            _ => ResourceKind::Service {
+                resource_type: parts.get(2).copied().unwrap_or("unknown").to_owned(),
+                resource: resource.to_owned(),
+            },
+        }
+    }
+
+    fn waits_for_token(resource: &str) -> bool {
+        resource.ends_with(".waitForTaskToken") || matches!(ResourceKind::of(resource), ResourceKind::Activity)
+    }
+}
+
+enum Work {
+    Run(FrameId),
+    Continue(FrameId),
+}
+
+/// What running a state's work led to.
+enum Flow {
+    /// The state finished with this output; go where its transition says.
+    Exit(Value),
+    /// Leave to a chosen state (a Choice rule, or a catcher): the `*StateExited` event is
+    /// written, then `next` is entered.
+    Caught {
+        output: Value,
+        next: StateId,
+    },
+    /// The frame waits for an event.
+    Blocked,
+    Fail(Failure),
+    /// The frame ended without leaving its state normally (Succeed/Fail handled).
+    Ended,
+}
+
+/// Start an execution: writes `ExecutionStarted` and runs until everything waits.
+pub fn start(def: &Definition, info: ExecutionInfo, input: Value, env: &mut Env<'_>) -> (Execution, StepOutput) {
+    let mut exec = Execution {
+        info,
+        input: input.clone(),
+        status: Status::Running,
+        frames: Vec::new(),
+        free_frames: Vec::new(),
+        next_event_id: 1,
+        next_task: 1,
+        next_timer: 1,
+        tasks: BTreeMap::new(),
+        timers: BTreeMap::new(),
+    };
+    let mut run = Run {
+        def,
+        exec: &mut exec,
+        random: &mut *env.random,
+        now: env.now,
+        out: StepOutput::default(),
+        work: Vec::new(),
+    };
+    let started = run.emit_raw(
+        0,
+        EventType::ExecutionStarted,
+        Details::Fields(fields(json!({
+            "input": compact(&input),
+            "inputDetails": {"truncated": false},
+            "roleArn": run.exec.info.role_arn,
+        }))),
+    );
+    let _ = started;
+    if let Some(t) = def.timeout_seconds {
+        run.start_timer(TimerPurpose::ExecutionTimeout, t.saturating_mul(1000));
+    }
+    if payload_too_large(&input) {
+        run.fail_execution(Failure {
+            error: Some(names::DATA_LIMIT_EXCEEDED.into()),
+            cause: Some("The input to the execution exceeds the maximum number of bytes service limit.".into()),
+        });
+    } else {
+        // The first state's entry event points at 0, as AWS records it.
+        let root = run.new_frame(0, None, input, 0);
+        run.work.push(Work::Run(root));
+        run.drain();
+    }
+    let out = run.out;
+    (exec, out)
+}
+
+/// Feed one event to a running execution.
+pub fn step(def: &Definition, exec: &mut Execution, event: Event, env: &mut Env<'_>) -> StepOutput {
+    if exec.status.is_terminal() {
+        return StepOutput::default();
+    }
+    let mut run =
+        Run { def, exec, random: &mut *env.random, now: env.now, out: StepOutput::default(), work: Vec::new() };
+    run.handle(event);
+    run.drain();
+    run.out
+}
+
+struct Run<'a> {
+    def: &'a Definition,
+    exec: &'a mut Execution,
+    random: &'a mut dyn Randomness,
+    now: Millis,
+    out: StepOutput,
+    work: Vec<Work>,
+}
+
+fn fields(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn payload_too_large(v: &Value) -> bool {
+    // Cheap bound first: most payloads are tiny.
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            if self.0 > MAX_PAYLOAD_BYTES {
+                return Err(std::io::Error::other("limit"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+        _ => serde_json::to_writer(Counter(0), v).is_err(),
+    }
+}
+
+impl<'a> Run<'a> {
+    fn frame(&self, id: FrameId) -> &Frame {
+        self.exec.frames[id].as_ref().expect("frame ids on the work stack refer to live frames")
+    }
+
+    fn frame_mut(&mut self, id: FrameId) -> &mut Frame {
+        self.exec.frames[id].as_mut().expect("frame ids on the work stack refer to live frames")
+    }
+
+    fn live(&self, id: FrameId) -> bool {
+        self.exec.frames.get(id).is_some_and(Option::is_some)
+    }
+
+    fn state_of(&self, id: FrameId) -> &'a State {
+        let f = self.frame(id);
+        let def: &'a Definition = self.def;
+        def.state(f.graph, f.state)
+    }
+
+    fn new_frame(&mut self, graph: GraphId, parent: Option<Parent>, input: Value, last_event: u64) -> FrameId {
+        let start = self.def.graph(graph).start_at;
+        let frame = Frame {
+            graph,
+            parent,
+            state: start,
+            input,
+            entered_event: 0,
+            entered_time: self.now,
+            last_event,
+            retry_counts: Vec::new(),
+            retry_total: 0,
+            phase: Phase::Entering,
+        };
+        match self.exec.free_frames.pop() {
+            Some(id) => {
+                self.exec.frames[id] = Some(frame);
+                id
+            }
+            None => {
+                self.exec.frames.push(Some(frame));
+                self.exec.frames.len() - 1
+            }
+        }
+    }
+
+    fn free_frame(&mut self, id: FrameId) {
+        if self.live(id) {
+            self.exec.frames[id] = None;
+            self.exec.free_frames.push(id);
+        }
+    }
+
+    // ----- events and commands -------------------------------------------------------------
+
+    fn emit_raw(&mut self, previous: u64, event_type: EventType, details: Details) -> u64 {
+        let id = self.exec.next_event_id;
+        self.exec.next_event_id += 1;
+        self.out.events.push(HistoryEvent {
+            id,
+            previous_event_id: previous,
+            timestamp: self.now,
+            event_type,
+            details,
+        });
+        id
+    }
+
+    /// Write an event in a frame's lineage.
+    fn emit(&mut self, frame: FrameId, event_type: EventType, details: Details) -> u64 {
+        let prev = self.frame(frame).last_event;
+        let id = self.emit_raw(prev, event_type, details);
+        self.frame_mut(frame).last_event = id;
+        id
+    }
+
+    fn start_timer(&mut self, purpose: TimerPurpose, delay_ms: u64) -> TimerId {
+        let id = self.exec.next_timer;
+        self.exec.next_timer += 1;
+        self.exec.timers.insert(id, purpose);
+        let fire_at = self.now.saturating_add(i64::try_from(delay_ms).unwrap_or(i64::MAX));
+        self.out.commands.push(Command::StartTimer { timer: id, fire_at });
+        id
+    }
+
+    fn cancel_timer(&mut self, id: Option<TimerId>) {
+        if let Some(id) = id {
+            if self.exec.timers.remove(&id).is_some() {
+                self.out.commands.push(Command::CancelTimer { timer: id });
+            }
+        }
+    }
+
+    // ----- the work loop -------------------------------------------------------------------
+
+    fn drain(&mut self) {
+        while let Some(w) = self.work.pop() {
+            if self.exec.status.is_terminal() {
+                break;
+            }
+            match w {
+                Work::Run(f) => {
+                    if self.live(f) {
+                        self.run_frame(f);
+                    }
+                }
+                Work::Continue(f) => {
+                    if self.live(f) {
+                        self.continue_fanout(f);
+                    }
+                }
+            }
+        }
+        if self.exec.status.is_terminal() {
+            self.work.clear();
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::TaskStarted { task, worker_name } => {
+                let Some(f) = self.task_frame(task) else { return };
+                let kind = self.task_kind(f);
+                let (ty, details) = match &kind {
+                    ResourceKind::Service { resource_type, resource } => (
+                        EventType::TaskStarted,
+                        Details::Fields(fields(json!({"resourceType": resource_type, "resource": resource}))),
+                    ),
+                    ResourceKind::Activity => {
+                        let mut d = Map::new();
+                        if let Some(w) = worker_name {
+                            d.insert("workerName".into(), Value::String(w));
+                        }
+                        (EventType::ActivityStarted, Details::Fields(d))
+                    }
+                    ResourceKind::LambdaFunction => (EventType::LambdaFunctionStarted, Details::None),
+                };
+                self.emit(f, ty, details);
+            }
+            Event::TaskSubmitted { task, output } => {
+                let Some(f) = self.task_frame(task) else { return };
+                if let ResourceKind::Service { resource_type, resource } = self.task_kind(f) {
+                    self.emit(
+                        f,
+                        EventType::TaskSubmitted,
+                        Details::Fields(fields(json!({
+                            "resourceType": resource_type,
+                            "resource": resource,
+                            "output": compact(&output),
+                            "outputDetails": {"truncated": false},
+                        }))),
+                    );
+                }
+            }
+            Event::TaskHeartbeat { task } => {
+                let Some(f) = self.task_frame(task) else { return };
+                if let Phase::Task(w) = &self.frame(f).phase {
+                    if let (Some(old), Some(secs)) = (w.heartbeat_timer, w.heartbeat_seconds) {
+                        self.cancel_timer(Some(old));
+                        let new = self.start_timer(TimerPurpose::TaskHeartbeat(f), secs * 1000);
+                        if let Phase::Task(w) = &mut self.frame_mut(f).phase {
+                            w.heartbeat_timer = Some(new);
+                        }
+                    }
+                }
+            }
+            Event::TaskSucceeded { task, output } => {
+                let Some(f) = self.task_frame(task) else { return };
+                let kind = self.finish_task(f, task);
+                let (ty, details) = match &kind {
+                    ResourceKind::Service { resource_type, resource } => {
+                        (EventType::TaskSucceeded, fields(json!({"resourceType": resource_type, "resource": resource})))
+                    }
+                    ResourceKind::Activity => (EventType::ActivitySucceeded, Map::new()),
+                    ResourceKind::LambdaFunction => (EventType::LambdaFunctionSucceeded, Map::new()),
+                };
+                let mut details = details;
+                details.insert("output".into(), Value::String(compact(&output)));
+                details.insert("outputDetails".into(), json!({"truncated": false}));
+                self.emit(f, ty, Details::Fields(details));
+                let flow = if payload_too_large(&output) {
+                    Flow::Fail(self.data_limit(f))
+                } else {
+                    self.after_result(f, output)
+                };
+                self.frame_mut(f).phase = Phase::Running;
+                self.follow(f, flow);
+                self.work.push(Work::Run(f));
+            }
+            Event::TaskFailed { task, error, cause } => {
+                let Some(f) = self.task_frame(task) else { return };
+                let kind = self.finish_task(f, task);
+                self.emit_task_failure(f, &kind, false, error.as_deref(), cause.as_deref());
+                self.frame_mut(f).phase = Phase::Running;
+                self.follow(f, Flow::Fail(Failure { error, cause }));
+                self.work.push(Work::Run(f));
+            }
+            Event::TimerFired { timer } => {
+                let Some(purpose) = self.exec.timers.remove(&timer) else { return };
+                self.timer_fired(timer, purpose);
+            }
+            Event::Stop { error, cause } => {
+                let mut d = Map::new();
+                if let Some(e) = &error {
+                    d.insert("error".into(), Value::String(e.clone()));
+                }
+                if let Some(c) = &cause {
+                    d.insert("cause".into(), Value::String(c.clone()));
+                }
+                self.end_execution(
+                    Status::Aborted { error, cause },
+                    EventType::ExecutionAborted,
+                    Details::Fields(d),
+                    true,
+                );
+            }
+        }
+    }
+
+    fn timer_fired(&mut self, timer: TimerId, purpose: TimerPurpose) {
+        match purpose {
+            TimerPurpose::ExecutionTimeout => {
+                self.end_execution(
+                    Status::TimedOut { error: Some(names::TIMEOUT.into()), cause: None },
+                    EventType::ExecutionTimedOut,
+                    Details::Fields(fields(json!({"error": names::TIMEOUT}))),
+                    true,
+                );
+            }
+            TimerPurpose::Wait(f) => {
+                if !self.live(f) {
+                    return;
+                }
+                let Phase::WaitTimer { timer: t, effective } = &self.frame(f).phase else { return };
+                if *t != timer {
+                    return;
+                }
+                let effective = effective.clone();
+                self.frame_mut(f).phase = Phase::Running;
+                let flow = self.output_path(f, effective);
+                self.follow(f, flow);
+                self.work.push(Work::Run(f));
+            }
+            TimerPurpose::RetryBackoff(f) => {
+                if !self.live(f) {
+                    return;
+                }
+                if matches!(self.frame(f).phase, Phase::RetryTimer { timer: t } if t == timer) {
+                    self.frame_mut(f).phase = Phase::Running;
+                    self.work.push(Work::Run(f));
+                }
+            }
+            TimerPurpose::TaskTimeout(f) | TimerPurpose::TaskHeartbeat(f) => {
+                if !self.live(f) {
+                    return;
+                }
+                let Phase::Task(w) = &self.frame(f).phase else { return };
+                let is_heartbeat = w.heartbeat_timer == Some(timer);
+                if w.timeout_timer != Some(timer) && !is_heartbeat {
+                    return;
+                }
+                let task = w.task;
+                let kind = self.finish_task(f, task);
+                self.out.commands.push(Command::CancelTask { task });
+                let error = if is_heartbeat { names::HEARTBEAT_TIMEOUT } else { names::TIMEOUT };
+                self.emit_task_failure(f, &kind, true, Some(error), None);
+                self.frame_mut(f).phase = Phase::Running;
+                self.follow(f, Flow::Fail(Failure { error: Some(error.into()), cause: None }));
+                self.work.push(Work::Run(f));
+            }
+        }
+    }
+
+    fn task_frame(&self, task: TaskId) -> Option<FrameId> {
+        let f = *self.exec.tasks.get(&task)?;
+        match &self.exec.frames.get(f)?.as_ref()?.phase {
+            Phase::Task(w) if w.task == task => Some(f),
+            _ => None,
+        }
+    }
+
+    fn task_kind(&self, f: FrameId) -> ResourceKind {
+        match &self.frame(f).phase {
+            Phase::Task(w) => w.kind.clone(),
+            _ => ResourceKind::Activity,
+        }
+    }
+
+    /// The task's wait is over: forget it and its timers.
+    fn finish_task(&mut self, f: FrameId, task: TaskId) -> ResourceKind {
+        self.exec.tasks.remove(&task);
+        let phase = std::mem::replace(&mut self.frame_mut(f).phase, Phase::Running);
+        match phase {
+            Phase::Task(w) => {
+                self.cancel_timer(w.timeout_timer);
+                self.cancel_timer(w.heartbeat_timer);
+                w.kind
+            }
+            _ => ResourceKind::Activity,
+        }
+    }
+
+    fn emit_task_failure(
+        &mut self,
+        f: FrameId,
+        kind: &ResourceKind,
+        timed_out: bool,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) {
+        let mut d = Map::new();
+        let ty = match (kind, timed_out) {
+            (ResourceKind::Service { resource_type, resource }, t) => {
+                d.insert("resourceType".into(), Value::String(resource_type.clone()));
+                d.insert("resource".into(), Value::String(resource.clone()));
+                if t {
+                    EventType::TaskTimedOut
+                } else {
+                    EventType::TaskFailed
+                }
+            }
+            (ResourceKind::Activity, true) => EventType::ActivityTimedOut,
+            (ResourceKind::Activity, false) => EventType::ActivityFailed,
+            (ResourceKind::LambdaFunction, true) => EventType::LambdaFunctionTimedOut,
+            (ResourceKind::LambdaFunction, false) => EventType::LambdaFunctionFailed,
+        };
+        if let Some(e) = error {
+            d.insert("error".into(), Value::String(e.to_owned()));
+        }
+        if let Some(c) = cause {
+            d.insert("cause".into(), Value::String(c.to_owned()));
+        }
+        self.emit(f, ty, Details::Fields(d));
+    }
+
+    // ----- running a frame -----------------------------------------------------------------
+
+    fn run_frame(&mut self, f: FrameId) {
+        loop {
+            if self.exec.status.is_terminal() || !self.live(f) {
+                return;
+            }
+            let flow = match &self.frame(f).phase {
+                Phase::Entering => {
+                    self.enter_state(f);
+                    continue;
+                }
+                Phase::Running => self.run_state(f),
+                Phase::Fanout(fan) if fan.outcome.is_some() => self.finish_fanout(f),
+                // Waiting for something outside, or finished.
+                _ => return,
+            };
+            match self.follow(f, flow) {
+                Some(()) => continue,
+                None => return,
+            }
+        }
+    }
+
+    fn enter_state(&mut self, f: FrameId) {
+        if self.exec.next_event_id >= MAX_HISTORY_EVENTS {
+            self.fail_execution(Failure {
+                error: Some(names::RUNTIME.into()),
+                cause: Some(format!(
+                    "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
+                )),
+            });
+            return;
+        }
+        let state = self.state_of(f);
+        let ty = EventType::state_entered(state.kind.type_name());
+        let name = state.name.clone();
+        let input = self.frame(f).input.clone();
+        let id = self.emit(f, ty, Details::StateEntered { name, input });
+        let now = self.now;
+        let fr = self.frame_mut(f);
+        fr.entered_event = id;
+        fr.entered_time = now;
+        fr.retry_counts.clear();
+        fr.retry_total = 0;
+        fr.phase = Phase::Running;
+    }
+
+    /// Apply a flow to the frame. `Some(())` means the frame can keep running.
+    fn follow(&mut self, f: FrameId, flow: Flow) -> Option<()> {
+        if !self.live(f) || self.exec.status.is_terminal() {
+            return None;
+        }
+        match flow {
+            Flow::Blocked | Flow::Ended => None,
+            Flow::Exit(output) => {
+                if payload_too_large(&output) {
+                    let failure = self.data_limit(f);
+                    return self.follow(f, Flow::Fail(failure));
+                }
+                let state = self.state_of(f);
+                let transition = crate::definition::transition_of(&state.kind).unwrap_or(Transition::End);
+                let ty = EventType::state_exited(state.kind.type_name());
+                let name = state.name.clone();
+                self.emit(f, ty, Details::StateExited { name, output: output.clone() });
+                match transition {
+                    Transition::Next(next) => {
+                        self.move_to(f, next, output);
+                        Some(())
+                    }
+                    Transition::End => {
+                        self.complete_frame(f, Ok(output));
+                        None
+                    }
+                }
+            }
+            Flow::Caught { output, next } => {
+                let state = self.state_of(f);
+                let ty = EventType::state_exited(state.kind.type_name());
+                let name = state.name.clone();
+                self.emit(f, ty, Details::StateExited { name, output: output.clone() });
+                self.move_to(f, next, output);
+                Some(())
+            }
+            Flow::Fail(failure) => {
+                let flow = self.handle_failure(f, failure);
+                match flow {
+                    Flow::Fail(failure) => {
+                        self.complete_frame(f, Err(failure));
+                        None
+                    }
+                    other => self.follow(f, other),
+                }
+            }
+        }
+    }
+
+    fn move_to(&mut self, f: FrameId, next: StateId, input: Value) {
+        let fr = self.frame_mut(f);
+        fr.state = next;
+        fr.input = input;
+        fr.phase = Phase::Entering;
+    }
+
+    fn data_limit(&self, f: FrameId) -> Failure {
+        Failure {
+            error: Some(names::DATA_LIMIT_EXCEEDED.into()),
+            cause: Some(format!(
+                "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                self.state_of(f).name
+            )),
+        }
+    }
+
+    fn eval_failure(&self, f: FrameId, e: EvalFailure) -> Failure {
+        eval_failure(self.def, self.exec, f, e)
+    }
+
+    /// InputPath, then (when given) a payload template over the result.
+    fn effective_input(
+        &mut self,
+        f: FrameId,
+        template: Option<&Template>,
+        token: Option<&str>,
+    ) -> Result<Value, Failure> {
+        let state = self.state_of(f);
+        let raw = &live_frame(self.exec, f).input;
+        let ctx = state_context(self.def, self.exec, f, token);
+        let scope = Scope::new(raw, &ctx);
+        let selected = io::select(&state.input_path, &scope).map_err(|e| eval_failure(self.def, self.exec, f, e))?;
+        match template {
+            None => Ok(selected),
+            Some(t) => {
+                let scope = scope.with_input(&selected);
+                let result = t.eval(&scope, &mut *self.random);
+                result.map_err(|e| eval_failure(self.def, self.exec, f, e))
+            }
+        }
+    }
+
+    /// ResultSelector, ResultPath and OutputPath after a Task/Parallel/Map produced `result`.
+    fn after_result(&mut self, f: FrameId, result: Value) -> Flow {
+        let state = self.state_of(f);
+        let (selector, result_path) = match &state.kind {
+            StateKind::Task(t) => (t.result_selector.as_ref(), &t.result_path),
+            StateKind::Parallel(p) => (p.result_selector.as_ref(), &p.result_path),
+            StateKind::Map(m) => (m.result_selector.as_ref(), &m.result_path),
+            _ => return Flow::Exit(result),
+        };
+        let selected = match selector {
+            None => result,
+            Some(t) => {
+                let ctx = state_context(self.def, self.exec, f, None);
+                let scope = Scope::new(&result, &ctx);
+                match t.eval(&scope, &mut *self.random) {
+                    Ok(v) => v,
+                    Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+                }
+            }
+        };
+        match io::merge_result(result_path, &self.frame(f).input, selected) {
+            Ok(v) => self.output_path(f, v),
+            Err(e) => Flow::Fail(self.eval_failure(f, e)),
+        }
+    }
+
+    fn output_path(&mut self, f: FrameId, value: Value) -> Flow {
+        let state = self.state_of(f);
+        let ctx = state_context(self.def, self.exec, f, None);
+        let scope = Scope::new(&value, &ctx);
+        match io::select(&state.output_path, &scope) {
+            Ok(v) => Flow::Exit(v),
+            Err(e) => Flow::Fail(self.eval_failure(f, e)),
+        }
+    }
+
+    fn run_state(&mut self, f: FrameId) -> Flow {
+        let def: &Definition = self.def;
+        let fr = self.frame(f);
+        let state = def.state(fr.graph, fr.state);
+        match &state.kind {
+            StateKind::Pass(p) => {
+                let effective = match self.effective_input(f, p.parameters.as_ref(), None) {
+                    Ok(v) => v,
+                    Err(e) => return Flow::Fail(e),
+                };
+                let result = match &p.result {
+                    Some(r) => r.clone(),
+                    None => effective,
+                };
+                match io::merge_result(&p.result_path, &self.frame(f).input, result) {
+                    Ok(v) => self.output_path(f, v),
+                    Err(e) => Flow::Fail(self.eval_failure(f, e)),
+                }
+            }
+            StateKind::Succeed => {
+                let effective = match self.effective_input(f, None, None) {
+                    Ok(v) => v,
+                    Err(e) => return Flow::Fail(e),
+                };
+                self.output_path(f, effective)
+            }
+            StateKind::Choice(c) => {
+                let effective = match self.effective_input(f, None, None) {
+                    Ok(v) => v,
+                    Err(e) => return Flow::Fail(e),
+                };
+                let next = {
+                    let ctx = state_context(self.def, self.exec, f, None);
+                    let scope = Scope::new(&effective, &ctx);
+                    let mut chosen = None;
+                    for (rule, next) in &c.rules {
+                        match rule.condition.eval(&scope) {
+                            Ok(true) => {
+                                chosen = Some(*next);
+                                break;
+                            }
+                            Ok(false) => {}
+                            Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+                        }
+                    }
+                    chosen.or(c.default)
+                };
+                let Some(next) = next else {
+                    return Flow::Fail(Failure {
+                        error: Some(names::NO_CHOICE_MATCHED.into()),
+                        cause: Some(format!("No Matches! in state '{}'", state.name)),
+                    });
+                };
+                match self.output_path(f, effective) {
+                    Flow::Exit(output) => Flow::Caught { output, next },
+                    other => other,
+                }
+            }
+            StateKind::Wait(w) => {
+                let effective = match self.effective_input(f, None, None) {
+                    Ok(v) => v,
+                    Err(e) => return Flow::Fail(e),
+                };
+                let fire_at = match self.wait_until(f, &w.wait_for, &effective) {
+                    Ok(t) => t,
+                    Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+                };
+                let delay = fire_at.saturating_sub(self.now);
+                if delay <= 0 {
+                    return self.output_path(f, effective);
+                }
+                let timer = self.start_timer(TimerPurpose::Wait(f), delay as u64);
+                self.frame_mut(f).phase = Phase::WaitTimer { timer, effective };
+                Flow::Blocked
+            }
+            StateKind::Fail(fail) => {
+                let resolve = |run: &mut Self,
+                               field: &Option<FailField>,
+                               name: &str|
+                 -> Result<Option<String>, Failure> {
+                    match field {
+                        None => Ok(None),
+                        Some(FailField::Literal(s)) => Ok(Some(s.clone())),
+                        Some(FailField::Dynamic(d)) => {
+                            let raw = live_frame(run.exec, f).input.clone();
+                            let ctx = state_context(run.def, run.exec, f, None);
+                            let scope = Scope::new(&raw, &ctx);
+                            let v = match d {
+                                crate::template::DynamicValue::Path(p) => scope.eval(p).map_err(|_| {
+                                    EvalFailure::runtime(format!(
+                                        "The JSONPath '{}' specified for the field '{name}' could not be found in the input '{}'",
+                                        p.as_str(),
+                                        compact(&raw)
+                                    ))
+                                }),
+                                other => other.eval(&scope, &mut *run.random, name),
+                            };
+                            match v {
+                                Ok(Value::String(s)) => Ok(Some(s)),
+                                Ok(other) => Ok(Some(compact(&other))),
+                                Err(e) => Err(run.eval_failure(f, e)),
+                            }
+                        }
+                    }
+                };
+                let error = match resolve(self, &fail.error, "ErrorPath") {
+                    Ok(e) => e,
+                    Err(failure) => return self.fail_frame_now(f, failure),
+                };
+                let cause = match resolve(self, &fail.cause, "CausePath") {
+                    Ok(c) => c,
+                    Err(failure) => return self.fail_frame_now(f, failure),
+                };
+                self.complete_frame(f, Err(Failure { error, cause }));
+                Flow::Ended
+            }
+            StateKind::Task(t) => self.run_task(f, t),
+            StateKind::Parallel(p) => {
+                let effective = match self.effective_input(f, p.parameters.as_ref(), None) {
+                    Ok(v) => v,
+                    Err(e) => return Flow::Fail(e),
+                };
+                self.emit(f, EventType::ParallelStateStarted, Details::None);
+                let n = p.branches.len();
+                let fan = Fanout {
+                    is_map: false,
+                    pending: (0..n).map(|_| Some(effective.clone())).collect(),
+                    next_slot: 0,
+                    running: Vec::new(),
+                    results: vec![Value::Null; n],
+                    done: 0,
+                    failed: 0,
+                    max_concurrency: 0,
+                    tolerated_count: None,
+                    tolerated_percentage: None,
+                    scheduled: true,
+                    outcome: None,
+                };
+                self.frame_mut(f).phase = Phase::Fanout(Box::new(fan));
+                self.work.push(Work::Continue(f));
+                Flow::Blocked
+            }
+            StateKind::Map(m) => self.run_map(f, m),
+        }
+    }
+
+    /// A failure in a state whose errors no retrier or catcher may see (Fail state's own
+    /// path errors): the frame fails as it stands.
+    fn fail_frame_now(&mut self, f: FrameId, failure: Failure) -> Flow {
+        self.complete_frame(f, Err(failure));
+        Flow::Ended
+    }
+
+    fn wait_until(&self, f: FrameId, wait_for: &WaitFor, effective: &Value) -> Result<Millis, EvalFailure> {
+        let now = self.now;
+        let read = |p: &PathRef| -> Result<Value, EvalFailure> {
+            let ctx = state_context(self.def, self.exec, f, None);
+            let scope = Scope::new(effective, &ctx);
+            scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))
+        };
+        let too_long = || EvalFailure::runtime("Wait state delay is too long.");
+        let seconds_to_fire = |secs: i64| -> Result<Millis, EvalFailure> {
+            if secs > i64::from(i32::MAX) {
+                return Err(too_long());
+            }
+            Ok(now + secs.max(0) * 1000)
+        };
+        match wait_for {
+            WaitFor::Seconds(s) => seconds_to_fire(*s as i64),
+            WaitFor::Timestamp(t) => {
+                if (t - now) / 1000 > i64::from(i32::MAX) {
+                    return Err(too_long());
+                }
+                Ok(*t)
+            }
+            WaitFor::SecondsPath(p) => {
+                let v = read(p)?;
+                match v.as_i64() {
+                    Some(s) if s >= 0 => seconds_to_fire(s),
+                    Some(_) => Err(EvalFailure::runtime(format!(
+                        "The SecondsPath parameter does not reference a non-negative integer value: {} == {}",
+                        p.as_str(),
+                        compact(&v)
+                    ))),
+                    None => Err(EvalFailure::runtime(format!(
+                        "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
+                        p.as_str(),
+                        compact(&v)
+                    ))),
+                }
+            }
+            WaitFor::TimestampPath(p) => {
+                let v = read(p)?;
+                let parsed = v.as_str().and_then(timestamp::parse);
+                match parsed {
+                    Some(t) => {
+                        if (t - now) / 1000 > i64::from(i32::MAX) {
+                            return Err(too_long());
+                        }
+                        Ok(t)
+                    }
+                    None => Err(EvalFailure::runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
+                        p.as_str(),
+                        v.as_str().map_or_else(|| compact(&v), str::to_owned)
+                    ))),
+                }
+            }
+        }
+    }
+
+    fn resolve_seconds(
+        &self,
+        f: FrameId,
+        d: &Option<Dynamic<u64>>,
+        field: &str,
+        input: &Value,
+    ) -> Result<Option<u64>, EvalFailure> {
+        match d {
+            None => Ok(None),
+            Some(Dynamic::Fixed(n)) => Ok(Some(*n)),
+            Some(Dynamic::Path(p)) => {
+                let ctx = state_context(self.def, self.exec, f, None);
+                let scope = Scope::new(input, &ctx);
+                let v =
+                    scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
+                match v.as_u64() {
+                    Some(n) if n > 0 => Ok(Some(n)),
+                    _ => Err(EvalFailure::runtime(format!(
+                        "The {field}Path field refers to value \"{}\" which is not a valid positive integer: {}",
+                        compact(&v),
+                        p.as_str()
+                    ))),
+                }
+            }
+        }
+    }
+
+    fn run_task(&mut self, f: FrameId, t: &crate::definition::Task) -> Flow {
+        let token = if ResourceKind::waits_for_token(&t.resource) { Some(new_token(&mut *self.random)) } else { None };
+        let effective = match self.effective_input(f, t.parameters.as_ref(), token.as_deref()) {
+            Ok(v) => v,
+            Err(e) => return Flow::Fail(e),
+        };
+        let raw = self.frame(f).input.clone();
+        let timeouts = self
+            .resolve_seconds(f, &t.timeout_seconds, "TimeoutSeconds", &raw)
+            .and_then(|tm| Ok((tm, self.resolve_seconds(f, &t.heartbeat_seconds, "HeartbeatSeconds", &raw)?)));
+        let (timeout, heartbeat) = match timeouts {
+            Ok(v) => v,
+            Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+        };
+        let credentials = match &t.credentials {
+            None => None,
+            Some(tpl) => {
+                let ctx = state_context(self.def, self.exec, f, None);
+                let scope = Scope::new(&raw, &ctx);
+                match tpl.eval(&scope, &mut *self.random) {
+                    Ok(v) => Some(v),
+                    Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+                }
+            }
+        };
+        let task = self.exec.next_task;
+        self.exec.next_task += 1;
+        let kind = ResourceKind::of(&t.resource);
+        let region = self.exec.info.execution_arn.split(':').nth(3).unwrap_or("us-east-1").to_owned();
+        let (ty, mut details) = match &kind {
+            ResourceKind::Service { resource_type, resource } => (
+                EventType::TaskScheduled,
+                fields(json!({
+                    "resourceType": resource_type,
+                    "resource": resource,
+                    "region": region,
+                    "parameters": compact(&effective),
+                })),
+            ),
+            ResourceKind::Activity => (
+                EventType::ActivityScheduled,
+                fields(
+                    json!({"resource": t.resource, "input": compact(&effective), "inputDetails": {"truncated": false}}),
+                ),
+            ),
+            ResourceKind::LambdaFunction => (
+                EventType::LambdaFunctionScheduled,
+                fields(
+                    json!({"resource": t.resource, "input": compact(&effective), "inputDetails": {"truncated": false}}),
+                ),
+            ),
+        };
+        let effective_timeout = timeout.or(match kind {
+            ResourceKind::Activity | ResourceKind::Service { .. } => {
+                Some(crate::definition::DEFAULT_TASK_TIMEOUT_SECONDS)
+            }
+            ResourceKind::LambdaFunction => None,
+        });
+        if let Some(tm) = timeout.or(effective_timeout.filter(|_| token.is_some())) {
+            details.insert("timeoutInSeconds".into(), tm.into());
+        }
+        if let Some(hb) = heartbeat {
+            details.insert("heartbeatInSeconds".into(), hb.into());
+        }
+        if let Some(Value::Object(c)) = &credentials {
+            if let Some(role) = c.get("RoleArn") {
+                details.insert("taskCredentials".into(), json!({"roleArn": role}));
+            }
+        }
+        self.emit(f, ty, Details::Fields(details));
+        let timeout_timer = effective_timeout
+            .filter(|s| *s < crate::definition::DEFAULT_TASK_TIMEOUT_SECONDS || timeout.is_some())
+            .map(|s| self.start_timer(TimerPurpose::TaskTimeout(f), s * 1000));
+        let heartbeat_timer = heartbeat.map(|s| self.start_timer(TimerPurpose::TaskHeartbeat(f), s * 1000));
+        self.exec.tasks.insert(task, f);
+        self.frame_mut(f).phase = Phase::Task(Box::new(TaskWait {
+            task,
+            kind,
+            timeout_timer,
+            heartbeat_timer,
+            heartbeat_seconds: heartbeat,
+        }));
+        self.out.commands.push(Command::InvokeTask(TaskRequest {
+            task,
+            state_name: self.state_of(f).name.clone(),
+            resource: t.resource.clone(),
+            input: effective,
+            token,
+            timeout_seconds: timeout,
+            heartbeat_seconds: heartbeat,
+            credentials,
+        }));
+        Flow::Blocked
+    }
+
+    fn run_map(&mut self, f: FrameId, m: &MapState) -> Flow {
+        let raw = self.frame(f).input.clone();
+        let selected = {
+            let state = self.state_of(f);
+            let ctx = state_context(self.def, self.exec, f, None);
+            let scope = Scope::new(&raw, &ctx);
+            match io::select(&state.input_path, &scope) {
+                Ok(v) => v,
+                Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+            }
+        };
+        let prepared = self.map_setup(f, m, &selected);
+        let (items, max_concurrency, tolerated_count, tolerated_percentage) = match prepared {
+            Ok(v) => v,
+            Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+        };
+        self.emit(f, EventType::MapStateStarted, Details::Fields(fields(json!({"length": items.len()}))));
+        if m.distributed {
+            let run_arn = format!(
+                "{}/{}:{}",
+                self.exec.info.state_machine_arn.replacen(":stateMachine:", ":mapRun:", 1),
+                m.label.clone().unwrap_or_else(|| self.state_of(f).name.clone()),
+                &mut *self.random.uuid_v4()
+            );
+            self.emit(f, EventType::MapRunStarted, Details::Fields(fields(json!({"mapRunArn": run_arn}))));
+        }
+        let n = items.len();
+        let fan = Fanout {
+            is_map: true,
+            pending: items.into_iter().map(Some).collect(),
+            next_slot: 0,
+            running: Vec::new(),
+            results: vec![Value::Null; n],
+            done: 0,
+            failed: 0,
+            max_concurrency,
+            tolerated_count,
+            tolerated_percentage,
+            scheduled: true,
+            outcome: None,
+        };
+        self.frame_mut(f).phase = Phase::Fanout(Box::new(fan));
+        self.work.push(Work::Continue(f));
+        Flow::Blocked
+    }
+
+    /// Items (after ItemSelector), concurrency and tolerance of a Map state.
+    #[allow(clippy::type_complexity)]
+    fn map_setup(
+        &mut self,
+        f: FrameId,
+        m: &MapState,
+        selected: &Value,
+    ) -> Result<(Vec<Value>, usize, Option<u64>, Option<f64>), EvalFailure> {
+        let ctx = state_context(self.def, self.exec, f, None);
+        let scope = Scope::new(selected, &ctx);
+        let items_value = match &m.items_path {
+            None => selected.clone(),
+            Some(p) => {
+                scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?
+            }
+        };
+        let Value::Array(items) = items_value else {
+            return Err(EvalFailure::runtime(format!(
+                "Item selection failed: the value at '{}' is not a JSON array: {}",
+                m.items_path.as_ref().map_or_else(|| "$".to_owned(), PathRef::as_str),
+                compact(&items_value)
+            )));
+        };
+        let read_int = |field: &str, d: &Dynamic<u64>| -> Result<u64, EvalFailure> {
+            match d {
+                Dynamic::Fixed(n) => Ok(*n),
+                Dynamic::Path(p) => {
+                    let v = scope
+                        .eval(p)
+                        .map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
+                    v.as_u64().ok_or_else(|| {
+                        EvalFailure::runtime(format!(
+                            "The {field}Path field refers to value \"{}\" which is not a valid integer: {}",
+                            json_value_text(&v),
+                            p.as_str()
+                        ))
+                    })
+                }
+            }
+        };
+        let max_concurrency = read_int("MaxConcurrency", &m.max_concurrency)?;
+        let tolerated_count =
+            m.tolerated_failure_count.as_ref().map(|d| read_int("ToleratedFailureCount", d)).transpose()?;
+        let tolerated_percentage = match &m.tolerated_failure_percentage {
+            None => None,
+            Some(Dynamic::Fixed(p)) => Some(*p),
+            Some(Dynamic::Path(p)) => {
+                let v =
+                    scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
+                let pct = v.as_f64().ok_or_else(|| {
+                    EvalFailure::runtime(format!(
+                        "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
+                        json_value_text(&v),
+                        p.as_str()
+                    ))
+                })?;
+                if !(0.0..=100.0).contains(&pct) {
+                    return Err(EvalFailure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
+                }
+                Some(pct)
+            }
+        };
+        let selected_items = match &m.item_selector {
+            None => items,
+            Some(tpl) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let mut ctx = state_context(self.def, self.exec, f, None);
+                    ctx.map_item = Some((i, item));
+                    let scope = Scope::new(selected, &ctx);
+                    out.push(tpl.eval(&scope, &mut *self.random)?);
+                }
+                out
+            }
+        };
+        Ok((
+            selected_items,
+            usize::try_from(max_concurrency).unwrap_or(usize::MAX),
+            tolerated_count,
+            tolerated_percentage,
+        ))
+    }
+
+    /// Start children of a Map/Parallel while the concurrency limit allows, one at a time so
+    /// each runs as far as it can before the next starts.
+    fn continue_fanout(&mut self, f: FrameId) {
+        let Phase::Fanout(fan) = &mut self.frame_mut(f).phase else { return };
+        fan.scheduled = false;
+        if fan.outcome.is_some() {
+            self.work.push(Work::Run(f));
+            return;
+        }
+        let limit = if fan.max_concurrency == 0 { usize::MAX } else { fan.max_concurrency };
+        let total = fan.pending.len();
+        if fan.next_slot < total && fan.running.len() < limit {
+            let slot = fan.next_slot;
+            fan.next_slot += 1;
+            let input = fan.pending[slot].take().unwrap_or(Value::Null);
+            let is_map = fan.is_map;
+            fan.scheduled = true;
+            let (graph, distributed) = match &self.state_of(f).kind {
+                StateKind::Map(m) => (m.processor, m.distributed),
+                StateKind::Parallel(p) => (p.branches[slot], false),
+                _ => return,
+            };
+            let anchor = if is_map && !distributed {
+                let name = self.state_of(f).name.clone();
+                self.emit(
+                    f,
+                    EventType::MapIterationStarted,
+                    Details::Fields(fields(json!({"name": name, "index": slot}))),
+                )
+            } else {
+                self.frame(f).last_event
+            };
+            let child = self.new_frame(graph, Some(Parent { frame: f, slot }), input, anchor);
+            if let Phase::Fanout(fan) = &mut self.frame_mut(f).phase {
+                fan.running.push(child);
+            }
+            self.work.push(Work::Continue(f));
+            self.work.push(Work::Run(child));
+        } else if fan.running.is_empty() && fan.next_slot >= total {
+            fan.outcome = Some(Ok(()));
+            self.work.push(Work::Run(f));
+        }
+    }
+
+    /// A frame reached its end (success or an uncaught failure).
+    fn complete_frame(&mut self, f: FrameId, result: Result<Value, Failure>) {
+        let parent = self.frame(f).parent.clone();
+        self.frame_mut(f).phase = Phase::Done;
+        let Some(Parent { frame: p, slot }) = parent else {
+            match result {
+                Ok(output) => {
+                    let prev = self.frame(f).last_event;
+                    self.free_frame(f);
+                    self.end_execution_with_prev(
+                        Status::Succeeded { output: output.clone() },
+                        EventType::ExecutionSucceeded,
+                        Details::Fields(fields(
+                            json!({"output": compact(&output), "outputDetails": {"truncated": false}}),
+                        )),
+                        prev,
+                    );
+                }
+                Err(failure) => {
+                    let prev = self.frame(f).last_event;
+                    self.free_frame(f);
+                    self.fail_execution_with_prev(failure, prev);
+                }
+            }
+            return;
+        };
+        self.free_frame(f);
+        if !self.live(p) {
+            return;
+        }
+        let (is_map, distributed, name) = match &self.state_of(p).kind {
+            StateKind::Map(m) => (true, m.distributed, self.state_of(p).name.clone()),
+            _ => (false, false, String::new()),
+        };
+        let Phase::Fanout(fan) = &mut self.frame_mut(p).phase else { return };
+        fan.running.retain(|c| *c != f);
+        match result {
+            Ok(output) => {
+                fan.results[slot] = output;
+                fan.done += 1;
+                if is_map && !distributed {
+                    self.emit(
+                        p,
+                        EventType::MapIterationSucceeded,
+                        Details::Fields(fields(json!({"name": name, "index": slot}))),
+                    );
+                }
+            }
+            Err(failure) => {
+                fan.failed += 1;
+                fan.done += 1;
+                let total = fan.pending.len();
+                let tolerated = is_map && {
+                    let within_count = fan.tolerated_count.is_some_and(|c| fan.failed as u64 <= c);
+                    let within_pct = fan
+                        .tolerated_percentage
+                        .is_some_and(|pct| total > 0 && (fan.failed as f64 * 100.0 / total as f64) <= pct);
+                    within_count || within_pct
+                };
+                let has_tolerance = fan.tolerated_count.is_some() || fan.tolerated_percentage.is_some();
+                if is_map && !distributed {
+                    self.emit(
+                        p,
+                        EventType::MapIterationFailed,
+                        Details::Fields(fields(json!({"name": name, "index": slot}))),
+                    );
+                }
+                if !tolerated {
+                    let failure = if is_map && has_tolerance {
+                        Failure {
+                            error: Some(names::EXCEED_TOLERATED_FAILURE_THRESHOLD.into()),
+                            cause: Some("The specified tolerated failure threshold was exceeded".into()),
+                        }
+                    } else {
+                        failure
+                    };
+                    self.abort_children(p);
+                    if let Phase::Fanout(fan) = &mut self.frame_mut(p).phase {
+                        fan.outcome = Some(Err(failure));
+                    }
+                    self.work.push(Work::Run(p));
+                    return;
+                }
+                if let Phase::Fanout(fan) = &mut self.frame_mut(p).phase {
+                    fan.results[slot] = Value::Null;
+                }
+            }
+        }
+        if let Phase::Fanout(fan) = &mut self.frame_mut(p).phase {
+            if !fan.scheduled {
+                fan.scheduled = true;
+                self.work.push(Work::Continue(p));
+            }
+        }
+    }
+
+    /// Stop every running child of a fan-out (a sibling failed, or the execution ends).
+    fn abort_children(&mut self, p: FrameId) {
+        let (children, is_map, distributed, name) = {
+            let (is_map, distributed, name) = match &self.state_of(p).kind {
+                StateKind::Map(m) => (true, m.distributed, self.state_of(p).name.clone()),
+                _ => (false, false, String::new()),
+            };
+            let Phase::Fanout(fan) = &mut self.frame_mut(p).phase else { return };
+            (std::mem::take(&mut fan.running), is_map, distributed, name)
+        };
+        for child in children {
+            let slot = self.frame(child).parent.as_ref().map_or(0, |pp| pp.slot);
+            self.abort_frame(child);
+            if is_map && !distributed {
+                self.emit(
+                    p,
+                    EventType::MapIterationAborted,
+                    Details::Fields(fields(json!({"name": name, "index": slot}))),
+                );
+            }
+        }
+    }
+
+    /// Abort a frame and everything under it, cancelling what it waits on.
+    fn abort_frame(&mut self, f: FrameId) {
+        if !self.live(f) {
+            return;
+        }
+        let phase = std::mem::replace(&mut self.frame_mut(f).phase, Phase::Done);
+        match phase {
+            Phase::Task(w) => {
+                self.exec.tasks.remove(&w.task);
+                self.cancel_timer(w.timeout_timer);
+                self.cancel_timer(w.heartbeat_timer);
+                self.out.commands.push(Command::CancelTask { task: w.task });
+                self.emit(f, EventType::TaskStateAborted, Details::None);
+            }
+            Phase::WaitTimer { timer, .. } => {
+                self.cancel_timer(Some(timer));
+                self.emit(f, EventType::WaitStateAborted, Details::None);
+            }
+            Phase::RetryTimer { timer } => self.cancel_timer(Some(timer)),
+            Phase::Fanout(fan) => {
+                let is_map = fan.is_map;
+                self.frame_mut(f).phase = Phase::Fanout(fan);
+                self.abort_children(f);
+                self.emit(
+                    f,
+                    if is_map { EventType::MapStateAborted } else { EventType::ParallelStateAborted },
+                    Details::None,
+                );
+            }
+            Phase::Entering | Phase::Running | Phase::Done => {}
+        }
+        self.free_frame(f);
+    }
+
+    /// Every child of a Map/Parallel has finished (or one failed): complete the state.
+    fn finish_fanout(&mut self, f: FrameId) -> Flow {
+        let phase = std::mem::replace(&mut self.frame_mut(f).phase, Phase::Running);
+        let Phase::Fanout(fan) = phase else { return Flow::Blocked };
+        let distributed = matches!(&self.state_of(f).kind, StateKind::Map(m) if m.distributed);
+        match fan.outcome {
+            Some(Ok(())) => {
+                if fan.is_map {
+                    if distributed {
+                        self.emit(f, EventType::MapRunSucceeded, Details::None);
+                    }
+                    self.emit(f, EventType::MapStateSucceeded, Details::None);
+                }
+                let results = Value::Array(fan.results);
+                if payload_too_large(&results) {
+                    return Flow::Fail(self.data_limit(f));
+                }
+                self.after_result(f, results)
+            }
+            Some(Err(failure)) => {
+                if fan.is_map {
+                    if distributed {
+                        let mut d = Map::new();
+                        if let Some(e) = &failure.error {
+                            d.insert("error".into(), Value::String(e.clone()));
+                        }
+                        if let Some(c) = &failure.cause {
+                            d.insert("cause".into(), Value::String(c.clone()));
+                        }
+                        self.emit(f, EventType::MapRunFailed, Details::Fields(d));
+                    }
+                    self.emit(f, EventType::MapStateFailed, Details::None);
+                } else {
+                    self.emit(f, EventType::ParallelStateFailed, Details::None);
+                }
+                Flow::Fail(failure)
+            }
+            None => Flow::Blocked,
+        }
+    }
+
+    // ----- Retry and Catch -----------------------------------------------------------------
+
+    /// Retry (re-running the state after a backoff) or Catch (leaving to the catcher's
+    /// state); a failure neither handles comes back as `Flow::Fail`.
+    fn handle_failure(&mut self, f: FrameId, failure: Failure) -> Flow {
+        let state = self.state_of(f);
+        let (retriers, catchers): (&[Retrier], &[Catcher]) = match &state.kind {
+            StateKind::Task(t) => (&t.retry, &t.catch),
+            StateKind::Parallel(p) => (&p.retry, &p.catch),
+            StateKind::Map(m) => (&m.retry, &m.catch),
+            _ => return Flow::Fail(failure),
+        };
+        if failure.is_terminal() {
+            return Flow::Fail(failure);
+        }
+        let error = failure.error_name().to_owned();
+        if let Some((i, r)) = retriers.iter().enumerate().find(|(_, r)| error_matches(&r.error_equals, &error)) {
+            let fr = self.frame_mut(f);
+            if fr.retry_counts.len() < retriers.len() {
+                fr.retry_counts.resize(retriers.len(), 0);
+            }
+            let attempt = fr.retry_counts[i];
+            if attempt < r.max_attempts {
+                fr.retry_counts[i] += 1;
+                fr.retry_total += 1;
+                let delay_ms = retry_delay_ms(r, attempt, &mut *self.random);
+                let timer = self.start_timer(TimerPurpose::RetryBackoff(f), delay_ms);
+                self.frame_mut(f).phase = Phase::RetryTimer { timer };
+                return Flow::Blocked;
+            }
+        }
+        if let Some(c) = catchers.iter().find(|c| error_matches(&c.error_equals, &error)) {
+            let raw = self.frame(f).input.clone();
+            return match io::merge_result(&c.result_path, &raw, failure.error_output()) {
+                Ok(output) => Flow::Caught { output, next: c.next },
+                Err(e) => Flow::Fail(self.eval_failure(f, e)),
+            };
+        }
+        Flow::Fail(failure)
+    }
+
+    // ----- ending the execution ------------------------------------------------------------
+
+    fn fail_execution(&mut self, failure: Failure) {
+        let prev = self.exec.next_event_id - 1;
+        self.fail_execution_with_prev(failure, prev);
+    }
+
+    fn fail_execution_with_prev(&mut self, failure: Failure, prev: u64) {
+        let mut d = Map::new();
+        if let Some(e) = &failure.error {
+            d.insert("error".into(), Value::String(e.clone()));
+        }
+        if let Some(c) = &failure.cause {
+            d.insert("cause".into(), Value::String(c.clone()));
+        }
+        self.end_execution_with_prev(
+            Status::Failed { error: failure.error, cause: failure.cause },
+            EventType::ExecutionFailed,
+            Details::Fields(d),
+            prev,
+        );
+    }
+
+    fn end_execution(&mut self, status: Status, ty: EventType, details: Details, previous_zero: bool) {
+        let prev = if previous_zero { 0 } else { self.exec.next_event_id - 1 };
+        self.end_execution_with_prev(status, ty, details, prev);
+    }
+
+    /// Write the terminal event and cancel everything still waiting.
+    fn end_execution_with_prev(&mut self, status: Status, ty: EventType, details: Details, prev: u64) {
+        if self.exec.status.is_terminal() {
+            return;
+        }
+        for (task, _) in std::mem::take(&mut self.exec.tasks) {
+            self.out.commands.push(Command::CancelTask { task });
+        }
+        for (timer, _) in std::mem::take(&mut self.exec.timers) {
+            self.out.commands.push(Command::CancelTimer { timer });
+        }
+        self.exec.frames.clear();
+        self.exec.free_frames.clear();
+        self.emit_raw(prev, ty, details);
+        self.exec.status = status;
+    }
+}
+
+fn live_frame(exec: &Execution, f: FrameId) -> &Frame {
+    exec.frames[f].as_ref().expect("frame ids on the work stack refer to live frames")
+}
+
+/// A failure from evaluating the state's own fields, with AWS's location prefix.
+fn eval_failure(def: &Definition, exec: &Execution, f: FrameId, e: EvalFailure) -> Failure {
+    let fr = live_frame(exec, f);
+    Failure {
+        error: Some(e.error),
+        cause: Some(format!(
+            "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+            def.state(fr.graph, fr.state).name,
+            fr.entered_event,
+            e.message
+        )),
+    }
+}
+
+/// The context object for the state frame `f` is in.
+fn state_context<'s>(
+    def: &'s Definition,
+    exec: &'s Execution,
+    f: FrameId,
+    task_token: Option<&'s str>,
+) -> StateContext<'s> {
+    let fr = live_frame(exec, f);
+    let state = def.state(fr.graph, fr.state);
+    let retries = matches!(state.kind, StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_));
+    StateContext {
+        execution: &exec.info,
+        execution_input: &exec.input,
+        state_name: &state.name,
+        entered_time: fr.entered_time,
+        retry_count: retries.then_some(fr.retry_total),
+        task_token,
+        map_item: None,
+    }
+}
+
+/// Does `error` match an `ErrorEquals` list? `States.ALL` matches everything but the
+/// terminal errors; `States.TaskFailed` matches everything but timeouts.
+pub fn error_matches(error_equals: &[String], error: &str) -> bool {
+    error_equals.iter().any(|e| match e.as_str() {
+        names::ALL => !matches!(error, names::RUNTIME | names::DATA_LIMIT_EXCEEDED),
+        names::TASK_FAILED => {
+            !matches!(error, names::TIMEOUT | names::HEARTBEAT_TIMEOUT | names::RUNTIME | names::DATA_LIMIT_EXCEEDED)
+        }
+        names::TIMEOUT => error == names::TIMEOUT || error == names::HEARTBEAT_TIMEOUT,
+        other => other == error,
+    })
+}
+
+/// The backoff before retry number `attempt + 1`: IntervalSeconds × BackoffRate^attempt,
+/// capped by MaxDelaySeconds, then jittered when asked.
+pub fn retry_delay_ms(r: &Retrier, attempt: u64, random: &mut dyn Randomness) -> u64 {
+    let exp = i32::try_from(attempt).unwrap_or(i32::MAX);
+    let mut secs = r.interval_seconds as f64 * r.backoff_rate.powi(exp);
+    if let Some(max) = r.max_delay_seconds {
+        secs = secs.min(max as f64);
+    }
+    secs = secs.min(99_999_999.0);
+    let ms = (secs * 1000.0) as u64;
+    match r.jitter {
+        Jitter::None => ms,
+        Jitter::Full => {
+            if ms == 0 {
+                0
+            } else {
+                random.next_u64() % (ms + 1)
+            }
+        }
+    }
+}
+
+/// A task token: 256 random bits, URL-safe text.
+fn new_token(random: &mut dyn Randomness) -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    for chunk in bytes.chunks_mut(8) {
+        chunk.copy_from_slice(&random.next_u64().to_le_bytes());
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A value as AWS quotes it in messages: strings bare, the rest as JSON.
+fn json_value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => compact(other),
+    }
+}

@@ -18,5 +18,4 @@ pub mod jsonpath;
 pub mod template;
 pub mod timestamp;
 
-
 pub use error::{DefinitionError, EvalFailure};
