@@ -16,6 +16,8 @@ pub mod intrinsics;
 pub mod io;
 pub mod jsonpath;
 pub mod template;
+pub mod simulator;
 pub mod timestamp;
 
+pub use definition::Definition;
 pub use error::{DefinitionError, EvalFailure};

@@ -1,1 +1,46 @@
-fn main() {}
+//! The `baton` binary: argument parsing and output only; the work is in the libraries.
+
+mod cli_run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "baton", version, about = "A self-hosted workflow engine for Amazon States Language")]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run one execution of a definition in this process and print its result.
+    Run(cli_run::RunArgs),
+    /// Evaluate a JSONPath, a payload template or an intrinsic function against an input.
+    Eval(cli_run::EvalArgs),
+    /// Check a definition and print what is wrong with it, with locations.
+    Validate(cli_run::ValidateArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match cli.command {
+        Commands::Run(args) => cli_run::run(args),
+        Commands::Eval(args) => cli_run::eval(args),
+        Commands::Validate(args) => cli_run::validate(args),
+    }
+}

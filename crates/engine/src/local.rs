@@ -1,0 +1,151 @@
+//! The in-process runner: one execution, start to end, in memory. Backs `baton run` and the
+//! conformance tests.
+//!
+//! Tasks run synchronously through [`Config::invoke`]; timers sleep on the real clock, or,
+//! with `fast_forward`, jump a virtual clock to the next timer so a workflow that waits a day
+//! finishes in milliseconds while its history still shows the virtual times.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use asl::context::ExecutionInfo;
+use asl::eval::Randomness;
+use asl::history::HistoryEvent;
+use asl::interpreter::{self, Command, Env, Event, Execution, Status, StepOutput, TimerId};
+use asl::timestamp::Millis;
+use asl::Definition;
+use serde_json::Value;
+
+use crate::functions::{Config, TaskOutcome};
+use crate::random::OsRandomness;
+
+pub struct LocalOptions {
+    pub config: Config,
+    pub fast_forward: bool,
+    pub state_machine_name: String,
+    pub execution_name: String,
+    /// Randomness for tokens, UUIDs and jitter; the OS generator when `None`.
+    pub random: Option<Box<dyn Randomness>>,
+    /// Called with each batch of new history events as the execution runs.
+    pub on_events: Option<Box<dyn FnMut(&[HistoryEvent])>>,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        Self {
+            config: Config::default(),
+            fast_forward: false,
+            state_machine_name: "local".into(),
+            execution_name: "local-execution".into(),
+            random: None,
+            on_events: None,
+        }
+    }
+}
+
+/// A finished local execution.
+pub struct LocalRun {
+    pub execution: Execution,
+    pub history: Vec<HistoryEvent>,
+}
+
+impl LocalRun {
+    pub fn status(&self) -> &Status {
+        &self.execution.status
+    }
+}
+
+fn wall_clock_ms() -> Millis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// Run `definition` with `input` to its end.
+pub fn run_local(definition: &Definition, input: Value, mut options: LocalOptions) -> LocalRun {
+    let mut random: Box<dyn Randomness> = options.random.take().unwrap_or_else(|| Box::new(OsRandomness::new()));
+    let mut clock = Clock { fast_forward: options.fast_forward, virtual_now: wall_clock_ms() };
+    let info = ExecutionInfo::local(&options.state_machine_name, &options.execution_name, clock.now());
+    let (mut execution, first) = {
+        let mut env = Env { now: clock.now(), random: random.as_mut() };
+        interpreter::start(definition, info, input, &mut env)
+    };
+    let mut history = Vec::new();
+    let mut timers: BTreeMap<TimerId, Millis> = BTreeMap::new();
+    let mut events: VecDeque<Event> = VecDeque::new();
+    let mut absorb = |out: StepOutput,
+                      history: &mut Vec<HistoryEvent>,
+                      timers: &mut BTreeMap<TimerId, Millis>,
+                      events: &mut VecDeque<Event>| {
+        if let Some(cb) = options.on_events.as_mut() {
+            cb(&out.events);
+        }
+        history.extend(out.events);
+        for cmd in out.commands {
+            match cmd {
+                Command::InvokeTask(req) => {
+                    events.push_back(Event::TaskStarted { task: req.task, worker_name: None });
+                    match options.config.invoke(&req.resource, &req.input) {
+                        TaskOutcome::Succeeded(output) => events.push_back(Event::TaskSucceeded { task: req.task, output }),
+                        TaskOutcome::Failed { error, cause } => {
+                            events.push_back(Event::TaskFailed { task: req.task, error: Some(error), cause: Some(cause) })
+                        }
+                    }
+                }
+                // Tasks here finish synchronously, so there is nothing left to cancel.
+                Command::CancelTask { .. } => {}
+                Command::StartTimer { timer, fire_at } => {
+                    timers.insert(timer, fire_at);
+                }
+                Command::CancelTimer { timer } => {
+                    timers.remove(&timer);
+                }
+            }
+        }
+    };
+    absorb(first, &mut history, &mut timers, &mut events);
+    while !execution.status.is_terminal() {
+        let event = match events.pop_front() {
+            Some(e) => e,
+            None => {
+                // Earliest timer; ties fire in the order they were armed.
+                let Some((&timer, &at)) = timers.iter().min_by_key(|(id, at)| (**at, **id)) else {
+                    break;
+                };
+                clock.wait_until(at);
+                timers.remove(&timer);
+                Event::TimerFired { timer }
+            }
+        };
+        let out = {
+            let mut env = Env { now: clock.now(), random: random.as_mut() };
+            interpreter::step(definition, &mut execution, event, &mut env)
+        };
+        absorb(out, &mut history, &mut timers, &mut events);
+    }
+    LocalRun { execution, history }
+}
+
+struct Clock {
+    fast_forward: bool,
+    virtual_now: Millis,
+}
+
+impl Clock {
+    fn now(&self) -> Millis {
+        if self.fast_forward {
+            self.virtual_now
+        } else {
+            wall_clock_ms()
+        }
+    }
+
+    fn wait_until(&mut self, at: Millis) {
+        if self.fast_forward {
+            self.virtual_now = self.virtual_now.max(at);
+            return;
+        }
+        let now = wall_clock_ms();
+        if at > now {
+            std::thread::sleep(Duration::from_millis((at - now) as u64));
+        }
+    }
+}
