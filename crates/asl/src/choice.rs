@@ -124,10 +124,9 @@ impl ChoiceRule {
         let mut problems = Problems::default();
         let parsed = parse_rule(rule, pointer, Level::Top, &mut problems);
         match parsed {
-            RuleParts {
-                condition: Some(condition),
-                next: Some(next),
-            } if problems.0.is_empty() => Ok(Self { condition, next }),
+            RuleParts { condition: Some(condition), next: Some(next) } if problems.0.is_empty() => {
+                Ok(Self { condition, next })
+            }
             _ => Err(problems.into_error(pointer)),
         }
     }
@@ -135,10 +134,7 @@ impl ChoiceRule {
 
 /// The first rule whose condition holds, in order; `None` when none does (the state then
 /// goes to its `Default`, or fails with `States.NoChoiceMatched`).
-pub fn first_match<'r>(
-    rules: &'r [ChoiceRule],
-    scope: &Scope<'_>,
-) -> Result<Option<&'r ChoiceRule>, EvalFailure> {
+pub fn first_match<'r>(rules: &'r [ChoiceRule], scope: &Scope<'_>) -> Result<Option<&'r ChoiceRule>, EvalFailure> {
     for rule in rules {
         if rule.condition.eval(scope)? {
             return Ok(Some(rule));
@@ -224,9 +220,7 @@ impl Operator {
             Operator::Numeric(relation, operand) => {
                 let right = operand.resolve(scope, Value::as_f64)?;
                 match (value.as_f64(), right) {
-                    (Some(left), Some(right)) => left
-                        .partial_cmp(&right)
-                        .is_some_and(|ord| relation.holds(ord)),
+                    (Some(left), Some(right)) => left.partial_cmp(&right).is_some_and(|ord| relation.holds(ord)),
                     _ => false,
                 }
             }
@@ -382,10 +376,7 @@ impl Pattern {
                 other => push_char(&mut segments, other),
             }
         }
-        Ok(Self {
-            source: text.to_owned(),
-            segments,
-        })
+        Ok(Self { source: text.to_owned(), segments })
     }
 
     /// The pattern as written in the definition.
@@ -504,19 +495,11 @@ struct Problems(Vec<DefinitionProblem>);
 
 impl Problems {
     fn push(&mut self, code: DefinitionErrorCode, message: impl Into<String>, location: &str) {
-        self.0.push(DefinitionProblem {
-            code,
-            message: message.into(),
-            location: location.to_owned(),
-        });
+        self.0.push(DefinitionProblem { code, message: message.into(), location: location.to_owned() });
     }
 
     fn schema(&mut self, message: impl Into<String>, location: &str) {
-        self.push(
-            DefinitionErrorCode::SchemaValidationFailed,
-            message,
-            location,
-        );
+        self.push(DefinitionErrorCode::SchemaValidationFailed, message, location);
     }
 
     fn expected_type(&mut self, type_name: &str, location: &str) {
@@ -526,11 +509,7 @@ impl Problems {
     fn into_error(self, pointer: &str) -> DefinitionError {
         if self.0.is_empty() {
             // Unreachable in practice: a rule only fails to build when a problem was noted.
-            return DefinitionError::one(
-                DefinitionErrorCode::SchemaValidationFailed,
-                "Invalid choice rule",
-                pointer,
-            );
+            return DefinitionError::one(DefinitionErrorCode::SchemaValidationFailed, "Invalid choice rule", pointer);
         }
         DefinitionError { problems: self.0 }
     }
@@ -545,10 +524,7 @@ struct RuleParts {
 fn parse_rule(rule: &Value, pointer: &str, level: Level, problems: &mut Problems) -> RuleParts {
     let Some(fields) = rule.as_object() else {
         problems.expected_type("Object", pointer);
-        return RuleParts {
-            condition: None,
-            next: None,
-        };
+        return RuleParts { condition: None, next: None };
     };
 
     let mut next = None;
@@ -595,10 +571,9 @@ fn parse_rule(rule: &Value, pointer: &str, level: Level, problems: &mut Problems
                     .map(|c| Condition::Not(Box::new(c)));
                 composites.push((key, location, parsed));
             }
-            ("Condition" | "Output", _) => problems.schema(
-                format!("Field '{key}' is only supported in JSONata Choice states"),
-                pointer,
-            ),
+            ("Condition" | "Output", _) => {
+                problems.schema(format!("Field '{key}' is only supported in JSONata Choice states"), pointer)
+            }
             (name, _) => match OperatorKind::from_name(name) {
                 Some((kind, is_path)) => {
                     let parsed = parse_operator(name, kind, is_path, value, &location, problems);
@@ -618,16 +593,11 @@ fn parse_rule(rule: &Value, pointer: &str, level: Level, problems: &mut Problems
             );
         }
         if variable.is_some() {
-            problems.schema(
-                "Field 'Variable' is not supported in a choice rule with 'And', 'Or' or 'Not'",
-                pointer,
-            );
+            problems.schema("Field 'Variable' is not supported in a choice rule with 'And', 'Or' or 'Not'", pointer);
         }
         for (name, location, _) in &operators {
             problems.schema(
-                format!(
-                    "Field '{name}' is not supported in a choice rule with 'And', 'Or' or 'Not'"
-                ),
+                format!("Field '{name}' is not supported in a choice rule with 'And', 'Or' or 'Not'"),
                 location,
             );
         }
@@ -655,9 +625,7 @@ fn parse_rule(rule: &Value, pointer: &str, level: Level, problems: &mut Problems
             (Some(variable), 1) => {
                 let operator = operators.pop().and_then(|(_, _, op)| op);
                 match (variable, operator) {
-                    (Some(variable), Some(operator)) => {
-                        Some(Condition::Test(DataTest { variable, operator }))
-                    }
+                    (Some(variable), Some(operator)) => Some(Condition::Test(DataTest { variable, operator })),
                     _ => None,
                 }
             }
@@ -681,21 +649,13 @@ fn parse_rule(rule: &Value, pointer: &str, level: Level, problems: &mut Problems
 }
 
 /// `And`/`Or`: a non-empty array of nested rules.
-fn parse_rule_list(
-    name: &str,
-    value: &Value,
-    location: &str,
-    problems: &mut Problems,
-) -> Option<Vec<Condition>> {
+fn parse_rule_list(name: &str, value: &Value, location: &str, problems: &mut Problems) -> Option<Vec<Condition>> {
     let Some(items) = value.as_array() else {
         problems.expected_type("Array", location);
         return None;
     };
     if items.is_empty() {
-        problems.schema(
-            format!("The field '{name}' must have at least one choice rule"),
-            location,
-        );
+        problems.schema(format!("The field '{name}' must have at least one choice rule"), location);
         return None;
     }
     let mut conditions = Vec::with_capacity(items.len());
@@ -709,12 +669,7 @@ fn parse_rule_list(
     complete.then_some(conditions)
 }
 
-fn parse_path(
-    name: &str,
-    value: &Value,
-    location: &str,
-    problems: &mut Problems,
-) -> Option<PathRef> {
+fn parse_path(name: &str, value: &Value, location: &str, problems: &mut Problems) -> Option<PathRef> {
     let Some(text) = value.as_str() else {
         problems.expected_type("String", location);
         return None;
@@ -781,10 +736,7 @@ fn parse_operator(
             Some(s) => match Instant::parse(s) {
                 Some(instant) => Some(Operator::Timestamp(r, Operand::Literal(instant))),
                 None => {
-                    problems.schema(
-                        format!("String does not match RFC3339 timestamp: '{s}'"),
-                        location,
-                    );
+                    problems.schema(format!("String does not match RFC3339 timestamp: '{s}'"), location);
                     None
                 }
             },
@@ -824,11 +776,7 @@ mod tests {
     fn problems(value: Value) -> Vec<(DefinitionErrorCode, String, String)> {
         match ChoiceRule::parse(&value, PTR) {
             Ok(rule) => panic!("{value} should not parse, got {rule:?}"),
-            Err(e) => e
-                .problems
-                .into_iter()
-                .map(|p| (p.code, p.message, p.location))
-                .collect(),
+            Err(e) => e.problems.into_iter().map(|p| (p.code, p.message, p.location)).collect(),
         }
     }
 
@@ -859,41 +807,24 @@ mod tests {
     }
 
     fn schema(message: &str, location: &str) -> (DefinitionErrorCode, String, String) {
-        (
-            DefinitionErrorCode::SchemaValidationFailed,
-            message.to_owned(),
-            location.to_owned(),
-        )
+        (DefinitionErrorCode::SchemaValidationFailed, message.to_owned(), location.to_owned())
     }
 
     // -- parsing --------------------------------------------------------------------------
 
     #[test]
     fn choice_parses_data_test_rule() {
-        let r = rule(
-            json!({"Variable": "$.n", "NumericLessThanEqualsPath": "$.max", "Next": "Low", "Comment": "c"}),
-        );
+        let r = rule(json!({"Variable": "$.n", "NumericLessThanEqualsPath": "$.max", "Next": "Low", "Comment": "c"}));
         assert_eq!(r.next, "Low");
-        let Condition::Test(test) = &r.condition else {
-            panic!("not a test: {:?}", r.condition)
-        };
-        assert!(matches!(
-            test.operator,
-            Operator::Numeric(Relation::LessThanEquals, Operand::Path(_))
-        ));
+        let Condition::Test(test) = &r.condition else { panic!("not a test: {:?}", r.condition) };
+        assert!(matches!(test.operator, Operator::Numeric(Relation::LessThanEquals, Operand::Path(_))));
         assert_eq!(test.operator.to_string(), "NumericLessThanEqualsPath");
         assert_eq!(r.condition.paths().len(), 2);
     }
 
     #[test]
     fn choice_parses_every_operator_name() {
-        let relations = [
-            "Equals",
-            "LessThan",
-            "GreaterThan",
-            "LessThanEquals",
-            "GreaterThanEquals",
-        ];
+        let relations = ["Equals", "LessThan", "GreaterThan", "LessThanEquals", "GreaterThanEquals"];
         let mut cases: Vec<(String, Value)> = Vec::new();
         for rel in relations {
             cases.push((format!("String{rel}"), json!("a")));
@@ -906,14 +837,7 @@ mod tests {
         cases.push(("BooleanEquals".into(), json!(true)));
         cases.push(("BooleanEqualsPath".into(), json!("$.x")));
         cases.push(("StringMatches".into(), json!("a*")));
-        for t in [
-            "Null",
-            "Present",
-            "Numeric",
-            "String",
-            "Boolean",
-            "Timestamp",
-        ] {
+        for t in ["Null", "Present", "Numeric", "String", "Boolean", "Timestamp"] {
             cases.push((format!("Is{t}"), json!(false)));
         }
         assert_eq!(cases.len(), 39);
@@ -923,9 +847,7 @@ mod tests {
             r.insert(name.clone(), operand);
             r.insert("Next".into(), json!("N"));
             let parsed = rule(Value::Object(r));
-            let Condition::Test(test) = parsed.condition else {
-                panic!("{name}")
-            };
+            let Condition::Test(test) = parsed.condition else { panic!("{name}") };
             assert_eq!(test.operator.to_string(), name);
         }
     }
@@ -940,9 +862,7 @@ mod tests {
             "Assign": {"a": 1},
             "Next": "N"
         }));
-        let Condition::And(items) = &r.condition else {
-            panic!()
-        };
+        let Condition::And(items) = &r.condition else { panic!() };
         assert_eq!(items.len(), 2);
         let paths: Vec<String> = r.condition.paths().iter().map(|p| p.as_str()).collect();
         assert_eq!(paths, ["$$.Execution.Input.x", "$limit", "$.s"]);
@@ -967,10 +887,7 @@ mod tests {
             r.insert("Next".into(), json!("N"));
             assert_eq!(
                 problems(Value::Object(r)),
-                [schema(
-                    &format!("Expected value of type {expected}"),
-                    &format!("{PTR}/{op}")
-                )],
+                [schema(&format!("Expected value of type {expected}"), &format!("{PTR}/{op}"))],
                 "{op}"
             );
         }
@@ -979,9 +896,7 @@ mod tests {
     #[test]
     fn choice_rejects_invalid_timestamp_and_pattern_and_path() {
         assert_eq!(
-            problems(
-                json!({"Variable": "$.v", "TimestampLessThan": "2016-02-30T00:00:00Z", "Next": "N"})
-            ),
+            problems(json!({"Variable": "$.v", "TimestampLessThan": "2016-02-30T00:00:00Z", "Next": "N"})),
             [schema(
                 "String does not match RFC3339 timestamp: '2016-02-30T00:00:00Z'",
                 &format!("{PTR}/TimestampLessThan")
@@ -989,10 +904,7 @@ mod tests {
         );
         assert_eq!(
             problems(json!({"Variable": "$.v", "StringMatches": "abc\\", "Next": "N"})),
-            [schema(
-                "The pattern ends with an open escape character '\\'",
-                &format!("{PTR}/StringMatches")
-            )]
+            [schema("The pattern ends with an open escape character '\\'", &format!("{PTR}/StringMatches"))]
         );
         let p = problems(json!({"Variable": "v", "StringEquals": "x", "Next": "N"}));
         assert_eq!(p.len(), 1);
@@ -1001,10 +913,7 @@ mod tests {
         let p = problems(json!({"Variable": "$.v", "StringEqualsPath": "nope", "Next": "N"}));
         assert_eq!(
             (p[0].0, p[0].2.as_str()),
-            (
-                DefinitionErrorCode::InvalidJsonPath,
-                &*format!("{PTR}/StringEqualsPath")
-            )
+            (DefinitionErrorCode::InvalidJsonPath, &*format!("{PTR}/StringEqualsPath"))
         );
     }
 
@@ -1016,10 +925,7 @@ mod tests {
         );
         assert_eq!(
             problems(json!({"Variable": "$.v", "StringEquals": "x", "Next": 3})),
-            [schema(
-                "Expected value of type String",
-                &format!("{PTR}/Next")
-            )]
+            [schema("Expected value of type String", &format!("{PTR}/Next"))]
         );
         assert_eq!(
             problems(json!({"Variable": "$.v", "StringEquals": "x", "NumericEquals": 1, "Next": "N"})),
@@ -1049,39 +955,26 @@ mod tests {
                 schema("Field 'IsNullPath' is not supported", PTR),
             ]
         );
+        assert_eq!(problems(json!("rule")), [schema("Expected value of type Object", PTR)]);
         assert_eq!(
-            problems(json!("rule")),
-            [schema("Expected value of type Object", PTR)]
+            problems(json!({"Next": "N"}))[0].1,
+            "A choice rule must have either 'And', 'Or' or 'Not', or a 'Variable' and one comparison operator"
         );
-        assert_eq!(problems(json!({"Next": "N"}))[0].1, "A choice rule must have either 'And', 'Or' or 'Not', or a 'Variable' and one comparison operator");
     }
 
     #[test]
     fn choice_rejects_bad_nested_rules() {
         assert_eq!(
-            problems(
-                json!({"And": [{"Variable": "$.v", "IsNull": true, "Next": "X"}], "Next": "N"})
-            ),
-            [schema(
-                "Field 'Next' is not supported",
-                &format!("{PTR}/And/0")
-            )]
+            problems(json!({"And": [{"Variable": "$.v", "IsNull": true, "Next": "X"}], "Next": "N"})),
+            [schema("Field 'Next' is not supported", &format!("{PTR}/And/0"))]
         );
         assert_eq!(
-            problems(
-                json!({"Not": {"Variable": "$.v", "IsNull": true, "Assign": {}}, "Next": "N"})
-            ),
-            [schema(
-                "Field 'Assign' is not supported",
-                &format!("{PTR}/Not")
-            )]
+            problems(json!({"Not": {"Variable": "$.v", "IsNull": true, "Assign": {}}, "Next": "N"})),
+            [schema("Field 'Assign' is not supported", &format!("{PTR}/Not"))]
         );
         assert_eq!(
             problems(json!({"Or": [], "Next": "N"})),
-            [schema(
-                "The field 'Or' must have at least one choice rule",
-                &format!("{PTR}/Or")
-            )]
+            [schema("The field 'Or' must have at least one choice rule", &format!("{PTR}/Or"))]
         );
         assert_eq!(
             problems(json!({"Or": {}, "Next": "N"})),
@@ -1095,24 +988,13 @@ mod tests {
                 {"Not": {"Variable": "$.v", "BooleanEquals": 1}}
             ], "Next": "N"})),
             [
-                schema(
-                    "Expected value of type Number",
-                    &format!("{PTR}/Or/0/NumericEquals")
-                ),
-                schema(
-                    "Expected value of type Boolean",
-                    &format!("{PTR}/Or/2/Not/BooleanEquals")
-                ),
+                schema("Expected value of type Number", &format!("{PTR}/Or/0/NumericEquals")),
+                schema("Expected value of type Boolean", &format!("{PTR}/Or/2/Not/BooleanEquals")),
             ]
         );
         assert_eq!(
-            problems(
-                json!({"And": [{"Variable": "$.v", "IsNull": true}], "Variable": "$.v", "Next": "N"})
-            ),
-            [schema(
-                "Field 'Variable' is not supported in a choice rule with 'And', 'Or' or 'Not'",
-                PTR
-            )]
+            problems(json!({"And": [{"Variable": "$.v", "IsNull": true}], "Variable": "$.v", "Next": "N"})),
+            [schema("Field 'Variable' is not supported in a choice rule with 'And', 'Or' or 'Not'", PTR)]
         );
         assert_eq!(
             problems(json!({"Condition": "{% true %}", "Next": "N"}))[0].1,
@@ -1122,10 +1004,7 @@ mod tests {
 
     #[test]
     fn choice_problem_displays_like_aws() {
-        let Err(e) = ChoiceRule::parse(
-            &json!({"Variable": "$.v", "NumericEquals": "1", "Next": "N"}),
-            PTR,
-        ) else {
+        let Err(e) = ChoiceRule::parse(&json!({"Variable": "$.v", "NumericEquals": "1", "Next": "N"}), PTR) else {
             panic!()
         };
         assert_eq!(
@@ -1140,108 +1019,49 @@ mod tests {
     fn choice_type_mismatch_is_false() {
         let input = json!({"s": "1", "n": 1, "b": true, "z": null, "o": {}, "a": [1]});
         for var in ["$.s", "$.b", "$.z", "$.o", "$.a"] {
-            assert!(
-                !holds(json!({"Variable": var, "NumericEquals": 1}), input.clone()),
-                "{var}"
-            );
+            assert!(!holds(json!({"Variable": var, "NumericEquals": 1}), input.clone()), "{var}");
         }
         for var in ["$.n", "$.b", "$.z", "$.o", "$.a"] {
-            assert!(
-                !holds(json!({"Variable": var, "StringEquals": "1"}), input.clone()),
-                "{var}"
-            );
-            assert!(
-                !holds(
-                    json!({"Variable": var, "StringMatches": "*"}),
-                    input.clone()
-                ),
-                "{var}"
-            );
-            assert!(!holds(
-                json!({"Variable": var, "TimestampLessThan": "2016-03-14T01:59:00Z"}),
-                input.clone()
-            ));
+            assert!(!holds(json!({"Variable": var, "StringEquals": "1"}), input.clone()), "{var}");
+            assert!(!holds(json!({"Variable": var, "StringMatches": "*"}), input.clone()), "{var}");
+            assert!(!holds(json!({"Variable": var, "TimestampLessThan": "2016-03-14T01:59:00Z"}), input.clone()));
         }
-        assert!(!holds(
-            json!({"Variable": "$.s", "BooleanEquals": true}),
-            input.clone()
-        ));
-        assert!(!holds(
-            json!({"Variable": "$.n", "StringEqualsPath": "$.n"}),
-            input.clone()
-        ));
-        assert!(!holds(
-            json!({"Variable": "$.s", "NumericEqualsPath": "$.s"}),
-            input
-        ));
+        assert!(!holds(json!({"Variable": "$.s", "BooleanEquals": true}), input.clone()));
+        assert!(!holds(json!({"Variable": "$.n", "StringEqualsPath": "$.n"}), input.clone()));
+        assert!(!holds(json!({"Variable": "$.s", "NumericEqualsPath": "$.s"}), input));
     }
 
     #[test]
     fn choice_missing_variable_is_runtime_error() {
         let e = eval(json!({"Variable": "$.nope", "NumericEquals": 1}), json!({})).unwrap_err();
         assert_eq!(e.error, "States.Runtime");
-        assert_eq!(
-            e.message,
-            "Invalid path '$.nope': The choice state's condition path references an invalid value."
-        );
-        let e = eval(
-            json!({"Variable": "$.n", "NumericEqualsPath": "$.max"}),
-            json!({"n": 1}),
-        )
-        .unwrap_err();
-        assert_eq!(
-            e.message,
-            "Invalid path '$.max': The choice state's condition path references an invalid value."
-        );
+        assert_eq!(e.message, "Invalid path '$.nope': The choice state's condition path references an invalid value.");
+        let e = eval(json!({"Variable": "$.n", "NumericEqualsPath": "$.max"}), json!({"n": 1})).unwrap_err();
+        assert_eq!(e.message, "Invalid path '$.max': The choice state's condition path references an invalid value.");
         // The operand is read even when the variable's type already decides the answer.
-        assert!(eval(
-            json!({"Variable": "$.n", "StringEqualsPath": "$.max"}),
-            json!({"n": 1})
-        )
-        .is_err());
-        for op in [
-            "IsNull",
-            "IsString",
-            "IsNumeric",
-            "IsBoolean",
-            "IsTimestamp",
-        ] {
+        assert!(eval(json!({"Variable": "$.n", "StringEqualsPath": "$.max"}), json!({"n": 1})).is_err());
+        for op in ["IsNull", "IsString", "IsNumeric", "IsBoolean", "IsTimestamp"] {
             let mut r = Map::new();
             r.insert("Variable".into(), json!("$.nope"));
             r.insert(op.into(), json!(false));
             assert!(eval(Value::Object(r), json!({})).is_err(), "{op}");
         }
         let e = eval(json!({"Variable": "$undefined", "IsNull": true}), json!({})).unwrap_err();
-        assert_eq!(e.message, "Invalid path '$undefined': The choice state's condition path references an invalid value.");
+        assert_eq!(
+            e.message,
+            "Invalid path '$undefined': The choice state's condition path references an invalid value."
+        );
     }
 
     #[test]
     fn choice_is_present() {
         let input = json!({"a": null, "b": {"c": 0}});
-        assert!(holds(
-            json!({"Variable": "$.a", "IsPresent": true}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.b.c", "IsPresent": true}),
-            input.clone()
-        ));
-        assert!(!holds(
-            json!({"Variable": "$.x", "IsPresent": true}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.x", "IsPresent": false}),
-            input.clone()
-        ));
-        assert!(!holds(
-            json!({"Variable": "$.b.x", "IsPresent": true}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$undefined", "IsPresent": false}),
-            input
-        ));
+        assert!(holds(json!({"Variable": "$.a", "IsPresent": true}), input.clone()));
+        assert!(holds(json!({"Variable": "$.b.c", "IsPresent": true}), input.clone()));
+        assert!(!holds(json!({"Variable": "$.x", "IsPresent": true}), input.clone()));
+        assert!(holds(json!({"Variable": "$.x", "IsPresent": false}), input.clone()));
+        assert!(!holds(json!({"Variable": "$.b.x", "IsPresent": true}), input.clone()));
+        assert!(holds(json!({"Variable": "$undefined", "IsPresent": false}), input));
     }
 
     #[test]
@@ -1265,11 +1085,7 @@ mod tests {
                 let mut r = Map::new();
                 r.insert("Variable".into(), json!(var));
                 r.insert(op.into(), json!(wanted));
-                assert_eq!(
-                    holds(Value::Object(r), input.clone()),
-                    expected == wanted,
-                    "{op} {var} {wanted}"
-                );
+                assert_eq!(holds(Value::Object(r), input.clone()), expected == wanted, "{op} {var} {wanted}");
             }
         }
     }
@@ -1277,92 +1093,37 @@ mod tests {
     #[test]
     fn choice_numeric_compares_by_value() {
         let input = json!({"i": 1, "f": 1.0, "big": 9007199254740993u64, "neg": -0.0});
-        assert!(holds(
-            json!({"Variable": "$.i", "NumericEquals": 1.0}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.f", "NumericEquals": 1}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.i", "NumericEqualsPath": "$.f"}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.neg", "NumericEquals": 0}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.i", "NumericLessThan": 1.5}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.i", "NumericGreaterThanEquals": 1}),
-            input.clone()
-        ));
-        assert!(!holds(
-            json!({"Variable": "$.i", "NumericGreaterThan": 1}),
-            input.clone()
-        ));
+        assert!(holds(json!({"Variable": "$.i", "NumericEquals": 1.0}), input.clone()));
+        assert!(holds(json!({"Variable": "$.f", "NumericEquals": 1}), input.clone()));
+        assert!(holds(json!({"Variable": "$.i", "NumericEqualsPath": "$.f"}), input.clone()));
+        assert!(holds(json!({"Variable": "$.neg", "NumericEquals": 0}), input.clone()));
+        assert!(holds(json!({"Variable": "$.i", "NumericLessThan": 1.5}), input.clone()));
+        assert!(holds(json!({"Variable": "$.i", "NumericGreaterThanEquals": 1}), input.clone()));
+        assert!(!holds(json!({"Variable": "$.i", "NumericGreaterThan": 1}), input.clone()));
         // Beyond 2^53 the values are compared as f64, as the spec warns.
-        assert!(holds(
-            json!({"Variable": "$.big", "NumericEquals": 9007199254740992u64}),
-            input
-        ));
+        assert!(holds(json!({"Variable": "$.big", "NumericEquals": 9007199254740992u64}), input));
     }
 
     #[test]
     fn choice_string_compares_like_java() {
         let input = json!({"s": "abc", "upper": "B", "lower": "a", "astral": "\u{1F600}", "private": "\u{FF61}"});
-        assert!(holds(
-            json!({"Variable": "$.s", "StringEquals": "abc"}),
-            input.clone()
-        ));
-        assert!(!holds(
-            json!({"Variable": "$.s", "StringEquals": "ABC"}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.upper", "StringLessThan": "a"}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.s", "StringGreaterThan": "ab"}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.s", "StringLessThanEquals": "abc"}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.lower", "StringLessThanPath": "$.s"}),
-            input.clone()
-        ));
+        assert!(holds(json!({"Variable": "$.s", "StringEquals": "abc"}), input.clone()));
+        assert!(!holds(json!({"Variable": "$.s", "StringEquals": "ABC"}), input.clone()));
+        assert!(holds(json!({"Variable": "$.upper", "StringLessThan": "a"}), input.clone()));
+        assert!(holds(json!({"Variable": "$.s", "StringGreaterThan": "ab"}), input.clone()));
+        assert!(holds(json!({"Variable": "$.s", "StringLessThanEquals": "abc"}), input.clone()));
+        assert!(holds(json!({"Variable": "$.lower", "StringLessThanPath": "$.s"}), input.clone()));
         // UTF-16: a surrogate pair (0xD83D...) sorts before U+FF61, unlike code point order.
-        assert!(holds(
-            json!({"Variable": "$.astral", "StringLessThanPath": "$.private"}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.private", "StringGreaterThan": "\u{1F600}"}),
-            input
-        ));
+        assert!(holds(json!({"Variable": "$.astral", "StringLessThanPath": "$.private"}), input.clone()));
+        assert!(holds(json!({"Variable": "$.private", "StringGreaterThan": "\u{1F600}"}), input));
         // No normalisation: precomposed and decomposed é differ.
-        assert!(!holds(
-            json!({"Variable": "$.e", "StringEquals": "e\u{301}"}),
-            json!({"e": "\u{e9}"})
-        ));
+        assert!(!holds(json!({"Variable": "$.e", "StringEquals": "e\u{301}"}), json!({"e": "\u{e9}"})));
     }
 
     #[test]
     fn choice_string_matches() {
-        let m = |pattern: &str, text: &str| {
-            holds(
-                json!({"Variable": "$.s", "StringMatches": pattern}),
-                json!({"s": text}),
-            )
-        };
+        let m =
+            |pattern: &str, text: &str| holds(json!({"Variable": "$.s", "StringMatches": pattern}), json!({"s": text}));
         assert!(m("foo*.log", "foo23.log"));
         assert!(m("*.log", "zebra.log"));
         assert!(m("foo*.*", "foobar.zebra"));
@@ -1385,36 +1146,16 @@ mod tests {
 
     #[test]
     fn choice_boolean_and_timestamp() {
-        let input = json!({"t": true, "f": false, "ts": "2016-03-14T03:59:00+02:00", "ts2": "2016-03-14T01:59:00.000000001Z"});
-        assert!(holds(
-            json!({"Variable": "$.t", "BooleanEquals": true}),
-            input.clone()
-        ));
-        assert!(!holds(
-            json!({"Variable": "$.t", "BooleanEqualsPath": "$.f"}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.ts", "TimestampEquals": "2016-03-14T01:59:00Z"}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.ts", "TimestampLessThanPath": "$.ts2"}),
-            input.clone()
-        ));
-        assert!(holds(
-            json!({"Variable": "$.ts2", "TimestampGreaterThan": "2016-03-14T01:59:00Z"}),
-            input.clone()
-        ));
+        let input =
+            json!({"t": true, "f": false, "ts": "2016-03-14T03:59:00+02:00", "ts2": "2016-03-14T01:59:00.000000001Z"});
+        assert!(holds(json!({"Variable": "$.t", "BooleanEquals": true}), input.clone()));
+        assert!(!holds(json!({"Variable": "$.t", "BooleanEqualsPath": "$.f"}), input.clone()));
+        assert!(holds(json!({"Variable": "$.ts", "TimestampEquals": "2016-03-14T01:59:00Z"}), input.clone()));
+        assert!(holds(json!({"Variable": "$.ts", "TimestampLessThanPath": "$.ts2"}), input.clone()));
+        assert!(holds(json!({"Variable": "$.ts2", "TimestampGreaterThan": "2016-03-14T01:59:00Z"}), input.clone()));
         // A string that is not a timestamp, on either side, makes the comparison false.
-        assert!(!holds(
-            json!({"Variable": "$.t", "TimestampEquals": "2016-03-14T01:59:00Z"}),
-            input.clone()
-        ));
-        assert!(!holds(
-            json!({"Variable": "$.ts", "TimestampEqualsPath": "$.t"}),
-            input
-        ));
+        assert!(!holds(json!({"Variable": "$.t", "TimestampEquals": "2016-03-14T01:59:00Z"}), input.clone()));
+        assert!(!holds(json!({"Variable": "$.ts", "TimestampEqualsPath": "$.t"}), input));
     }
 
     #[test]
@@ -1429,11 +1170,12 @@ mod tests {
             json!({"Or": [{"Variable": "$.n", "NumericEquals": 1}, {"Variable": "$.x", "NumericEquals": 1}]}),
             input.clone()
         ));
-        assert!(eval(json!({"Or": [{"Variable": "$.n", "NumericEquals": 2}, {"Variable": "$.x", "NumericEquals": 1}]}), input.clone()).is_err());
-        assert!(holds(
-            json!({"Not": {"Variable": "$.n", "NumericEquals": 2}}),
+        assert!(eval(
+            json!({"Or": [{"Variable": "$.n", "NumericEquals": 2}, {"Variable": "$.x", "NumericEquals": 1}]}),
             input.clone()
-        ));
+        )
+        .is_err());
+        assert!(holds(json!({"Not": {"Variable": "$.n", "NumericEquals": 2}}), input.clone()));
         assert!(holds(
             json!({"And": [{"Variable": "$.x", "IsPresent": false}, {"Not": {"Or": [{"Variable": "$.n", "IsString": true}]}}]}),
             input
@@ -1446,24 +1188,13 @@ mod tests {
         let mut vars = Map::new();
         vars.insert("limit".into(), json!({"max": 5}));
         let ok = |c: Value| eval_in(c, json!({"n": 4}), context.clone(), &vars);
+        assert_eq!(ok(json!({"Variable": "$$.Execution.Input.level", "NumericEquals": 3})), Ok(true));
+        assert_eq!(ok(json!({"Variable": "$.n", "NumericLessThanPath": "$limit.max"})), Ok(true));
         assert_eq!(
-            ok(json!({"Variable": "$$.Execution.Input.level", "NumericEquals": 3})),
+            ok(json!({"Variable": "$limit.max", "NumericGreaterThanPath": "$$.Execution.Input.level"})),
             Ok(true)
         );
-        assert_eq!(
-            ok(json!({"Variable": "$.n", "NumericLessThanPath": "$limit.max"})),
-            Ok(true)
-        );
-        assert_eq!(
-            ok(
-                json!({"Variable": "$limit.max", "NumericGreaterThanPath": "$$.Execution.Input.level"})
-            ),
-            Ok(true)
-        );
-        assert_eq!(
-            ok(json!({"Variable": "$other", "IsPresent": true})),
-            Ok(false)
-        );
+        assert_eq!(ok(json!({"Variable": "$other", "IsPresent": true})), Ok(false));
     }
 
     #[test]
@@ -1521,19 +1252,14 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
             strings.prop_map(Value::String),
         ];
         leaf.prop_recursive(5, 48, 6, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec((prop::sample::select(KEYS), inner), 0..6).prop_map(
-                    |fields| {
-                        Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-                    }
-                ),
+                prop::collection::vec((prop::sample::select(KEYS), inner), 0..6)
+                    .prop_map(|fields| { Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()) }),
             ]
         })
     }
@@ -1648,13 +1374,9 @@ mod tests {
     fn same_json(a: &Value, b: &Value) -> bool {
         match (a, b) {
             (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-            (Value::Array(x), Value::Array(y)) => {
-                x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
-            }
+            (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y)),
             (Value::Object(x), Value::Object(y)) => {
-                x.len() == y.len()
-                    && x.iter()
-                        .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
             }
             _ => a == b,
         }
@@ -1666,20 +1388,11 @@ mod tests {
         match state.get("Type")?.as_str()? {
             "Pass"
                 if state.get("End") == Some(&json!(true))
-                    && state
-                        .keys()
-                        .all(|k| ["Type", "End", "Result", "Comment"].contains(&k.as_str())) =>
+                    && state.keys().all(|k| ["Type", "End", "Result", "Comment"].contains(&k.as_str())) =>
             {
-                Some(Outcome::Succeeded(
-                    state.get("Result").unwrap_or(input).clone(),
-                ))
+                Some(Outcome::Succeeded(state.get("Result").unwrap_or(input).clone()))
             }
-            "Fail" => Some(Outcome::Failed(
-                state
-                    .get("Error")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-            )),
+            "Fail" => Some(Outcome::Failed(state.get("Error").and_then(Value::as_str).map(str::to_owned))),
             "Succeed" if !state.contains_key("OutputPath") && !state.contains_key("InputPath") => {
                 Some(Outcome::Succeeded(input.clone()))
             }
@@ -1692,24 +1405,16 @@ mod tests {
     #[test]
     fn choice_agrees_with_recorded_executions() {
         let Some(dir) = corpus_dir() else {
-            eprintln!(
-                "conformance corpus not found; set BATON_CONFORMANCE_CORPUS to run this test"
-            );
+            eprintln!("conformance corpus not found; set BATON_CONFORMANCE_CORPUS to run this test");
             return;
         };
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            panic!("cannot read {}", dir.display())
-        };
+        let Ok(entries) = std::fs::read_dir(&dir) else { panic!("cannot read {}", dir.display()) };
         let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
         let (mut checked, mut skipped) = (0, 0);
         let mut failures = Vec::new();
         for path in paths {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_owned();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
             if !name.ends_with(".json") || name.starts_with('_') {
                 continue;
             }
@@ -1742,9 +1447,7 @@ mod tests {
             let input = &case["input"];
             let expected = match case["expected"]["status"].as_str() {
                 Some("SUCCEEDED") => Outcome::Succeeded(case["expected"]["output"].clone()),
-                Some("FAILED") => {
-                    Outcome::Failed(case["expected"]["error"].as_str().map(str::to_owned))
-                }
+                Some("FAILED") => Outcome::Failed(case["expected"]["error"].as_str().map(str::to_owned)),
                 _ => {
                     skipped += 1;
                     continue;
@@ -1752,19 +1455,13 @@ mod tests {
             };
 
             let mut rules = Vec::new();
-            for (i, r) in start["Choices"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
+            for (i, r) in start["Choices"].as_array().into_iter().flatten().enumerate() {
                 match ChoiceRule::parse(r, &format!("/States/{start_name}/Choices/{i}")) {
                     Ok(rule) => rules.push(rule),
                     Err(e) => failures.push(format!("{name}: AWS accepted a rule we reject: {e}")),
                 }
             }
-            let context =
-                json!({"Execution": {"Input": input.clone()}, "State": {"Name": start_name}});
+            let context = json!({"Execution": {"Input": input.clone()}, "State": {"Name": start_name}});
             let scope = Scope::new(input, &context);
             let outcome = match first_match(&rules, &scope) {
                 Err(e) => Some(Outcome::Failed(Some(e.error))),
@@ -1785,18 +1482,11 @@ mod tests {
                 _ => false,
             };
             if !agrees {
-                failures.push(format!(
-                    "{name}: got {outcome:?}, AWS recorded {expected:?}"
-                ));
+                failures.push(format!("{name}: got {outcome:?}, AWS recorded {expected:?}"));
             }
         }
         eprintln!("recorded Choice cases: {checked} checked, {skipped} skipped");
-        assert!(
-            failures.is_empty(),
-            "{} disagreements:\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+        assert!(failures.is_empty(), "{} disagreements:\n{}", failures.len(), failures.join("\n"));
         assert!(checked > 0, "no Choice cases found in {}", dir.display());
     }
 }

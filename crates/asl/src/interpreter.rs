@@ -232,6 +232,9 @@ struct Frame {
     retry_counts: Vec<u64>,
     retry_total: u32,
     phase: Phase,
+    /// Runs as a child execution of a distributed Map: its events are not in this history.
+    #[serde(default)]
+    silent: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -341,6 +344,9 @@ enum Flow {
     /// The frame waits for an event.
     Blocked,
     Fail(Failure),
+    /// A Map iteration or Parallel branch failed and took the state down with it. AWS writes
+    /// `MapStateFailed`/`ParallelStateFailed` only once no retrier runs the state again.
+    ChildrenFailed(Failure),
     /// The frame ended without leaving its state normally (Succeed/Fail handled).
     Ended,
 }
@@ -465,6 +471,10 @@ impl<'a> Run<'a> {
 
     fn new_frame(&mut self, graph: GraphId, parent: Option<Parent>, input: Value, last_event: u64) -> FrameId {
         let start = self.def.graph(graph).start_at;
+        let silent = parent.as_ref().is_some_and(|p| {
+            let pf = self.frame(p.frame);
+            pf.silent || matches!(&self.def.state(pf.graph, pf.state).kind, StateKind::Map(m) if m.distributed)
+        });
         let frame = Frame {
             graph,
             parent,
@@ -476,6 +486,7 @@ impl<'a> Run<'a> {
             retry_counts: Vec::new(),
             retry_total: 0,
             phase: Phase::Entering,
+            silent,
         };
         match self.exec.free_frames.pop() {
             Some(id) => {
@@ -513,6 +524,9 @@ impl<'a> Run<'a> {
 
     /// Write an event in a frame's lineage.
     fn emit(&mut self, frame: FrameId, event_type: EventType, details: Details) -> u64 {
+        if self.frame(frame).silent {
+            return self.frame(frame).last_event;
+        }
         let prev = self.frame(frame).last_event;
         let id = self.emit_raw(prev, event_type, details);
         self.frame_mut(frame).last_event = id;
@@ -862,8 +876,18 @@ impl<'a> Run<'a> {
                 self.move_to(f, next, output);
                 Some(())
             }
+            Flow::ChildrenFailed(failure) => {
+                let flow = self.handle_failure(f, failure, true);
+                match flow {
+                    Flow::Fail(failure) => {
+                        self.complete_frame(f, Err(failure));
+                        None
+                    }
+                    other => self.follow(f, other),
+                }
+            }
             Flow::Fail(failure) => {
-                let flow = self.handle_failure(f, failure);
+                let flow = self.handle_failure(f, failure, false);
                 match flow {
                     Flow::Fail(failure) => {
                         self.complete_frame(f, Err(failure));
@@ -1299,11 +1323,16 @@ impl<'a> Run<'a> {
             }
         };
         let prepared = self.map_setup(f, m, &selected);
-        let (items, max_concurrency, tolerated_count, tolerated_percentage) = match prepared {
+        let (items, max_concurrency) = match prepared {
             Ok(v) => v,
             Err(e) => return Flow::Fail(self.eval_failure(f, e)),
         };
         self.emit(f, EventType::MapStateStarted, Details::Fields(fields(json!({"length": items.len()}))));
+        // AWS reads the tolerance after the state has started (the Map Run's settings).
+        let (tolerated_count, tolerated_percentage) = match self.map_tolerance(f, m, &selected) {
+            Ok(v) => v,
+            Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+        };
         if m.distributed {
             let run_arn = format!(
                 "{}/{}:{}",
@@ -1333,14 +1362,8 @@ impl<'a> Run<'a> {
         Flow::Blocked
     }
 
-    /// Items (after ItemSelector), concurrency and tolerance of a Map state.
-    #[allow(clippy::type_complexity)]
-    fn map_setup(
-        &mut self,
-        f: FrameId,
-        m: &MapState,
-        selected: &Value,
-    ) -> Result<(Vec<Value>, usize, Option<u64>, Option<f64>), EvalFailure> {
+    /// Items (after ItemSelector) and concurrency of a Map state.
+    fn map_setup(&mut self, f: FrameId, m: &MapState, selected: &Value) -> Result<(Vec<Value>, usize), EvalFailure> {
         let ctx = state_context(self.def, self.exec, f, None);
         let scope = Scope::new(selected, &ctx);
         let items_value = match &m.items_path {
@@ -1374,6 +1397,49 @@ impl<'a> Run<'a> {
             }
         };
         let max_concurrency = read_int("MaxConcurrency", &m.max_concurrency)?;
+        let selected_items = match &m.item_selector {
+            None => items,
+            Some(tpl) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let mut ctx = state_context(self.def, self.exec, f, None);
+                    ctx.map_item = Some((i, item));
+                    let scope = Scope::new(selected, &ctx);
+                    out.push(tpl.eval(&scope, &mut *self.random)?);
+                }
+                out
+            }
+        };
+        Ok((selected_items, usize::try_from(max_concurrency).unwrap_or(usize::MAX)))
+    }
+
+    /// ToleratedFailureCount and ToleratedFailurePercentage, read from the input when given
+    /// as paths.
+    fn map_tolerance(
+        &self,
+        f: FrameId,
+        m: &MapState,
+        selected: &Value,
+    ) -> Result<(Option<u64>, Option<f64>), EvalFailure> {
+        let ctx = state_context(self.def, self.exec, f, None);
+        let scope = Scope::new(selected, &ctx);
+        let read_int = |field: &str, d: &Dynamic<u64>| -> Result<u64, EvalFailure> {
+            match d {
+                Dynamic::Fixed(n) => Ok(*n),
+                Dynamic::Path(p) => {
+                    let v = scope
+                        .eval(p)
+                        .map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
+                    v.as_u64().ok_or_else(|| {
+                        EvalFailure::runtime(format!(
+                            "The {field}Path field refers to value \"{}\" which is not a valid integer: {}",
+                            json_value_text(&v),
+                            p.as_str()
+                        ))
+                    })
+                }
+            }
+        };
         let tolerated_count =
             m.tolerated_failure_count.as_ref().map(|d| read_int("ToleratedFailureCount", d)).transpose()?;
         let tolerated_percentage = match &m.tolerated_failure_percentage {
@@ -1395,25 +1461,7 @@ impl<'a> Run<'a> {
                 Some(pct)
             }
         };
-        let selected_items = match &m.item_selector {
-            None => items,
-            Some(tpl) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    let mut ctx = state_context(self.def, self.exec, f, None);
-                    ctx.map_item = Some((i, item));
-                    let scope = Scope::new(selected, &ctx);
-                    out.push(tpl.eval(&scope, &mut *self.random)?);
-                }
-                out
-            }
-        };
-        Ok((
-            selected_items,
-            usize::try_from(max_concurrency).unwrap_or(usize::MAX),
-            tolerated_count,
-            tolerated_percentage,
-        ))
+        Ok((tolerated_count, tolerated_percentage))
     }
 
     /// Start children of a Map/Parallel while the concurrency limit allows, one at a time so
@@ -1633,22 +1681,17 @@ impl<'a> Run<'a> {
                 self.after_result(f, results)
             }
             Some(Err(failure)) => {
-                if fan.is_map {
-                    if distributed {
-                        let mut d = Map::new();
-                        if let Some(e) = &failure.error {
-                            d.insert("error".into(), Value::String(e.clone()));
-                        }
-                        if let Some(c) = &failure.cause {
-                            d.insert("cause".into(), Value::String(c.clone()));
-                        }
-                        self.emit(f, EventType::MapRunFailed, Details::Fields(d));
+                if fan.is_map && distributed {
+                    let mut d = Map::new();
+                    if let Some(e) = &failure.error {
+                        d.insert("error".into(), Value::String(e.clone()));
                     }
-                    self.emit(f, EventType::MapStateFailed, Details::None);
-                } else {
-                    self.emit(f, EventType::ParallelStateFailed, Details::None);
+                    if let Some(c) = &failure.cause {
+                        d.insert("cause".into(), Value::String(c.clone()));
+                    }
+                    self.emit(f, EventType::MapRunFailed, Details::Fields(d));
                 }
-                Flow::Fail(failure)
+                Flow::ChildrenFailed(failure)
             }
             None => Flow::Blocked,
         }
@@ -1658,32 +1701,42 @@ impl<'a> Run<'a> {
 
     /// Retry (re-running the state after a backoff) or Catch (leaving to the catcher's
     /// state); a failure neither handles comes back as `Flow::Fail`.
-    fn handle_failure(&mut self, f: FrameId, failure: Failure) -> Flow {
+    fn handle_failure(&mut self, f: FrameId, failure: Failure, children_failed: bool) -> Flow {
         let state = self.state_of(f);
         let (retriers, catchers): (&[Retrier], &[Catcher]) = match &state.kind {
             StateKind::Task(t) => (&t.retry, &t.catch),
             StateKind::Parallel(p) => (&p.retry, &p.catch),
             StateKind::Map(m) => (&m.retry, &m.catch),
-            _ => return Flow::Fail(failure),
+            _ => (&[], &[]),
         };
+        let error = failure.error_name().to_owned();
+        if !failure.is_terminal() {
+            if let Some((i, r)) = retriers.iter().enumerate().find(|(_, r)| error_matches(&r.error_equals, &error)) {
+                let fr = self.frame_mut(f);
+                if fr.retry_counts.len() < retriers.len() {
+                    fr.retry_counts.resize(retriers.len(), 0);
+                }
+                let attempt = fr.retry_counts[i];
+                if attempt < r.max_attempts {
+                    fr.retry_counts[i] += 1;
+                    fr.retry_total += 1;
+                    let delay_ms = retry_delay_ms(r, attempt, &mut *self.random);
+                    let timer = self.start_timer(TimerPurpose::RetryBackoff(f), delay_ms);
+                    self.frame_mut(f).phase = Phase::RetryTimer { timer };
+                    return Flow::Blocked;
+                }
+            }
+        }
+        if children_failed {
+            let ty = if matches!(state.kind, StateKind::Map(_)) {
+                EventType::MapStateFailed
+            } else {
+                EventType::ParallelStateFailed
+            };
+            self.emit(f, ty, Details::None);
+        }
         if failure.is_terminal() {
             return Flow::Fail(failure);
-        }
-        let error = failure.error_name().to_owned();
-        if let Some((i, r)) = retriers.iter().enumerate().find(|(_, r)| error_matches(&r.error_equals, &error)) {
-            let fr = self.frame_mut(f);
-            if fr.retry_counts.len() < retriers.len() {
-                fr.retry_counts.resize(retriers.len(), 0);
-            }
-            let attempt = fr.retry_counts[i];
-            if attempt < r.max_attempts {
-                fr.retry_counts[i] += 1;
-                fr.retry_total += 1;
-                let delay_ms = retry_delay_ms(r, attempt, &mut *self.random);
-                let timer = self.start_timer(TimerPurpose::RetryBackoff(f), delay_ms);
-                self.frame_mut(f).phase = Phase::RetryTimer { timer };
-                return Flow::Blocked;
-            }
         }
         if let Some(c) = catchers.iter().find(|c| error_matches(&c.error_equals, &error)) {
             let raw = self.frame(f).input.clone();

@@ -103,13 +103,7 @@ fn write_date_time(f: &mut fmt::Formatter<'_>, days: i64, secs_of_day: i64) -> f
     } else {
         write!(f, "-{:04}", year.unsigned_abs())?;
     }
-    write!(
-        f,
-        "-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        secs_of_day / 3600,
-        secs_of_day / 60 % 60,
-        secs_of_day % 60
-    )
+    write!(f, "-{month:02}-{day:02}T{:02}:{:02}:{:02}", secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60)
 }
 
 /// A cursor over the timestamp's bytes. Every field is fixed-width ASCII, so bytes suffice.
@@ -212,10 +206,7 @@ fn parse_instant(bytes: &[u8]) -> Option<Instant> {
     let days = days_from_civil(i64::from(year), month, day);
     let local = days * SECONDS_PER_DAY + i64::from(hour * 3600 + minute * 60 + second);
     debug_assert!(nanos < NANOS_PER_SECOND);
-    Some(Instant {
-        seconds: local - offset_seconds,
-        nanos,
-    })
+    Some(Instant { seconds: local - offset_seconds, nanos })
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm), valid
@@ -235,17 +226,12 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     // Both are small and non-negative by construction (1..=31 and 1..=12).
     let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    } as u32;
+    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
@@ -264,32 +250,17 @@ mod tests {
         assert_eq!(parse("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse("2016-03-14T01:59:00Z"), Some(1_457_920_740_000));
         assert_eq!(parse("2016-03-14T01:59:00.123Z"), Some(1_457_920_740_123));
-        assert_eq!(
-            parse("2016-03-14T03:59:00.123+02:00"),
-            Some(1_457_920_740_123)
-        );
+        assert_eq!(parse("2016-03-14T03:59:00.123+02:00"), Some(1_457_920_740_123));
         assert_eq!(parse("2016-03-13T21:59:00-04:00"), Some(1_457_920_740_000));
-        assert_eq!(
-            parse("2026-11-22T18:58:08.000000Z"),
-            parse("2026-11-22T18:58:08Z")
-        );
-        assert_eq!(
-            parse("2026-11-22T18:58:08.00Z"),
-            parse("2026-11-22T18:58:08Z")
-        );
-        assert_eq!(
-            parse("2016-03-05T21:29:29.243167252Z"),
-            Some(1_457_213_369_243)
-        );
+        assert_eq!(parse("2026-11-22T18:58:08.000000Z"), parse("2026-11-22T18:58:08Z"));
+        assert_eq!(parse("2026-11-22T18:58:08.00Z"), parse("2026-11-22T18:58:08Z"));
+        assert_eq!(parse("2016-03-05T21:29:29.243167252Z"), Some(1_457_213_369_243));
         assert_eq!(parse("2016-02-29T00:00:00Z"), Some(1_456_704_000_000));
         assert_eq!(parse("2000-02-29T00:00:00Z"), Some(951_782_400_000));
         assert_eq!(parse("1969-12-31T23:59:59.999Z"), Some(-1));
         assert_eq!(parse("0000-01-01T00:00:00Z"), Some(MIN_MS));
         assert_eq!(parse("9999-12-31T23:59:59.999Z"), Some(MAX_MS));
-        assert_eq!(
-            parse("2020-01-01T00:00:00+18:00"),
-            Some(1_577_836_800_000 - 18 * 3_600_000)
-        );
+        assert_eq!(parse("2020-01-01T00:00:00+18:00"), Some(1_577_836_800_000 - 18 * 3_600_000));
         assert_eq!(parse("2020-01-01T00:00:00-00:00"), Some(1_577_836_800_000));
     }
 
