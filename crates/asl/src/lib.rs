@@ -15,8 +15,8 @@ pub mod interpreter;
 pub mod intrinsics;
 pub mod io;
 pub mod jsonpath;
-pub mod template;
 pub mod simulator;
+pub mod template;
 pub mod timestamp;
 
 pub use definition::Definition;

@@ -32,8 +32,8 @@ impl Expression {
     pub fn parse(text: &str) -> Result<Self, ExpressionError> {
         let trimmed = text.trim();
         if trimmed.starts_with('{') || trimmed.starts_with('[') {
-            let value: Value =
-                serde_json::from_str(trimmed).map_err(|e| ExpressionError::Path(format!("not a JSON template: {e}")))?;
+            let value: Value = serde_json::from_str(trimmed)
+                .map_err(|e| ExpressionError::Path(format!("not a JSON template: {e}")))?;
             let mut problems = Vec::new();
             let template = Template::compile(&value, "", &mut problems);
             if !problems.is_empty() {

@@ -103,7 +103,10 @@ impl Config {
                 failed => failed,
             };
         }
-        unsupported(resource, "this resource is not available to `baton run`; configure a function or use `baton serve`")
+        unsupported(
+            resource,
+            "this resource is not available to `baton run`; configure a function or use `baton serve`",
+        )
     }
 
     fn call_function(&self, name: &str, input: &Value) -> TaskOutcome {
@@ -138,7 +141,10 @@ fn run_command(f: &FunctionConfig, base_dir: &Path, input: &Value) -> TaskOutcom
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            return TaskOutcome::Failed { error: "Lambda.ServiceException".into(), cause: format!("cannot start {program}: {e}") }
+            return TaskOutcome::Failed {
+                error: "Lambda.ServiceException".into(),
+                cause: format!("cannot start {program}: {e}"),
+            }
         }
     };
     if let Some(mut stdin) = child.stdin.take() {

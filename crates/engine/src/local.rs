@@ -84,10 +84,14 @@ pub fn run_local(definition: &Definition, input: Value, mut options: LocalOption
                 Command::InvokeTask(req) => {
                     events.push_back(Event::TaskStarted { task: req.task, worker_name: None });
                     match options.config.invoke(&req.resource, &req.input) {
-                        TaskOutcome::Succeeded(output) => events.push_back(Event::TaskSucceeded { task: req.task, output }),
-                        TaskOutcome::Failed { error, cause } => {
-                            events.push_back(Event::TaskFailed { task: req.task, error: Some(error), cause: Some(cause) })
+                        TaskOutcome::Succeeded(output) => {
+                            events.push_back(Event::TaskSucceeded { task: req.task, output })
                         }
+                        TaskOutcome::Failed { error, cause } => events.push_back(Event::TaskFailed {
+                            task: req.task,
+                            error: Some(error),
+                            cause: Some(cause),
+                        }),
                     }
                 }
                 // Tasks here finish synchronously, so there is nothing left to cancel.

@@ -250,7 +250,8 @@ fn judge(case: &Value, status: &str, output: Option<&Value>, error: Option<&str>
                 }
             }
         }
-        problems.extend(diffs.into_iter().map(|d| format!("{field}: {}", d.split_once(": ").map_or(d.as_str(), |x| x.1))));
+        problems
+            .extend(diffs.into_iter().map(|d| format!("{field}: {}", d.split_once(": ").map_or(d.as_str(), |x| x.1))));
     }
     problems
 }
@@ -416,13 +417,18 @@ fn comparer_treats_placeholders_as_wildcards() {
     let toks: Vec<String> =
         ["<uuid:1>", "date", "<ArnPart_0idx>", "111111111111"].iter().map(|s| (*s).to_owned()).collect();
     let norm: BTreeSet<String> = ["/Id".to_owned(), "/T".to_owned(), "/s".to_owned()].into();
-    let exp = serde_json::json!({"Id": "arn:aws:states:x:111111111111:stateMachine:<ArnPart_0idx>", "T": "date", "n": 1});
+    let exp =
+        serde_json::json!({"Id": "arn:aws:states:x:111111111111:stateMachine:<ArnPart_0idx>", "T": "date", "n": 1});
     let act = serde_json::json!({"Id": "arn:aws:states:x:123456789012:stateMachine:sm", "T": "2024-01-01T00:00:00Z", "n": 1.0});
     assert!(compare(&exp, &act, &norm, &toks, "").is_empty());
     assert!(!compare(&serde_json::json!({"n": 1}), &serde_json::json!({"n": 2}), &norm, &toks, "").is_empty());
     assert!(!compare(&serde_json::json!({"n": 1}), &serde_json::json!({"n": true}), &norm, &toks, "").is_empty());
     // "update" holds "date" but not at a word boundary: it stays literal.
-    assert!(!compare(&serde_json::json!({"s": "update"}), &serde_json::json!({"s": "upXXX"}), &norm, &toks, "").is_empty());
-    assert!(!compare(&serde_json::json!({"s": "a<uuid:1>b"}), &serde_json::json!({"s": "a12c"}), &norm, &toks, "").is_empty());
-    assert!(compare(&serde_json::json!({"s": "a<uuid:1>b"}), &serde_json::json!({"s": "a12b"}), &norm, &toks, "").is_empty());
+    assert!(
+        !compare(&serde_json::json!({"s": "update"}), &serde_json::json!({"s": "upXXX"}), &norm, &toks, "").is_empty()
+    );
+    assert!(!compare(&serde_json::json!({"s": "a<uuid:1>b"}), &serde_json::json!({"s": "a12c"}), &norm, &toks, "")
+        .is_empty());
+    assert!(compare(&serde_json::json!({"s": "a<uuid:1>b"}), &serde_json::json!({"s": "a12b"}), &norm, &toks, "")
+        .is_empty());
 }
