@@ -1404,10 +1404,10 @@ mod tests {
     /// simple end state, the rule this module picks must lead to the recorded result.
     #[test]
     fn choice_agrees_with_recorded_executions() {
-        let Some(dir) = corpus_dir() else {
-            eprintln!("conformance corpus not found; set BATON_CONFORMANCE_CORPUS to run this test");
-            return;
-        };
+        let dir = corpus_dir().expect(
+            "the conformance corpus must be at ../shared/conformance beside the repository \
+             (or in BATON_CONFORMANCE_CORPUS)",
+        );
         let Ok(entries) = std::fs::read_dir(&dir) else { panic!("cannot read {}", dir.display()) };
         let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();

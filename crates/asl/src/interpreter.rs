@@ -86,7 +86,7 @@ pub enum Event {
 /// Work the shell must carry out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
-    InvokeTask(TaskRequest),
+    InvokeTask(Box<TaskRequest>),
     /// The task is no longer awaited (timed out, or its branch or execution ended).
     CancelTask {
         task: TaskId,
@@ -1298,7 +1298,7 @@ impl<'a> Run<'a> {
             heartbeat_timer,
             heartbeat_seconds: heartbeat,
         }));
-        self.out.commands.push(Command::InvokeTask(TaskRequest {
+        self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,
             state_name: self.state_of(f).name.clone(),
             resource: t.resource.clone(),
@@ -1307,7 +1307,7 @@ impl<'a> Run<'a> {
             timeout_seconds: timeout,
             heartbeat_seconds: heartbeat,
             credentials,
-        }));
+        })));
         Flow::Blocked
     }
 
@@ -1534,9 +1534,14 @@ impl<'a> Run<'a> {
             }
             return;
         };
+        // The iteration's closing event follows the iteration's own last event.
+        let child_last = self.frame(f).last_event;
         self.free_frame(f);
         if !self.live(p) {
             return;
+        }
+        if !self.frame(p).silent {
+            self.frame_mut(p).last_event = child_last;
         }
         let (is_map, distributed, name) = match &self.state_of(p).kind {
             StateKind::Map(m) => (true, m.distributed, self.state_of(p).name.clone()),

@@ -19,6 +19,9 @@ use serde_json::Value;
 use crate::functions::{Config, TaskOutcome};
 use crate::random::OsRandomness;
 
+/// Called with each batch of new history events as the execution runs.
+pub type EventSink = Box<dyn FnMut(&[HistoryEvent])>;
+
 pub struct LocalOptions {
     pub config: Config,
     pub fast_forward: bool,
@@ -26,8 +29,7 @@ pub struct LocalOptions {
     pub execution_name: String,
     /// Randomness for tokens, UUIDs and jitter; the OS generator when `None`.
     pub random: Option<Box<dyn Randomness>>,
-    /// Called with each batch of new history events as the execution runs.
-    pub on_events: Option<Box<dyn FnMut(&[HistoryEvent])>>,
+    pub on_events: Option<EventSink>,
 }
 
 impl Default for LocalOptions {

@@ -88,7 +88,9 @@ fn split_at_tokens(expected: &str, tokens: &[String]) -> Option<Vec<String>> {
             let starts_alnum = t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
             let ends_alnum = t.chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric());
             let after = rest[t.len()..].chars().next();
-            !(starts_alnum && is_alnum(before)) && !(ends_alnum && is_alnum(after))
+            let bad_start = starts_alnum && is_alnum(before);
+            let bad_end = ends_alnum && is_alnum(after);
+            !(bad_start || bad_end)
         });
         match hit {
             Some(t) => {
