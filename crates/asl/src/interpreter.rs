@@ -189,6 +189,9 @@ pub struct Execution {
     next_timer: TimerId,
     tasks: BTreeMap<TaskId, FrameId>,
     timers: BTreeMap<TimerId, TimerPurpose>,
+    /// Where a redrive resumes: the top-level state the execution ended in, and its input.
+    #[serde(default)]
+    redrive_from: Option<(StateId, Value)>,
 }
 
 impl Execution {
@@ -364,6 +367,7 @@ pub fn start(def: &Definition, info: ExecutionInfo, input: Value, env: &mut Env<
         next_timer: 1,
         tasks: BTreeMap::new(),
         timers: BTreeMap::new(),
+        redrive_from: None,
     };
     let mut run = Run {
         def,
@@ -411,6 +415,31 @@ pub fn step(def: &Definition, exec: &mut Execution, event: Event, env: &mut Env<
     run.handle(event);
     run.drain();
     run.out
+}
+
+/// Redrive an execution that failed, timed out or was aborted: it resumes at the top-level
+/// state it ended in, with that state's input (`ExecutionRedriven` first). `None` when the
+/// execution cannot be redriven (it succeeded, is running, or never entered a state).
+pub fn redrive(def: &Definition, exec: &mut Execution, env: &mut Env<'_>) -> Option<StepOutput> {
+    if !matches!(exec.status, Status::Failed { .. } | Status::TimedOut { .. } | Status::Aborted { .. }) {
+        return None;
+    }
+    let (state, input) = exec.redrive_from.take()?;
+    exec.status = Status::Running;
+    exec.info.redrive_count += 1;
+    let redrive_count = exec.info.redrive_count;
+    let mut run =
+        Run { def, exec, random: &mut *env.random, now: env.now, out: StepOutput::default(), work: Vec::new() };
+    let prev = run.exec.next_event_id - 1;
+    run.emit_raw(prev, EventType::ExecutionRedriven, Details::Fields(fields(json!({"redriveCount": redrive_count}))));
+    if let Some(t) = def.timeout_seconds {
+        run.start_timer(TimerPurpose::ExecutionTimeout, t.saturating_mul(1000));
+    }
+    let root = run.new_frame(0, None, input, prev + 1);
+    run.frame_mut(root).state = state;
+    run.work.push(Work::Run(root));
+    run.drain();
+    Some(run.out)
 }
 
 struct Run<'a> {
@@ -1528,7 +1557,6 @@ impl<'a> Run<'a> {
                 }
                 Err(failure) => {
                     let prev = self.frame(f).last_event;
-                    self.free_frame(f);
                     self.fail_execution_with_prev(failure, prev);
                 }
             }
@@ -1791,6 +1819,10 @@ impl<'a> Run<'a> {
         }
         for (timer, _) in std::mem::take(&mut self.exec.timers) {
             self.out.commands.push(Command::CancelTimer { timer });
+        }
+        if !matches!(status, Status::Succeeded { .. }) {
+            self.exec.redrive_from =
+                self.exec.frames.iter().flatten().find(|fr| fr.parent.is_none()).map(|fr| (fr.state, fr.input.clone()));
         }
         self.exec.frames.clear();
         self.exec.free_frames.clear();

@@ -1,6 +1,7 @@
 //! The `baton` binary: argument parsing and output only; the work is in the libraries.
 
 mod cli_run;
+mod cli_serve;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
+    /// Serve the Step Functions API (and callbacks, activities) on the embedded store.
+    Serve(cli_serve::ServeArgs),
     /// Run one execution of a definition in this process and print its result.
     Run(cli_run::RunArgs),
     /// Evaluate a JSONPath, a payload template or an intrinsic function against an input.
@@ -27,7 +30,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Commands::Serve(args) => cli_serve::run(args),
         Commands::Run(args) => cli_run::run(args),
         Commands::Eval(args) => cli_run::eval(args),
         Commands::Validate(args) => cli_run::validate(args),

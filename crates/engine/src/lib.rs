@@ -1,12 +1,13 @@
 //! Runs ASL executions: feeds events to the pure interpreter and carries out the commands it
 //! returns (invoke a task, arm or cancel a timer).
 //!
-//! This crate holds the in-process runner behind `baton run` ([`local`]) and the task
-//! integrations it can reach ([`functions`]). It owns time and randomness: the interpreter
+//! This crate holds the durable engine behind `baton serve` ([`service`]), the in-process
+//! runner behind `baton run` ([`local`]) and the task integrations both reach ([`functions`]). It owns time and randomness: the interpreter
 //! receives both from here.
 
 pub mod functions;
 pub mod local;
 pub mod random;
+pub mod service;
 
 pub use local::{run_local, LocalOptions, LocalRun};

@@ -1,0 +1,706 @@
+//! The durable engine behind `baton serve`.
+//!
+//! Everything that happens to an execution arrives as an event queued in the store (a
+//! callback, a fired timer, a stop request, a task result). A worker claims the execution
+//! (a lease in the store, so several engines can share one store), feeds the queued events to
+//! the interpreter, and commits the new state, history, timers and tasks in one transaction
+//! that is conditional on the execution's version. Only then does it act on the commands:
+//! wake a dispatcher for invocations, wake activity pollers, re-arm the timer loop.
+//!
+//! Nothing lives only in memory: after a crash, queued events, due timers, queued activity
+//! tasks and invocations whose lease ran out are all picked up again from the store. Memory
+//! does not grow with the number of waiting executions; an execution's state is read from the
+//! store when an event for it arrives.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use asl::context::ExecutionInfo;
+use asl::eval::Randomness;
+use asl::interpreter::{self, Command, Env, Event, Execution, Status, StepOutput, TaskRequest};
+use asl::Definition;
+use base64::Engine as _;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use store::{Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow};
+use tokio::sync::{mpsc, Notify};
+
+use crate::functions::{Config, TaskOutcome};
+use crate::random::OsRandomness;
+
+pub type Millis = i64;
+
+pub fn now_ms() -> Millis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// How long an engine holds an execution or an invocation before another may take it over.
+const LEASE_MS: Millis = 30_000;
+/// The longest a GetActivityTask call waits for work.
+pub const ACTIVITY_POLL_MS: u64 = 60_000;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub region: String,
+    pub account: String,
+    /// Identifies this engine in leases; stable across restarts of the same node.
+    pub node_id: String,
+    pub functions: Config,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            node_id: "local".into(),
+            functions: Config::default(),
+        }
+    }
+}
+
+/// Errors the API reports, with the AWS error each maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("Invalid Token: '{0}'")]
+    InvalidToken(String),
+    #[error("Task Timed Out: 'Provided task does not exist anymore'")]
+    TaskTimedOut,
+    #[error("{0}")]
+    InvalidOutput(String),
+    #[error("Execution Does Not Exist: '{0}'")]
+    ExecutionDoesNotExist(String),
+    #[error("Execution Already Exists: '{0}'")]
+    ExecutionAlreadyExists(String),
+    #[error("{0}")]
+    InvalidDefinition(String),
+    #[error("{0}")]
+    ExecutionNotRedrivable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub executions_started: AtomicU64,
+    pub executions_finished: Mutex<BTreeMap<String, u64>>,
+    pub transitions: AtomicU64,
+    pub callbacks_answered: AtomicU64,
+}
+
+/// What a started execution looks like to StartExecution.
+pub struct Started {
+    pub execution_arn: String,
+    pub start: Millis,
+}
+
+/// What GetActivityTask hands a worker.
+pub struct ActivityTask {
+    pub token: String,
+    pub input: String,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    config: EngineConfig,
+    definitions: Mutex<HashMap<u64, Arc<Definition>>>,
+    work_tx: mpsc::UnboundedSender<String>,
+    inflight: Mutex<HashMap<String, bool>>,
+    activity_ready: Notify,
+    dispatch_ready: Notify,
+    timers_changed: Notify,
+    random: Mutex<OsRandomness>,
+    metrics: Metrics,
+}
+
+/// A task token: the base64url text of 32 random bytes.
+fn token_hash(token: &str) -> Option<Vec<u8>> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
+    (bytes.len() == 32).then(|| Sha256::digest(token.trim().as_bytes()).to_vec())
+}
+
+impl Engine {
+    /// Start the engine's background loops (workers, timers, dispatcher) on the current
+    /// tokio runtime, and pick up whatever the store says is pending.
+    pub fn start(store: Arc<dyn Store>, config: EngineConfig) -> Engine {
+        let (work_tx, work_rx) = mpsc::unbounded_channel();
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                definitions: Mutex::new(HashMap::new()),
+                work_tx,
+                inflight: Mutex::new(HashMap::new()),
+                activity_ready: Notify::new(),
+                dispatch_ready: Notify::new(),
+                timers_changed: Notify::new(),
+                random: Mutex::new(OsRandomness::new()),
+                metrics: Metrics::default(),
+            }),
+        };
+        tokio::spawn(engine.clone().work_loop(work_rx));
+        tokio::spawn(engine.clone().timer_loop());
+        tokio::spawn(engine.clone().dispatch_loop());
+        tokio::spawn(engine.clone().sweep_loop());
+        engine
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Parse a definition, or take it from the cache (keyed by its text).
+    pub fn definition(&self, text: &str) -> Result<Arc<Definition>, EngineError> {
+        let mut h = DefaultHasher::new();
+        text.hash(&mut h);
+        let key = h.finish();
+        if let Some(d) = self.inner.definitions.lock().expect("definition cache lock").get(&key) {
+            return Ok(d.clone());
+        }
+        let def = Arc::new(Definition::parse(text).map_err(|e| EngineError::InvalidDefinition(e.to_string()))?);
+        let mut cache = self.inner.definitions.lock().expect("definition cache lock");
+        if cache.len() >= 1024 {
+            cache.clear();
+        }
+        cache.insert(key, def.clone());
+        Ok(def)
+    }
+
+    fn with_random<T>(&self, f: impl FnOnce(&mut dyn Randomness) -> T) -> T {
+        let mut r = self.inner.random.lock().expect("randomness lock");
+        f(&mut *r)
+    }
+
+    /// A fresh execution name (a UUID, as AWS generates).
+    pub fn new_name(&self) -> String {
+        self.with_random(|r| r.uuid_v4())
+    }
+
+    // ----- starting ------------------------------------------------------------------------
+
+    /// Create an execution and run it until it first waits. `row` carries the execution's
+    /// identity and the definition it runs; status and the rest come from the interpreter.
+    pub async fn start_execution(
+        &self,
+        row: ExecutionRow,
+        state_machine_name: &str,
+        role_arn: &str,
+    ) -> Result<Started, EngineError> {
+        let def = self.definition(&row.definition)?;
+        let input: Value = serde_json::from_str(&row.input).unwrap_or(Value::Null);
+        let info = ExecutionInfo {
+            execution_arn: row.arn.clone(),
+            execution_name: row.name.clone(),
+            state_machine_arn: row.state_machine_arn.clone(),
+            state_machine_name: state_machine_name.to_owned(),
+            role_arn: role_arn.to_owned(),
+            start_time: row.start,
+            redrive_count: 0,
+        };
+        let (exec, out) = self.with_random(|random| {
+            let mut env = Env { now: row.start, random };
+            interpreter::start(&def, info, input, &mut env)
+        });
+        let commit = self.build_commit(&row.arn, 0, &exec, vec![out], Vec::new(), Vec::new());
+        match self.inner.store.insert_execution(&row, &commit).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists(_)) => return Err(EngineError::ExecutionAlreadyExists(row.arn)),
+            Err(e) => return Err(e.into()),
+        }
+        self.inner.metrics.executions_started.fetch_add(1, Ordering::Relaxed);
+        self.after_commit(&commit);
+        Ok(Started { execution_arn: row.arn, start: row.start })
+    }
+
+    /// Redrive a failed, timed-out or aborted execution from where it ended.
+    pub async fn redrive_execution(&self, arn: &str) -> Result<Millis, EngineError> {
+        loop {
+            let Some((row, state)) = self.inner.store.load_execution(arn).await? else {
+                return Err(EngineError::ExecutionDoesNotExist(arn.to_owned()));
+            };
+            let not_redrivable = || {
+                EngineError::ExecutionNotRedrivable(format!(
+                    "Execution {arn} cannot be redriven: its status is {} and it kept no state to resume from",
+                    row.status
+                ))
+            };
+            if !matches!(row.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+                return Err(not_redrivable());
+            }
+            let Some(state) = state else { return Err(not_redrivable()) };
+            let mut exec: Execution = serde_json::from_str(&state).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let def = self.definition(&row.definition)?;
+            let now = now_ms();
+            let out = self.with_random(|random| {
+                let mut env = Env { now, random };
+                interpreter::redrive(&def, &mut exec, &mut env)
+            });
+            let Some(out) = out else { return Err(not_redrivable()) };
+            let commit = self.build_commit(arn, row.version, &exec, vec![out], Vec::new(), Vec::new());
+            match self.inner.store.reopen_execution(&commit, exec.info.redrive_count as i64, now).await {
+                Ok(()) => {
+                    self.after_commit(&commit);
+                    return Ok(now);
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    // ----- events from the API -------------------------------------------------------------
+
+    async fn push(&self, arn: &str, event: &Event) -> Result<(), EngineError> {
+        let payload = serde_json::to_string(event).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.inner.store.push_event(arn, &payload).await?;
+        self.wake(arn);
+        Ok(())
+    }
+
+    pub async fn stop_execution(
+        &self,
+        arn: &str,
+        error: Option<String>,
+        cause: Option<String>,
+    ) -> Result<Millis, EngineError> {
+        let Some(row) = self.inner.store.get_execution(arn).await? else {
+            return Err(EngineError::ExecutionDoesNotExist(arn.to_owned()));
+        };
+        if row.status == "RUNNING" {
+            self.push(arn, &Event::Stop { error, cause }).await?;
+        }
+        Ok(now_ms())
+    }
+
+    async fn answer(&self, token: &str, event: impl Fn(i64) -> Event + Send + 'static) -> Result<(), EngineError> {
+        let hash = token_hash(token).ok_or_else(|| EngineError::InvalidToken(token.to_owned()))?;
+        let answered = self
+            .inner
+            .store
+            .answer_task(
+                &hash,
+                Box::new(move |task: &TaskRow| serde_json::to_string(&event(task.task_id)).unwrap_or_default()),
+            )
+            .await?;
+        match answered {
+            Some(task) => {
+                self.inner.metrics.callbacks_answered.fetch_add(1, Ordering::Relaxed);
+                self.wake(&task.execution_arn);
+                Ok(())
+            }
+            None => Err(EngineError::TaskTimedOut),
+        }
+    }
+
+    pub async fn send_task_success(&self, token: &str, output: &str) -> Result<(), EngineError> {
+        let output: Value = serde_json::from_str(output)
+            .map_err(|e| EngineError::InvalidOutput(format!("Invalid output: the output is not valid JSON: {e}")))?;
+        self.answer(token, move |task| Event::TaskSucceeded { task: task as u64, output: output.clone() }).await
+    }
+
+    pub async fn send_task_failure(
+        &self,
+        token: &str,
+        error: Option<String>,
+        cause: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.answer(token, move |task| Event::TaskFailed {
+            task: task as u64,
+            error: error.clone(),
+            cause: cause.clone(),
+        })
+        .await
+    }
+
+    pub async fn send_task_heartbeat(&self, token: &str) -> Result<(), EngineError> {
+        let hash = token_hash(token).ok_or_else(|| EngineError::InvalidToken(token.to_owned()))?;
+        let Some(task) = self.inner.store.task_by_token(&hash).await? else {
+            return Err(EngineError::TaskTimedOut);
+        };
+        self.push(&task.execution_arn, &Event::TaskHeartbeat { task: task.task_id as u64 }).await
+    }
+
+    /// Long-poll for an activity task: hand the oldest queued one to this worker, or `None`
+    /// after `wait`.
+    pub async fn get_activity_task(
+        &self,
+        activity_arn: &str,
+        worker: Option<&str>,
+        wait: Duration,
+    ) -> Result<Option<ActivityTask>, EngineError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.inner.activity_ready.notified();
+            if let Some(task) = self.inner.store.claim_activity_task(activity_arn, worker.unwrap_or("")).await? {
+                let request: TaskRequest =
+                    serde_json::from_str(&task.request).map_err(|e| StoreError::Backend(e.to_string()))?;
+                self.push(
+                    &task.execution_arn,
+                    &Event::TaskStarted { task: task.task_id as u64, worker_name: worker.map(str::to_owned) },
+                )
+                .await?;
+                return Ok(Some(ActivityTask {
+                    token: request.token.unwrap_or_default(),
+                    input: serde_json::to_string(&request.input).unwrap_or_else(|_| "{}".into()),
+                }));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            // Another node may queue work without waking us: look again at least every second.
+            let nap = (deadline - now).min(Duration::from_secs(1));
+            let _ = tokio::time::timeout(nap, notified).await;
+        }
+    }
+
+    // ----- processing ----------------------------------------------------------------------
+
+    /// Ask a worker to apply the queued events of `arn`.
+    pub fn wake(&self, arn: &str) {
+        let _ = self.inner.work_tx.send(arn.to_owned());
+    }
+
+    async fn work_loop(self, mut rx: mpsc::UnboundedReceiver<String>) {
+        while let Some(arn) = rx.recv().await {
+            {
+                let mut inflight = self.inner.inflight.lock().expect("inflight lock");
+                if let Some(dirty) = inflight.get_mut(&arn) {
+                    *dirty = true;
+                    continue;
+                }
+                inflight.insert(arn.clone(), false);
+            }
+            let engine = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = engine.process(&arn).await {
+                        tracing::warn!(execution = %arn, error = %e, "processing an execution failed; it will be retried");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        let mut inflight = engine.inner.inflight.lock().expect("inflight lock");
+                        inflight.remove(&arn);
+                        drop(inflight);
+                        engine.wake(&arn);
+                        return;
+                    }
+                    let mut inflight = engine.inner.inflight.lock().expect("inflight lock");
+                    match inflight.get_mut(&arn) {
+                        Some(dirty) if *dirty => *dirty = false,
+                        _ => {
+                            inflight.remove(&arn);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    /// Apply every queued event of one execution in one commit.
+    async fn process(&self, arn: &str) -> Result<(), EngineError> {
+        let store = &self.inner.store;
+        let owner = &self.inner.config.node_id;
+        loop {
+            let now = now_ms();
+            if !store.claim_execution(arn, owner, now, now + LEASE_MS).await? {
+                // Another engine holds it; it will see the queued events.
+                return Ok(());
+            }
+            let result = self.process_claimed(arn).await;
+            store.release_execution(arn, owner).await?;
+            match result {
+                Ok(()) => return Ok(()),
+                Err(EngineError::Store(StoreError::Conflict(_))) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn process_claimed(&self, arn: &str) -> Result<(), EngineError> {
+        let store = &self.inner.store;
+        let Some((row, state)) = store.load_execution(arn).await? else { return Ok(()) };
+        let events = store.pending_events(arn).await?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        let consumed: Vec<i64> = events.iter().map(|(seq, _)| *seq).collect();
+        let Some(state) = state else {
+            // Ended: late callbacks and timers change nothing, but must not pile up.
+            let commit = Commit {
+                execution_arn: arn.to_owned(),
+                expected_version: row.version,
+                status: row.status.clone(),
+                output: row.output.clone(),
+                error: row.error.clone(),
+                cause: row.cause.clone(),
+                stop: row.stop,
+                state: None,
+                consumed_events: consumed,
+                ..Commit::default()
+            };
+            store.commit(&commit).await?;
+            return Ok(());
+        };
+        let mut exec: Execution = serde_json::from_str(&state).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let def = self.definition(&row.definition)?;
+        let mut outs = Vec::with_capacity(events.len());
+        let mut finished_tasks = Vec::new();
+        for (_, payload) in &events {
+            let Ok(event) = serde_json::from_str::<Event>(payload) else {
+                tracing::warn!(execution = %arn, payload, "dropping an event that does not parse");
+                continue;
+            };
+            if let Event::TaskSucceeded { task, .. } | Event::TaskFailed { task, .. } = &event {
+                finished_tasks.push(*task as i64);
+            }
+            let now = now_ms();
+            let out = self.with_random(|random| {
+                let mut env = Env { now, random };
+                interpreter::step(&def, &mut exec, event, &mut env)
+            });
+            outs.push(out);
+        }
+        let commit = self.build_commit(arn, row.version, &exec, outs, consumed, finished_tasks);
+        store.commit(&commit).await?;
+        self.after_commit(&commit);
+        Ok(())
+    }
+
+    /// Turn interpreter output into one store commit.
+    fn build_commit(
+        &self,
+        arn: &str,
+        version: i64,
+        exec: &Execution,
+        outs: Vec<StepOutput>,
+        consumed: Vec<i64>,
+        finished_tasks: Vec<i64>,
+    ) -> Commit {
+        let mut events = Vec::new();
+        // Net effect per task and timer: one batch may add and cancel the same one.
+        let mut tasks: BTreeMap<i64, Option<TaskRow>> = finished_tasks.into_iter().map(|t| (t, None)).collect();
+        let mut timers: BTreeMap<i64, Option<Millis>> = BTreeMap::new();
+        let now = now_ms();
+        for out in outs {
+            for e in &out.events {
+                if e.event_type.as_str().ends_with("StateEntered") {
+                    self.inner.metrics.transitions.fetch_add(1, Ordering::Relaxed);
+                }
+                events.push((e.id as i64, e.to_aws_json(true).to_string()));
+            }
+            for cmd in out.commands {
+                match cmd {
+                    Command::InvokeTask(req) => {
+                        let kind =
+                            if req.resource.contains(":activity:") { TaskKind::Activity } else { TaskKind::Invoke };
+                        let token_hash = req.token.as_deref().and_then(token_hash);
+                        let row = TaskRow {
+                            execution_arn: arn.to_owned(),
+                            task_id: req.task as i64,
+                            kind,
+                            resource: req.resource.clone(),
+                            state_name: req.state_name.clone(),
+                            request: serde_json::to_string(&req).unwrap_or_else(|_| "{}".into()),
+                            token_hash,
+                            status: TaskStatus::Queued,
+                            worker: None,
+                            created: now,
+                            lease_until: None,
+                        };
+                        tasks.insert(req.task as i64, Some(row));
+                    }
+                    Command::CancelTask { task } => {
+                        tasks.insert(task as i64, None);
+                    }
+                    Command::StartTimer { timer, fire_at } => {
+                        timers.insert(timer as i64, Some(fire_at));
+                    }
+                    Command::CancelTimer { timer } => {
+                        timers.insert(timer as i64, None);
+                    }
+                }
+            }
+        }
+        let (status, output, error, cause) = match &exec.status {
+            Status::Running => ("RUNNING", None, None, None),
+            Status::Succeeded { output } => ("SUCCEEDED", Some(output.to_string()), None, None),
+            Status::Failed { error, cause } => ("FAILED", None, error.clone(), cause.clone()),
+            Status::TimedOut { error, cause } => ("TIMED_OUT", None, error.clone(), cause.clone()),
+            Status::Aborted { error, cause } => ("ABORTED", None, error.clone(), cause.clone()),
+        };
+        let terminal = exec.status.is_terminal();
+        if terminal {
+            let mut finished = self.inner.metrics.executions_finished.lock().expect("metrics lock");
+            *finished.entry(status.to_owned()).or_default() += 1;
+        }
+        Commit {
+            execution_arn: arn.to_owned(),
+            expected_version: version,
+            status: status.to_owned(),
+            output,
+            error,
+            cause,
+            stop: terminal.then(|| events.last().map_or(now, |_| now)),
+            // A succeeded execution is never resumed; others keep their state for redrive.
+            state: if matches!(exec.status, Status::Succeeded { .. }) {
+                None
+            } else {
+                Some(serde_json::to_string(exec).unwrap_or_default())
+            },
+            events,
+            timers_added: timers.iter().filter_map(|(id, at)| at.map(|at| (*id, at))).collect(),
+            timers_removed: timers.iter().filter(|(_, at)| at.is_none()).map(|(id, _)| *id).collect(),
+            tasks_added: tasks.values().flatten().cloned().collect(),
+            tasks_removed: tasks.iter().filter(|(_, t)| t.is_none()).map(|(id, _)| *id).collect(),
+            consumed_events: consumed,
+        }
+    }
+
+    fn after_commit(&self, commit: &Commit) {
+        if commit.tasks_added.iter().any(|t| t.kind == TaskKind::Activity) {
+            self.inner.activity_ready.notify_waiters();
+        }
+        if commit.tasks_added.iter().any(|t| t.kind == TaskKind::Invoke) {
+            self.inner.dispatch_ready.notify_one();
+        }
+        if !commit.timers_added.is_empty() {
+            self.inner.timers_changed.notify_one();
+        }
+    }
+
+    // ----- timers --------------------------------------------------------------------------
+
+    async fn timer_loop(self) {
+        loop {
+            let changed = self.inner.timers_changed.notified();
+            let wait = match self.fire_due_timers().await {
+                Ok(Some(next)) => (next - now_ms()).clamp(0, 1_000) as u64,
+                Ok(None) => 1_000,
+                Err(e) => {
+                    tracing::warn!(error = %e, "timer loop");
+                    1_000
+                }
+            };
+            if wait > 0 {
+                let _ = tokio::time::timeout(Duration::from_millis(wait), changed).await;
+            }
+        }
+    }
+
+    /// Fire due timers; returns when the next one is due.
+    async fn fire_due_timers(&self) -> Result<Option<Millis>, EngineError> {
+        let store = &self.inner.store;
+        loop {
+            let due = store.due_timers(now_ms(), 256).await?;
+            if due.is_empty() {
+                return Ok(store.next_timer().await?);
+            }
+            let fired: Vec<(TimerRow, String)> = due
+                .into_iter()
+                .map(|t| {
+                    let payload =
+                        serde_json::to_string(&Event::TimerFired { timer: t.timer_id as u64 }).unwrap_or_default();
+                    (t, payload)
+                })
+                .collect();
+            store.fire_timers(&fired).await?;
+            let mut seen = std::collections::HashSet::new();
+            for (t, _) in &fired {
+                if seen.insert(t.execution_arn.clone()) {
+                    self.wake(&t.execution_arn);
+                }
+            }
+        }
+    }
+
+    // ----- invocations ---------------------------------------------------------------------
+
+    async fn dispatch_loop(self) {
+        loop {
+            let ready = self.inner.dispatch_ready.notified();
+            let now = now_ms();
+            match self.inner.store.claim_invocations(now, now + LEASE_MS, 64).await {
+                Ok(tasks) if !tasks.is_empty() => {
+                    for task in tasks {
+                        tokio::spawn(self.clone().invoke(task));
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "claiming invocations"),
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), ready).await;
+        }
+    }
+
+    /// Carry out one task: call what the resource names, then report back as events.
+    async fn invoke(self, task: TaskRow) {
+        let arn = task.execution_arn.clone();
+        let request: TaskRequest = match serde_json::from_str(&task.request) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(execution = %arn, task = task.task_id, error = %e, "unreadable task request");
+                return;
+            }
+        };
+        let id = request.task;
+        let _ = self.push(&arn, &Event::TaskStarted { task: id, worker_name: None }).await;
+        let waits = request.resource.ends_with(".waitForTaskToken");
+        let resource = request.resource.trim_end_matches(".waitForTaskToken").to_owned();
+        let functions = self.inner.config.functions.clone();
+        let input = request.input.clone();
+        let outcome = tokio::task::spawn_blocking(move || functions.invoke(&resource, &input))
+            .await
+            .unwrap_or_else(|e| TaskOutcome::Failed { error: "States.TaskFailed".into(), cause: e.to_string() });
+        let event = match (outcome, waits) {
+            (TaskOutcome::Succeeded(output), true) => {
+                if let Err(e) = self.inner.store.set_task_status(&arn, task.task_id, TaskStatus::Submitted).await {
+                    tracing::warn!(execution = %arn, error = %e, "marking a task submitted");
+                }
+                Event::TaskSubmitted { task: id, output }
+            }
+            (TaskOutcome::Succeeded(output), false) => Event::TaskSucceeded { task: id, output },
+            (TaskOutcome::Failed { error, cause }, _) => {
+                Event::TaskFailed { task: id, error: Some(error), cause: Some(cause) }
+            }
+        };
+        if let Err(e) = self.push(&arn, &event).await {
+            tracing::warn!(execution = %arn, error = %e, "reporting a task result");
+        }
+    }
+
+    // ----- recovery ------------------------------------------------------------------------
+
+    /// Apply events queued before a restart, and any a wake-up missed (another node's).
+    async fn sweep_loop(self) {
+        loop {
+            match self.inner.store.executions_with_events(1024).await {
+                Ok(arns) => {
+                    for arn in arns {
+                        self.wake(&arn);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "sweeping queued events"),
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    }
+}

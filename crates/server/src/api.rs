@@ -1,0 +1,207 @@
+//! The Step Functions JSON protocol: `POST /` with `X-Amz-Target: AWSStepFunctions.<Action>`,
+//! awsJson1_0 bodies, and AWS's error shape and names. One place maps every error to its AWS
+//! `__type`; handlers only parse, call the engine or store, and shape the answer.
+
+use serde_json::{json, Map, Value};
+
+use engine::service::EngineError;
+use store::StoreError;
+
+/// An API error as AWS reports it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: &'static str,
+    pub message: String,
+    pub status: u16,
+}
+
+impl ApiError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), status: 400 }
+    }
+
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new("ValidationException", message)
+    }
+
+    pub fn invalid_arn(arn: &str) -> Self {
+        Self::new("InvalidArn", format!("Invalid Arn: 'Invalid ARN prefix: {arn}'"))
+    }
+
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The `__type` on the wire: AWS's namespaced form (SDKs keep what follows `#`).
+    pub fn wire_type(&self) -> String {
+        match self.code {
+            "ValidationException" => "com.amazon.coral.validate#ValidationException".to_owned(),
+            "UnknownOperationException" | "SerializationException" | "AccessDeniedException" => {
+                format!("com.amazon.coral.service#{}", self.code)
+            }
+            code => format!("com.amazonaws.swf.service.v2.model#{code}"),
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        json!({"__type": self.wire_type(), "message": self.message})
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        ApiError::new("InternalFailure", e.to_string()).status(500)
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let message = e.to_string();
+        match e {
+            EngineError::InvalidToken(_) => ApiError::new("InvalidToken", message),
+            EngineError::TaskTimedOut => ApiError::new("TaskTimedOut", message),
+            EngineError::InvalidOutput(_) => ApiError::new("InvalidOutput", message),
+            EngineError::ExecutionDoesNotExist(_) => ApiError::new("ExecutionDoesNotExist", message),
+            EngineError::ExecutionAlreadyExists(_) => ApiError::new("ExecutionAlreadyExists", message),
+            EngineError::InvalidDefinition(_) => ApiError::new("InvalidDefinition", message),
+            EngineError::ExecutionNotRedrivable(_) => ApiError::new("ExecutionNotRedrivable", message),
+            EngineError::Store(s) => s.into(),
+        }
+    }
+}
+
+pub type ApiResult = Result<Value, ApiError>;
+
+/// Typed access to a request body, with AWS's messages for what is missing or malformed.
+pub struct Request<'a> {
+    body: &'a Map<String, Value>,
+}
+
+impl<'a> Request<'a> {
+    pub fn new(body: &'a Map<String, Value>) -> Self {
+        Self { body }
+    }
+
+    pub fn str(&self, key: &str) -> Result<Option<&'a str>, ApiError> {
+        match self.body.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(ApiError::new("SerializationException", format!("Field '{key}' must be a string"))),
+        }
+    }
+
+    pub fn required_str(&self, key: &str) -> Result<&'a str, ApiError> {
+        self.str(key)?.ok_or_else(|| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null"
+            ))
+        })
+    }
+
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.body.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::new("SerializationException", format!("Field '{key}' must be a boolean"))),
+        }
+    }
+
+    pub fn value(&self, key: &str) -> Option<&'a Value> {
+        self.body.get(key).filter(|v| !v.is_null())
+    }
+
+    /// `maxResults`: 0..1000, 0 or absent meaning the default of 100.
+    pub fn max_results(&self) -> Result<usize, ApiError> {
+        match self.body.get("maxResults") {
+            None | Some(Value::Null) => Ok(100),
+            Some(v) => match v.as_i64() {
+                Some(0) => Ok(100),
+                Some(n) if (1..=1000).contains(&n) => Ok(n as usize),
+                Some(n) => Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: \
+                     Member must have value less than or equal to 1000"
+                ))),
+                None => Err(ApiError::new("SerializationException", "Field 'maxResults' must be an integer")),
+            },
+        }
+    }
+
+    /// The cursor a `nextToken` carries.
+    pub fn next_token(&self) -> Result<Option<String>, ApiError> {
+        match self.str("nextToken")? {
+            None => Ok(None),
+            Some(t) => {
+                decode_token(t).map(Some).ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid Token: '{t}'")))
+            }
+        }
+    }
+}
+
+const TOKEN_PREFIX: &str = "baton1.";
+
+/// A page cursor as an opaque `nextToken`.
+pub fn encode_token(cursor: &str) -> String {
+    let hex: String = cursor.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{TOKEN_PREFIX}{hex}")
+}
+
+fn decode_token(token: &str) -> Option<String> {
+    let hex = token.strip_prefix(TOKEN_PREFIX)?;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> =
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect();
+    String::from_utf8(bytes?).ok()
+}
+
+/// Epoch seconds with a fraction, as awsJson1_0 carries timestamps.
+pub fn date(ms: i64) -> Value {
+    json!(ms as f64 / 1000.0)
+}
+
+/// AWS's name rules for state machines, executions, activities and aliases.
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    let len = name.chars().count();
+    let bad = |c: char| {
+        c.is_whitespace()
+            || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
+            || (c as u32) <= 0x1f
+            || (0x7f..=0x9f).contains(&(c as u32))
+            || c == '\u{FFFE}'
+            || c == '\u{FFFF}'
+    };
+    if len == 0 || len > 80 || name.chars().any(bad) {
+        return Err(ApiError::new("InvalidName", format!("Invalid Name: '{name}'")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_reject_garbage() {
+        let t = encode_token("arn:aws:states:us-east-1:1:execution:a:b");
+        assert_eq!(decode_token(&t).as_deref(), Some("arn:aws:states:us-east-1:1:execution:a:b"));
+        assert_eq!(decode_token("nope"), None);
+        assert_eq!(decode_token("baton1.zz"), None);
+    }
+
+    #[test]
+    fn names_follow_aws_rules() {
+        assert!(check_name("order-approval_2").is_ok());
+        for bad in ["", "a b", "a/b", "a:b", "a$b", &"x".repeat(81)] {
+            assert!(check_name(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn validation_errors_use_the_coral_namespace() {
+        assert_eq!(ApiError::validation("x").wire_type(), "com.amazon.coral.validate#ValidationException");
+        assert_eq!(ApiError::new("InvalidArn", "x").wire_type(), "com.amazonaws.swf.service.v2.model#InvalidArn");
+    }
+}

@@ -1,0 +1,125 @@
+//! Baton's HTTP front: the Step Functions JSON protocol on `POST /`, `GET /health` and
+//! `GET /metrics` (Prometheus text). Handlers are thin: parse, call the engine or the store,
+//! shape the answer; every error leaves through [`api::ApiError`].
+
+pub mod activities;
+pub mod api;
+pub mod arn;
+pub mod executions;
+pub mod machines;
+pub mod metrics;
+pub mod tags;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use engine::service::Engine;
+use serde_json::{Map, Value};
+
+use crate::api::{ApiError, ApiResult, Request};
+use crate::arn::Arns;
+
+pub struct AppState {
+    pub engine: Engine,
+    pub arns: Arns,
+    pub metrics: metrics::RequestMetrics,
+    /// How long GetActivityTask waits for work (AWS: 60 s).
+    pub activity_poll_ms: u64,
+}
+
+pub type SharedState = Arc<AppState>;
+
+/// The whole HTTP surface.
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .route("/", post(dispatch))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics::render))
+        .with_state(state)
+}
+
+async fn health() -> impl IntoResponse {
+    (StatusCode::OK, [("content-type", "application/json")], r#"{"status":"ok"}"#)
+}
+
+const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+
+fn respond(result: ApiResult) -> Response {
+    match result {
+        Ok(body) => (StatusCode::OK, [("content-type", JSON_CONTENT_TYPE)], body.to_string()).into_response(),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, [("content-type", JSON_CONTENT_TYPE)], e.body().to_string()).into_response()
+        }
+    }
+}
+
+async fn dispatch(State(state): State<SharedState>, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let action = target.strip_prefix("AWSStepFunctions.").unwrap_or_default().to_owned();
+    let result = handle(&state, &target, &action, &body).await;
+    if let Err(e) = &result {
+        tracing::debug!(action, code = e.code, message = %e.message, "request failed");
+    }
+    state.metrics.observe(if action.is_empty() { "unknown" } else { &action }, started.elapsed(), result.is_ok());
+    respond(result)
+}
+
+async fn handle(state: &AppState, target: &str, action: &str, body: &[u8]) -> ApiResult {
+    if action.is_empty() {
+        return Err(ApiError::new("UnknownOperationException", format!("Unknown target: '{target}'")));
+    }
+    let parsed: Value = if body.is_empty() {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::new("SerializationException", format!("The request body is not valid JSON: {e}")))?
+    };
+    let Value::Object(map) = parsed else {
+        return Err(ApiError::new("SerializationException", "The request body must be a JSON object"));
+    };
+    let req = Request::new(&map);
+    match action {
+        "CreateStateMachine" => machines::create(state, req).await,
+        "DescribeStateMachine" => machines::describe(state, req).await,
+        "UpdateStateMachine" => machines::update(state, req).await,
+        "DeleteStateMachine" => machines::delete(state, req).await,
+        "ListStateMachines" => machines::list(state, req).await,
+        "ValidateStateMachineDefinition" => machines::validate(state, req).await,
+        "PublishStateMachineVersion" => machines::publish(state, req).await,
+        "ListStateMachineVersions" => machines::list_versions(state, req).await,
+        "DeleteStateMachineVersion" => machines::delete_version(state, req).await,
+        "CreateStateMachineAlias" => machines::create_alias(state, req).await,
+        "DescribeStateMachineAlias" => machines::describe_alias(state, req).await,
+        "UpdateStateMachineAlias" => machines::update_alias(state, req).await,
+        "DeleteStateMachineAlias" => machines::delete_alias(state, req).await,
+        "ListStateMachineAliases" => machines::list_aliases(state, req).await,
+        "StartExecution" => executions::start(state, req).await,
+        "StartSyncExecution" => executions::start_sync(state, req).await,
+        "StopExecution" => executions::stop(state, req).await,
+        "DescribeExecution" => executions::describe(state, req).await,
+        "DescribeStateMachineForExecution" => executions::describe_machine_for(state, req).await,
+        "ListExecutions" => executions::list(state, req).await,
+        "GetExecutionHistory" => executions::history(state, req).await,
+        "RedriveExecution" => executions::redrive(state, req).await,
+        "CreateActivity" => activities::create(state, req).await,
+        "DescribeActivity" => activities::describe(state, req).await,
+        "DeleteActivity" => activities::delete(state, req).await,
+        "ListActivities" => activities::list(state, req).await,
+        "GetActivityTask" => activities::get_task(state, req).await,
+        "SendTaskSuccess" => activities::send_success(state, req).await,
+        "SendTaskFailure" => activities::send_failure(state, req).await,
+        "SendTaskHeartbeat" => activities::send_heartbeat(state, req).await,
+        "TagResource" => tags::tag(state, req).await,
+        "UntagResource" => tags::untag(state, req).await,
+        "ListTagsForResource" => tags::list(state, req).await,
+        other => Err(ApiError::new("UnknownOperationException", format!("Unknown operation: '{other}'"))),
+    }
+}

@@ -1,0 +1,306 @@
+//! Durable storage for Baton, behind one trait ([`Store`]) with an embedded SQLite
+//! implementation ([`sqlite::SqliteStore`]).
+//!
+//! The store knows nothing of ASL: execution state, history events and queued events are
+//! opaque text it keeps and returns. It owns durability and atomicity: a [`Commit`] (an
+//! execution's new state, its new history events, timers, tasks and the queued events it
+//! consumed) lands entirely or not at all, and only if nobody else advanced the execution
+//! since it was read (`expected_version`), so several engines can share one store.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row to create exists already.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// The execution moved on since it was read; read it again and retry.
+    #[error("execution {0} was changed concurrently")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateMachineRow {
+    pub arn: String,
+    pub name: String,
+    pub definition: String,
+    pub role_arn: String,
+    /// `STANDARD` or `EXPRESS`.
+    pub kind: String,
+    pub created: Millis,
+    pub updated: Millis,
+    pub revision_id: String,
+    pub description: Option<String>,
+    /// Opaque JSON: loggingConfiguration, tracingConfiguration, encryptionConfiguration.
+    pub config: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRow {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub version: i64,
+    pub definition: String,
+    pub role_arn: String,
+    pub revision_id: String,
+    pub description: Option<String>,
+    pub created: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasRow {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// Opaque JSON: the routing configuration.
+    pub routing: String,
+    pub created: Millis,
+    pub updated: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRow {
+    pub arn: String,
+    pub name: String,
+    pub created: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionRow {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    pub status: String,
+    pub input: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub start: Millis,
+    pub stop: Option<Millis>,
+    pub version_arn: Option<String>,
+    pub alias_arn: Option<String>,
+    /// The definition the execution runs (of the machine, a version, or the alias's target).
+    pub definition: String,
+    pub redrive_count: i64,
+    pub redrive_date: Option<Millis>,
+    /// Bumped by every commit; commits are conditional on it.
+    pub version: i64,
+}
+
+/// What a queued task waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    /// An activity: handed to one `GetActivityTask` poller.
+    Activity,
+    /// Work the engine performs itself (a function, a queue message, ...), then possibly
+    /// waits for a callback token.
+    Invoke,
+}
+
+impl TaskKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Activity => "activity",
+            TaskKind::Invoke => "invoke",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "activity" {
+            TaskKind::Activity
+        } else {
+            TaskKind::Invoke
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Waiting for a worker or dispatcher to pick it up.
+    Queued,
+    /// Picked up (by `worker`); for invocations, held under a lease.
+    Running,
+    /// The initial call succeeded; waiting for the token to come back.
+    Submitted,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Running => "running",
+            TaskStatus::Submitted => "submitted",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "running" => TaskStatus::Running,
+            "submitted" => TaskStatus::Submitted,
+            _ => TaskStatus::Queued,
+        }
+    }
+}
+
+/// An open task of an execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRow {
+    pub execution_arn: String,
+    pub task_id: i64,
+    pub kind: TaskKind,
+    pub resource: String,
+    pub state_name: String,
+    /// Opaque JSON: what the engine needs to carry the task out.
+    pub request: String,
+    /// SHA-256 of the task token, when the task has one. The token itself is never stored.
+    pub token_hash: Option<Vec<u8>>,
+    pub status: TaskStatus,
+    pub worker: Option<String>,
+    pub created: Millis,
+    pub lease_until: Option<Millis>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimerRow {
+    pub execution_arn: String,
+    pub timer_id: i64,
+    pub fire_at: Millis,
+}
+
+/// Everything one step of an execution changes, applied atomically.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    pub execution_arn: String,
+    /// The execution's `version` when it was read; the commit fails with
+    /// [`StoreError::Conflict`] otherwise.
+    pub expected_version: i64,
+    pub status: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub stop: Option<Millis>,
+    /// The serialized execution state; `None` once it has ended (nothing more to resume).
+    pub state: Option<String>,
+    /// New history events: (id, AWS JSON).
+    pub events: Vec<(i64, String)>,
+    pub timers_added: Vec<(i64, Millis)>,
+    pub timers_removed: Vec<i64>,
+    pub tasks_added: Vec<TaskRow>,
+    pub tasks_removed: Vec<i64>,
+    /// Queued events ([`Store::push_event`]) this step consumed.
+    pub consumed_events: Vec<i64>,
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Gauges {
+    pub executions_by_status: Vec<(String, i64)>,
+    pub open_tasks: i64,
+    pub queued_activity_tasks: i64,
+    pub pending_timers: i64,
+}
+
+/// Builds the event that answers a task (see [`Store::answer_task`]).
+pub type AnswerFn = Box<dyn FnOnce(&TaskRow) -> String + Send>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- state machines, versions, aliases -------------------------------------------------
+    async fn insert_state_machine(&self, row: &StateMachineRow) -> Result<()>;
+    async fn update_state_machine(&self, row: &StateMachineRow) -> Result<()>;
+    async fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRow>>;
+    async fn delete_state_machine(&self, arn: &str) -> Result<bool>;
+    /// Ordered by ARN, starting after `after`.
+    async fn list_state_machines(&self, after: Option<&str>, limit: usize) -> Result<Vec<StateMachineRow>>;
+
+    async fn insert_version(&self, row: &VersionRow) -> Result<()>;
+    async fn get_version(&self, arn: &str) -> Result<Option<VersionRow>>;
+    async fn delete_version(&self, arn: &str) -> Result<bool>;
+    /// Newest first.
+    async fn list_versions(&self, state_machine_arn: &str) -> Result<Vec<VersionRow>>;
+
+    async fn insert_alias(&self, row: &AliasRow) -> Result<()>;
+    async fn update_alias(&self, row: &AliasRow) -> Result<()>;
+    async fn get_alias(&self, arn: &str) -> Result<Option<AliasRow>>;
+    async fn delete_alias(&self, arn: &str) -> Result<bool>;
+    async fn list_aliases(&self, state_machine_arn: &str) -> Result<Vec<AliasRow>>;
+
+    // --- activities and tags ---------------------------------------------------------------
+    async fn insert_activity(&self, row: &ActivityRow) -> Result<()>;
+    async fn get_activity(&self, arn: &str) -> Result<Option<ActivityRow>>;
+    async fn delete_activity(&self, arn: &str) -> Result<bool>;
+    async fn list_activities(&self, after: Option<&str>, limit: usize) -> Result<Vec<ActivityRow>>;
+
+    async fn tag(&self, resource_arn: &str, tags: &[(String, String)]) -> Result<()>;
+    async fn untag(&self, resource_arn: &str, keys: &[String]) -> Result<()>;
+    async fn tags(&self, resource_arn: &str) -> Result<Vec<(String, String)>>;
+
+    // --- executions ------------------------------------------------------------------------
+    /// Create an execution with its first step ([`StoreError::AlreadyExists`] when the ARN
+    /// is taken).
+    async fn insert_execution(&self, row: &ExecutionRow, first: &Commit) -> Result<()>;
+    async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRow>>;
+    /// Newest first (by start time), optionally one status, starting after the cursor
+    /// (an ARN from the previous page).
+    async fn list_executions(
+        &self,
+        state_machine_arn: &str,
+        status: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRow>>;
+    /// The execution and its resumable state (`None` state once it has ended).
+    async fn load_execution(&self, arn: &str) -> Result<Option<(ExecutionRow, Option<String>)>>;
+    async fn commit(&self, commit: &Commit) -> Result<()>;
+    /// Reopen an ended execution for redrive: new status, state and redrive count.
+    async fn reopen_execution(&self, commit: &Commit, redrive_count: i64, redrive_date: Millis) -> Result<()>;
+    /// History events with `id > after` (ascending) or `id < before` (descending).
+    async fn history(&self, arn: &str, after: Option<i64>, limit: usize, reverse: bool) -> Result<Vec<(i64, String)>>;
+
+    // --- events waiting to be applied ------------------------------------------------------
+    /// Queue an event for an execution (a callback, a stop request, a fired timer).
+    async fn push_event(&self, execution_arn: &str, payload: &str) -> Result<i64>;
+    /// Queued events of one execution, oldest first.
+    async fn pending_events(&self, execution_arn: &str) -> Result<Vec<(i64, String)>>;
+    /// Executions with queued events (for a sweep after a restart).
+    async fn executions_with_events(&self, limit: usize) -> Result<Vec<String>>;
+    /// Claim an execution for processing until `until`; false when another owner holds it.
+    async fn claim_execution(&self, arn: &str, owner: &str, now: Millis, until: Millis) -> Result<bool>;
+    async fn release_execution(&self, arn: &str, owner: &str) -> Result<()>;
+
+    // --- timers ----------------------------------------------------------------------------
+    async fn due_timers(&self, now: Millis, limit: usize) -> Result<Vec<TimerRow>>;
+    /// Turn fired timers into queued events (`payload` for each), atomically.
+    async fn fire_timers(&self, fired: &[(TimerRow, String)]) -> Result<()>;
+    async fn next_timer(&self) -> Result<Option<Millis>>;
+
+    // --- tasks -----------------------------------------------------------------------------
+    async fn task_by_token(&self, token_hash: &[u8]) -> Result<Option<TaskRow>>;
+    async fn get_task(&self, execution_arn: &str, task_id: i64) -> Result<Option<TaskRow>>;
+    /// Hand the oldest queued task of an activity to `worker`.
+    async fn claim_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<TaskRow>>;
+    /// Claim invocations to carry out: queued ones, and running ones whose lease expired
+    /// (their node died).
+    async fn claim_invocations(&self, now: Millis, lease_until: Millis, limit: usize) -> Result<Vec<TaskRow>>;
+    /// Move a task to `status`. Once it is `Submitted` its request (which may carry the task
+    /// token) is dropped: from then on only the token's hash is kept.
+    async fn set_task_status(&self, execution_arn: &str, task_id: i64, status: TaskStatus) -> Result<()>;
+    /// Answer the task holding this token, once: remove it and queue the event `payload`
+    /// builds from it, in one transaction. `None` when no open task has the token.
+    async fn answer_task(&self, token_hash: &[u8], payload: AnswerFn) -> Result<Option<TaskRow>>;
+
+    // --- observability ---------------------------------------------------------------------
+    async fn gauges(&self) -> Result<Gauges>;
+}
