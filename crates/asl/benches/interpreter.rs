@@ -1,0 +1,134 @@
+//! Throughput of the pure interpreter, in state transitions per second.
+//!
+//! Each benchmark runs one whole execution with [`asl::interpreter::start`]: no engine, no
+//! store, no I/O. A *transition* is one state entered (one `*StateEntered` history event),
+//! counted from a reference run of the same execution, so the reported elements/s is
+//! transitions/s whatever the shape of the definition. Dropping the finished execution and
+//! its history happens outside the timed part (criterion's `iter_batched`).
+//!
+//! - `pass_chain/*`: 100 Pass states in a row. `passthrough` has no fields but `Next`/`End`;
+//!   `result_path` gives each state a small `Result` written at `ResultPath: "$.last"`.
+//! - `choice_loop/1000`: a counter loop, `States.MathAdd` in a Pass and `NumericLessThan` in a
+//!   Choice, 1,000 iterations.
+//! - `map_inline/*`: an inline Map whose ItemProcessor is one pass-through Pass. Item counts
+//!   stay below what the 25,000-event history cap allows (four events per item), because a
+//!   larger inline Map fails with `States.Runtime` rather than measuring the Map itself.
+//!
+//! Run with `cargo bench -p asl --bench interpreter -- --warm-up-time 1 --measurement-time 5`.
+
+use std::hint::black_box;
+
+use asl::context::ExecutionInfo;
+use asl::eval::SplitMix64;
+use asl::interpreter::{self, Env, Status};
+use asl::Definition;
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use serde_json::{json, Map, Value};
+
+/// 2023-11-14T22:13:20Z: any fixed instant keeps runs identical.
+const NOW: i64 = 1_700_000_000_000;
+
+fn run(def: &Definition, input: Value) -> (interpreter::Execution, interpreter::StepOutput) {
+    let mut random = SplitMix64(0x5eed);
+    let mut env = Env { now: NOW, random: &mut random };
+    interpreter::start(def, ExecutionInfo::local("bench", "run", NOW), input, &mut env)
+}
+
+/// Parse `definition`, run it once on `input`, insist that it succeeds (a benchmark of a
+/// failing execution would measure the failure path) and return the number of transitions.
+fn prepare(definition: &Value, input: &Value) -> (Definition, u64) {
+    let def = Definition::from_value(definition).expect("benchmark definitions are valid");
+    let (exec, out) = run(&def, input.clone());
+    assert!(
+        matches!(exec.status, Status::Succeeded { .. }),
+        "benchmark execution must succeed, ended as {:?} after {} events",
+        exec.status,
+        exec.event_count()
+    );
+    let transitions = out.events.iter().filter(|e| e.event_type.as_str().ends_with("StateEntered")).count() as u64;
+    (def, transitions)
+}
+
+fn pass_chain(len: usize, with_result: bool) -> Value {
+    let mut states = Map::new();
+    for i in 0..len {
+        let mut state = Map::new();
+        state.insert("Type".into(), json!("Pass"));
+        if with_result {
+            state.insert("Result".into(), json!({ "step": i }));
+            state.insert("ResultPath".into(), json!("$.last"));
+        }
+        if i + 1 == len {
+            state.insert("End".into(), json!(true));
+        } else {
+            state.insert("Next".into(), json!(format!("S{}", i + 1)));
+        }
+        states.insert(format!("S{i}"), Value::Object(state));
+    }
+    json!({ "StartAt": "S0", "States": states })
+}
+
+fn choice_loop(iterations: u64) -> Value {
+    json!({
+        "StartAt": "Init",
+        "States": {
+            "Init": { "Type": "Pass", "Result": 0, "ResultPath": "$.i", "Next": "Check" },
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{ "Variable": "$.i", "NumericLessThan": iterations, "Next": "Increment" }],
+                "Default": "Done"
+            },
+            "Increment": {
+                "Type": "Pass",
+                "Parameters": { "i.$": "States.MathAdd($.i, 1)" },
+                "Next": "Check"
+            },
+            "Done": { "Type": "Succeed" }
+        }
+    })
+}
+
+fn inline_map() -> Value {
+    json!({
+        "StartAt": "Map",
+        "States": {
+            "Map": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "ProcessorConfig": { "Mode": "INLINE" },
+                    "StartAt": "Item",
+                    "States": { "Item": { "Type": "Pass", "End": true } }
+                },
+                "End": true
+            }
+        }
+    })
+}
+
+fn bench_execution(c: &mut Criterion, group: &str, id: BenchmarkId, definition: &Value, input: &Value) {
+    let (def, transitions) = prepare(definition, input);
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(transitions));
+    // The input is cloned outside the timed part: `start` takes it by value, and copying a
+    // large Map input is not interpreter work.
+    let size =
+        if input.as_array().is_some_and(|a| a.len() > 100) { BatchSize::LargeInput } else { BatchSize::SmallInput };
+    g.bench_function(id, |b| {
+        b.iter_batched(|| input.clone(), |input| black_box(run(&def, input)), size);
+    });
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let empty = json!({});
+    bench_execution(c, "pass_chain", BenchmarkId::new("passthrough", 100), &pass_chain(100, false), &empty);
+    bench_execution(c, "pass_chain", BenchmarkId::new("result_path", 100), &pass_chain(100, true), &empty);
+    bench_execution(c, "choice_loop", BenchmarkId::from_parameter(1000), &choice_loop(1000), &empty);
+    for items in [1_000u64, 5_000] {
+        let input = Value::Array((0..items).map(|i| json!({ "id": i })).collect());
+        bench_execution(c, "map_inline", BenchmarkId::from_parameter(items), &inline_map(), &input);
+    }
+}
+
+criterion_group!(interpreter_benches, benches);
+criterion_main!(interpreter_benches);

@@ -1,0 +1,6 @@
+//! libFuzzer entry point; the checks live in [`asl_fuzz::definition`] so the regression tests run the
+//! very same code.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| asl_fuzz::definition(data));
