@@ -110,7 +110,8 @@ fn inline_map() -> Value {
 
 fn distributed_map() -> Value {
     let mut def = inline_map();
-    def["States"]["Map"]["ItemProcessor"]["ProcessorConfig"] = json!({ "Mode": "DISTRIBUTED", "ExecutionType": "STANDARD" });
+    def["States"]["Map"]["ItemProcessor"]["ProcessorConfig"] =
+        json!({ "Mode": "DISTRIBUTED", "ExecutionType": "STANDARD" });
     def
 }
 

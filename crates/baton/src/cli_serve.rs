@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use engine::functions::Config;
+use engine::integrations::Integrations;
 use engine::service::{Engine, EngineConfig, ACTIVITY_POLL_MS};
 use server::arn::Arns;
 use server::{router, AppState};
@@ -65,6 +66,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         region: args.region.clone(),
         account: args.account.clone(),
         node_id: node_id(&args.data_dir)?,
+        integrations: Integrations::with_functions(functions.clone()),
         functions,
     };
     let engine = Engine::start(Arc::new(store), config);

@@ -6,6 +6,7 @@
 //! receives both from here.
 
 pub mod functions;
+pub mod integrations;
 pub mod local;
 pub mod random;
 pub mod service;

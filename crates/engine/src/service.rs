@@ -29,7 +29,8 @@ use sha2::{Digest, Sha256};
 use store::{Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow};
 use tokio::sync::{mpsc, Notify};
 
-use crate::functions::{Config, TaskOutcome};
+use crate::functions::Config;
+use crate::integrations::{Integrations, Outcome, Pattern, TaskCall};
 use crate::random::OsRandomness;
 
 pub type Millis = i64;
@@ -49,7 +50,10 @@ pub struct EngineConfig {
     pub account: String,
     /// Identifies this engine in leases; stable across restarts of the same node.
     pub node_id: String,
+    /// Functions for Express executions, which run in memory.
     pub functions: Config,
+    /// What Task resources reach.
+    pub integrations: Integrations,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +63,7 @@ impl Default for EngineConfig {
             account: "123456789012".into(),
             node_id: "local".into(),
             functions: Config::default(),
+            integrations: Integrations::with_functions(Config::default()),
         }
     }
 }
@@ -663,24 +668,25 @@ impl Engine {
         };
         let id = request.task;
         let _ = self.push(&arn, &Event::TaskStarted { task: id, worker_name: None }).await;
-        let waits = request.resource.ends_with(".waitForTaskToken");
-        let resource = request.resource.trim_end_matches(".waitForTaskToken").to_owned();
-        let functions = self.inner.config.functions.clone();
-        let input = request.input.clone();
-        let outcome = tokio::task::spawn_blocking(move || functions.invoke(&resource, &input))
-            .await
-            .unwrap_or_else(|e| TaskOutcome::Failed { error: "States.TaskFailed".into(), cause: e.to_string() });
-        let event = match (outcome, waits) {
-            (TaskOutcome::Succeeded(output), true) => {
+        let (resource, pattern) = Pattern::split(&request.resource);
+        let call = TaskCall {
+            resource: resource.to_owned(),
+            pattern,
+            input: request.input.clone(),
+            token: request.token.clone(),
+            execution_arn: arn.clone(),
+            state_name: request.state_name.clone(),
+            task_id: id,
+        };
+        let event = match self.inner.config.integrations.call(call).await {
+            Outcome::Submitted(output) => {
                 if let Err(e) = self.inner.store.set_task_status(&arn, task.task_id, TaskStatus::Submitted).await {
                     tracing::warn!(execution = %arn, error = %e, "marking a task submitted");
                 }
                 Event::TaskSubmitted { task: id, output }
             }
-            (TaskOutcome::Succeeded(output), false) => Event::TaskSucceeded { task: id, output },
-            (TaskOutcome::Failed { error, cause }, _) => {
-                Event::TaskFailed { task: id, error: Some(error), cause: Some(cause) }
-            }
+            Outcome::Succeeded(output) => Event::TaskSucceeded { task: id, output },
+            Outcome::Failed { error, cause } => Event::TaskFailed { task: id, error: Some(error), cause: Some(cause) },
         };
         if let Err(e) = self.push(&arn, &event).await {
             tracing::warn!(execution = %arn, error = %e, "reporting a task result");

@@ -1,0 +1,197 @@
+//! What a Task's `Resource` reaches in `baton serve`: one [`Integration`] per service,
+//! chosen by the resource ARN.
+//!
+//! An integration performs a task's *initial call*. For a request-response resource that is
+//! the whole task; for `.waitForTaskToken` it hands the token out (in a message, an email, a
+//! function's payload) and the task then waits for SendTaskSuccess/Failure; for `.sync` it
+//! starts work whose end the engine reports later. Integrations never touch execution state:
+//! they return an [`Outcome`] and the engine turns it into events.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::functions::{Config, TaskOutcome};
+
+/// How the state machine waits for the task (the resource's suffix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    RequestResponse,
+    WaitForTaskToken,
+    /// `.sync`: wait for the started work to finish.
+    Sync,
+    /// `.sync:2`: as `.sync`, with JSON rather than string outputs where AWS distinguishes.
+    Sync2,
+}
+
+impl Pattern {
+    /// Split a resource into its base and its pattern.
+    pub fn split(resource: &str) -> (&str, Pattern) {
+        if let Some(base) = resource.strip_suffix(".waitForTaskToken") {
+            (base, Pattern::WaitForTaskToken)
+        } else if let Some(base) = resource.strip_suffix(".sync:2") {
+            (base, Pattern::Sync2)
+        } else if let Some(base) = resource.strip_suffix(".sync") {
+            (base, Pattern::Sync)
+        } else {
+            (resource, Pattern::RequestResponse)
+        }
+    }
+}
+
+/// One task's initial call.
+#[derive(Debug, Clone)]
+pub struct TaskCall {
+    /// The resource without its pattern suffix.
+    pub resource: String,
+    pub pattern: Pattern,
+    /// The effective input (after InputPath and Parameters).
+    pub input: Value,
+    pub token: Option<String>,
+    pub execution_arn: String,
+    pub state_name: String,
+    pub task_id: u64,
+}
+
+/// How an initial call ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The task is done with this result.
+    Succeeded(Value),
+    /// The call went out (`output` is its response); the task now waits for a callback or
+    /// for the work it started.
+    Submitted(Value),
+    Failed {
+        error: String,
+        cause: String,
+    },
+}
+
+#[async_trait]
+pub trait Integration: Send + Sync {
+    async fn call(&self, call: TaskCall) -> Outcome;
+}
+
+/// Functions from `baton.toml` (Lambda function ARNs and `lambda:invoke`).
+pub struct Functions(pub Config);
+
+#[async_trait]
+impl Integration for Functions {
+    async fn call(&self, call: TaskCall) -> Outcome {
+        let config = self.0.clone();
+        let resource = call.resource.clone();
+        let input = call.input.clone();
+        let outcome = tokio::task::spawn_blocking(move || config.invoke(&resource, &input)).await;
+        match (outcome, call.pattern) {
+            (Ok(TaskOutcome::Succeeded(v)), Pattern::WaitForTaskToken) => Outcome::Submitted(v),
+            (Ok(TaskOutcome::Succeeded(v)), _) => Outcome::Succeeded(v),
+            (Ok(TaskOutcome::Failed { error, cause }), _) => Outcome::Failed { error, cause },
+            (Err(e), _) => Outcome::Failed { error: "Lambda.ServiceException".into(), cause: e.to_string() },
+        }
+    }
+}
+
+/// The integrations of one engine, matched by resource prefix (longest first).
+#[derive(Clone, Default)]
+pub struct Integrations {
+    routes: Vec<(String, Arc<dyn Integration>)>,
+}
+
+impl fmt::Debug for Integrations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.routes.iter().map(|(p, _)| p)).finish()
+    }
+}
+
+/// Error name for resources no integration serves.
+pub const UNSUPPORTED_RESOURCE: &str = crate::functions::UNSUPPORTED_RESOURCE;
+
+impl Integrations {
+    /// The integrations every engine has: functions from the configuration.
+    pub fn with_functions(config: Config) -> Self {
+        let functions: Arc<dyn Integration> = Arc::new(Functions(config));
+        let mut me = Self::default();
+        me.route("arn:aws:states:::lambda:invoke", functions.clone());
+        me.route("arn:aws:lambda:", functions);
+        me
+    }
+
+    /// Serve resources starting with `prefix` with `integration`.
+    pub fn route(&mut self, prefix: &str, integration: Arc<dyn Integration>) {
+        self.routes.retain(|(p, _)| p != prefix);
+        self.routes.push((prefix.to_owned(), integration));
+        self.routes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+    }
+
+    pub fn resolve(&self, resource: &str) -> Option<&Arc<dyn Integration>> {
+        self.routes.iter().find(|(p, _)| resource.starts_with(p.as_str())).map(|(_, i)| i)
+    }
+
+    /// Make the initial call of a task, or fail it clearly when nothing serves the resource.
+    pub async fn call(&self, call: TaskCall) -> Outcome {
+        match self.resolve(&call.resource) {
+            Some(integration) => integration.call(call).await,
+            None => Outcome::Failed {
+                error: UNSUPPORTED_RESOURCE.into(),
+                cause: format!("Resource '{}': no integration serves it on this server", call.resource),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_split_off_the_suffix() {
+        assert_eq!(
+            Pattern::split("arn:aws:states:::sqs:sendMessage.waitForTaskToken"),
+            ("arn:aws:states:::sqs:sendMessage", Pattern::WaitForTaskToken)
+        );
+        assert_eq!(
+            Pattern::split("arn:aws:states:::states:startExecution.sync:2"),
+            ("arn:aws:states:::states:startExecution", Pattern::Sync2)
+        );
+        assert_eq!(
+            Pattern::split("arn:aws:states:::states:startExecution.sync"),
+            ("arn:aws:states:::states:startExecution", Pattern::Sync)
+        );
+        assert_eq!(
+            Pattern::split("arn:aws:states:::http:invoke"),
+            ("arn:aws:states:::http:invoke", Pattern::RequestResponse)
+        );
+    }
+
+    struct Fixed(&'static str);
+
+    #[async_trait]
+    impl Integration for Fixed {
+        async fn call(&self, _: TaskCall) -> Outcome {
+            Outcome::Succeeded(Value::String(self.0.into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_longest_prefix_wins_and_unknown_resources_fail_clearly() {
+        let mut i = Integrations::default();
+        i.route("arn:aws:states:::sqs:", Arc::new(Fixed("queue")));
+        i.route("arn:aws:states:::sqs:sendMessage", Arc::new(Fixed("send")));
+        let call = |r: &str| TaskCall {
+            resource: r.into(),
+            pattern: Pattern::RequestResponse,
+            input: Value::Null,
+            token: None,
+            execution_arn: String::new(),
+            state_name: String::new(),
+            task_id: 1,
+        };
+        assert_eq!(i.call(call("arn:aws:states:::sqs:sendMessage")).await, Outcome::Succeeded("send".into()));
+        assert_eq!(i.call(call("arn:aws:states:::sqs:receiveMessage")).await, Outcome::Succeeded("queue".into()));
+        assert!(
+            matches!(i.call(call("arn:aws:states:::sns:publish")).await, Outcome::Failed { error, .. } if error == UNSUPPORTED_RESOURCE)
+        );
+    }
+}
