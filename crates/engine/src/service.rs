@@ -98,6 +98,15 @@ pub struct Metrics {
     pub callbacks_answered: AtomicU64,
 }
 
+/// Where an execution started by a Task reports its end (stored with the execution).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ParentLink {
+    pub execution_arn: String,
+    pub task_id: u64,
+    /// `sync`, `sync2`, `waitForTaskToken` or `requestResponse`.
+    pub pattern: String,
+}
+
 /// What a started execution looks like to StartExecution.
 pub struct Started {
     pub execution_arn: String,
@@ -232,6 +241,7 @@ impl Engine {
         }
         self.inner.metrics.executions_started.fetch_add(1, Ordering::Relaxed);
         self.after_commit(&commit);
+        self.report_to_parent(&row, &commit).await;
         Ok(Started { execution_arn: row.arn, start: row.start })
     }
 
@@ -486,7 +496,78 @@ impl Engine {
         let commit = self.build_commit(arn, row.version, &exec, outs, consumed, finished_tasks);
         store.commit(&commit).await?;
         self.after_commit(&commit);
+        self.report_to_parent(&row, &commit).await;
         Ok(())
+    }
+
+    /// An execution started by a `.sync` Task has ended: tell the parent's task, in the shape
+    /// AWS gives (DescribeExecution's fields; `.sync` carries Input/Output as JSON text,
+    /// `.sync:2` as JSON).
+    async fn report_to_parent(&self, row: &ExecutionRow, commit: &Commit) {
+        let Some(link) = row.parent.as_deref().and_then(|p| serde_json::from_str::<ParentLink>(p).ok()) else {
+            return;
+        };
+        if commit.status == "RUNNING" || !matches!(link.pattern.as_str(), "sync" | "sync2") {
+            return;
+        }
+        let as_json = link.pattern == "sync2";
+        let data = |text: &str| -> Value {
+            if as_json {
+                serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+            } else {
+                Value::String(text.to_owned())
+            }
+        };
+        let mut d = serde_json::Map::new();
+        d.insert("ExecutionArn".into(), Value::String(row.arn.clone()));
+        d.insert("Input".into(), data(&row.input));
+        d.insert("InputDetails".into(), serde_json::json!({"Included": true}));
+        d.insert("Name".into(), Value::String(row.name.clone()));
+        let succeeded = commit.status == "SUCCEEDED";
+        if let (true, Some(out)) = (succeeded, &commit.output) {
+            d.insert("Output".into(), data(out));
+            d.insert("OutputDetails".into(), serde_json::json!({"Included": true}));
+            d.insert("RedriveCount".into(), Value::from(0));
+            d.insert("RedriveStatus".into(), Value::from("NOT_REDRIVABLE"));
+            d.insert("RedriveStatusReason".into(), Value::from("Execution is SUCCEEDED and cannot be redriven"));
+        }
+        d.insert("StartDate".into(), Value::from(row.start));
+        d.insert("StateMachineArn".into(), Value::String(row.state_machine_arn.clone()));
+        d.insert("Status".into(), Value::String(commit.status.clone()));
+        d.insert("StopDate".into(), Value::from(commit.stop.unwrap_or_else(now_ms)));
+        let event = if succeeded {
+            Event::TaskSucceeded { task: link.task_id, output: Value::Object(d) }
+        } else {
+            if let Some(e) = &commit.error {
+                d.insert("Error".into(), Value::String(e.clone()));
+            }
+            if let Some(c) = &commit.cause {
+                d.insert("Cause".into(), Value::String(c.clone()));
+            }
+            Event::TaskFailed {
+                task: link.task_id,
+                error: Some("States.TaskFailed".into()),
+                cause: Some(Value::Object(d).to_string()),
+            }
+        };
+        // The parent's task must have recorded its submission first (a child can end while
+        // the call that started it is still returning): wait, briefly, for that.
+        let engine = self.clone();
+        let child = row.arn.clone();
+        tokio::spawn(async move {
+            let store = &engine.inner.store;
+            for _ in 0..500 {
+                match store.get_task(&link.execution_arn, link.task_id as i64).await {
+                    Ok(Some(t)) if t.status != TaskStatus::Submitted => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    _ => break,
+                }
+            }
+            if let Err(e) = engine.push(&link.execution_arn, &event).await {
+                tracing::warn!(parent = %link.execution_arn, %child, error = %e, "reporting to the parent execution");
+            }
+        });
     }
 
     /// Turn interpreter output into one store commit.
@@ -680,10 +761,15 @@ impl Engine {
         };
         let event = match self.inner.config.integrations.call(call).await {
             Outcome::Submitted(output) => {
+                // Queue the submission before marking it: whatever ends the task (a callback,
+                // a child execution) waits for the mark, so it lands after.
+                if let Err(e) = self.push(&arn, &Event::TaskSubmitted { task: id, output }).await {
+                    tracing::warn!(execution = %arn, error = %e, "reporting a task submission");
+                }
                 if let Err(e) = self.inner.store.set_task_status(&arn, task.task_id, TaskStatus::Submitted).await {
                     tracing::warn!(execution = %arn, error = %e, "marking a task submitted");
                 }
-                Event::TaskSubmitted { task: id, output }
+                return;
             }
             Outcome::Succeeded(output) => Event::TaskSucceeded { task: id, output },
             Outcome::Failed { error, cause } => Event::TaskFailed { task: id, error: Some(error), cause: Some(cause) },

@@ -35,15 +35,29 @@ fn read_input(req: &Request<'_>) -> Result<String, ApiError> {
 
 pub async fn start(state: &AppState, req: Request<'_>) -> ApiResult {
     let sm_arn = req.required_str("stateMachineArn")?;
+    let name = req.str("name")?;
+    let input = read_input(&req)?;
+    let (arn, start) = start_execution(state, sm_arn, name, input, None).await?;
+    Ok(json!({"executionArn": arn, "startDate": date(start)}))
+}
+
+/// Start an execution of the machine, version or alias `sm_arn` (from StartExecution, or from
+/// a Task through `states:startExecution`, then with `parent` set). Returns its ARN and start.
+pub async fn start_execution(
+    state: &AppState,
+    sm_arn: &str,
+    name: Option<&str>,
+    input: String,
+    parent: Option<String>,
+) -> Result<(String, i64), ApiError> {
     let resolved = resolve_for_start(state, sm_arn).await?;
-    let name = match req.str("name")? {
+    let name = match name {
         Some(n) => {
             check_name(n)?;
             n.to_owned()
         }
         None => state.engine.new_name(),
     };
-    let input = read_input(&req)?;
     let machine = &resolved.machine;
     if machine.kind == "EXPRESS" {
         // Express executions are fire-and-forget: they run in memory and keep no history.
@@ -56,7 +70,7 @@ pub async fn start(state: &AppState, req: Request<'_>) -> ApiResult {
         tokio::task::spawn_blocking(move || {
             run_local(&def, input_value, express_options(config, &machine_name, &name));
         });
-        return Ok(json!({"executionArn": arn, "startDate": date(start)}));
+        return Ok((arn, start));
     }
     let arn = state.arns.execution(&machine.name, &name);
     let row = ExecutionRow {
@@ -75,17 +89,16 @@ pub async fn start(state: &AppState, req: Request<'_>) -> ApiResult {
         definition: resolved.definition.clone(),
         redrive_count: 0,
         redrive_date: None,
+        parent,
         version: 0,
     };
     match state.engine.start_execution(row, &machine.name, &resolved.role_arn).await {
-        Ok(started) => Ok(json!({"executionArn": started.execution_arn, "startDate": date(started.start)})),
+        Ok(started) => Ok((started.execution_arn, started.start)),
         Err(engine::service::EngineError::ExecutionAlreadyExists(_)) => {
             // Idempotent while running with the same input.
             let existing = state.engine.store().get_execution(&arn).await?;
             match existing {
-                Some(e) if e.status == "RUNNING" && e.input == input => {
-                    Ok(json!({"executionArn": e.arn, "startDate": date(e.start)}))
-                }
+                Some(e) if e.status == "RUNNING" && e.input == input => Ok((e.arn, e.start)),
                 _ => Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'"))),
             }
         }

@@ -8,6 +8,8 @@ pub mod arn;
 pub mod executions;
 pub mod machines;
 pub mod metrics;
+pub mod nested;
+pub mod serve;
 pub mod tags;
 
 use std::sync::Arc;

@@ -95,6 +95,9 @@ pub struct ExecutionRow {
     pub definition: String,
     pub redrive_count: i64,
     pub redrive_date: Option<Millis>,
+    /// Set for an execution a Task started (`states:startExecution`): opaque JSON naming the
+    /// parent execution and task, so its end can be reported there.
+    pub parent: Option<String>,
     /// Bumped by every commit; commits are conditional on it.
     pub version: i64,
 }

@@ -64,6 +64,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX tasks_by_token ON tasks(token_hash) WHERE token_hash IS NOT NULL;
     CREATE INDEX tasks_by_queue ON tasks(kind, status, resource, created);
     "#,
+    // 2: executions started by a Task know their parent.
+    r#"
+    ALTER TABLE executions ADD COLUMN parent TEXT;
+    "#,
 ];
 
 /// SQLite-backed [`Store`].
@@ -164,7 +168,7 @@ fn sm_from_row(r: &Row<'_>) -> rusqlite::Result<StateMachineRow> {
 
 const SM_COLS: &str = "arn, name, definition, role_arn, kind, created, updated, revision_id, description, config";
 const EXEC_COLS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, version_arn, \
-                         alias_arn, definition, redrive_count, redrive_date, version";
+                         alias_arn, definition, redrive_count, redrive_date, version, parent";
 const TASK_COLS: &str =
     "execution_arn, task_id, kind, resource, state_name, request, token_hash, status, worker, created, lease_until";
 
@@ -186,6 +190,7 @@ fn exec_from_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRow> {
         redrive_count: r.get(13)?,
         redrive_date: r.get(14)?,
         version: r.get(15)?,
+        parent: r.get(16)?,
     })
 }
 
@@ -609,7 +614,7 @@ impl Store for SqliteStore {
             tx.execute(
                 &format!(
                     "INSERT INTO executions ({EXEC_COLS}, state) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
                 ),
                 params![
                     row.arn,
@@ -628,6 +633,7 @@ impl Store for SqliteStore {
                     row.redrive_count,
                     row.redrive_date,
                     1i64,
+                    row.parent,
                     first.state
                 ],
             )
@@ -693,7 +699,7 @@ impl Store for SqliteStore {
         let arn = arn.to_owned();
         self.read(move |c| {
             c.query_row(&format!("SELECT {EXEC_COLS}, state FROM executions WHERE arn = ?1"), params![arn], |r| {
-                Ok((exec_from_row(r)?, r.get::<_, Option<String>>(16)?))
+                Ok((exec_from_row(r)?, r.get::<_, Option<String>>(EXEC_COLS.split(',').count())?))
             })
             .optional()
             .map_err(backend)

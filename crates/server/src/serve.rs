@@ -1,0 +1,98 @@
+//! Assemble and run a server: the store, the engine with its integrations, the HTTP router.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use engine::functions::Config;
+use engine::integrations::Integrations;
+use engine::service::{Engine, EngineConfig};
+use store::sqlite::SqliteStore;
+
+use crate::arn::Arns;
+use crate::nested::Nested;
+use crate::{router, AppState};
+
+pub struct ServeOptions {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub functions: Config,
+    pub region: String,
+    pub account: String,
+    pub activity_poll_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot use the data folder {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("cannot open the store at {path}: {source}")]
+    Store { path: String, source: store::StoreError },
+    #[error("invalid listen address {0}")]
+    Address(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// This node's identity in leases: kept in the data folder so a restarted node takes its
+/// own leases back at once.
+fn node_id(data_dir: &std::path::Path) -> Result<String, ServeError> {
+    let path = data_dir.join("node-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        if !id.trim().is_empty() {
+            return Ok(id.trim().to_owned());
+        }
+    }
+    let id = engine::random::OsRandomness::new_execution_name();
+    std::fs::write(&path, &id).map_err(|source| ServeError::DataDir { path: path.display().to_string(), source })?;
+    Ok(id)
+}
+
+/// Open the store, start the engine and its integrations, and build the server's state.
+pub fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> {
+    std::fs::create_dir_all(&opts.data_dir)
+        .map_err(|source| ServeError::DataDir { path: opts.data_dir.display().to_string(), source })?;
+    let db = opts.data_dir.join("baton.db");
+    let store =
+        SqliteStore::open(&db).map_err(|source| ServeError::Store { path: db.display().to_string(), source })?;
+    let nested = Arc::new(Nested::default());
+    let mut integrations = Integrations::with_functions(opts.functions.clone());
+    integrations.route("arn:aws:states:::states:startExecution", nested.clone());
+    let config = EngineConfig {
+        region: opts.region.clone(),
+        account: opts.account.clone(),
+        node_id: node_id(&opts.data_dir)?,
+        integrations,
+        functions: opts.functions.clone(),
+    };
+    let engine = Engine::start(Arc::new(store), config);
+    let state = Arc::new(AppState {
+        engine,
+        arns: Arns { region: opts.region.clone(), account: opts.account.clone() },
+        metrics: Default::default(),
+        activity_poll_ms: opts.activity_poll_ms,
+    });
+    nested.attach(Arc::downgrade(&state));
+    Ok(state)
+}
+
+/// Serve until Ctrl-C.
+pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
+    let state = assemble(&opts)?;
+    let addr: SocketAddr = format!("{}:{}", opts.host, opts.port)
+        .parse()
+        .map_err(|_| ServeError::Address(format!("{}:{}", opts.host, opts.port)))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Listen { addr, source })?;
+    let db = opts.data_dir.join("baton.db");
+    tracing::info!(%addr, store = %db.display(), "serving the Step Functions API");
+    eprintln!("baton: listening on http://{addr} (store: {})", db.display());
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(ServeError::Serve)
+}
