@@ -1,0 +1,218 @@
+//! What every `Store` must do, checked against the embedded SQLite store. Each check is a
+//! function of `&dyn Store`, so another implementation runs the same checks.
+
+use std::sync::Arc;
+
+use store::sqlite::SqliteStore;
+use store::{Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow};
+
+fn temp_store() -> (tempdir::Dir, Arc<dyn Store>) {
+    let dir = tempdir::Dir::new();
+    let store = SqliteStore::open(&dir.path.join("baton.db")).expect("a fresh store opens");
+    (dir, Arc::new(store))
+}
+
+/// A minimal temporary folder, removed on drop (keeps the dependency list short).
+mod tempdir {
+    pub struct Dir {
+        pub path: std::path::PathBuf,
+    }
+    impl Dir {
+        pub fn new() -> Self {
+            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = std::env::temp_dir().join(format!("baton-store-test-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&path).expect("temp dir");
+            Dir { path }
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn execution(arn: &str, start: i64) -> ExecutionRow {
+    ExecutionRow {
+        arn: arn.into(),
+        state_machine_arn: "sm".into(),
+        name: arn.rsplit(':').next().unwrap_or(arn).into(),
+        status: "RUNNING".into(),
+        input: "{}".into(),
+        output: None,
+        error: None,
+        cause: None,
+        start,
+        stop: None,
+        version_arn: None,
+        alias_arn: None,
+        definition: "{}".into(),
+        redrive_count: 0,
+        redrive_date: None,
+        parent: None,
+        version: 0,
+    }
+}
+
+fn first_commit(arn: &str) -> Commit {
+    Commit {
+        execution_arn: arn.into(),
+        status: "RUNNING".into(),
+        state: Some("state-1".into()),
+        events: vec![(1, "e1".into()), (2, "e2".into())],
+        ..Commit::default()
+    }
+}
+
+fn task(arn: &str, id: i64, kind: TaskKind, resource: &str, token: Option<&[u8]>) -> TaskRow {
+    TaskRow {
+        execution_arn: arn.into(),
+        task_id: id,
+        kind,
+        resource: resource.into(),
+        state_name: "S".into(),
+        request: r#"{"token":"secret"}"#.into(),
+        token_hash: token.map(<[u8]>::to_vec),
+        status: TaskStatus::Queued,
+        worker: None,
+        created: id,
+        lease_until: None,
+    }
+}
+
+async fn commits_are_conditional_on_the_version(s: &dyn Store) {
+    s.insert_execution(&execution("e", 1), &first_commit("e")).await.expect("insert");
+    assert!(matches!(
+        s.insert_execution(&execution("e", 1), &first_commit("e")).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let (row, state) = s.load_execution("e").await.expect("load").expect("exists");
+    assert_eq!(state.as_deref(), Some("state-1"));
+    let next = Commit {
+        execution_arn: "e".into(),
+        expected_version: row.version,
+        status: "SUCCEEDED".into(),
+        output: Some("{}".into()),
+        stop: Some(5),
+        events: vec![(3, "e3".into())],
+        ..Commit::default()
+    };
+    s.commit(&next).await.expect("first writer wins");
+    // A second writer that read the same version loses.
+    assert!(matches!(s.commit(&next).await, Err(StoreError::Conflict(_))));
+    let (row, state) = s.load_execution("e").await.expect("load").expect("exists");
+    assert_eq!((row.status.as_str(), state), ("SUCCEEDED", None));
+    let ids: Vec<i64> = s.history("e", None, 10, false).await.expect("history").iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+}
+
+async fn history_pages_both_ways(s: &dyn Store) {
+    let mut c = first_commit("h");
+    c.events = (1..=5).map(|i| (i, format!("e{i}"))).collect();
+    s.insert_execution(&execution("h", 1), &c).await.expect("insert");
+    let fwd: Vec<i64> = s.history("h", Some(2), 2, false).await.expect("page").iter().map(|(i, _)| *i).collect();
+    assert_eq!(fwd, [3, 4]);
+    let back: Vec<i64> = s.history("h", Some(4), 2, true).await.expect("page").iter().map(|(i, _)| *i).collect();
+    assert_eq!(back, [3, 2]);
+}
+
+async fn executions_list_newest_first_with_a_cursor(s: &dyn Store) {
+    for (i, name) in ["a", "b", "c", "d"].iter().enumerate() {
+        s.insert_execution(&execution(name, i as i64), &first_commit(name)).await.expect("insert");
+    }
+    let page1 = s.list_executions("sm", None, None, 2).await.expect("list");
+    let names: Vec<&str> = page1.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["d", "c"]);
+    let page2 = s.list_executions("sm", None, Some("c"), 2).await.expect("list");
+    let names: Vec<&str> = page2.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["b", "a"]);
+    assert!(s.list_executions("sm", Some("FAILED"), None, 10).await.expect("list").is_empty());
+}
+
+async fn a_token_is_answered_once(s: &dyn Store) {
+    let mut c = first_commit("t");
+    c.tasks_added =
+        vec![task("t", 1, TaskKind::Invoke, "arn:aws:states:::lambda:invoke.waitForTaskToken", Some(b"hash"))];
+    s.insert_execution(&execution("t", 1), &c).await.expect("insert");
+    let answered = s.answer_task(b"hash", Box::new(|t: &TaskRow| format!("done {}", t.task_id))).await.expect("answer");
+    assert_eq!(answered.map(|t| t.task_id), Some(1));
+    let again = s.answer_task(b"hash", Box::new(|_: &TaskRow| "again".into())).await.expect("answer");
+    assert!(again.is_none(), "a second answer finds no task");
+    let events = s.pending_events("t").await.expect("events");
+    assert_eq!(events.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), ["done 1"]);
+}
+
+async fn an_activity_task_goes_to_one_worker(s: &dyn Store) {
+    let mut c = first_commit("a");
+    c.tasks_added = vec![task("a", 1, TaskKind::Activity, "arn:activity:x", Some(b"h1"))];
+    s.insert_execution(&execution("a", 1), &c).await.expect("insert");
+    let first = s.claim_activity_task("arn:activity:x", "w1").await.expect("claim");
+    let second = s.claim_activity_task("arn:activity:x", "w2").await.expect("claim");
+    let first = first.expect("the first worker gets the task");
+    assert!(second.is_none(), "the second worker gets nothing");
+    assert_eq!(first.request, r#"{"token":"secret"}"#, "the worker receives the request once");
+    let stored = s.get_task("a", 1).await.expect("get").expect("still open");
+    assert_eq!(stored.request, "{}", "the token is not kept after it is handed out");
+    assert_eq!(stored.worker.as_deref(), Some("w1"));
+}
+
+async fn invocations_are_leased_and_taken_over_when_the_lease_ends(s: &dyn Store) {
+    let mut c = first_commit("i");
+    c.tasks_added = vec![task("i", 1, TaskKind::Invoke, "arn:aws:lambda:f", None)];
+    s.insert_execution(&execution("i", 1), &c).await.expect("insert");
+    assert_eq!(s.claim_invocations(100, 200, 10).await.expect("claim").len(), 1);
+    assert!(s.claim_invocations(150, 250, 10).await.expect("claim").is_empty(), "leased until 200");
+    assert_eq!(s.claim_invocations(201, 300, 10).await.expect("claim").len(), 1, "the lease ran out");
+    s.set_task_status("i", 1, TaskStatus::Submitted).await.expect("status");
+    assert!(s.claim_invocations(10_000, 20_000, 10).await.expect("claim").is_empty(), "submitted tasks are not re-run");
+}
+
+async fn timers_fire_once(s: &dyn Store) {
+    let mut c = first_commit("w");
+    c.timers_added = vec![(1, 50), (2, 500)];
+    s.insert_execution(&execution("w", 1), &c).await.expect("insert");
+    let due = s.due_timers(100, 10).await.expect("due");
+    assert_eq!(due, [TimerRow { execution_arn: "w".into(), timer_id: 1, fire_at: 50 }]);
+    let fired: Vec<(TimerRow, String)> = due.into_iter().map(|t| (t, "fired".to_owned())).collect();
+    s.fire_timers(&fired).await.expect("fire");
+    s.fire_timers(&fired).await.expect("firing again is harmless");
+    assert_eq!(s.pending_events("w").await.expect("events").len(), 1, "one event, not two");
+    assert_eq!(s.next_timer().await.expect("next"), Some(500));
+}
+
+async fn leases_exclude_other_owners_until_they_expire(s: &dyn Store) {
+    s.insert_execution(&execution("l", 1), &first_commit("l")).await.expect("insert");
+    assert!(s.claim_execution("l", "node-a", 0, 100).await.expect("claim"));
+    assert!(!s.claim_execution("l", "node-b", 50, 150).await.expect("claim"), "held by node-a");
+    assert!(s.claim_execution("l", "node-a", 50, 150).await.expect("claim"), "the owner renews");
+    assert!(s.claim_execution("l", "node-b", 151, 250).await.expect("claim"), "expired");
+    s.release_execution("l", "node-b").await.expect("release");
+    assert!(s.claim_execution("l", "node-a", 160, 260).await.expect("claim"));
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_the_contract() {
+    let (_dir, s) = temp_store();
+    commits_are_conditional_on_the_version(&*s).await;
+    history_pages_both_ways(&*s).await;
+    a_token_is_answered_once(&*s).await;
+    an_activity_task_goes_to_one_worker(&*s).await;
+    invocations_are_leased_and_taken_over_when_the_lease_ends(&*s).await;
+    timers_fire_once(&*s).await;
+    leases_exclude_other_owners_until_they_expire(&*s).await;
+    let (_dir2, s2) = temp_store();
+    executions_list_newest_first_with_a_cursor(&*s2).await;
+}
+
+#[tokio::test]
+async fn reopening_a_store_keeps_its_data() {
+    let dir = tempdir::Dir::new();
+    let path = dir.path.join("baton.db");
+    {
+        let s = SqliteStore::open(&path).expect("open");
+        s.insert_execution(&execution("p", 1), &first_commit("p")).await.expect("insert");
+    }
+    let s = SqliteStore::open(&path).expect("reopen runs no migration twice");
+    assert!(s.get_execution("p").await.expect("get").is_some());
+}
