@@ -19,6 +19,10 @@ pub struct ServeArgs {
     /// Where the embedded store keeps its data.
     #[arg(long, env = "BATON_DATA_DIR", default_value = "./baton-data")]
     data_dir: PathBuf,
+    /// A PostgreSQL URL (postgres://user:password@host/db) to share one database between
+    /// several nodes; without it the embedded store in --data-dir is used.
+    #[arg(long, env = "BATON_STORE")]
+    store: Option<String>,
     /// baton.toml: functions Tasks can call.
     #[arg(long, env = "BATON_CONFIG")]
     config: Option<PathBuf>,
@@ -48,6 +52,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         host: args.host,
         port: args.port,
         data_dir: args.data_dir,
+        store: args.store,
         functions,
         region: args.region,
         account: args.account,

@@ -26,7 +26,7 @@ use asl::Definition;
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use store::{Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow};
+use store::{Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, Wake};
 use tokio::sync::{mpsc, Notify};
 
 use crate::functions::Config;
@@ -166,7 +166,40 @@ impl Engine {
         tokio::spawn(engine.clone().timer_loop());
         tokio::spawn(engine.clone().dispatch_loop());
         tokio::spawn(engine.clone().sweep_loop());
+        if let Some(rx) = engine.inner.store.subscribe() {
+            tokio::spawn(engine.clone().wake_loop(rx));
+        }
         engine
+    }
+
+    /// Act on wake-ups other engines sharing the store publish.
+    async fn wake_loop(self, mut rx: tokio::sync::broadcast::Receiver<Wake>) {
+        loop {
+            match rx.recv().await {
+                Ok(Wake::Execution(arn)) => {
+                    let _ = self.inner.work_tx.send(arn);
+                }
+                Ok(Wake::Activity) => self.inner.activity_ready.notify_waiters(),
+                Ok(Wake::Dispatch) => self.inner.dispatch_ready.notify_one(),
+                Ok(Wake::Timers) => self.inner.timers_changed.notify_one(),
+                // Missed some: the periodic sweeps catch up.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// Tell other engines sharing the store (no-op for a store only one engine uses).
+    fn publish(&self, wake: Wake) {
+        if self.inner.store.subscribe().is_none() {
+            return;
+        }
+        let store = self.inner.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.publish(wake).await {
+                tracing::debug!(error = %e, "publishing a wake-up");
+            }
+        });
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -389,9 +422,11 @@ impl Engine {
 
     // ----- processing ----------------------------------------------------------------------
 
-    /// Ask a worker to apply the queued events of `arn`.
+    /// Ask a worker (here, or on any engine sharing the store) to apply the queued events of
+    /// `arn`.
     pub fn wake(&self, arn: &str) {
         let _ = self.inner.work_tx.send(arn.to_owned());
+        self.publish(Wake::Execution(arn.to_owned()));
     }
 
     async fn work_loop(self, mut rx: mpsc::UnboundedReceiver<String>) {
@@ -663,12 +698,14 @@ impl Engine {
     fn after_commit(&self, commit: &Commit) {
         if commit.tasks_added.iter().any(|t| t.kind == TaskKind::Activity) {
             self.inner.activity_ready.notify_waiters();
+            self.publish(Wake::Activity);
         }
         if commit.tasks_added.iter().any(|t| t.kind == TaskKind::Invoke) {
             self.inner.dispatch_ready.notify_one();
         }
         if !commit.timers_added.is_empty() {
             self.inner.timers_changed.notify_one();
+            self.publish(Wake::Timers);
         }
     }
 

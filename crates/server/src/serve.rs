@@ -7,7 +7,9 @@ use std::sync::Arc;
 use engine::functions::Config;
 use engine::integrations::Integrations;
 use engine::service::{Engine, EngineConfig};
+use store::postgres::PostgresStore;
 use store::sqlite::SqliteStore;
+use store::Store;
 
 use crate::arn::Arns;
 use crate::nested::Nested;
@@ -17,6 +19,9 @@ pub struct ServeOptions {
     pub host: String,
     pub port: u16,
     pub data_dir: PathBuf,
+    /// `postgres://...` to share a PostgreSQL database with other nodes; `None` for the
+    /// embedded store in `data_dir`.
+    pub store: Option<String>,
     pub functions: Config,
     pub region: String,
     pub account: String,
@@ -29,6 +34,8 @@ pub enum ServeError {
     DataDir { path: String, source: std::io::Error },
     #[error("cannot open the store at {path}: {source}")]
     Store { path: String, source: store::StoreError },
+    #[error("unsupported store {0}: use postgres://... or leave it out for the embedded store")]
+    StoreUrl(String),
     #[error("invalid listen address {0}")]
     Address(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -51,13 +58,41 @@ fn node_id(data_dir: &std::path::Path) -> Result<String, ServeError> {
     Ok(id)
 }
 
+/// Open the store named by the options.
+async fn open_store(opts: &ServeOptions) -> Result<Arc<dyn Store>, ServeError> {
+    match &opts.store {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store =
+                PostgresStore::connect(url).await.map_err(|source| ServeError::Store { path: redact(url), source })?;
+            Ok(Arc::new(store))
+        }
+        Some(other) => Err(ServeError::StoreUrl(redact(other))),
+        None => {
+            let db = opts.data_dir.join("baton.db");
+            let store = SqliteStore::open(&db)
+                .map_err(|source| ServeError::Store { path: db.display().to_string(), source })?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// A store URL without its password, for messages and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Open the store, start the engine and its integrations, and build the server's state.
-pub fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> {
+pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> {
     std::fs::create_dir_all(&opts.data_dir)
         .map_err(|source| ServeError::DataDir { path: opts.data_dir.display().to_string(), source })?;
-    let db = opts.data_dir.join("baton.db");
-    let store =
-        SqliteStore::open(&db).map_err(|source| ServeError::Store { path: db.display().to_string(), source })?;
+    let store = open_store(opts).await?;
     let nested = Arc::new(Nested::default());
     let mut integrations = Integrations::with_functions(opts.functions.clone());
     integrations.route("arn:aws:states:::states:startExecution", nested.clone());
@@ -68,7 +103,7 @@ pub fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> {
         integrations,
         functions: opts.functions.clone(),
     };
-    let engine = Engine::start(Arc::new(store), config);
+    let engine = Engine::start(store, config);
     let state = Arc::new(AppState {
         engine,
         arns: Arns { region: opts.region.clone(), account: opts.account.clone() },
@@ -81,14 +116,14 @@ pub fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> {
 
 /// Serve until Ctrl-C.
 pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
-    let state = assemble(&opts)?;
+    let state = assemble(&opts).await?;
     let addr: SocketAddr = format!("{}:{}", opts.host, opts.port)
         .parse()
         .map_err(|_| ServeError::Address(format!("{}:{}", opts.host, opts.port)))?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Listen { addr, source })?;
-    let db = opts.data_dir.join("baton.db");
-    tracing::info!(%addr, store = %db.display(), "serving the Step Functions API");
-    eprintln!("baton: listening on http://{addr} (store: {})", db.display());
+    let shown = opts.store.as_deref().map_or_else(|| opts.data_dir.join("baton.db").display().to_string(), redact);
+    tracing::info!(%addr, store = %shown, "serving the Step Functions API");
+    eprintln!("baton: listening on http://{addr} (store: {shown})");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

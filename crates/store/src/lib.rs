@@ -7,6 +7,7 @@
 //! consumed) lands entirely or not at all, and only if nobody else advanced the execution
 //! since it was read (`expected_version`), so several engines can share one store.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -306,4 +307,49 @@ pub trait Store: Send + Sync + 'static {
 
     // --- observability ---------------------------------------------------------------------
     async fn gauges(&self) -> Result<Gauges>;
+
+    // --- waking other nodes ----------------------------------------------------------------
+    /// Tell every engine sharing this store that there is work (a no-op where only one
+    /// engine can use the store).
+    async fn publish(&self, _wake: Wake) -> Result<()> {
+        Ok(())
+    }
+
+    /// Wake-ups published by any engine sharing this store, when the store can carry them.
+    fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<Wake>> {
+        None
+    }
+}
+
+/// Work another engine should look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wake {
+    /// Events were queued for this execution.
+    Execution(String),
+    /// Activity tasks were queued.
+    Activity,
+    /// Invocations were queued.
+    Dispatch,
+    /// Timers were armed.
+    Timers,
+}
+
+impl Wake {
+    pub fn encode(&self) -> String {
+        match self {
+            Wake::Execution(arn) => format!("e:{arn}"),
+            Wake::Activity => "a".into(),
+            Wake::Dispatch => "d".into(),
+            Wake::Timers => "t".into(),
+        }
+    }
+
+    pub fn decode(s: &str) -> Option<Wake> {
+        match s {
+            "a" => Some(Wake::Activity),
+            "d" => Some(Wake::Dispatch),
+            "t" => Some(Wake::Timers),
+            _ => s.strip_prefix("e:").map(|arn| Wake::Execution(arn.to_owned())),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use store::postgres::PostgresStore;
 use store::sqlite::SqliteStore;
 use store::{Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow};
 
@@ -203,6 +204,62 @@ async fn sqlite_store_keeps_the_contract() {
     leases_exclude_other_owners_until_they_expire(&*s).await;
     let (_dir2, s2) = temp_store();
     executions_list_newest_first_with_a_cursor(&*s2).await;
+}
+
+/// A PostgreSQL store in a schema of its own, so runs never see each other's rows. The
+/// database comes from `DATABASE_URL` (`.ci/run` and `scripts/test.sh` set it).
+async fn postgres_store() -> Arc<dyn Store> {
+    let url = std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL must name a PostgreSQL database for the PostgreSQL store tests \
+         (e.g. postgres://postgres@127.0.0.1:5432/test)",
+    );
+    let mut cfg: tokio_postgres::Config = url.parse().expect("DATABASE_URL is a PostgreSQL URL");
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let schema = format!("baton_test_{}_{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.expect("PostgreSQL at DATABASE_URL answers");
+    tokio::spawn(conn);
+    // Schemas of earlier runs (other process ids) are left over; clear them.
+    let mine = format!("baton_test_{}_", std::process::id());
+    let old = client
+        .query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'baton\\_test\\_%'", &[])
+        .await
+        .expect("list schemas");
+    for row in old {
+        let name: String = row.get(0);
+        if !name.starts_with(&mine) {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await;
+        }
+    }
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
+        .await
+        .expect("schema");
+    cfg.options(format!("-c search_path={schema}"));
+    Arc::new(PostgresStore::connect_with(cfg).await.expect("the PostgreSQL store connects and migrates"))
+}
+
+#[tokio::test]
+async fn postgres_store_keeps_the_contract() {
+    let s = postgres_store().await;
+    commits_are_conditional_on_the_version(&*s).await;
+    history_pages_both_ways(&*s).await;
+    a_token_is_answered_once(&*s).await;
+    an_activity_task_goes_to_one_worker(&*s).await;
+    invocations_are_leased_and_taken_over_when_the_lease_ends(&*s).await;
+    timers_fire_once(&*s).await;
+    leases_exclude_other_owners_until_they_expire(&*s).await;
+    let s2 = postgres_store().await;
+    executions_list_newest_first_with_a_cursor(&*s2).await;
+}
+
+#[tokio::test]
+async fn postgres_carries_wake_ups_between_stores() {
+    let a = postgres_store().await;
+    let b = postgres_store().await;
+    let mut rx = b.subscribe().expect("PostgreSQL stores carry wake-ups");
+    a.publish(store::Wake::Execution("arn:x".into())).await.expect("publish");
+    let got = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await.expect("a wake-up within 5 s");
+    assert_eq!(got.expect("the channel is open"), store::Wake::Execution("arn:x".into()));
 }
 
 #[tokio::test]
