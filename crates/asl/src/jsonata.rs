@@ -21,7 +21,7 @@ use std::rc::Rc;
 use jsonata_core::ast::{AstNode, PathStep, Stage};
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
 use jsonata_core::parser::{self, ParserError};
-use jsonata_core::value::{JArray, JValue};
+use jsonata_core::value::{JArray, JMap, JValue};
 use serde_json::{Map, Number, Value};
 
 use crate::eval::{Randomness, SplitMix64};
@@ -157,7 +157,10 @@ impl HostRefs {
 struct Refs {
     /// Variables read and not bound inside the expression (`states` included), sorted.
     free: Vec<String>,
+    /// Members of `$states` to bind (all of them when `$states` is used as a whole).
     states: StatesRefs,
+    /// Members named explicitly (`$states.result`), which fields restrict.
+    named: StatesRefs,
     host: HostRefs,
     /// `$` or `$$` where no context item exists: ASL expressions have no input document.
     root_context: bool,
@@ -191,9 +194,10 @@ impl Expression {
         self.refs.free.iter().map(String::as_str).filter(|n| *n != "states")
     }
 
-    /// The members of `$states` the expression reads.
+    /// The members of `$states` the expression names (`$states.result`); `$states` used as a
+    /// whole names none.
     pub fn states_refs(&self) -> StatesRefs {
-        self.refs.states
+        self.refs.named
     }
 
     /// True when the expression reads `$` or `$$` outside any context item.
@@ -239,6 +243,7 @@ struct Analysis {
     read: BTreeSet<String>,
     bound: BTreeSet<String>,
     states: StatesRefs,
+    named: StatesRefs,
     host: HostRefs,
     root_context: bool,
 }
@@ -247,7 +252,7 @@ fn analyse(ast: &AstNode) -> Refs {
     let mut a = Analysis::default();
     a.node(ast, false);
     let free = a.read.iter().filter(|n| !a.bound.contains(*n)).cloned().collect();
-    Refs { free, states: a.states, host: a.host, root_context: a.root_context }
+    Refs { free, states: a.states, named: a.named, host: a.host, root_context: a.root_context }
 }
 
 impl Analysis {
@@ -354,13 +359,17 @@ impl Analysis {
                     if name == "states" && step.stages.is_empty() {
                         self.read.insert("states".to_owned());
                         match steps.get(1).map(|s| &s.node) {
-                            Some(AstNode::Name(member)) => match member.as_str() {
-                                "input" => self.states.input = true,
-                                "result" => self.states.result = true,
-                                "errorOutput" => self.states.error_output = true,
-                                "context" => self.states.context = true,
-                                _ => {}
-                            },
+                            Some(AstNode::Name(member)) => {
+                                for refs in [&mut self.states, &mut self.named] {
+                                    match member.as_str() {
+                                        "input" => refs.input = true,
+                                        "result" => refs.result = true,
+                                        "errorOutput" => refs.error_output = true,
+                                        "context" => refs.context = true,
+                                        _ => {}
+                                    }
+                                }
+                            }
                             _ => self.states = StatesRefs::all(),
                         }
                         continue;
@@ -673,6 +682,278 @@ fn now_text(now: Millis, args: &[JValue]) -> Result<JValue, EvaluatorError> {
     context.bind("p".to_owned(), args.first().cloned().unwrap_or(JValue::Undefined));
     context.bind("t".to_owned(), args.get(1).cloned().unwrap_or(JValue::Undefined));
     Evaluator::with_context(context).evaluate(&ast, &JValue::Undefined)
+}
+
+// ----- ASL fields ------------------------------------------------------------------------
+
+/// A JSONata state's field value as written: JSON in which any string `{% ... %}` is an
+/// expression, at any depth. Compiled once per definition; literal subtrees stay one `Value`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonataTemplate {
+    Literal(Value),
+    Expression(Box<Expression>),
+    Object(Vec<(String, JsonataTemplate)>),
+    Array(Vec<JsonataTemplate>),
+}
+
+/// Why a field could not be compiled: the location (a JSON pointer) and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateProblem {
+    pub location: String,
+    pub message: String,
+}
+
+impl JsonataTemplate {
+    /// Compile `value`, found at the JSON pointer `location`, noting each bad expression.
+    pub fn compile(value: &Value, location: &str, problems: &mut Vec<TemplateProblem>) -> Self {
+        if !has_expression(value) {
+            return JsonataTemplate::Literal(value.clone());
+        }
+        match value {
+            Value::String(text) => match expression_text(text).map(Expression::parse) {
+                Some(Ok(e)) => {
+                    if e.reads_root_context() {
+                        problems.push(TemplateProblem {
+                            location: location.to_owned(),
+                            message: format!(
+                                "The JSONata expression '{}' reads '$' or '$$' at its top level: JSONata states have no input document; use $states.input",
+                                e.as_str()
+                            ),
+                        });
+                    }
+                    JsonataTemplate::Expression(Box::new(e))
+                }
+                Some(Err(err)) => {
+                    problems.push(TemplateProblem {
+                        location: location.to_owned(),
+                        message: format!(
+                            "The value '{text}' is not a valid JSONata expression: {}",
+                            err.message
+                        ),
+                    });
+                    JsonataTemplate::Literal(Value::Null)
+                }
+                None => JsonataTemplate::Literal(value.clone()),
+            },
+            Value::Object(map) => JsonataTemplate::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let loc = format!("{location}/{}", crate::template::escape_pointer(k));
+                        (k.clone(), JsonataTemplate::compile(v, &loc, problems))
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => JsonataTemplate::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| JsonataTemplate::compile(v, &format!("{location}/{i}"), problems))
+                    .collect(),
+            ),
+            other => JsonataTemplate::Literal(other.clone()),
+        }
+    }
+
+    /// Every expression in the template, in document order.
+    pub fn expressions(&self) -> Vec<&Expression> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, out: &mut Vec<&'a Expression>) {
+        match self {
+            JsonataTemplate::Literal(_) => {}
+            JsonataTemplate::Expression(e) => out.push(e),
+            JsonataTemplate::Object(fields) => fields.iter().for_each(|(_, t)| t.collect(out)),
+            JsonataTemplate::Array(items) => items.iter().for_each(|t| t.collect(out)),
+        }
+    }
+
+    /// The value, every expression evaluated; `field` is AWS's name for where the template
+    /// is (`Output`, `Arguments`, `Assign`), extended with keys and indices as it descends.
+    pub fn eval(&self, docs: &Documents<'_>, field: &str, random: &mut dyn Randomness) -> Result<Value, QueryFailure> {
+        match self {
+            JsonataTemplate::Literal(v) => Ok(v.clone()),
+            JsonataTemplate::Expression(e) => docs.eval(e, field, random),
+            JsonataTemplate::Object(fields) => {
+                let mut out = Map::with_capacity(fields.len());
+                for (k, t) in fields {
+                    out.insert(k.clone(), t.eval(docs, &format!("{field}/{k}"), random)?);
+                }
+                Ok(Value::Object(out))
+            }
+            JsonataTemplate::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, t) in items.iter().enumerate() {
+                    out.push(t.eval(docs, &format!("{field}/{i}"), random)?);
+                }
+                Ok(Value::Array(out))
+            }
+        }
+    }
+}
+
+fn has_expression(value: &Value) -> bool {
+    match value {
+        Value::String(s) => expression_text(s).is_some(),
+        Value::Object(map) => map.values().any(has_expression),
+        Value::Array(items) => items.iter().any(has_expression),
+        _ => false,
+    }
+}
+
+/// A JSONata field that failed while a state ran: `States.QueryEvaluationError`, with AWS's
+/// message (without the state prefix the interpreter adds) and the field it happened in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryFailure {
+    /// `Output/result`, `Items`, `Arguments/FunctionName`, ...; empty when the failure is not
+    /// tied to one field.
+    pub location: String,
+    pub message: String,
+}
+
+impl QueryFailure {
+    pub fn new(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { location: location.into(), message: message.into() }
+    }
+
+    /// AWS's message for a value of the wrong type, e.g. `Expected 'array', but was 'number'`.
+    pub fn unexpected_type(expression: &Expression, field: &str, expected: &str, value: &Value) -> Self {
+        Self::new(
+            field,
+            format!(
+                "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected '{expected}', but was '{}' for value: {}",
+                expression.as_str(),
+                type_name(value),
+                crate::template::compact(value)
+            ),
+        )
+    }
+}
+
+/// The documents a JSONata state's expressions read: `$states` (input, result, errorOutput,
+/// context) and the workflow variables in scope. Each is converted to JSONata's value type at
+/// most once per state, however many expressions read it.
+pub struct Documents<'a> {
+    input: &'a Value,
+    result: Option<&'a Value>,
+    error_output: Option<&'a Value>,
+    context: &'a dyn crate::eval::ContextSource,
+    variables: Option<&'a dyn crate::eval::VariableSource>,
+    now: Millis,
+    cache: RefCell<DocumentCache>,
+}
+
+#[derive(Default)]
+struct DocumentCache {
+    input: Option<JValue>,
+    result: Option<JValue>,
+    error_output: Option<JValue>,
+    context: Option<JValue>,
+    variables: Vec<(String, JValue)>,
+}
+
+impl<'a> Documents<'a> {
+    pub fn new(input: &'a Value, context: &'a dyn crate::eval::ContextSource, now: Millis) -> Self {
+        Self {
+            input,
+            result: None,
+            error_output: None,
+            context,
+            variables: None,
+            now,
+            cache: RefCell::new(DocumentCache::default()),
+        }
+    }
+
+    pub fn with_result(mut self, result: &'a Value) -> Self {
+        self.result = Some(result);
+        self
+    }
+
+    pub fn with_error_output(mut self, error_output: &'a Value) -> Self {
+        self.error_output = Some(error_output);
+        self
+    }
+
+    pub fn with_variables(mut self, variables: &'a dyn crate::eval::VariableSource) -> Self {
+        self.variables = Some(variables);
+        self
+    }
+
+    /// `$states`, with the members `refs` asks for.
+    fn states(&self, refs: StatesRefs) -> JValue {
+        let mut cache = self.cache.borrow_mut();
+        let mut members: Vec<(String, JValue)> = Vec::with_capacity(4);
+        if refs.input {
+            let v = cache.input.get_or_insert_with(|| to_jvalue(self.input)).clone();
+            members.push(("input".to_owned(), v));
+        }
+        if refs.result {
+            if let Some(result) = self.result {
+                let v = cache.result.get_or_insert_with(|| to_jvalue(result)).clone();
+                members.push(("result".to_owned(), v));
+            }
+        }
+        if refs.error_output {
+            if let Some(error_output) = self.error_output {
+                let v = cache.error_output.get_or_insert_with(|| to_jvalue(error_output)).clone();
+                members.push(("errorOutput".to_owned(), v));
+            }
+        }
+        if refs.context {
+            let v = cache.context.get_or_insert_with(|| to_jvalue(&self.context.context_value())).clone();
+            members.push(("context".to_owned(), v));
+        }
+        JValue::Object(Rc::new(members.into_iter().collect::<JMap>()))
+    }
+
+    fn variable(&self, name: &str) -> Option<JValue> {
+        let value = self.variables?.variable(name)?;
+        let mut cache = self.cache.borrow_mut();
+        if let Some((_, v)) = cache.variables.iter().find(|(n, _)| n == name) {
+            return Some(v.clone());
+        }
+        let v = to_jvalue(value);
+        cache.variables.push((name.to_owned(), v.clone()));
+        Some(v)
+    }
+
+    /// Evaluate one expression of the field `field`, with AWS's messages for an error, an
+    /// undefined result and a result JSON cannot hold.
+    pub fn eval(&self, expression: &Expression, field: &str, random: &mut dyn Randomness) -> Result<Value, QueryFailure> {
+        let host = Host::for_expression(expression, self.now, random);
+        let refs = expression.refs.states;
+        let mut bind = |name: &str| if name == "states" { Some(self.states(refs)) } else { self.variable(name) };
+        let result = expression.evaluate(&JValue::Undefined, &mut bind, &host).map_err(|e| {
+            QueryFailure::new(
+                field,
+                format!(
+                    "The JSONata expression '{}' specified for the field '{field}' threw an error during evaluation. {}",
+                    expression.as_str(),
+                    e.message
+                ),
+            )
+        })?;
+        match from_jvalue(&result) {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err(QueryFailure::new(
+                field,
+                format!(
+                    "The JSONata expression '{}' specified for the field '{field}' returned nothing (undefined).",
+                    expression.as_str()
+                ),
+            )),
+            Err(UnsupportedValue) => Err(QueryFailure::new(
+                field,
+                format!(
+                    "The JSONata expression '{}' specified for the field '{field}' returned an unsupported result type.",
+                    expression.as_str()
+                ),
+            )),
+        }
+    }
 }
 
 impl fmt::Display for StatesRefs {
