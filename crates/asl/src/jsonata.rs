@@ -102,12 +102,12 @@ pub struct EvalError {
 
 impl EvalError {
     fn from_evaluator(e: &EvaluatorError) -> Self {
-        let code = e.code().map(str::to_owned);
+        let (code, message) = coded(e.message());
         let message = match code.as_deref() {
             // jsonata-core appends the callee's name; the reference message (the one AWS
             // reports) has none.
             Some("T1006") => "T1006: Attempted to invoke a non-function".to_owned(),
-            _ => e.message().to_owned(),
+            _ => message,
         };
         Self { code, message }
     }
@@ -231,8 +231,23 @@ fn syntax_error(e: &ParserError) -> SyntaxError {
         ParserError::UnclosedComment => "S0106: Comment has no closing tag".to_owned(),
         other => other.to_string(),
     };
-    let code = jsonata_core::evaluator::error_code_prefix(&message).map(str::to_owned);
+    let (code, message) = coded(&message);
     SyntaxError { code, message }
+}
+
+/// The JSONata code of a message and the message starting with it. jsonata-core puts some
+/// codes behind a description of its own (`Invalid syntax: S0209: ...`, `Signature
+/// validation failed: T0410: ...`); the reference's messages start with the code.
+fn coded(message: &str) -> (Option<String>, String) {
+    let at_code = |i: usize| jsonata_core::evaluator::error_code_prefix(&message[i..]).is_some();
+    if at_code(0) {
+        return (Some(message[..5].to_owned()), message.to_owned());
+    }
+    let start = message.match_indices(": ").map(|(i, _)| i + 2).find(|&i| at_code(i));
+    match start {
+        Some(i) => (Some(message[i..i + 5].to_owned()), message[i..].to_owned()),
+        None => (None, message.to_owned()),
+    }
 }
 
 // ----- static analysis ---------------------------------------------------------------------
@@ -682,6 +697,45 @@ fn now_text(now: Millis, args: &[JValue]) -> Result<JValue, EvaluatorError> {
     context.bind("p".to_owned(), args.first().cloned().unwrap_or(JValue::Undefined));
     context.bind("t".to_owned(), args.get(1).cloned().unwrap_or(JValue::Undefined));
     Evaluator::with_context(context).evaluate(&ast, &JValue::Undefined)
+}
+
+/// Why [`evaluate_standalone`] produced no value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StandaloneError {
+    #[error(transparent)]
+    Syntax(SyntaxError),
+    #[error(transparent)]
+    Eval(EvalError),
+    /// The result is a function or a regex, which JSON cannot hold.
+    #[error("the result is a function, which JSON cannot hold")]
+    Unsupported,
+}
+
+impl StandaloneError {
+    /// The JSONata error code (`S0202`, `T2001`, ...), when there is one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            StandaloneError::Syntax(e) => e.code.as_deref(),
+            StandaloneError::Eval(e) => e.code.as_deref(),
+            StandaloneError::Unsupported => None,
+        }
+    }
+}
+
+/// Evaluate one expression outside an execution, through the same glue as a state's fields
+/// (`baton eval --jsonata`, the reference suite): `data` is `$` (`None`: undefined) and
+/// `bindings` are variables. `Ok(None)` is undefined.
+pub fn evaluate_standalone(
+    text: &str,
+    data: Option<&Value>,
+    bindings: &Map<String, Value>,
+    host: &Host,
+) -> Result<Option<Value>, StandaloneError> {
+    let expression = Expression::parse(text).map_err(StandaloneError::Syntax)?;
+    let data = data.map_or(JValue::Undefined, to_jvalue);
+    let mut bind = |name: &str| bindings.get(name).map(to_jvalue);
+    let result = expression.evaluate(&data, &mut bind, host).map_err(StandaloneError::Eval)?;
+    from_jvalue(&result).map_err(|UnsupportedValue| StandaloneError::Unsupported)
 }
 
 // ----- ASL fields ------------------------------------------------------------------------
