@@ -152,9 +152,36 @@ impl HostRefs {
     }
 }
 
+/// Which top-level members of a document an expression reads: a state's input is often large
+/// and an expression often reads one field of it (`$states.input.order.id`), so only those
+/// members are converted for JSONata.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct KeyUse {
+    /// Read other than as `$states.member.key` (whole, by index, through a function...).
+    whole: bool,
+    /// The keys read as `$states.member.key`, sorted.
+    keys: Vec<String>,
+}
+
+impl KeyUse {
+    fn note(&mut self, key: Option<&str>) {
+        match key {
+            Some(k) => {
+                if let Err(i) = self.keys.binary_search_by(|x| x.as_str().cmp(k)) {
+                    self.keys.insert(i, k.to_owned());
+                }
+            }
+            None => self.whole = true,
+        }
+    }
+}
+
 /// What an expression refers to outside itself, found once at parse time.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Refs {
+    /// Top-level keys read of `$states.input` and `$states.result`.
+    input_keys: KeyUse,
+    result_keys: KeyUse,
     /// Variables read and not bound inside the expression (`states` included), sorted.
     free: Vec<String>,
     /// Members of `$states` to bind (all of them when `$states` is used as a whole).
@@ -259,6 +286,8 @@ struct Analysis {
     bound: BTreeSet<String>,
     states: StatesRefs,
     named: StatesRefs,
+    input_keys: KeyUse,
+    result_keys: KeyUse,
     host: HostRefs,
     root_context: bool,
 }
@@ -267,7 +296,15 @@ fn analyse(ast: &AstNode) -> Refs {
     let mut a = Analysis::default();
     a.node(ast, false);
     let free = a.read.iter().filter(|n| !a.bound.contains(*n)).cloned().collect();
-    Refs { free, states: a.states, named: a.named, host: a.host, root_context: a.root_context }
+    Refs {
+        input_keys: a.input_keys,
+        result_keys: a.result_keys,
+        free,
+        states: a.states,
+        named: a.named,
+        host: a.host,
+        root_context: a.root_context,
+    }
 }
 
 impl Analysis {
@@ -362,6 +399,8 @@ impl Analysis {
         self.host.note(name);
         if name == "states" {
             self.states = StatesRefs::all();
+            self.input_keys.whole = true;
+            self.result_keys.whole = true;
         }
         self.read.insert(name.to_owned());
     }
@@ -375,6 +414,20 @@ impl Analysis {
                         self.read.insert("states".to_owned());
                         match steps.get(1).map(|s| &s.node) {
                             Some(AstNode::Name(member)) => {
+                                // `$states.member.key` with nothing between reads one key.
+                                let key = match (steps.get(1), steps.get(2)) {
+                                    (Some(m), Some(PathStep { node: AstNode::Name(k), .. }))
+                                        if m.stages.is_empty() && m.focus.is_none() && m.index_var.is_none() =>
+                                    {
+                                        Some(k.as_str())
+                                    }
+                                    _ => None,
+                                };
+                                match member.as_str() {
+                                    "input" => self.input_keys.note(key),
+                                    "result" => self.result_keys.note(key),
+                                    _ => {}
+                                }
                                 for refs in [&mut self.states, &mut self.named] {
                                     match member.as_str() {
                                         "input" => refs.input = true,
@@ -385,7 +438,11 @@ impl Analysis {
                                     }
                                 }
                             }
-                            _ => self.states = StatesRefs::all(),
+                            _ => {
+                                self.states = StatesRefs::all();
+                                self.input_keys.whole = true;
+                                self.result_keys.whole = true;
+                            }
                         }
                         continue;
                     }
@@ -848,6 +905,33 @@ impl JsonataTemplate {
     }
 }
 
+/// A `$states` member as JSONata reads it: the whole document, or (when the expression only
+/// reads some of its keys and it is an object) an object of just those keys. Conversions are
+/// cached for the other expressions of the state.
+fn member(doc: &Value, use_: &KeyUse, whole: &mut Option<JValue>, parts: &mut Vec<(String, JValue)>) -> JValue {
+    let map = match doc {
+        Value::Object(map) if !use_.whole => map,
+        _ => return whole.get_or_insert_with(|| to_jvalue(doc)).clone(),
+    };
+    if let Some(w) = whole {
+        return w.clone();
+    }
+    let mut out: Vec<(String, JValue)> = Vec::with_capacity(use_.keys.len());
+    for key in &use_.keys {
+        let Some(value) = map.get(key) else { continue };
+        let converted = match parts.iter().find(|(k, _)| k == key) {
+            Some((_, v)) => v.clone(),
+            None => {
+                let v = to_jvalue(value);
+                parts.push((key.clone(), v.clone()));
+                v
+            }
+        };
+        out.push((key.clone(), converted));
+    }
+    JValue::Object(Rc::new(out.into_iter().collect::<JMap>()))
+}
+
 fn has_expression(value: &Value) -> bool {
     match value {
         Value::String(s) => expression_text(s).is_some(),
@@ -902,7 +986,9 @@ pub struct Documents<'a> {
 #[derive(Default)]
 struct DocumentCache {
     input: Option<JValue>,
+    input_members: Vec<(String, JValue)>,
     result: Option<JValue>,
+    result_members: Vec<(String, JValue)>,
     error_output: Option<JValue>,
     context: Option<JValue>,
     variables: Vec<(String, JValue)>,
@@ -936,17 +1022,19 @@ impl<'a> Documents<'a> {
         self
     }
 
-    /// `$states`, with the members `refs` asks for.
-    fn states(&self, refs: StatesRefs) -> JValue {
+    /// `$states`, with the members the expression reads.
+    fn states(&self, expression: &Expression) -> JValue {
+        let refs = expression.refs.states;
         let mut cache = self.cache.borrow_mut();
+        let cache = &mut *cache;
         let mut members: Vec<(String, JValue)> = Vec::with_capacity(4);
         if refs.input {
-            let v = cache.input.get_or_insert_with(|| to_jvalue(self.input)).clone();
+            let v = member(self.input, &expression.refs.input_keys, &mut cache.input, &mut cache.input_members);
             members.push(("input".to_owned(), v));
         }
         if refs.result {
             if let Some(result) = self.result {
-                let v = cache.result.get_or_insert_with(|| to_jvalue(result)).clone();
+                let v = member(result, &expression.refs.result_keys, &mut cache.result, &mut cache.result_members);
                 members.push(("result".to_owned(), v));
             }
         }
@@ -978,8 +1066,7 @@ impl<'a> Documents<'a> {
     /// undefined result and a result JSON cannot hold.
     pub fn eval(&self, expression: &Expression, field: &str, random: &mut dyn Randomness) -> Result<Value, QueryFailure> {
         let host = Host::for_expression(expression, self.now, random);
-        let refs = expression.refs.states;
-        let mut bind = |name: &str| if name == "states" { Some(self.states(refs)) } else { self.variable(name) };
+        let mut bind = |name: &str| if name == "states" { Some(self.states(expression)) } else { self.variable(name) };
         let result = expression.evaluate(&JValue::Undefined, &mut bind, &host).map_err(|e| {
             QueryFailure::new(
                 field,
@@ -1120,6 +1207,27 @@ mod tests {
         let e = Expression::parse("function($x) { $x }").unwrap();
         let out = e.evaluate(&JValue::Undefined, &mut |_| None, &host()).unwrap();
         assert_eq!(from_jvalue(&out), Err(UnsupportedValue));
+    }
+
+    #[test]
+    fn documents_convert_only_what_an_expression_reads() {
+        let input = json!({"order": {"id": 7}, "items": [1, 2, 3], "other": true});
+        let context = json!({});
+        let docs = Documents::new(&input, &context, 0);
+        let mut random = SplitMix64(1);
+        let mut eval = |text: &str| {
+            let e = Expression::parse(text).unwrap();
+            docs.eval(&e, "Output", &mut random)
+        };
+        assert_eq!(eval("$states.input.order.id").unwrap(), json!(7));
+        assert_eq!(eval("$count($states.input.items)").unwrap(), json!(3));
+        assert_eq!(eval("$keys($states.input)").unwrap(), json!(["order", "items", "other"]));
+        assert_eq!(eval("$states.input.items[$ > 1]").unwrap(), json!([2, 3]));
+        assert!(eval("$states.input.missing").is_err());
+        let list = json!([{"a": 1}, {"a": 2}]);
+        let docs = Documents::new(&list, &context, 0);
+        let e = Expression::parse("$states.input.a").unwrap();
+        assert_eq!(docs.eval(&e, "Output", &mut random).unwrap(), json!([1, 2]));
     }
 
     #[test]
