@@ -654,9 +654,12 @@ impl Parser {
         }
         let credentials = match obj.get("Credentials") {
             None => None,
-            Some(v) if jsonata => {
-                Some(Payload::Jsonata(self.jsonata_template(v, &format!("{at}/Credentials"), "Credentials", INPUT_CONTEXT)))
-            }
+            Some(v) if jsonata => Some(Payload::Jsonata(self.jsonata_template(
+                v,
+                &format!("{at}/Credentials"),
+                "Credentials",
+                INPUT_CONTEXT,
+            ))),
             Some(_) => self.template(obj, "Credentials", at).map(Payload::Path),
         };
         Task {
@@ -680,7 +683,13 @@ impl Parser {
         Some(self.jsonata_template(v, &format!("{at}/Arguments"), "Arguments", INPUT_CONTEXT))
     }
 
-    fn choice(&mut self, obj: &Map<String, Value>, at: &str, index: &HashMap<String, StateId>, jsonata: bool) -> Choice {
+    fn choice(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        index: &HashMap<String, StateId>,
+        jsonata: bool,
+    ) -> Choice {
         let mut rules = Vec::new();
         match obj.get("Choices") {
             Some(Value::Array(items)) if !items.is_empty() => {
@@ -770,7 +779,8 @@ impl Parser {
             }
         };
         let assign = self.assign(rule, loc, true, INPUT_CONTEXT);
-        let output = rule.get("Output").map(|v| self.jsonata_template(v, &format!("{loc}/Output"), "Output", INPUT_CONTEXT));
+        let output =
+            rule.get("Output").map(|v| self.jsonata_template(v, &format!("{loc}/Output"), "Output", INPUT_CONTEXT));
         Some(ChoiceBranch { test: test?, next: next?, assign, output })
     }
 
@@ -832,7 +842,13 @@ impl Parser {
         Wait { wait_for, transition: self.transition(obj, at, index) }
     }
 
-    fn parallel(&mut self, obj: &Map<String, Value>, at: &str, index: &HashMap<String, StateId>, jsonata: bool) -> Parallel {
+    fn parallel(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        index: &HashMap<String, StateId>,
+        jsonata: bool,
+    ) -> Parallel {
         let mut branches = Vec::new();
         match obj.get("Branches") {
             Some(Value::Array(items)) if !items.is_empty() => {
@@ -950,10 +966,10 @@ impl Parser {
             None => None,
             Some(v) => self.reference_path_ref(v, &format!("{at}/ItemsPath")),
         };
-        let items = match obj.get("Items").filter(|_| jsonata) {
-            None => None,
-            Some(v) => Some(self.jsonata_template(v, &format!("{at}/Items"), "Items", INPUT_CONTEXT)),
-        };
+        let items = obj
+            .get("Items")
+            .filter(|_| jsonata)
+            .map(|v| self.jsonata_template(v, &format!("{at}/Items"), "Items", INPUT_CONTEXT));
         if obj.contains_key("ItemReader") {
             self.problem(
                 Code::SchemaValidationFailed,
@@ -1050,10 +1066,8 @@ impl Parser {
 
     fn check_states(&mut self, e: &Expression, at: &str, field: &str, allowed: StatesRefs) {
         let used = e.states_refs();
-        let misused = [
-            (used.result && !allowed.result, "result"),
-            (used.error_output && !allowed.error_output, "errorOutput"),
-        ];
+        let misused =
+            [(used.result && !allowed.result, "result"), (used.error_output && !allowed.error_output, "errorOutput")];
         for (bad, member) in misused {
             if bad {
                 self.problem(
@@ -1587,7 +1601,9 @@ impl Parser {
             let result_path = if jsonata { ResultPath::Replace } else { self.result_path(c, "ResultPath", &loc) };
             let assign = self.assign(c, &loc, jsonata, WITH_ERROR_OUTPUT);
             let output = match c.get("Output") {
-                Some(v) if jsonata => Some(self.jsonata_template(v, &format!("{loc}/Output"), "Output", WITH_ERROR_OUTPUT)),
+                Some(v) if jsonata => {
+                    Some(self.jsonata_template(v, &format!("{loc}/Output"), "Output", WITH_ERROR_OUTPUT))
+                }
                 _ => None,
             };
             out.push(Catcher { error_equals, next, result_path, assign, output });
@@ -1658,9 +1674,21 @@ fn state_fields(ty: &str) -> Option<(&'static [&'static str], &'static [&'static
                 "Assign",
             ],
         ),
-        "Choice" => (&["Choices", "Default", "InputPath", "OutputPath", "Assign"], &["Choices", "Default", "Output", "Assign"]),
+        "Choice" => {
+            (&["Choices", "Default", "InputPath", "OutputPath", "Assign"], &["Choices", "Default", "Output", "Assign"])
+        }
         "Wait" => (
-            &["Seconds", "Timestamp", "SecondsPath", "TimestampPath", "InputPath", "OutputPath", "Next", "End", "Assign"],
+            &[
+                "Seconds",
+                "Timestamp",
+                "SecondsPath",
+                "TimestampPath",
+                "InputPath",
+                "OutputPath",
+                "Next",
+                "End",
+                "Assign",
+            ],
             &["Seconds", "Timestamp", "Output", "Next", "End", "Assign"],
         ),
         "Succeed" => (&["InputPath", "OutputPath"], &["Output"]),

@@ -138,7 +138,10 @@ impl EventType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Details {
     None,
-    StateEntered { name: String, input: Value },
+    StateEntered {
+        name: String,
+        input: Value,
+    },
     StateExited {
         name: String,
         output: Value,

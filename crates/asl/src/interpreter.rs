@@ -1022,8 +1022,7 @@ impl<'a> Run<'a> {
         let state = self.state_of(f);
         if state.query_language == QueryLanguage::Jsonata {
             let raw = self.frame(f).input.clone();
-            return match self.jsonata_exit(f, state.output.as_ref(), state.assign.as_ref(), &raw, Some(&result), None)
-            {
+            return match self.jsonata_exit(f, state.output.as_ref(), state.assign.as_ref(), &raw, Some(&result), None) {
                 Ok((output, assigned)) => Flow::Exit(output.unwrap_or(result), assigned),
                 Err(q) => self.query_flow(f, q),
             };
@@ -1237,7 +1236,8 @@ impl<'a> Run<'a> {
                         ChoiceTest::Jsonata(e) => match self.jsonata_value(f, e, &raw, "Condition", None) {
                             Ok(Value::Bool(b)) => b,
                             Ok(other) => {
-                                return self.query_flow(f, QueryFailure::unexpected_type(e, "Condition", "boolean", &other))
+                                return self
+                                    .query_flow(f, QueryFailure::unexpected_type(e, "Condition", "boolean", &other))
                             }
                             Err(q) => return self.query_flow(f, q),
                         },
@@ -1949,9 +1949,7 @@ impl<'a> Run<'a> {
                 match v.as_f64() {
                     Some(p) if (0.0..=100.0).contains(&p) => Some(p),
                     _ => {
-                        return Err(
-                            QueryFailure::unexpected_type(e, "ToleratedFailurePercentage", "number", &v).into()
-                        )
+                        return Err(QueryFailure::unexpected_type(e, "ToleratedFailurePercentage", "number", &v).into())
                     }
                 }
             }
@@ -2262,7 +2260,8 @@ impl<'a> Run<'a> {
             // A catcher that fails itself ends the frame: catching its own failure again
             // would loop.
             if state.query_language == QueryLanguage::Jsonata {
-                return match self.jsonata_exit(f, c.output.as_ref(), c.assign.as_ref(), &raw, None, Some(&error_output)) {
+                return match self.jsonata_exit(f, c.output.as_ref(), c.assign.as_ref(), &raw, None, Some(&error_output))
+                {
                     Ok((output, assigned)) => {
                         Flow::Caught { output: output.unwrap_or(error_output), next: c.next, assigned }
                     }

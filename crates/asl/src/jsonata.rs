@@ -126,7 +126,6 @@ impl StatesRefs {
     fn all() -> Self {
         Self { input: true, result: true, error_output: true, context: true }
     }
-
 }
 
 /// The host functions an expression names (by call or as a value), as bits.
@@ -837,10 +836,7 @@ impl JsonataTemplate {
                 Some(Err(err)) => {
                     problems.push(TemplateProblem {
                         location: location.to_owned(),
-                        message: format!(
-                            "The value '{text}' is not a valid JSONata expression: {}",
-                            err.message
-                        ),
+                        message: format!("The value '{text}' is not a valid JSONata expression: {}", err.message),
                     });
                     JsonataTemplate::Literal(Value::Null)
                 }
@@ -1064,7 +1060,12 @@ impl<'a> Documents<'a> {
 
     /// Evaluate one expression of the field `field`, with AWS's messages for an error, an
     /// undefined result and a result JSON cannot hold.
-    pub fn eval(&self, expression: &Expression, field: &str, random: &mut dyn Randomness) -> Result<Value, QueryFailure> {
+    pub fn eval(
+        &self,
+        expression: &Expression,
+        field: &str,
+        random: &mut dyn Randomness,
+    ) -> Result<Value, QueryFailure> {
         let host = Host::for_expression(expression, self.now, random);
         let mut bind = |name: &str| if name == "states" { Some(self.states(expression)) } else { self.variable(name) };
         let result = expression.evaluate(&JValue::Undefined, &mut bind, &host).map_err(|e| {

@@ -117,7 +117,11 @@ fn run_case(case: &Case) -> Option<String> {
         return match got {
             Err(e) if e.code() == Some(code) => None,
             Err(e) if timeboxed && code == "U1001" && matches!(e.code(), Some("D1011" | "D1012")) => None,
-            Err(e) => Some(format!("expected error {code}, got error {:?}: {}", e.code(), short(&Value::String(e.to_string())))),
+            Err(e) => Some(format!(
+                "expected error {code}, got error {:?}: {}",
+                e.code(),
+                short(&Value::String(e.to_string()))
+            )),
             Ok(v) => Some(format!("expected error {code}, got {}", v.as_ref().map_or("undefined".into(), short))),
         };
     }

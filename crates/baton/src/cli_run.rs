@@ -239,8 +239,8 @@ pub fn eval(args: EvalArgs) -> ExitCode {
 /// `baton eval --jsonata`: one JSONata expression through the glue JSONata states use (Step
 /// Functions' functions, no `$eval`), with `$now`/`$millis` from the clock.
 fn eval_jsonata(text: &str, args: &EvalArgs) -> ExitCode {
-    use asl::jsonata::{evaluate_standalone, Host, Limits};
     use asl::eval::Randomness as _;
+    use asl::jsonata::{evaluate_standalone, Host, Limits};
     let parsed = (|| -> Result<(Option<Value>, serde_json::Map<String, Value>)> {
         let input = args.input.as_deref().map(|i| read_json_arg(i, "--input")).transpose()?;
         let bindings = match args.bindings.as_deref().map(|b| read_json_arg(b, "--bindings")).transpose()? {
