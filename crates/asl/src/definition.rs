@@ -10,9 +10,10 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use crate::choice::ChoiceRule;
+use crate::choice::{ChoiceRule, Condition};
 use crate::error::{DefinitionError, DefinitionErrorCode as Code, DefinitionProblem};
 use crate::eval::PathRef;
+use crate::jsonata::{expression_text, Expression, JsonataTemplate, StatesRefs};
 use crate::jsonpath::ReferencePath;
 use crate::template::{escape_pointer, DynamicValue, Template};
 use crate::timestamp;
@@ -45,8 +46,43 @@ pub struct Graph {
 pub struct State {
     pub name: String,
     pub kind: StateKind,
+    /// JSONPath only (JSONata states have `Whole`).
     pub input_path: DataPath,
+    /// JSONPath only (JSONata states have `Whole`).
     pub output_path: DataPath,
+    pub query_language: QueryLanguage,
+    /// Variables the state sets when it leaves normally (a Choice state's: when `Default` is
+    /// taken).
+    pub assign: Option<Assign>,
+    /// JSONata's `Output`: the state's output, from its input (and result). Absent: the
+    /// result for Task, Parallel and Map, the input otherwise.
+    pub output: Option<JsonataTemplate>,
+}
+
+/// The query language of a state: the state's own `QueryLanguage`, else the definition's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueryLanguage {
+    #[default]
+    JsonPath,
+    Jsonata,
+}
+
+/// An `Assign` block: each top-level key names a variable.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Assign {
+    /// A payload template: `"name.$"` keys read paths (of the state's result, its effective
+    /// input or the error output, depending on where the block is) or call intrinsics.
+    Path(Template),
+    /// JSON with `{% %}` expressions reading `$states` and variables.
+    Jsonata(JsonataTemplate),
+}
+
+/// A payload that is a JSONPath template in JSONPath states and JSON with expressions in
+/// JSONata ones (`Credentials`, `ItemSelector`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Path(Template),
+    Jsonata(JsonataTemplate),
 }
 
 /// InputPath/OutputPath: absent means `$`, `null` means `{}`.
@@ -76,6 +112,8 @@ pub enum Transition {
 pub enum Dynamic<T> {
     Fixed(T),
     Path(PathRef),
+    /// A JSONata state's `{% %}` in place of the number.
+    Jsonata(Box<Expression>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,11 +156,13 @@ pub struct Pass {
 pub struct Task {
     pub resource: String,
     pub parameters: Option<Template>,
+    /// JSONata's `Arguments`: the task's input. Absent: the state's input.
+    pub arguments: Option<JsonataTemplate>,
     pub result_selector: Option<Template>,
     pub result_path: ResultPath,
     pub timeout_seconds: Option<Dynamic<u64>>,
     pub heartbeat_seconds: Option<Dynamic<u64>>,
-    pub credentials: Option<Template>,
+    pub credentials: Option<Payload>,
     pub retry: Vec<Retrier>,
     pub catch: Vec<Catcher>,
     pub transition: Transition,
@@ -130,8 +170,28 @@ pub struct Task {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {
-    pub rules: Vec<(ChoiceRule, StateId)>,
+    pub rules: Vec<ChoiceBranch>,
     pub default: Option<StateId>,
+}
+
+/// One member of `Choices`: its test, where it leads, and what it assigns and outputs when it
+/// is the one taken (the state's own `Assign`/`Output` apply only to `Default`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChoiceBranch {
+    pub test: ChoiceTest,
+    pub next: StateId,
+    pub assign: Option<Assign>,
+    pub output: Option<JsonataTemplate>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChoiceTest {
+    /// A JSONPath rule (`Variable` and an operator, or `And`/`Or`/`Not`).
+    Rule(Condition),
+    /// A JSONata `Condition` written as `true` or `false`.
+    Constant(bool),
+    /// A JSONata `Condition` expression; it must produce a boolean.
+    Jsonata(Box<Expression>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +200,10 @@ pub enum WaitFor {
     Timestamp(timestamp::Millis),
     SecondsPath(PathRef),
     TimestampPath(PathRef),
+    /// JSONata's `Seconds` as an expression.
+    SecondsJsonata(Box<Expression>),
+    /// JSONata's `Timestamp` as an expression.
+    TimestampJsonata(Box<Expression>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -152,6 +216,8 @@ pub struct Wait {
 pub enum FailField {
     Literal(String),
     Dynamic(DynamicValue),
+    /// A JSONata state's `{% %}` `Error` or `Cause`.
+    Jsonata(Box<Expression>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -164,6 +230,8 @@ pub struct Fail {
 pub struct Parallel {
     pub branches: Vec<GraphId>,
     pub parameters: Option<Template>,
+    /// JSONata's `Arguments`: every branch's input. Absent: the state's input.
+    pub arguments: Option<JsonataTemplate>,
     pub result_selector: Option<Template>,
     pub result_path: ResultPath,
     pub retry: Vec<Retrier>,
@@ -177,7 +245,9 @@ pub struct MapState {
     /// DISTRIBUTED processing: each item is a child workflow; the parent history shows a Map Run.
     pub distributed: bool,
     pub items_path: Option<PathRef>,
-    pub item_selector: Option<Template>,
+    /// JSONata's `Items`; absent: the state's input, which must be an array.
+    pub items: Option<JsonataTemplate>,
+    pub item_selector: Option<Payload>,
     pub max_concurrency: Dynamic<u64>,
     pub tolerated_failure_count: Option<Dynamic<u64>>,
     pub tolerated_failure_percentage: Option<Dynamic<f64>>,
@@ -210,6 +280,9 @@ pub struct Catcher {
     pub error_equals: Vec<String>,
     pub next: StateId,
     pub result_path: ResultPath,
+    pub assign: Option<Assign>,
+    /// JSONata's `Output` (from `$states.errorOutput`); absent: the error output.
+    pub output: Option<JsonataTemplate>,
 }
 
 impl Definition {
@@ -262,6 +335,10 @@ struct Parser {
     problems: Vec<DefinitionProblem>,
     graphs: Vec<Graph>,
     all_names: HashSet<String>,
+    /// The definition's `QueryLanguage`.
+    top_language: QueryLanguage,
+    /// The language of states without their own `QueryLanguage` in the block being parsed.
+    language: QueryLanguage,
 }
 
 const TOP_FIELDS: &[&str] = &["Comment", "StartAt", "States", "TimeoutSeconds", "Version", "QueryLanguage"];
@@ -296,26 +373,26 @@ impl Parser {
                 );
             }
         }
-        self.query_language(obj, "");
+        self.top_language = self.query_language(obj, "").unwrap_or_default();
+        self.language = self.top_language;
         self.graphs.push(Graph { start_at: 0, states: Vec::new(), pointer: "/States".into() });
         self.graph_into(0, obj, "");
         Definition { comment, timeout_seconds, graphs: std::mem::take(&mut self.graphs) }
     }
 
-    fn query_language(&mut self, obj: &Map<String, Value>, at: &str) {
+    fn query_language(&mut self, obj: &Map<String, Value>, at: &str) -> Option<QueryLanguage> {
         match obj.get("QueryLanguage") {
-            None => {}
-            Some(Value::String(s)) if s == "JSONPath" => {}
-            Some(Value::String(s)) if s == "JSONata" => self.problem(
-                Code::SchemaValidationFailed,
-                "JSONata is not supported by this version of Baton",
-                format!("{at}/QueryLanguage"),
-            ),
-            Some(_) => self.problem(
-                Code::SchemaValidationFailed,
-                "The value for the field 'QueryLanguage' must be one of [JSONPath, JSONata]",
-                format!("{at}/QueryLanguage"),
-            ),
+            None => None,
+            Some(Value::String(s)) if s == "JSONPath" => Some(QueryLanguage::JsonPath),
+            Some(Value::String(s)) if s == "JSONata" => Some(QueryLanguage::Jsonata),
+            Some(_) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "The value for the field 'QueryLanguage' must be one of [JSONPath, JSONata]",
+                    format!("{at}/QueryLanguage"),
+                );
+                None
+            }
         }
     }
 
@@ -431,6 +508,9 @@ impl Parser {
             kind: StateKind::Succeed,
             input_path: DataPath::Whole,
             output_path: DataPath::Whole,
+            query_language: self.language,
+            assign: None,
+            output: None,
         };
         let Some(obj) = body.as_object() else {
             self.problem(Code::SchemaValidationFailed, "A state must be a JSON object", at.to_owned());
@@ -451,124 +531,81 @@ impl Parser {
                 return placeholder;
             }
         };
-        let allowed: &[&str] = match ty {
-            "Pass" => &["InputPath", "OutputPath", "Parameters", "Result", "ResultPath", "Next", "End"],
-            "Task" => &[
-                "Resource",
-                "InputPath",
-                "OutputPath",
-                "Parameters",
-                "ResultSelector",
-                "ResultPath",
-                "Retry",
-                "Catch",
-                "TimeoutSeconds",
-                "TimeoutSecondsPath",
-                "HeartbeatSeconds",
-                "HeartbeatSecondsPath",
-                "Credentials",
-                "Next",
-                "End",
-            ],
-            "Choice" => &["Choices", "Default", "InputPath", "OutputPath"],
-            "Wait" => {
-                &["Seconds", "Timestamp", "SecondsPath", "TimestampPath", "InputPath", "OutputPath", "Next", "End"]
-            }
-            "Succeed" => &["InputPath", "OutputPath"],
-            "Fail" => &["Error", "Cause", "ErrorPath", "CausePath"],
-            "Parallel" => &[
-                "Branches",
-                "InputPath",
-                "OutputPath",
-                "Parameters",
-                "ResultSelector",
-                "ResultPath",
-                "Retry",
-                "Catch",
-                "Next",
-                "End",
-            ],
-            "Map" => &[
-                "ItemProcessor",
-                "Iterator",
-                "ItemsPath",
-                "ItemSelector",
-                "Parameters",
-                "MaxConcurrency",
-                "MaxConcurrencyPath",
-                "ToleratedFailureCount",
-                "ToleratedFailureCountPath",
-                "ToleratedFailurePercentage",
-                "ToleratedFailurePercentagePath",
-                "ItemReader",
-                "ItemBatcher",
-                "ResultWriter",
-                "Label",
-                "InputPath",
-                "OutputPath",
-                "ResultSelector",
-                "ResultPath",
-                "Retry",
-                "Catch",
-                "Next",
-                "End",
-            ],
-            other => {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    format!("The value for the field 'Type' must be one of [Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map], not '{other}'"),
-                    format!("{at}/Type"),
-                );
-                return placeholder;
-            }
-        };
-        for key in obj.keys() {
-            if key == "Type" || key == "Comment" || allowed.contains(&key.as_str()) {
-                continue;
-            }
-            if key == "QueryLanguage" {
-                self.query_language(obj, at);
-                continue;
-            }
+        let Some((path_fields, jsonata_fields)) = state_fields(ty) else {
             self.problem(
                 Code::SchemaValidationFailed,
-                format!("The field '{key}' is not supported by Step Functions for the state type '{ty}'"),
-                format!("{at}/{}", escape_pointer(key)),
+                format!("The value for the field 'Type' must be one of [Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map], not '{ty}'"),
+                format!("{at}/Type"),
+            );
+            return placeholder;
+        };
+        let own = if obj.contains_key("QueryLanguage") { self.query_language(obj, at) } else { None };
+        if own == Some(QueryLanguage::JsonPath) && self.top_language == QueryLanguage::Jsonata {
+            self.problem(
+                Code::SchemaValidationFailed,
+                "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
+                at.to_owned(),
             );
         }
-        if let Some(Value::String(c)) = obj.get("Comment") {
-            let _ = c;
-        } else if obj.contains_key("Comment") {
+        let language = own.unwrap_or(self.language);
+        let jsonata = language == QueryLanguage::Jsonata;
+        let (allowed, other, mode, other_mode) = if jsonata {
+            (jsonata_fields, path_fields, "JSONata", "JSONPath")
+        } else {
+            (path_fields, jsonata_fields, "JSONPath", "JSONata")
+        };
+        for key in obj.keys() {
+            if key == "Type" || key == "Comment" || key == "QueryLanguage" || allowed.contains(&key.as_str()) {
+                continue;
+            }
+            let message = if other.contains(&key.as_str()) {
+                format!("The field '{key}' is not supported in {mode} states; it is a {other_mode} field")
+            } else {
+                format!("The field '{key}' is not supported by Step Functions for the state type '{ty}'")
+            };
+            self.problem(Code::SchemaValidationFailed, message, format!("{at}/{}", escape_pointer(key)));
+        }
+        if obj.get("Comment").is_some_and(|c| !c.is_string()) {
             self.problem(
                 Code::SchemaValidationFailed,
                 "The value for the field 'Comment' must be a STRING",
                 format!("{at}/Comment"),
             );
         }
-        let input_path = self.data_path(obj, "InputPath", at);
-        let output_path = self.data_path(obj, "OutputPath", at);
+        let (input_path, output_path) = if jsonata {
+            (DataPath::Whole, DataPath::Whole)
+        } else {
+            (self.data_path(obj, "InputPath", at), self.data_path(obj, "OutputPath", at))
+        };
         let kind = match ty {
             "Pass" => StateKind::Pass(Pass {
-                result: obj.get("Result").cloned(),
-                parameters: self.template(obj, "Parameters", at),
-                result_path: self.result_path(obj, "ResultPath", at),
+                result: if jsonata { None } else { obj.get("Result").cloned() },
+                parameters: if jsonata { None } else { self.template(obj, "Parameters", at) },
+                result_path: if jsonata { ResultPath::Replace } else { self.result_path(obj, "ResultPath", at) },
                 transition: self.transition(obj, at, index),
             }),
-            "Task" => StateKind::Task(Box::new(self.task(obj, at, index))),
-            "Choice" => StateKind::Choice(self.choice(obj, at, index)),
-            "Wait" => StateKind::Wait(self.wait(obj, at, index)),
+            "Task" => StateKind::Task(Box::new(self.task(obj, at, index, jsonata))),
+            "Choice" => StateKind::Choice(self.choice(obj, at, index, jsonata)),
+            "Wait" => StateKind::Wait(self.wait(obj, at, index, jsonata)),
             "Succeed" => StateKind::Succeed,
             "Fail" => StateKind::Fail(Fail {
-                error: self.fail_field(obj, "Error", "ErrorPath", at),
-                cause: self.fail_field(obj, "Cause", "CausePath", at),
+                error: self.fail_field(obj, "Error", "ErrorPath", at, jsonata),
+                cause: self.fail_field(obj, "Cause", "CausePath", at, jsonata),
             }),
-            "Parallel" => StateKind::Parallel(Box::new(self.parallel(obj, at, index))),
-            _ => StateKind::Map(Box::new(self.map(obj, at, index))),
+            "Parallel" => StateKind::Parallel(Box::new(self.parallel(obj, at, index, jsonata))),
+            _ => StateKind::Map(Box::new(self.map(obj, at, index, jsonata))),
         };
-        State { name: name.to_owned(), kind, input_path, output_path }
+        let reads_result = matches!(ty, "Task" | "Parallel" | "Map");
+        let after = if reads_result { WITH_RESULT } else { INPUT_CONTEXT };
+        let output = match obj.get("Output") {
+            Some(v) if jsonata => Some(self.jsonata_template(v, &format!("{at}/Output"), "Output", after)),
+            _ => None,
+        };
+        let assign = self.assign(obj, at, jsonata, after);
+        State { name: name.to_owned(), kind, input_path, output_path, query_language: language, assign, output }
     }
 
-    fn task(&mut self, obj: &Map<String, Value>, at: &str, index: &HashMap<String, StateId>) -> Task {
+    fn task(&mut self, obj: &Map<String, Value>, at: &str, index: &HashMap<String, StateId>, jsonata: bool) -> Task {
         let resource = match obj.get("Resource") {
             Some(Value::String(r)) => {
                 if !r.starts_with("arn:") {
@@ -597,8 +634,15 @@ impl Parser {
                 String::new()
             }
         };
-        let timeout_seconds = self.dynamic_int(obj, "TimeoutSeconds", at);
-        let heartbeat_seconds = self.dynamic_int(obj, "HeartbeatSeconds", at);
+        let positive = |v: &Value| v.as_u64().filter(|n| *n > 0 && *n <= 99_999_999);
+        let (timeout_seconds, heartbeat_seconds) = if jsonata {
+            (
+                self.jsonata_dynamic(obj, "TimeoutSeconds", at, positive, "a positive INTEGER"),
+                self.jsonata_dynamic(obj, "HeartbeatSeconds", at, positive, "a positive INTEGER"),
+            )
+        } else {
+            (self.dynamic_int(obj, "TimeoutSeconds", at), self.dynamic_int(obj, "HeartbeatSeconds", at))
+        };
         if let (Some(Dynamic::Fixed(t)), Some(Dynamic::Fixed(h))) = (&timeout_seconds, &heartbeat_seconds) {
             if h >= t {
                 self.problem(
@@ -608,33 +652,52 @@ impl Parser {
                 );
             }
         }
+        let credentials = match obj.get("Credentials") {
+            None => None,
+            Some(v) if jsonata => Some(Payload::Jsonata(self.jsonata_template(
+                v,
+                &format!("{at}/Credentials"),
+                "Credentials",
+                INPUT_CONTEXT,
+            ))),
+            Some(_) => self.template(obj, "Credentials", at).map(Payload::Path),
+        };
         Task {
             resource,
-            parameters: self.template(obj, "Parameters", at),
-            result_selector: self.template(obj, "ResultSelector", at),
-            result_path: self.result_path(obj, "ResultPath", at),
+            parameters: if jsonata { None } else { self.template(obj, "Parameters", at) },
+            arguments: self.arguments(obj, at, jsonata),
+            result_selector: if jsonata { None } else { self.template(obj, "ResultSelector", at) },
+            result_path: if jsonata { ResultPath::Replace } else { self.result_path(obj, "ResultPath", at) },
             timeout_seconds,
             heartbeat_seconds,
-            credentials: self.template(obj, "Credentials", at),
+            credentials,
             retry: self.retriers(obj, at),
-            catch: self.catchers(obj, at, index),
+            catch: self.catchers(obj, at, index, jsonata),
             transition: self.transition(obj, at, index),
         }
     }
 
-    fn choice(&mut self, obj: &Map<String, Value>, at: &str, index: &HashMap<String, StateId>) -> Choice {
+    /// JSONata's `Arguments`: it reads the input and the context only.
+    fn arguments(&mut self, obj: &Map<String, Value>, at: &str, jsonata: bool) -> Option<JsonataTemplate> {
+        let v = obj.get("Arguments").filter(|_| jsonata)?;
+        Some(self.jsonata_template(v, &format!("{at}/Arguments"), "Arguments", INPUT_CONTEXT))
+    }
+
+    fn choice(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        index: &HashMap<String, StateId>,
+        jsonata: bool,
+    ) -> Choice {
         let mut rules = Vec::new();
         match obj.get("Choices") {
             Some(Value::Array(items)) if !items.is_empty() => {
                 for (i, item) in items.iter().enumerate() {
                     let loc = format!("{at}/Choices/{i}");
-                    match ChoiceRule::parse(item, &loc) {
-                        Ok(rule) => {
-                            let next = self.target(&rule.next, &format!("{loc}/Next"), index);
-                            rules.push((rule, next));
-                        }
-                        Err(e) => self.problems.extend(e.problems),
-                    }
+                    let branch =
+                        if jsonata { self.jsonata_rule(item, &loc, index) } else { self.path_rule(item, &loc, index) };
+                    rules.extend(branch);
                 }
             }
             _ => self.problem(
@@ -658,28 +721,105 @@ impl Parser {
         Choice { rules, default }
     }
 
-    fn wait(&mut self, obj: &Map<String, Value>, at: &str, index: &HashMap<String, StateId>) -> Wait {
-        let present: Vec<&str> = ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"]
-            .into_iter()
-            .filter(|k| obj.contains_key(*k))
-            .collect();
+    fn path_rule(&mut self, item: &Value, loc: &str, index: &HashMap<String, StateId>) -> Option<ChoiceBranch> {
+        match ChoiceRule::parse(item, loc) {
+            Ok(rule) => {
+                let next = self.target(&rule.next, &format!("{loc}/Next"), index);
+                let assign = item.as_object().and_then(|r| self.assign(r, loc, false, INPUT_CONTEXT));
+                Some(ChoiceBranch { test: ChoiceTest::Rule(rule.condition), next, assign, output: None })
+            }
+            Err(e) => {
+                self.problems.extend(e.problems);
+                None
+            }
+        }
+    }
+
+    fn jsonata_rule(&mut self, item: &Value, loc: &str, index: &HashMap<String, StateId>) -> Option<ChoiceBranch> {
+        let Some(rule) = item.as_object() else {
+            self.problem(Code::SchemaValidationFailed, "Expected value of type Object", loc.to_owned());
+            return None;
+        };
+        for key in rule.keys() {
+            if ["Condition", "Next", "Assign", "Output", "Comment"].contains(&key.as_str()) {
+                continue;
+            }
+            let message = if key == "Variable" || key == "And" || key == "Or" || key == "Not" || is_choice_operator(key)
+            {
+                format!("Field '{key}' is only supported in JSONPath Choice states; JSONata rules use 'Condition'")
+            } else {
+                format!("Field '{key}' is not supported")
+            };
+            self.problem(Code::SchemaValidationFailed, message, loc.to_owned());
+        }
+        let cond_at = format!("{loc}/Condition");
+        let test = match rule.get("Condition") {
+            Some(Value::Bool(b)) => Some(ChoiceTest::Constant(*b)),
+            Some(Value::String(s)) if expression_text(s).is_some() => self
+                .jsonata_expression(s, &cond_at, "Condition", INPUT_CONTEXT)
+                .map(|e| ChoiceTest::Jsonata(Box::new(e))),
+            Some(_) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "The value for the field 'Condition' must be a BOOLEAN or a JSONata expression",
+                    cond_at,
+                );
+                None
+            }
+            None => {
+                self.problem(Code::SchemaValidationFailed, "These fields are required: [Condition]", loc.to_owned());
+                None
+            }
+        };
+        let next = match rule.get("Next") {
+            Some(Value::String(n)) => Some(self.target(n, &format!("{loc}/Next"), index)),
+            _ => {
+                self.problem(Code::SchemaValidationFailed, "These fields are required: [Next]", loc.to_owned());
+                None
+            }
+        };
+        let assign = self.assign(rule, loc, true, INPUT_CONTEXT);
+        let output =
+            rule.get("Output").map(|v| self.jsonata_template(v, &format!("{loc}/Output"), "Output", INPUT_CONTEXT));
+        Some(ChoiceBranch { test: test?, next: next?, assign, output })
+    }
+
+    fn wait(&mut self, obj: &Map<String, Value>, at: &str, index: &HashMap<String, StateId>, jsonata: bool) -> Wait {
+        let fields: &[&str] =
+            if jsonata { &["Seconds", "Timestamp"] } else { &["Seconds", "Timestamp", "SecondsPath", "TimestampPath"] };
+        let present: Vec<&str> = fields.iter().copied().filter(|k| obj.contains_key(*k)).collect();
         let mut wait_for = WaitFor::Seconds(0);
         if present.len() != 1 {
-            self.problem(
-                Code::SchemaValidationFailed,
-                "A Wait state must have exactly one of the fields 'Seconds', 'Timestamp', 'SecondsPath' or 'TimestampPath'",
-                at.to_owned(),
-            );
+            let message = if jsonata {
+                "A Wait state must have exactly one of the fields 'Seconds' or 'Timestamp'"
+            } else {
+                "A Wait state must have exactly one of the fields 'Seconds', 'Timestamp', 'SecondsPath' or 'TimestampPath'"
+            };
+            self.problem(Code::SchemaValidationFailed, message, at.to_owned());
         } else {
             let key = present[0];
             let loc = format!("{at}/{key}");
             let v = &obj[key];
-            match key {
-                "Seconds" => match v.as_u64() {
+            let expression = match v.as_str() {
+                Some(text) if jsonata && expression_text(text).is_some() => Some(text),
+                _ => None,
+            };
+            match (key, expression) {
+                ("Seconds", Some(text)) => {
+                    if let Some(e) = self.jsonata_expression(text, &loc, "Seconds", INPUT_CONTEXT) {
+                        wait_for = WaitFor::SecondsJsonata(Box::new(e));
+                    }
+                }
+                ("Timestamp", Some(text)) => {
+                    if let Some(e) = self.jsonata_expression(text, &loc, "Timestamp", INPUT_CONTEXT) {
+                        wait_for = WaitFor::TimestampJsonata(Box::new(e));
+                    }
+                }
+                ("Seconds", None) => match v.as_u64() {
                     Some(s) if s <= 99_999_999 => wait_for = WaitFor::Seconds(s),
                     _ => self.problem(Code::SchemaValidationFailed, "The value for the field 'Seconds' must be a non-negative INTEGER", loc),
                 },
-                "Timestamp" => match v.as_str().and_then(timestamp::parse) {
+                ("Timestamp", None) => match v.as_str().and_then(timestamp::parse) {
                     Some(t) => wait_for = WaitFor::Timestamp(t),
                     None => self.problem(
                         Code::SchemaValidationFailed,
@@ -687,7 +827,7 @@ impl Parser {
                         loc,
                     ),
                 },
-                "SecondsPath" => {
+                ("SecondsPath", _) => {
                     if let Some(p) = self.reference_path_ref(v, &loc) {
                         wait_for = WaitFor::SecondsPath(p);
                     }
@@ -702,7 +842,13 @@ impl Parser {
         Wait { wait_for, transition: self.transition(obj, at, index) }
     }
 
-    fn parallel(&mut self, obj: &Map<String, Value>, at: &str, index: &HashMap<String, StateId>) -> Parallel {
+    fn parallel(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        index: &HashMap<String, StateId>,
+        jsonata: bool,
+    ) -> Parallel {
         let mut branches = Vec::new();
         match obj.get("Branches") {
             Some(Value::Array(items)) if !items.is_empty() => {
@@ -719,11 +865,12 @@ impl Parser {
         }
         Parallel {
             branches,
-            parameters: self.template(obj, "Parameters", at),
-            result_selector: self.template(obj, "ResultSelector", at),
-            result_path: self.result_path(obj, "ResultPath", at),
+            parameters: if jsonata { None } else { self.template(obj, "Parameters", at) },
+            arguments: self.arguments(obj, at, jsonata),
+            result_selector: if jsonata { None } else { self.template(obj, "ResultSelector", at) },
+            result_path: if jsonata { ResultPath::Replace } else { self.result_path(obj, "ResultPath", at) },
             retry: self.retriers(obj, at),
-            catch: self.catchers(obj, at, index),
+            catch: self.catchers(obj, at, index, jsonata),
             transition: self.transition(obj, at, index),
         }
     }
@@ -742,7 +889,12 @@ impl Parser {
                         );
                     }
                 }
-                self.graph_into(id, obj, at)
+                let outer = self.language;
+                if let Some(language) = self.query_language(obj, at) {
+                    self.language = language;
+                }
+                self.graph_into(id, obj, at);
+                self.language = outer;
             }
             None => self.problem(
                 Code::SchemaValidationFailed,
@@ -753,7 +905,7 @@ impl Parser {
         id
     }
 
-    fn map(&mut self, obj: &Map<String, Value>, at: &str, index: &HashMap<String, StateId>) -> MapState {
+    fn map(&mut self, obj: &Map<String, Value>, at: &str, index: &HashMap<String, StateId>, jsonata: bool) -> MapState {
         let (proc_key, proc_value) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
             (Some(p), None) => ("ItemProcessor", Some(p)),
             (None, Some(p)) => ("Iterator", Some(p)),
@@ -791,23 +943,33 @@ impl Parser {
             Some(p) => self.sub_graph(p, &proc_at),
             None => 0,
         };
-        let item_selector = match (obj.get("ItemSelector"), obj.get("Parameters")) {
-            (Some(_), Some(_)) => {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    "The fields 'ItemSelector' and 'Parameters' cannot both be present",
-                    at.to_owned(),
-                );
-                None
+        let item_selector = if jsonata {
+            obj.get("ItemSelector").map(|v| {
+                Payload::Jsonata(self.jsonata_template(v, &format!("{at}/ItemSelector"), "ItemSelector", INPUT_CONTEXT))
+            })
+        } else {
+            match (obj.get("ItemSelector"), obj.get("Parameters")) {
+                (Some(_), Some(_)) => {
+                    self.problem(
+                        Code::SchemaValidationFailed,
+                        "The fields 'ItemSelector' and 'Parameters' cannot both be present",
+                        at.to_owned(),
+                    );
+                    None
+                }
+                (Some(_), None) => self.template(obj, "ItemSelector", at).map(Payload::Path),
+                (None, Some(_)) => self.template(obj, "Parameters", at).map(Payload::Path),
+                (None, None) => None,
             }
-            (Some(_), None) => self.template(obj, "ItemSelector", at),
-            (None, Some(_)) => self.template(obj, "Parameters", at),
-            (None, None) => None,
         };
-        let items_path = match obj.get("ItemsPath") {
+        let items_path = match obj.get("ItemsPath").filter(|_| !jsonata) {
             None => None,
             Some(v) => self.reference_path_ref(v, &format!("{at}/ItemsPath")),
         };
+        let items = obj
+            .get("Items")
+            .filter(|_| jsonata)
+            .map(|v| self.jsonata_template(v, &format!("{at}/Items"), "Items", INPUT_CONTEXT));
         if obj.contains_key("ItemReader") {
             self.problem(
                 Code::SchemaValidationFailed,
@@ -841,7 +1003,19 @@ impl Parser {
                 None
             }
         };
-        let tolerated_failure_percentage = self.dynamic_number(obj, "ToleratedFailurePercentage", at);
+        let (max_concurrency, tolerated_failure_count, tolerated_failure_percentage) = if jsonata {
+            (
+                self.jsonata_dynamic(obj, "MaxConcurrency", at, Value::as_u64, "a non-negative INTEGER"),
+                self.jsonata_dynamic(obj, "ToleratedFailureCount", at, Value::as_u64, "a non-negative INTEGER"),
+                self.jsonata_dynamic(obj, "ToleratedFailurePercentage", at, Value::as_f64, "a NUMBER"),
+            )
+        } else {
+            (
+                self.dynamic_int_allow_zero(obj, "MaxConcurrency", at),
+                self.dynamic_int_allow_zero(obj, "ToleratedFailureCount", at),
+                self.dynamic_number(obj, "ToleratedFailurePercentage", at),
+            )
+        };
         if let Some(Dynamic::Fixed(p)) = tolerated_failure_percentage {
             if !(0.0..=100.0).contains(&p) {
                 self.problem(
@@ -855,17 +1029,109 @@ impl Parser {
             processor,
             distributed,
             items_path,
+            items,
             item_selector,
-            max_concurrency: self.dynamic_int_allow_zero(obj, "MaxConcurrency", at).unwrap_or(Dynamic::Fixed(0)),
-            tolerated_failure_count: self.dynamic_int_allow_zero(obj, "ToleratedFailureCount", at),
+            max_concurrency: max_concurrency.unwrap_or(Dynamic::Fixed(0)),
+            tolerated_failure_count,
             tolerated_failure_percentage,
-            result_selector: self.template(obj, "ResultSelector", at),
-            result_path: self.result_path(obj, "ResultPath", at),
+            result_selector: if jsonata { None } else { self.template(obj, "ResultSelector", at) },
+            result_path: if jsonata { ResultPath::Replace } else { self.result_path(obj, "ResultPath", at) },
             retry: self.retriers(obj, at),
-            catch: self.catchers(obj, at, index),
+            catch: self.catchers(obj, at, index, jsonata),
             transition: self.transition(obj, at, index),
             label,
         }
+    }
+
+    /// A JSONata field value: compiled, with each expression checked for what it may read.
+    fn jsonata_template(&mut self, value: &Value, at: &str, field: &str, allowed: StatesRefs) -> JsonataTemplate {
+        let mut problems = Vec::new();
+        let template = JsonataTemplate::compile(value, at, &mut problems);
+        for p in problems {
+            self.problem(Code::SchemaValidationFailed, p.message, p.location);
+        }
+        for e in template.expressions() {
+            self.check_states(e, at, field, allowed);
+        }
+        template
+    }
+
+    /// One `{% %}` string in a field that takes a single expression.
+    fn jsonata_expression(&mut self, text: &str, at: &str, field: &str, allowed: StatesRefs) -> Option<Expression> {
+        match self.jsonata_template(&Value::String(text.to_owned()), at, field, allowed) {
+            JsonataTemplate::Expression(e) => Some(*e),
+            _ => None,
+        }
+    }
+
+    fn check_states(&mut self, e: &Expression, at: &str, field: &str, allowed: StatesRefs) {
+        let used = e.states_refs();
+        let misused =
+            [(used.result && !allowed.result, "result"), (used.error_output && !allowed.error_output, "errorOutput")];
+        for (bad, member) in misused {
+            if bad {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!(
+                        "The JSONata expression '{}' references '$states.{member}', which is not available in the field '{field}'",
+                        e.as_str()
+                    ),
+                    at.to_owned(),
+                );
+            }
+        }
+    }
+
+    /// A number field of a JSONata state: the number, or a `{% %}` expression.
+    fn jsonata_dynamic<T>(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        at: &str,
+        read: impl Fn(&Value) -> Option<T>,
+        what: &str,
+    ) -> Option<Dynamic<T>> {
+        let v = obj.get(key)?;
+        let loc = format!("{at}/{key}");
+        if let Some(text) = v.as_str().filter(|t| expression_text(t).is_some()) {
+            return self.jsonata_expression(text, &loc, key, INPUT_CONTEXT).map(|e| Dynamic::Jsonata(Box::new(e)));
+        }
+        match read(v) {
+            Some(n) => Some(Dynamic::Fixed(n)),
+            None => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("The value for the field '{key}' must be {what} or a JSONata expression"),
+                    loc,
+                );
+                None
+            }
+        }
+    }
+
+    /// `Assign`: each key a variable name (with `.$` in JSONPath for a dynamic value).
+    fn assign(&mut self, obj: &Map<String, Value>, at: &str, jsonata: bool, allowed: StatesRefs) -> Option<Assign> {
+        let value = obj.get("Assign")?;
+        let loc = format!("{at}/Assign");
+        let Some(map) = value.as_object() else {
+            self.problem(Code::SchemaValidationFailed, "The value for the field 'Assign' must be an OBJECT", loc);
+            return None;
+        };
+        for key in map.keys() {
+            let name = if jsonata { key.as_str() } else { key.strip_suffix(".$").unwrap_or(key) };
+            if let Err(why) = check_variable_name(name) {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("The variable name '{name}' is not valid: {why}"),
+                    format!("{loc}/{}", escape_pointer(key)),
+                );
+            }
+        }
+        Some(if jsonata {
+            Assign::Jsonata(self.jsonata_template(value, &loc, "Assign", allowed))
+        } else {
+            Assign::Path(Template::compile(value, &loc, &mut self.problems))
+        })
     }
 
     fn transition(&mut self, obj: &Map<String, Value>, at: &str, index: &HashMap<String, StateId>) -> Transition {
@@ -1076,7 +1342,30 @@ impl Parser {
         Some(Template::compile(v, &format!("{at}/{key}"), &mut self.problems))
     }
 
-    fn fail_field(&mut self, obj: &Map<String, Value>, key: &str, path_key: &str, at: &str) -> Option<FailField> {
+    fn fail_field(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        path_key: &str,
+        at: &str,
+        jsonata: bool,
+    ) -> Option<FailField> {
+        if jsonata {
+            return match obj.get(key)? {
+                Value::String(s) if expression_text(s).is_some() => self
+                    .jsonata_expression(s, &format!("{at}/{key}"), key, INPUT_CONTEXT)
+                    .map(|e| FailField::Jsonata(Box::new(e))),
+                Value::String(s) => Some(FailField::Literal(s.clone())),
+                _ => {
+                    self.problem(
+                        Code::SchemaValidationFailed,
+                        format!("The value for the field '{key}' must be a STRING"),
+                        format!("{at}/{key}"),
+                    );
+                    None
+                }
+            };
+        }
         match (obj.get(key), obj.get(path_key)) {
             (Some(_), Some(_)) => {
                 self.problem(
@@ -1260,7 +1549,13 @@ impl Parser {
         out
     }
 
-    fn catchers(&mut self, obj: &Map<String, Value>, at: &str, index: &HashMap<String, StateId>) -> Vec<Catcher> {
+    fn catchers(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        index: &HashMap<String, StateId>,
+        jsonata: bool,
+    ) -> Vec<Catcher> {
         let Some(v) = obj.get("Catch") else { return Vec::new() };
         let Some(items) = v.as_array() else {
             self.problem(
@@ -1270,6 +1565,11 @@ impl Parser {
             );
             return Vec::new();
         };
+        let allowed: &[&str] = if jsonata {
+            &["ErrorEquals", "Next", "Output", "Assign", "Comment"]
+        } else {
+            &["ErrorEquals", "Next", "ResultPath", "Assign", "Comment"]
+        };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let loc = format!("{at}/Catch/{i}");
@@ -1278,7 +1578,7 @@ impl Parser {
                 continue;
             };
             for key in c.keys() {
-                if !["ErrorEquals", "Next", "ResultPath", "Comment"].contains(&key.as_str()) {
+                if !allowed.contains(&key.as_str()) {
                     self.problem(
                         Code::SchemaValidationFailed,
                         format!("The field '{key}' is not supported by Step Functions"),
@@ -1298,8 +1598,15 @@ impl Parser {
                     0
                 }
             };
-            let result_path = self.result_path(c, "ResultPath", &loc);
-            out.push(Catcher { error_equals, next, result_path });
+            let result_path = if jsonata { ResultPath::Replace } else { self.result_path(c, "ResultPath", &loc) };
+            let assign = self.assign(c, &loc, jsonata, WITH_ERROR_OUTPUT);
+            let output = match c.get("Output") {
+                Some(v) if jsonata => {
+                    Some(self.jsonata_template(v, &format!("{loc}/Output"), "Output", WITH_ERROR_OUTPUT))
+                }
+                _ => None,
+            };
+            out.push(Catcher { error_equals, next, result_path, assign, output });
         }
         self.check_all_last(out.iter().map(|c| &c.error_equals), &format!("{at}/Catch"));
         out
@@ -1319,6 +1626,285 @@ impl Parser {
     }
 }
 
+/// What JSONata expressions in most fields may read of `$states`.
+const INPUT_CONTEXT: StatesRefs = StatesRefs { input: true, result: false, error_output: false, context: true };
+/// `Output` and `Assign` of Task, Parallel and Map also read the result.
+const WITH_RESULT: StatesRefs = StatesRefs { input: true, result: true, error_output: false, context: true };
+/// A catcher's `Output` and `Assign` read the error output instead.
+const WITH_ERROR_OUTPUT: StatesRefs = StatesRefs { input: true, result: false, error_output: true, context: true };
+
+/// The fields a state type accepts: (in JSONPath states, in JSONata states), besides `Type`,
+/// `Comment` and `QueryLanguage`. `None` for an unknown type.
+fn state_fields(ty: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    Some(match ty {
+        "Pass" => (
+            &["InputPath", "OutputPath", "Parameters", "Result", "ResultPath", "Next", "End", "Assign"],
+            &["Output", "Next", "End", "Assign"],
+        ),
+        "Task" => (
+            &[
+                "Resource",
+                "InputPath",
+                "OutputPath",
+                "Parameters",
+                "ResultSelector",
+                "ResultPath",
+                "Retry",
+                "Catch",
+                "TimeoutSeconds",
+                "TimeoutSecondsPath",
+                "HeartbeatSeconds",
+                "HeartbeatSecondsPath",
+                "Credentials",
+                "Next",
+                "End",
+                "Assign",
+            ],
+            &[
+                "Resource",
+                "Arguments",
+                "Output",
+                "Retry",
+                "Catch",
+                "TimeoutSeconds",
+                "HeartbeatSeconds",
+                "Credentials",
+                "Next",
+                "End",
+                "Assign",
+            ],
+        ),
+        "Choice" => {
+            (&["Choices", "Default", "InputPath", "OutputPath", "Assign"], &["Choices", "Default", "Output", "Assign"])
+        }
+        "Wait" => (
+            &[
+                "Seconds",
+                "Timestamp",
+                "SecondsPath",
+                "TimestampPath",
+                "InputPath",
+                "OutputPath",
+                "Next",
+                "End",
+                "Assign",
+            ],
+            &["Seconds", "Timestamp", "Output", "Next", "End", "Assign"],
+        ),
+        "Succeed" => (&["InputPath", "OutputPath"], &["Output"]),
+        "Fail" => (&["Error", "Cause", "ErrorPath", "CausePath"], &["Error", "Cause"]),
+        "Parallel" => (
+            &[
+                "Branches",
+                "InputPath",
+                "OutputPath",
+                "Parameters",
+                "ResultSelector",
+                "ResultPath",
+                "Retry",
+                "Catch",
+                "Next",
+                "End",
+                "Assign",
+            ],
+            &["Branches", "Arguments", "Output", "Retry", "Catch", "Next", "End", "Assign"],
+        ),
+        "Map" => (
+            &[
+                "ItemProcessor",
+                "Iterator",
+                "ItemsPath",
+                "ItemSelector",
+                "Parameters",
+                "MaxConcurrency",
+                "MaxConcurrencyPath",
+                "ToleratedFailureCount",
+                "ToleratedFailureCountPath",
+                "ToleratedFailurePercentage",
+                "ToleratedFailurePercentagePath",
+                "ItemReader",
+                "ItemBatcher",
+                "ResultWriter",
+                "Label",
+                "InputPath",
+                "OutputPath",
+                "ResultSelector",
+                "ResultPath",
+                "Retry",
+                "Catch",
+                "Next",
+                "End",
+                "Assign",
+            ],
+            &[
+                "ItemProcessor",
+                "Iterator",
+                "Items",
+                "ItemSelector",
+                "MaxConcurrency",
+                "ToleratedFailureCount",
+                "ToleratedFailurePercentage",
+                "ItemReader",
+                "ItemBatcher",
+                "ResultWriter",
+                "Label",
+                "Output",
+                "Retry",
+                "Catch",
+                "Next",
+                "End",
+                "Assign",
+            ],
+        ),
+        _ => return None,
+    })
+}
+
+/// A JSONPath Choice operator's field name (`StringEquals`, `NumericLessThanPath`, `IsNull`).
+fn is_choice_operator(key: &str) -> bool {
+    ["String", "Numeric", "Boolean", "Timestamp", "Is"].iter().any(|p| key.starts_with(p))
+}
+
+/// The longest variable name AWS accepts.
+pub const MAX_VARIABLE_NAME_CHARS: usize = 80;
+
+/// A variable name: an identifier (Unicode letters, digits and `_`, not starting with a digit)
+/// of at most 80 characters, other than the reserved `states`. Dots are not allowed: `Assign`
+/// sets whole variables, never a part of one.
+pub fn check_variable_name(name: &str) -> Result<(), &'static str> {
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else { return Err("a name must not be empty") };
+    if name.chars().count() > MAX_VARIABLE_NAME_CHARS {
+        return Err("a name has at most 80 characters");
+    }
+    if name == "states" {
+        return Err("'states' is reserved");
+    }
+    if !(first.is_alphabetic() || first == '_') || !chars.all(|c| c.is_alphanumeric() || c == '_') {
+        return Err("a name is a letter or '_' followed by letters, digits or '_'");
+    }
+    Ok(())
+}
+
+/// Which variables each state reads, by state name, each list sorted (DescribeStateMachine's
+/// `variableReferences`). States that read none are absent.
+pub fn variable_references(def: &Definition) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for graph in &def.graphs {
+        for state in &graph.states {
+            let mut names = std::collections::BTreeSet::new();
+            state_variables(state, &mut names);
+            if !names.is_empty() {
+                out.insert(state.name.clone(), names.into_iter().collect());
+            }
+        }
+    }
+    out
+}
+
+fn state_variables(state: &State, names: &mut std::collections::BTreeSet<String>) {
+    let mut path = |p: &PathRef| {
+        if let PathRef::Variable { name, .. } = p {
+            names.insert(name.clone());
+        }
+    };
+    let mut paths: Vec<&PathRef> = Vec::new();
+    let mut templates: Vec<&JsonataTemplate> = Vec::new();
+    let mut expressions: Vec<&Expression> = Vec::new();
+    for p in [&state.input_path, &state.output_path] {
+        if let DataPath::Path(p) = p {
+            paths.push(p);
+        }
+    }
+    fn assign<'a>(a: &'a Option<Assign>, paths: &mut Vec<&'a PathRef>, templates: &mut Vec<&'a JsonataTemplate>) {
+        match a {
+            Some(Assign::Path(t)) => paths.extend(t.paths()),
+            Some(Assign::Jsonata(t)) => templates.push(t),
+            None => {}
+        }
+    }
+    fn payload<'a>(p: &'a Option<Payload>, paths: &mut Vec<&'a PathRef>, templates: &mut Vec<&'a JsonataTemplate>) {
+        match p {
+            Some(Payload::Path(t)) => paths.extend(t.paths()),
+            Some(Payload::Jsonata(t)) => templates.push(t),
+            None => {}
+        }
+    }
+    fn dynamic<'a, T>(d: Option<&'a Dynamic<T>>, paths: &mut Vec<&'a PathRef>, expressions: &mut Vec<&'a Expression>) {
+        match d {
+            Some(Dynamic::Path(p)) => paths.push(p),
+            Some(Dynamic::Jsonata(e)) => expressions.push(e),
+            _ => {}
+        }
+    }
+    assign(&state.assign, &mut paths, &mut templates);
+    templates.extend(state.output.as_ref());
+    let mut catchers: &[Catcher] = &[];
+    match &state.kind {
+        StateKind::Pass(p) => paths.extend(p.parameters.iter().flat_map(Template::paths)),
+        StateKind::Task(t) => {
+            paths.extend(t.parameters.iter().flat_map(Template::paths));
+            paths.extend(t.result_selector.iter().flat_map(Template::paths));
+            templates.extend(t.arguments.as_ref());
+            payload(&t.credentials, &mut paths, &mut templates);
+            dynamic(t.timeout_seconds.as_ref(), &mut paths, &mut expressions);
+            dynamic(t.heartbeat_seconds.as_ref(), &mut paths, &mut expressions);
+            catchers = &t.catch;
+        }
+        StateKind::Choice(c) => {
+            for branch in &c.rules {
+                match &branch.test {
+                    ChoiceTest::Rule(cond) => paths.extend(cond.paths()),
+                    ChoiceTest::Jsonata(e) => expressions.push(e),
+                    ChoiceTest::Constant(_) => {}
+                }
+                assign(&branch.assign, &mut paths, &mut templates);
+                templates.extend(branch.output.as_ref());
+            }
+        }
+        StateKind::Wait(w) => match &w.wait_for {
+            WaitFor::SecondsPath(p) | WaitFor::TimestampPath(p) => paths.push(p),
+            WaitFor::SecondsJsonata(e) | WaitFor::TimestampJsonata(e) => expressions.push(e),
+            WaitFor::Seconds(_) | WaitFor::Timestamp(_) => {}
+        },
+        StateKind::Succeed => {}
+        StateKind::Fail(f) => {
+            for field in [&f.error, &f.cause].into_iter().flatten() {
+                match field {
+                    FailField::Dynamic(d) => paths.extend(d.paths()),
+                    FailField::Jsonata(e) => expressions.push(e),
+                    FailField::Literal(_) => {}
+                }
+            }
+        }
+        StateKind::Parallel(p) => {
+            paths.extend(p.parameters.iter().flat_map(Template::paths));
+            paths.extend(p.result_selector.iter().flat_map(Template::paths));
+            templates.extend(p.arguments.as_ref());
+            catchers = &p.catch;
+        }
+        StateKind::Map(m) => {
+            paths.extend(m.items_path.iter());
+            templates.extend(m.items.as_ref());
+            payload(&m.item_selector, &mut paths, &mut templates);
+            dynamic(Some(&m.max_concurrency), &mut paths, &mut expressions);
+            dynamic(m.tolerated_failure_count.as_ref(), &mut paths, &mut expressions);
+            dynamic(m.tolerated_failure_percentage.as_ref(), &mut paths, &mut expressions);
+            paths.extend(m.result_selector.iter().flat_map(Template::paths));
+            catchers = &m.catch;
+        }
+    }
+    for c in catchers {
+        assign(&c.assign, &mut paths, &mut templates);
+        templates.extend(c.output.as_ref());
+    }
+    paths.into_iter().for_each(&mut path);
+    expressions.extend(templates.into_iter().flat_map(JsonataTemplate::expressions));
+    for e in expressions {
+        names.extend(e.variables().map(str::to_owned));
+    }
+}
+
 /// The states a state can lead to (for reachability).
 fn successors(kind: &StateKind) -> Vec<StateId> {
     let mut out = Vec::new();
@@ -1327,7 +1913,7 @@ fn successors(kind: &StateKind) -> Vec<StateId> {
     }
     match kind {
         StateKind::Choice(c) => {
-            out.extend(c.rules.iter().map(|(_, n)| *n));
+            out.extend(c.rules.iter().map(|b| b.next));
             out.extend(c.default);
         }
         StateKind::Task(t) => out.extend(t.catch.iter().map(|c| c.next)),

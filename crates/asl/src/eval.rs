@@ -72,12 +72,24 @@ impl ContextSource for Value {
     }
 }
 
+/// Where workflow variables are read from: one map in tests and `baton eval`, the chain of
+/// frame scopes (a Map iteration's own, then the enclosing ones) in an execution.
+pub trait VariableSource {
+    fn variable(&self, name: &str) -> Option<&Value>;
+}
+
+impl VariableSource for Map<String, Value> {
+    fn variable(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
 /// The documents a path can read while one state runs.
 pub struct Scope<'a> {
     pub input: &'a Value,
     context: &'a dyn ContextSource,
     context_cache: OnceCell<Value>,
-    pub variables: Option<&'a Map<String, Value>>,
+    pub variables: Option<&'a dyn VariableSource>,
 }
 
 impl<'a> Scope<'a> {
@@ -85,7 +97,7 @@ impl<'a> Scope<'a> {
         Self { input, context, context_cache: OnceCell::new(), variables: None }
     }
 
-    pub fn with_variables(mut self, variables: &'a Map<String, Value>) -> Self {
+    pub fn with_variables(mut self, variables: &'a dyn VariableSource) -> Self {
         self.variables = Some(variables);
         self
     }
@@ -96,6 +108,12 @@ impl<'a> Scope<'a> {
         'a: 'b,
     {
         Scope { input, context: self.context, context_cache: self.context_cache.clone(), variables: self.variables }
+    }
+
+    /// The context object's producer, for readers that build their own view of it (JSONata's
+    /// `$states.context`).
+    pub fn context_source(&self) -> &'a dyn ContextSource {
+        self.context
     }
 
     pub fn context(&self) -> &Value {
@@ -110,7 +128,7 @@ impl<'a> Scope<'a> {
             PathRef::Variable { name, path, .. } => {
                 let value = self
                     .variables
-                    .and_then(|vars| vars.get(name))
+                    .and_then(|vars| vars.variable(name))
                     .ok_or_else(|| LookupError::UndefinedVariable(name.clone()))?;
                 Ok(path.eval(value)?)
             }

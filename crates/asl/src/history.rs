@@ -138,8 +138,17 @@ impl EventType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Details {
     None,
-    StateEntered { name: String, input: Value },
-    StateExited { name: String, output: Value },
+    StateEntered {
+        name: String,
+        input: Value,
+    },
+    StateExited {
+        name: String,
+        output: Value,
+        /// `assignedVariables`: each variable the state set, as compact JSON text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assigned_variables: Option<Box<Map<String, Value>>>,
+    },
     Fields(Map<String, Value>),
 }
 
@@ -177,12 +186,16 @@ impl HistoryEvent {
                 }
                 Some(d)
             }
-            Details::StateExited { name, output } => {
+            Details::StateExited { name, output, assigned_variables } => {
                 let mut d = Map::new();
                 d.insert("name".into(), Value::from(name.as_str()));
                 if include_data {
                     d.insert("output".into(), Value::from(json_text(output)));
                     d.insert("outputDetails".into(), serde_json::json!({"truncated": false}));
+                    if let Some(vars) = assigned_variables {
+                        d.insert("assignedVariables".into(), Value::Object((**vars).clone()));
+                        d.insert("assignedVariablesDetails".into(), serde_json::json!({"truncated": false}));
+                    }
                 }
                 Some(d)
             }

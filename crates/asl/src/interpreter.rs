@@ -22,13 +22,14 @@ use serde_json::{json, Map, Value};
 
 use crate::context::{ExecutionInfo, StateContext};
 use crate::definition::{
-    Catcher, Definition, Dynamic, FailField, GraphId, Jitter, MapState, Retrier, State, StateId, StateKind, Transition,
-    WaitFor,
+    Assign, Catcher, ChoiceTest, Definition, Dynamic, FailField, GraphId, Jitter, MapState, Payload, QueryLanguage,
+    Retrier, State, StateId, StateKind, Transition, WaitFor,
 };
 use crate::error::{names, EvalFailure};
-use crate::eval::{PathRef, Randomness, Scope};
+use crate::eval::{PathRef, Randomness, Scope, VariableSource};
 use crate::history::{Details, EventType, HistoryEvent};
 use crate::io;
+use crate::jsonata::{Documents, Expression, JsonataTemplate, QueryFailure};
 use crate::template::{compact, Template};
 use crate::timestamp::{self, Millis};
 
@@ -36,6 +37,10 @@ use crate::timestamp::{self, Millis};
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 /// AWS's cap on history events in a Standard execution.
 pub const MAX_HISTORY_EVENTS: u64 = 25_000;
+/// AWS's limit on one variable's value, and on all the values one `Assign` sets.
+pub const MAX_VARIABLE_BYTES: usize = 256 * 1024;
+/// AWS's limit on all variables of an execution at once.
+pub const MAX_EXECUTION_VARIABLE_BYTES: usize = 10 * 1024 * 1024;
 
 pub type FrameId = usize;
 pub type TaskId = u64;
@@ -192,6 +197,9 @@ pub struct Execution {
     /// Where a redrive resumes: the top-level state the execution ended in, and its input.
     #[serde(default)]
     redrive_from: Option<(StateId, Value)>,
+    /// Size (compact JSON bytes) of every variable alive, against the execution-wide limit.
+    #[serde(default)]
+    variable_bytes: usize,
 }
 
 impl Execution {
@@ -238,6 +246,44 @@ struct Frame {
     /// Runs as a child execution of a distributed Map: its events are not in this history.
     #[serde(default)]
     silent: bool,
+    /// The variables this frame's scope assigned (the top level's, or one Parallel branch's
+    /// or Map iteration's). Outer scopes are read through `parent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    vars: Option<Box<Map<String, Value>>>,
+}
+
+/// Variables a state assigns when it leaves, in the order its `Assign` lists them.
+type Assigned = Option<Box<Map<String, Value>>>;
+
+/// The variables visible from a frame: its own scope's, then each enclosing scope's, up to
+/// the top level or a distributed Map (whose children see none of the parent's).
+struct FrameVars<'a> {
+    def: &'a Definition,
+    exec: &'a Execution,
+    frame: FrameId,
+}
+
+impl FrameVars<'_> {
+    /// The frames whose scopes are visible, innermost first.
+    fn scopes(&self) -> impl Iterator<Item = &Frame> {
+        let mut next = self.exec.frames.get(self.frame).and_then(Option::as_ref);
+        std::iter::from_fn(move || {
+            let frame = next?;
+            next = frame.parent.as_ref().and_then(|p| {
+                let parent = self.exec.frames.get(p.frame)?.as_ref()?;
+                let distributed =
+                    matches!(&self.def.state(parent.graph, parent.state).kind, StateKind::Map(m) if m.distributed);
+                (!distributed).then_some(parent)
+            });
+            Some(frame)
+        })
+    }
+}
+
+impl VariableSource for FrameVars<'_> {
+    fn variable(&self, name: &str) -> Option<&Value> {
+        self.scopes().find_map(|f| f.vars.as_ref()?.get(name))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,7 +295,12 @@ enum Phase {
     Task(Box<TaskWait>),
     WaitTimer {
         timer: TimerId,
+        /// The state's output when the timer fires (its effective input in JSONPath, to
+        /// which OutputPath still applies).
         effective: Value,
+        /// What the state assigns when it leaves, computed on entry.
+        #[serde(default)]
+        assigned: Assigned,
     },
     RetryTimer {
         timer: TimerId,
@@ -336,13 +387,15 @@ enum Work {
 
 /// What running a state's work led to.
 enum Flow {
-    /// The state finished with this output; go where its transition says.
-    Exit(Value),
+    /// The state finished with this output (and these assignments); go where its transition
+    /// says.
+    Exit(Value, Assigned),
     /// Leave to a chosen state (a Choice rule, or a catcher): the `*StateExited` event is
     /// written, then `next` is entered.
     Caught {
         output: Value,
         next: StateId,
+        assigned: Assigned,
     },
     /// The frame waits for an event.
     Blocked,
@@ -368,6 +421,7 @@ pub fn start(def: &Definition, info: ExecutionInfo, input: Value, env: &mut Env<
         tasks: BTreeMap::new(),
         timers: BTreeMap::new(),
         redrive_from: None,
+        variable_bytes: 0,
     };
     let mut run = Run {
         def,
@@ -516,6 +570,7 @@ impl<'a> Run<'a> {
             retry_total: 0,
             phase: Phase::Entering,
             silent,
+            vars: None,
         };
         match self.exec.free_frames.pop() {
             Some(id) => {
@@ -530,6 +585,10 @@ impl<'a> Run<'a> {
     }
 
     fn free_frame(&mut self, id: FrameId) {
+        if let Some(vars) = self.exec.frames.get(id).and_then(Option::as_ref).and_then(|f| f.vars.as_ref()) {
+            let size: usize = vars.values().map(|v| compact(v).len()).sum();
+            self.exec.variable_bytes = self.exec.variable_bytes.saturating_sub(size);
+        }
         if self.live(id) {
             self.exec.frames[id] = None;
             self.exec.free_frames.push(id);
@@ -719,13 +778,19 @@ impl<'a> Run<'a> {
                 if !self.live(f) {
                     return;
                 }
-                let Phase::WaitTimer { timer: t, effective } = &self.frame(f).phase else { return };
+                let Phase::WaitTimer { timer: t, .. } = &self.frame(f).phase else { return };
                 if *t != timer {
                     return;
                 }
-                let effective = effective.clone();
-                self.frame_mut(f).phase = Phase::Running;
-                let flow = self.output_path(f, effective);
+                let Phase::WaitTimer { effective, assigned, .. } =
+                    std::mem::replace(&mut self.frame_mut(f).phase, Phase::Running)
+                else {
+                    return;
+                };
+                let flow = match self.output_path(f, effective) {
+                    Flow::Exit(output, _) => Flow::Exit(output, assigned),
+                    other => other,
+                };
                 self.follow(f, flow);
                 self.work.push(Work::Run(f));
             }
@@ -876,16 +941,20 @@ impl<'a> Run<'a> {
         }
         match flow {
             Flow::Blocked | Flow::Ended => None,
-            Flow::Exit(output) => {
+            Flow::Exit(output, assigned) => {
                 if payload_too_large(&output) {
                     let failure = self.data_limit(f);
                     return self.follow(f, Flow::Fail(failure));
                 }
+                let assigned_variables = match self.apply_assigned(f, assigned) {
+                    Ok(a) => a,
+                    Err(failure) => return self.follow(f, Flow::Fail(failure)),
+                };
                 let state = self.state_of(f);
                 let transition = crate::definition::transition_of(&state.kind).unwrap_or(Transition::End);
                 let ty = EventType::state_exited(state.kind.type_name());
                 let name = state.name.clone();
-                self.emit(f, ty, Details::StateExited { name, output: output.clone() });
+                self.emit(f, ty, Details::StateExited { name, output: output.clone(), assigned_variables });
                 match transition {
                     Transition::Next(next) => {
                         self.move_to(f, next, output);
@@ -897,11 +966,15 @@ impl<'a> Run<'a> {
                     }
                 }
             }
-            Flow::Caught { output, next } => {
+            Flow::Caught { output, next, assigned } => {
+                let assigned_variables = match self.apply_assigned(f, assigned) {
+                    Ok(a) => a,
+                    Err(failure) => return self.follow(f, Flow::Fail(failure)),
+                };
                 let state = self.state_of(f);
                 let ty = EventType::state_exited(state.kind.type_name());
                 let name = state.name.clone();
-                self.emit(f, ty, Details::StateExited { name, output: output.clone() });
+                self.emit(f, ty, Details::StateExited { name, output: output.clone(), assigned_variables });
                 self.move_to(f, next, output);
                 Some(())
             }
@@ -958,8 +1031,9 @@ impl<'a> Run<'a> {
     ) -> Result<Value, Failure> {
         let state = self.state_of(f);
         let raw = &live_frame(self.exec, f).input;
+        let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
         let ctx = state_context(self.def, self.exec, f, token);
-        let scope = Scope::new(raw, &ctx);
+        let scope = Scope::new(raw, &ctx).with_variables(&vars);
         let selected = io::select(&state.input_path, &scope).map_err(|e| eval_failure(self.def, self.exec, f, e))?;
         match template {
             None => Ok(selected),
@@ -971,20 +1045,33 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// ResultSelector, ResultPath and OutputPath after a Task/Parallel/Map produced `result`.
+    /// After a Task/Parallel/Map produced `result`: `Assign` (reading the raw result), then
+    /// ResultSelector, ResultPath and OutputPath; in JSONata, `Output` and `Assign`.
     fn after_result(&mut self, f: FrameId, result: Value) -> Flow {
         let state = self.state_of(f);
+        if state.query_language == QueryLanguage::Jsonata {
+            let raw = self.frame(f).input.clone();
+            return match self.jsonata_exit(f, state.output.as_ref(), state.assign.as_ref(), &raw, Some(&result), None) {
+                Ok((output, assigned)) => Flow::Exit(output.unwrap_or(result), assigned),
+                Err(q) => self.query_flow(f, q),
+            };
+        }
         let (selector, result_path) = match &state.kind {
             StateKind::Task(t) => (t.result_selector.as_ref(), &t.result_path),
             StateKind::Parallel(p) => (p.result_selector.as_ref(), &p.result_path),
             StateKind::Map(m) => (m.result_selector.as_ref(), &m.result_path),
-            _ => return Flow::Exit(result),
+            _ => return Flow::Exit(result, None),
+        };
+        let assigned = match self.assign_path(f, state.assign.as_ref(), &result) {
+            Ok(a) => a,
+            Err(failure) => return Flow::Fail(failure),
         };
         let selected = match selector {
             None => result,
             Some(t) => {
+                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
                 let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(&result, &ctx);
+                let scope = Scope::new(&result, &ctx).with_variables(&vars);
                 match t.eval(&scope, &mut *self.random) {
                     Ok(v) => v,
                     Err(e) => return Flow::Fail(self.eval_failure(f, e)),
@@ -992,17 +1079,21 @@ impl<'a> Run<'a> {
             }
         };
         match io::merge_result(result_path, &self.frame(f).input, selected) {
-            Ok(v) => self.output_path(f, v),
+            Ok(v) => with_assigned(self.output_path(f, v), assigned),
             Err(e) => Flow::Fail(self.eval_failure(f, e)),
         }
     }
 
     fn output_path(&mut self, f: FrameId, value: Value) -> Flow {
         let state = self.state_of(f);
+        if matches!(state.output_path, crate::definition::DataPath::Whole) {
+            return Flow::Exit(value, None);
+        }
+        let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
         let ctx = state_context(self.def, self.exec, f, None);
-        let scope = Scope::new(&value, &ctx);
+        let scope = Scope::new(&value, &ctx).with_variables(&vars);
         match io::select(&state.output_path, &scope) {
-            Ok(v) => Flow::Exit(v),
+            Ok(v) => Flow::Exit(v, None),
             Err(e) => Flow::Fail(self.eval_failure(f, e)),
         }
     }
@@ -1011,6 +1102,9 @@ impl<'a> Run<'a> {
         let def: &Definition = self.def;
         let fr = self.frame(f);
         let state = def.state(fr.graph, fr.state);
+        if state.query_language == QueryLanguage::Jsonata {
+            return self.run_jsonata_state(f, state);
+        }
         match &state.kind {
             StateKind::Pass(p) => {
                 let effective = match self.effective_input(f, p.parameters.as_ref(), None) {
@@ -1021,8 +1115,12 @@ impl<'a> Run<'a> {
                     Some(r) => r.clone(),
                     None => effective,
                 };
+                let assigned = match self.assign_path(f, state.assign.as_ref(), &result) {
+                    Ok(a) => a,
+                    Err(failure) => return Flow::Fail(failure),
+                };
                 match io::merge_result(&p.result_path, &self.frame(f).input, result) {
-                    Ok(v) => self.output_path(f, v),
+                    Ok(v) => with_assigned(self.output_path(f, v), assigned),
                     Err(e) => Flow::Fail(self.eval_failure(f, e)),
                 }
             }
@@ -1038,30 +1136,41 @@ impl<'a> Run<'a> {
                     Ok(v) => v,
                     Err(e) => return Flow::Fail(e),
                 };
-                let next = {
+                let chosen = {
+                    let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
                     let ctx = state_context(self.def, self.exec, f, None);
-                    let scope = Scope::new(&effective, &ctx);
+                    let scope = Scope::new(&effective, &ctx).with_variables(&vars);
                     let mut chosen = None;
-                    for (rule, next) in &c.rules {
-                        match rule.condition.eval(&scope) {
+                    for branch in &c.rules {
+                        let holds = match &branch.test {
+                            ChoiceTest::Rule(condition) => condition.eval(&scope),
+                            ChoiceTest::Constant(b) => Ok(*b),
+                            // A JSONPath state never holds JSONata conditions (the parser
+                            // reads `Condition` only in JSONata states).
+                            ChoiceTest::Jsonata(_) => Ok(false),
+                        };
+                        match holds {
                             Ok(true) => {
-                                chosen = Some(*next);
+                                chosen = Some(branch);
                                 break;
                             }
                             Ok(false) => {}
                             Err(e) => return Flow::Fail(self.eval_failure(f, e)),
                         }
                     }
-                    chosen.or(c.default)
+                    chosen
                 };
-                let Some(next) = next else {
-                    return Flow::Fail(Failure {
-                        error: Some(names::NO_CHOICE_MATCHED.into()),
-                        cause: Some(format!("No Matches! in state '{}'", state.name)),
-                    });
+                let (next, assign) = match (chosen, c.default) {
+                    (Some(branch), _) => (branch.next, branch.assign.as_ref()),
+                    (None, Some(default)) => (default, state.assign.as_ref()),
+                    (None, None) => return Flow::Fail(no_choice_matched(state)),
+                };
+                let assigned = match self.assign_path(f, assign, &effective) {
+                    Ok(a) => a,
+                    Err(failure) => return Flow::Fail(failure),
                 };
                 match self.output_path(f, effective) {
-                    Flow::Exit(output) => Flow::Caught { output, next },
+                    Flow::Exit(output, _) => Flow::Caught { output, next, assigned },
                     other => other,
                 }
             }
@@ -1072,15 +1181,13 @@ impl<'a> Run<'a> {
                 };
                 let fire_at = match self.wait_until(f, &w.wait_for, &effective) {
                     Ok(t) => t,
-                    Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+                    Err(e) => return self.fail_flow(f, e),
                 };
-                let delay = fire_at.saturating_sub(self.now);
-                if delay <= 0 {
-                    return self.output_path(f, effective);
-                }
-                let timer = self.start_timer(TimerPurpose::Wait(f), delay as u64);
-                self.frame_mut(f).phase = Phase::WaitTimer { timer, effective };
-                Flow::Blocked
+                let assigned = match self.assign_path(f, state.assign.as_ref(), &effective) {
+                    Ok(a) => a,
+                    Err(failure) => return Flow::Fail(failure),
+                };
+                self.wait_or_exit(f, fire_at, effective, assigned, true)
             }
             StateKind::Fail(fail) => {
                 let resolve = |run: &mut Self,
@@ -1092,8 +1199,9 @@ impl<'a> Run<'a> {
                         Some(FailField::Literal(s)) => Ok(Some(s.clone())),
                         Some(FailField::Dynamic(d)) => {
                             let raw = live_frame(run.exec, f).input.clone();
+                            let vars = FrameVars { def: run.def, exec: run.exec, frame: f };
                             let ctx = state_context(run.def, run.exec, f, None);
-                            let scope = Scope::new(&raw, &ctx);
+                            let scope = Scope::new(&raw, &ctx).with_variables(&vars);
                             let v = match d {
                                 crate::template::DynamicValue::Path(p) => scope.eval(p).map_err(|_| {
                                     EvalFailure::runtime(format!(
@@ -1110,6 +1218,8 @@ impl<'a> Run<'a> {
                                 Err(e) => Err(run.eval_failure(f, e)),
                             }
                         }
+                        // A JSONPath state never holds JSONata fields.
+                        Some(FailField::Jsonata(_)) => Ok(None),
                     }
                 };
                 let error = match resolve(self, &fail.error, "ErrorPath") {
@@ -1129,28 +1239,342 @@ impl<'a> Run<'a> {
                     Ok(v) => v,
                     Err(e) => return Flow::Fail(e),
                 };
-                self.emit(f, EventType::ParallelStateStarted, Details::None);
-                let n = p.branches.len();
-                let fan = Fanout {
-                    is_map: false,
-                    pending: (0..n).map(|_| Some(effective.clone())).collect(),
-                    next_slot: 0,
-                    running: Vec::new(),
-                    results: vec![Value::Null; n],
-                    done: 0,
-                    failed: 0,
-                    max_concurrency: 0,
-                    tolerated_count: None,
-                    tolerated_percentage: None,
-                    scheduled: true,
-                    outcome: None,
-                };
-                self.frame_mut(f).phase = Phase::Fanout(Box::new(fan));
-                self.work.push(Work::Continue(f));
-                Flow::Blocked
+                self.start_parallel(f, p.branches.len(), effective)
             }
             StateKind::Map(m) => self.run_map(f, m),
         }
+    }
+
+    /// A state in JSONata mode: `Arguments`, `Output`, `Assign` and `{% %}` fields read
+    /// `$states` and variables; there are no path stages.
+    fn run_jsonata_state(&mut self, f: FrameId, state: &'a State) -> Flow {
+        let raw = self.frame(f).input.clone();
+        match &state.kind {
+            StateKind::Pass(_) | StateKind::Succeed => {
+                let assign = if matches!(state.kind, StateKind::Succeed) { None } else { state.assign.as_ref() };
+                match self.jsonata_exit(f, state.output.as_ref(), assign, &raw, None, None) {
+                    Ok((output, assigned)) => Flow::Exit(output.unwrap_or(raw), assigned),
+                    Err(q) => self.query_flow(f, q),
+                }
+            }
+            StateKind::Choice(c) => {
+                let mut chosen = None;
+                for branch in &c.rules {
+                    let holds = match &branch.test {
+                        ChoiceTest::Constant(b) => *b,
+                        ChoiceTest::Jsonata(e) => match self.jsonata_value(f, e, &raw, "Condition", None) {
+                            Ok(Value::Bool(b)) => b,
+                            Ok(other) => {
+                                return self
+                                    .query_flow(f, QueryFailure::unexpected_type(e, "Condition", "boolean", &other))
+                            }
+                            Err(q) => return self.query_flow(f, q),
+                        },
+                        // A JSONata state never holds JSONPath rules.
+                        ChoiceTest::Rule(_) => false,
+                    };
+                    if holds {
+                        chosen = Some(branch);
+                        break;
+                    }
+                }
+                let (next, output, assign) = match (chosen, c.default) {
+                    (Some(b), _) => (b.next, b.output.as_ref(), b.assign.as_ref()),
+                    (None, Some(default)) => (default, state.output.as_ref(), state.assign.as_ref()),
+                    (None, None) => return Flow::Fail(no_choice_matched(state)),
+                };
+                match self.jsonata_exit(f, output, assign, &raw, None, None) {
+                    Ok((output, assigned)) => Flow::Caught { output: output.unwrap_or(raw), next, assigned },
+                    Err(q) => self.query_flow(f, q),
+                }
+            }
+            StateKind::Wait(w) => {
+                let fire_at = match self.wait_until(f, &w.wait_for, &raw) {
+                    Ok(t) => t,
+                    Err(e) => return self.fail_flow(f, e),
+                };
+                match self.jsonata_exit(f, state.output.as_ref(), state.assign.as_ref(), &raw, None, None) {
+                    Ok((output, assigned)) => {
+                        let output = output.unwrap_or(raw);
+                        self.wait_or_exit(f, fire_at, output, assigned, false)
+                    }
+                    Err(q) => self.query_flow(f, q),
+                }
+            }
+            StateKind::Fail(fail) => {
+                let mut resolved = [None, None];
+                for (slot, (field, name)) in [(&fail.error, "Error"), (&fail.cause, "Cause")].into_iter().enumerate() {
+                    resolved[slot] = match field {
+                        None => None,
+                        Some(FailField::Literal(s)) => Some(s.clone()),
+                        Some(FailField::Jsonata(e)) => match self.jsonata_value(f, e, &raw, name, None) {
+                            Ok(Value::String(s)) => Some(s),
+                            Ok(other) => Some(compact(&other)),
+                            Err(q) => {
+                                let failure = self.query_failure(f, q);
+                                return self.fail_frame_now(f, failure);
+                            }
+                        },
+                        // A JSONata state never holds JSONPath fields.
+                        Some(FailField::Dynamic(_)) => None,
+                    };
+                }
+                let [error, cause] = resolved;
+                self.complete_frame(f, Err(Failure { error, cause }));
+                Flow::Ended
+            }
+            StateKind::Task(t) => self.run_task(f, t),
+            StateKind::Parallel(p) => {
+                let effective = match &p.arguments {
+                    None => raw,
+                    Some(args) => match self.jsonata_template(f, args, &raw, "Arguments", None) {
+                        Ok(v) => v,
+                        Err(q) => return self.query_flow(f, q),
+                    },
+                };
+                self.start_parallel(f, p.branches.len(), effective)
+            }
+            StateKind::Map(m) => self.run_map(f, m),
+        }
+    }
+
+    /// Arm the Wait state's timer, or leave at once when the time has come.
+    fn wait_or_exit(&mut self, f: FrameId, fire_at: Millis, effective: Value, assigned: Assigned, path: bool) -> Flow {
+        let delay = fire_at.saturating_sub(self.now);
+        if delay <= 0 {
+            let flow = if path { self.output_path(f, effective) } else { Flow::Exit(effective, None) };
+            return with_assigned(flow, assigned);
+        }
+        let timer = self.start_timer(TimerPurpose::Wait(f), delay as u64);
+        self.frame_mut(f).phase = Phase::WaitTimer { timer, effective, assigned };
+        Flow::Blocked
+    }
+
+    fn start_parallel(&mut self, f: FrameId, n: usize, effective: Value) -> Flow {
+        self.emit(f, EventType::ParallelStateStarted, Details::None);
+        let fan = Fanout {
+            is_map: false,
+            pending: (0..n).map(|_| Some(effective.clone())).collect(),
+            next_slot: 0,
+            running: Vec::new(),
+            results: vec![Value::Null; n],
+            done: 0,
+            failed: 0,
+            max_concurrency: 0,
+            tolerated_count: None,
+            tolerated_percentage: None,
+            scheduled: true,
+            outcome: None,
+        };
+        self.frame_mut(f).phase = Phase::Fanout(Box::new(fan));
+        self.work.push(Work::Continue(f));
+        Flow::Blocked
+    }
+
+    // ----- variables and JSONata fields ----------------------------------------------------
+
+    /// A JSONPath `Assign` block, with `$` reading `doc` (the result, the effective input or
+    /// the error output, by where the block is).
+    fn assign_path(&mut self, f: FrameId, assign: Option<&Assign>, doc: &Value) -> Result<Assigned, Failure> {
+        let Some(Assign::Path(template)) = assign else { return Ok(None) };
+        let value = {
+            let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+            let ctx = state_context(self.def, self.exec, f, None);
+            let scope = Scope::new(doc, &ctx).with_variables(&vars);
+            template.eval(&scope, &mut *self.random)
+        };
+        match value {
+            Ok(Value::Object(map)) => Ok(Some(Box::new(map))),
+            Ok(_) => Ok(None),
+            Err(e) => Err(self.eval_failure(f, e)),
+        }
+    }
+
+    /// A JSONata state's way out: its `Assign` and its `Output` (`None`: the default output),
+    /// both reading the documents as they are when the state leaves, so neither sees what
+    /// the other produces.
+    fn jsonata_exit(
+        &mut self,
+        f: FrameId,
+        output: Option<&JsonataTemplate>,
+        assign: Option<&Assign>,
+        input: &Value,
+        result: Option<&Value>,
+        error_output: Option<&Value>,
+    ) -> Result<(Option<Value>, Assigned), QueryFailure> {
+        if output.is_none() && assign.is_none() {
+            return Ok((None, None));
+        }
+        let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+        let ctx = state_context(self.def, self.exec, f, None);
+        let mut docs = Documents::new(input, &ctx, self.now).with_variables(&vars);
+        if let Some(r) = result {
+            docs = docs.with_result(r);
+        }
+        if let Some(e) = error_output {
+            docs = docs.with_error_output(e);
+        }
+        let assigned = match assign {
+            Some(Assign::Jsonata(t)) => match t.eval(&docs, "Assign", &mut *self.random)? {
+                Value::Object(map) => Some(Box::new(map)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let output = match output {
+            Some(t) => Some(t.eval(&docs, "Output", &mut *self.random)?),
+            None => None,
+        };
+        Ok((output, assigned))
+    }
+
+    /// One JSONata field (`Arguments`, `Items`, `ItemSelector`, `Credentials`), reading the
+    /// state's input; `item` is the Map item for `$states.context.Map.Item`.
+    fn jsonata_template(
+        &mut self,
+        f: FrameId,
+        template: &JsonataTemplate,
+        input: &Value,
+        field: &str,
+        item: Option<(usize, &Value)>,
+    ) -> Result<Value, QueryFailure> {
+        self.jsonata_template_with_token(f, template, input, field, item, None)
+    }
+
+    fn jsonata_template_with_token(
+        &mut self,
+        f: FrameId,
+        template: &JsonataTemplate,
+        input: &Value,
+        field: &str,
+        item: Option<(usize, &Value)>,
+        token: Option<&str>,
+    ) -> Result<Value, QueryFailure> {
+        let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+        let mut ctx = state_context(self.def, self.exec, f, token);
+        ctx.map_item = item;
+        let docs = Documents::new(input, &ctx, self.now).with_variables(&vars);
+        template.eval(&docs, field, &mut *self.random)
+    }
+
+    /// One `{% %}` expression of a field that takes a single one.
+    fn jsonata_value(
+        &mut self,
+        f: FrameId,
+        expression: &Expression,
+        input: &Value,
+        field: &str,
+        token: Option<&str>,
+    ) -> Result<Value, QueryFailure> {
+        let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+        let ctx = state_context(self.def, self.exec, f, token);
+        let docs = Documents::new(input, &ctx, self.now).with_variables(&vars);
+        docs.eval(expression, field, &mut *self.random)
+    }
+
+    /// A whole number of at least `min` from a JSONata field.
+    fn jsonata_count(
+        &mut self,
+        f: FrameId,
+        expression: &Expression,
+        input: &Value,
+        field: &str,
+        min: u64,
+    ) -> Result<u64, QueryFailure> {
+        let value = self.jsonata_value(f, expression, input, field, None)?;
+        match whole_number(&value) {
+            Some(n) if n >= min => Ok(n),
+            _ => Err(QueryFailure::unexpected_type(
+                expression,
+                field,
+                if min > 0 { "positive integer" } else { "non-negative integer" },
+                &value,
+            )),
+        }
+    }
+
+    /// `States.QueryEvaluationError`: the `EvaluationFailed` event, and the failure.
+    fn query_failure(&mut self, f: FrameId, q: QueryFailure) -> Failure {
+        let failure = self.eval_failure(f, EvalFailure::new(names::QUERY_EVALUATION_ERROR, q.message));
+        let mut d = Map::new();
+        d.insert("error".into(), Value::String(names::QUERY_EVALUATION_ERROR.into()));
+        if let Some(c) = &failure.cause {
+            d.insert("cause".into(), Value::String(c.clone()));
+        }
+        if !q.location.is_empty() {
+            d.insert("location".into(), Value::String(q.location));
+        }
+        d.insert("state".into(), Value::String(self.state_of(f).name.clone()));
+        self.emit(f, EventType::EvaluationFailed, Details::Fields(d));
+        failure
+    }
+
+    /// A JSONata field failed: Map and Parallel report their own failure event too, once no
+    /// retrier runs them again.
+    fn query_flow(&mut self, f: FrameId, q: QueryFailure) -> Flow {
+        let failure = self.query_failure(f, q);
+        match self.state_of(f).kind {
+            StateKind::Map(_) | StateKind::Parallel(_) => Flow::ChildrenFailed(failure),
+            _ => Flow::Fail(failure),
+        }
+    }
+
+    fn fail_flow(&mut self, f: FrameId, e: StepError) -> Flow {
+        match e {
+            StepError::Eval(e) => Flow::Fail(self.eval_failure(f, e)),
+            StepError::Query(q) => self.query_flow(f, q),
+        }
+    }
+
+    /// Set what a state assigned in its frame's scope, checking AWS's rules: a nested scope
+    /// cannot assign an outer scope's variable, and values have size limits. Returns the
+    /// `assignedVariables` of the exit event.
+    fn apply_assigned(&mut self, f: FrameId, assigned: Assigned) -> Result<Assigned, Failure> {
+        let Some(assigned) = assigned else { return Ok(None) };
+        let state_name = self.state_of(f).name.clone();
+        let limit = |cause: String| Failure { error: Some(names::DATA_LIMIT_EXCEEDED.into()), cause: Some(cause) };
+        let mut texts = Map::with_capacity(assigned.len());
+        let mut total = 0usize;
+        {
+            let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+            for (name, value) in assigned.iter() {
+                let text = compact(value);
+                if text.len() > MAX_VARIABLE_BYTES {
+                    return Err(limit(format!(
+                        "The value assigned to the variable '{name}' by the state '{state_name}' exceeds the maximum size of {MAX_VARIABLE_BYTES} bytes."
+                    )));
+                }
+                if vars.scopes().skip(1).any(|scope| scope.vars.as_ref().is_some_and(|v| v.contains_key(name))) {
+                    return Err(self.eval_failure(
+                        f,
+                        EvalFailure::runtime(format!(
+                            "The variable '{name}' belongs to an outer scope: a Parallel branch or Map iteration can read it but not assign it."
+                        )),
+                    ));
+                }
+                total += text.len();
+                texts.insert(name.clone(), Value::String(text));
+            }
+        }
+        if total > MAX_VARIABLE_BYTES {
+            return Err(limit(format!(
+                "The variables assigned by the state '{state_name}' exceed the maximum total size of {MAX_VARIABLE_BYTES} bytes."
+            )));
+        }
+        let mut replaced = 0usize;
+        let vars = self.frame_mut(f).vars.get_or_insert_with(Default::default);
+        for (name, value) in *assigned {
+            if let Some(old) = vars.insert(name, value) {
+                replaced += compact(&old).len();
+            }
+        }
+        self.exec.variable_bytes = (self.exec.variable_bytes + total).saturating_sub(replaced);
+        if self.exec.variable_bytes > MAX_EXECUTION_VARIABLE_BYTES {
+            return Err(limit(format!(
+                "The variables of the execution exceed the maximum total size of {MAX_EXECUTION_VARIABLE_BYTES} bytes."
+            )));
+        }
+        Ok(Some(Box::new(texts)))
     }
 
     /// A failure in a state whose errors no retrier or catcher may see (Fail state's own
@@ -1160,11 +1584,12 @@ impl<'a> Run<'a> {
         Flow::Ended
     }
 
-    fn wait_until(&self, f: FrameId, wait_for: &WaitFor, effective: &Value) -> Result<Millis, EvalFailure> {
+    fn wait_until(&mut self, f: FrameId, wait_for: &WaitFor, effective: &Value) -> Result<Millis, StepError> {
         let now = self.now;
-        let read = |p: &PathRef| -> Result<Value, EvalFailure> {
-            let ctx = state_context(self.def, self.exec, f, None);
-            let scope = Scope::new(effective, &ctx);
+        let read = |run: &Self, p: &PathRef| -> Result<Value, EvalFailure> {
+            let vars = FrameVars { def: run.def, exec: run.exec, frame: f };
+            let ctx = state_context(run.def, run.exec, f, None);
+            let scope = Scope::new(effective, &ctx).with_variables(&vars);
             scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))
         };
         let too_long = || EvalFailure::runtime("Wait state delay is too long.");
@@ -1174,101 +1599,144 @@ impl<'a> Run<'a> {
             }
             Ok(now + secs.max(0) * 1000)
         };
-        match wait_for {
-            WaitFor::Seconds(s) => seconds_to_fire(*s as i64),
-            WaitFor::Timestamp(t) => {
-                if (t - now) / 1000 > i64::from(i32::MAX) {
-                    return Err(too_long());
-                }
-                Ok(*t)
+        let until = |t: Millis| -> Result<Millis, EvalFailure> {
+            if (t - now) / 1000 > i64::from(i32::MAX) {
+                return Err(too_long());
             }
+            Ok(t)
+        };
+        Ok(match wait_for {
+            WaitFor::Seconds(s) => seconds_to_fire(*s as i64)?,
+            WaitFor::Timestamp(t) => until(*t)?,
             WaitFor::SecondsPath(p) => {
-                let v = read(p)?;
+                let v = read(self, p)?;
                 match v.as_i64() {
-                    Some(s) if s >= 0 => seconds_to_fire(s),
-                    Some(_) => Err(EvalFailure::runtime(format!(
-                        "The SecondsPath parameter does not reference a non-negative integer value: {} == {}",
-                        p.as_str(),
-                        compact(&v)
-                    ))),
-                    None => Err(EvalFailure::runtime(format!(
-                        "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
-                        p.as_str(),
-                        compact(&v)
-                    ))),
+                    Some(s) if s >= 0 => seconds_to_fire(s)?,
+                    Some(_) => {
+                        return Err(EvalFailure::runtime(format!(
+                            "The SecondsPath parameter does not reference a non-negative integer value: {} == {}",
+                            p.as_str(),
+                            compact(&v)
+                        ))
+                        .into())
+                    }
+                    None => {
+                        return Err(EvalFailure::runtime(format!(
+                            "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
+                            p.as_str(),
+                            compact(&v)
+                        ))
+                        .into())
+                    }
                 }
             }
             WaitFor::TimestampPath(p) => {
-                let v = read(p)?;
-                let parsed = v.as_str().and_then(timestamp::parse);
-                match parsed {
-                    Some(t) => {
-                        if (t - now) / 1000 > i64::from(i32::MAX) {
-                            return Err(too_long());
-                        }
-                        Ok(t)
-                    }
-                    None => Err(EvalFailure::runtime(format!(
+                let v = read(self, p)?;
+                match v.as_str().and_then(timestamp::parse) {
+                    Some(t) => until(t)?,
+                    None => return Err(EvalFailure::runtime(format!(
                         "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
                         p.as_str(),
                         v.as_str().map_or_else(|| compact(&v), str::to_owned)
-                    ))),
+                    ))
+                    .into()),
                 }
             }
-        }
+            WaitFor::SecondsJsonata(e) => {
+                let secs = self.jsonata_count(f, e, effective, "Seconds", 0)?;
+                seconds_to_fire(i64::try_from(secs).unwrap_or(i64::MAX))?
+            }
+            WaitFor::TimestampJsonata(e) => {
+                let v = self.jsonata_value(f, e, effective, "Timestamp", None)?;
+                match v.as_str().and_then(timestamp::parse) {
+                    Some(t) => until(t)?,
+                    None => {
+                        return Err(QueryFailure::new(
+                            "Timestamp",
+                            format!(
+                                "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {}",
+                                v.as_str().map_or_else(|| compact(&v), str::to_owned)
+                            ),
+                        )
+                        .into())
+                    }
+                }
+            }
+        })
     }
 
     fn resolve_seconds(
-        &self,
+        &mut self,
         f: FrameId,
         d: &Option<Dynamic<u64>>,
         field: &str,
         input: &Value,
-    ) -> Result<Option<u64>, EvalFailure> {
+    ) -> Result<Option<u64>, StepError> {
         match d {
             None => Ok(None),
             Some(Dynamic::Fixed(n)) => Ok(Some(*n)),
+            Some(Dynamic::Jsonata(e)) => Ok(Some(self.jsonata_count(f, e, input, field, 1)?)),
             Some(Dynamic::Path(p)) => {
+                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
                 let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(input, &ctx);
+                let scope = Scope::new(input, &ctx).with_variables(&vars);
                 let v =
                     scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
-                match v.as_u64() {
+                match integer_value(&v) {
                     Some(n) if n > 0 => Ok(Some(n)),
                     _ => Err(EvalFailure::runtime(format!(
                         "The {field}Path field refers to value \"{}\" which is not a valid positive integer: {}",
                         compact(&v),
                         p.as_str()
-                    ))),
+                    ))
+                    .into()),
                 }
             }
         }
     }
 
     fn run_task(&mut self, f: FrameId, t: &crate::definition::Task) -> Flow {
+        let jsonata = self.state_of(f).query_language == QueryLanguage::Jsonata;
         let token = if ResourceKind::waits_for_token(&t.resource) { Some(new_token(&mut *self.random)) } else { None };
-        let effective = match self.effective_input(f, t.parameters.as_ref(), token.as_deref()) {
-            Ok(v) => v,
-            Err(e) => return Flow::Fail(e),
-        };
         let raw = self.frame(f).input.clone();
+        let effective = if jsonata {
+            match &t.arguments {
+                None => raw.clone(),
+                Some(args) => {
+                    match self.jsonata_template_with_token(f, args, &raw, "Arguments", None, token.as_deref()) {
+                        Ok(v) => v,
+                        Err(q) => return self.query_flow(f, q),
+                    }
+                }
+            }
+        } else {
+            match self.effective_input(f, t.parameters.as_ref(), token.as_deref()) {
+                Ok(v) => v,
+                Err(e) => return Flow::Fail(e),
+            }
+        };
         let timeouts = self
             .resolve_seconds(f, &t.timeout_seconds, "TimeoutSeconds", &raw)
             .and_then(|tm| Ok((tm, self.resolve_seconds(f, &t.heartbeat_seconds, "HeartbeatSeconds", &raw)?)));
         let (timeout, heartbeat) = match timeouts {
             Ok(v) => v,
-            Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+            Err(e) => return self.fail_flow(f, e),
         };
         let credentials = match &t.credentials {
             None => None,
-            Some(tpl) => {
+            Some(Payload::Path(tpl)) => {
+                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
                 let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(&raw, &ctx);
+                let scope = Scope::new(&raw, &ctx).with_variables(&vars);
                 match tpl.eval(&scope, &mut *self.random) {
                     Ok(v) => Some(v),
                     Err(e) => return Flow::Fail(self.eval_failure(f, e)),
                 }
             }
+            Some(Payload::Jsonata(tpl)) => match self.jsonata_template(f, tpl, &raw, "Credentials", None) {
+                Ok(v) => Some(v),
+                Err(q) => return self.query_flow(f, q),
+            },
         };
         let task = self.exec.next_task;
         self.exec.next_task += 1;
@@ -1342,10 +1810,13 @@ impl<'a> Run<'a> {
 
     fn run_map(&mut self, f: FrameId, m: &MapState) -> Flow {
         let raw = self.frame(f).input.clone();
-        let selected = {
+        let selected = if self.state_of(f).query_language == QueryLanguage::Jsonata {
+            raw
+        } else {
             let state = self.state_of(f);
+            let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
             let ctx = state_context(self.def, self.exec, f, None);
-            let scope = Scope::new(&raw, &ctx);
+            let scope = Scope::new(&raw, &ctx).with_variables(&vars);
             match io::select(&state.input_path, &scope) {
                 Ok(v) => v,
                 Err(e) => return Flow::Fail(self.eval_failure(f, e)),
@@ -1354,13 +1825,13 @@ impl<'a> Run<'a> {
         let prepared = self.map_setup(f, m, &selected);
         let (items, max_concurrency) = match prepared {
             Ok(v) => v,
-            Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+            Err(e) => return self.fail_flow(f, e),
         };
         self.emit(f, EventType::MapStateStarted, Details::Fields(fields(json!({"length": items.len()}))));
         // AWS reads the tolerance after the state has started (the Map Run's settings).
         let (tolerated_count, tolerated_percentage) = match self.map_tolerance(f, m, &selected) {
             Ok(v) => v,
-            Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+            Err(e) => return self.fail_flow(f, e),
         };
         if m.distributed {
             let run_arn = format!(
@@ -1391,50 +1862,95 @@ impl<'a> Run<'a> {
         Flow::Blocked
     }
 
-    /// Items (after ItemSelector) and concurrency of a Map state.
-    fn map_setup(&mut self, f: FrameId, m: &MapState, selected: &Value) -> Result<(Vec<Value>, usize), EvalFailure> {
-        let ctx = state_context(self.def, self.exec, f, None);
-        let scope = Scope::new(selected, &ctx);
+    /// The items of a Map state (JSONata's `Items`, else ItemsPath or the input).
+    fn map_items(&mut self, f: FrameId, m: &MapState, selected: &Value) -> Result<Vec<Value>, StepError> {
+        if self.state_of(f).query_language == QueryLanguage::Jsonata {
+            return match &m.items {
+                None => match selected {
+                    Value::Array(items) => Ok(items.clone()),
+                    other => Err(QueryFailure::new(
+                        "",
+                        format!("Map state input must be an array but was: {}", compact(other)),
+                    )
+                    .into()),
+                },
+                Some(template) => match self.jsonata_template(f, template, selected, "Items", None)? {
+                    Value::Array(items) => Ok(items),
+                    other => Err(match template {
+                        JsonataTemplate::Expression(e) => QueryFailure::unexpected_type(e, "Items", "array", &other),
+                        _ => QueryFailure::new(
+                            "Items",
+                            format!("The value of the field 'Items' must be an array but was: {}", compact(&other)),
+                        ),
+                    }
+                    .into()),
+                },
+            };
+        }
         let items_value = match &m.items_path {
             None => selected.clone(),
             Some(p) => {
+                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+                let ctx = state_context(self.def, self.exec, f, None);
+                let scope = Scope::new(selected, &ctx).with_variables(&vars);
                 scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?
             }
         };
-        let Value::Array(items) = items_value else {
-            return Err(EvalFailure::runtime(format!(
+        match items_value {
+            Value::Array(items) => Ok(items),
+            other => Err(EvalFailure::runtime(format!(
                 "Item selection failed: the value at '{}' is not a JSON array: {}",
                 m.items_path.as_ref().map_or_else(|| "$".to_owned(), PathRef::as_str),
-                compact(&items_value)
-            )));
-        };
-        let read_int = |field: &str, d: &Dynamic<u64>| -> Result<u64, EvalFailure> {
-            match d {
-                Dynamic::Fixed(n) => Ok(*n),
-                Dynamic::Path(p) => {
-                    let v = scope
-                        .eval(p)
-                        .map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
-                    v.as_u64().ok_or_else(|| {
-                        EvalFailure::runtime(format!(
-                            "The {field}Path field refers to value \"{}\" which is not a valid integer: {}",
-                            json_value_text(&v),
-                            p.as_str()
-                        ))
-                    })
-                }
+                compact(&other)
+            ))
+            .into()),
+        }
+    }
+
+    /// A count field of a Map state (`MaxConcurrency`, `ToleratedFailureCount`).
+    fn map_count(&mut self, f: FrameId, field: &str, d: &Dynamic<u64>, selected: &Value) -> Result<u64, StepError> {
+        match d {
+            Dynamic::Fixed(n) => Ok(*n),
+            Dynamic::Jsonata(e) => Ok(self.jsonata_count(f, e, selected, field, 0)?),
+            Dynamic::Path(p) => {
+                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+                let ctx = state_context(self.def, self.exec, f, None);
+                let scope = Scope::new(selected, &ctx).with_variables(&vars);
+                let v =
+                    scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
+                integer_value(&v).ok_or_else(|| {
+                    EvalFailure::runtime(format!(
+                        "The {field}Path field refers to value \"{}\" which is not a valid integer: {}",
+                        json_value_text(&v),
+                        p.as_str()
+                    ))
+                    .into()
+                })
             }
-        };
-        let max_concurrency = read_int("MaxConcurrency", &m.max_concurrency)?;
+        }
+    }
+
+    /// Items (after ItemSelector) and concurrency of a Map state.
+    fn map_setup(&mut self, f: FrameId, m: &MapState, selected: &Value) -> Result<(Vec<Value>, usize), StepError> {
+        let items = self.map_items(f, m, selected)?;
+        let max_concurrency = self.map_count(f, "MaxConcurrency", &m.max_concurrency, selected)?;
         let selected_items = match &m.item_selector {
             None => items,
-            Some(tpl) => {
+            Some(Payload::Path(tpl)) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
+                    let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
                     let mut ctx = state_context(self.def, self.exec, f, None);
                     ctx.map_item = Some((i, item));
-                    let scope = Scope::new(selected, &ctx);
+                    let scope = Scope::new(selected, &ctx).with_variables(&vars);
                     out.push(tpl.eval(&scope, &mut *self.random)?);
+                }
+                out
+            }
+            Some(Payload::Jsonata(tpl)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(self.jsonata_template(f, tpl, selected, "ItemSelector", Some((i, item)))?);
                 }
                 out
             }
@@ -1443,41 +1959,36 @@ impl<'a> Run<'a> {
     }
 
     /// ToleratedFailureCount and ToleratedFailurePercentage, read from the input when given
-    /// as paths.
+    /// as paths or expressions.
     fn map_tolerance(
-        &self,
+        &mut self,
         f: FrameId,
         m: &MapState,
         selected: &Value,
-    ) -> Result<(Option<u64>, Option<f64>), EvalFailure> {
-        let ctx = state_context(self.def, self.exec, f, None);
-        let scope = Scope::new(selected, &ctx);
-        let read_int = |field: &str, d: &Dynamic<u64>| -> Result<u64, EvalFailure> {
-            match d {
-                Dynamic::Fixed(n) => Ok(*n),
-                Dynamic::Path(p) => {
-                    let v = scope
-                        .eval(p)
-                        .map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
-                    v.as_u64().ok_or_else(|| {
-                        EvalFailure::runtime(format!(
-                            "The {field}Path field refers to value \"{}\" which is not a valid integer: {}",
-                            json_value_text(&v),
-                            p.as_str()
-                        ))
-                    })
-                }
-            }
+    ) -> Result<(Option<u64>, Option<f64>), StepError> {
+        let tolerated_count = match &m.tolerated_failure_count {
+            None => None,
+            Some(d) => Some(self.map_count(f, "ToleratedFailureCount", d, selected)?),
         };
-        let tolerated_count =
-            m.tolerated_failure_count.as_ref().map(|d| read_int("ToleratedFailureCount", d)).transpose()?;
         let tolerated_percentage = match &m.tolerated_failure_percentage {
             None => None,
             Some(Dynamic::Fixed(p)) => Some(*p),
+            Some(Dynamic::Jsonata(e)) => {
+                let v = self.jsonata_value(f, e, selected, "ToleratedFailurePercentage", None)?;
+                match v.as_f64() {
+                    Some(p) if (0.0..=100.0).contains(&p) => Some(p),
+                    _ => {
+                        return Err(QueryFailure::unexpected_type(e, "ToleratedFailurePercentage", "number", &v).into())
+                    }
+                }
+            }
             Some(Dynamic::Path(p)) => {
+                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+                let ctx = state_context(self.def, self.exec, f, None);
+                let scope = Scope::new(selected, &ctx).with_variables(&vars);
                 let v =
                     scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
-                let pct = v.as_f64().ok_or_else(|| {
+                let pct = v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse::<f64>().ok())).ok_or_else(|| {
                     EvalFailure::runtime(format!(
                         "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
                         json_value_text(&v),
@@ -1485,7 +1996,7 @@ impl<'a> Run<'a> {
                     ))
                 })?;
                 if !(0.0..=100.0).contains(&pct) {
-                    return Err(EvalFailure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
+                    return Err(EvalFailure::runtime("ToleratedFailurePercentage must be between 0 and 100.").into());
                 }
                 Some(pct)
             }
@@ -1773,8 +2284,27 @@ impl<'a> Run<'a> {
         }
         if let Some(c) = catchers.iter().find(|c| error_matches(&c.error_equals, &error)) {
             let raw = self.frame(f).input.clone();
-            return match io::merge_result(&c.result_path, &raw, failure.error_output()) {
-                Ok(output) => Flow::Caught { output, next: c.next },
+            let error_output = failure.error_output();
+            // A catcher that fails itself ends the frame: catching its own failure again
+            // would loop.
+            if state.query_language == QueryLanguage::Jsonata {
+                return match self.jsonata_exit(f, c.output.as_ref(), c.assign.as_ref(), &raw, None, Some(&error_output))
+                {
+                    Ok((output, assigned)) => {
+                        Flow::Caught { output: output.unwrap_or(error_output), next: c.next, assigned }
+                    }
+                    Err(q) => {
+                        let failure = self.query_failure(f, q);
+                        self.fail_frame_now(f, failure)
+                    }
+                };
+            }
+            let assigned = match self.assign_path(f, c.assign.as_ref(), &error_output) {
+                Ok(a) => a,
+                Err(failure) => return self.fail_frame_now(f, failure),
+            };
+            return match io::merge_result(&c.result_path, &raw, error_output) {
+                Ok(output) => Flow::Caught { output, next: c.next, assigned },
                 Err(e) => Flow::Fail(self.eval_failure(f, e)),
             };
         }
@@ -1913,6 +2443,52 @@ fn new_token(random: &mut dyn Randomness) -> String {
         chunk.copy_from_slice(&random.next_u64().to_le_bytes());
     }
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Why a state's work failed: a JSONPath/intrinsic failure, or a JSONata field's
+/// (`States.QueryEvaluationError`, which also writes an `EvaluationFailed` event).
+enum StepError {
+    Eval(EvalFailure),
+    Query(QueryFailure),
+}
+
+impl From<EvalFailure> for StepError {
+    fn from(e: EvalFailure) -> Self {
+        StepError::Eval(e)
+    }
+}
+
+impl From<QueryFailure> for StepError {
+    fn from(q: QueryFailure) -> Self {
+        StepError::Query(q)
+    }
+}
+
+/// Attach a state's assignments to the way it leaves.
+fn with_assigned(flow: Flow, assigned: Assigned) -> Flow {
+    match flow {
+        Flow::Exit(output, _) => Flow::Exit(output, assigned),
+        Flow::Caught { output, next, .. } => Flow::Caught { output, next, assigned },
+        other => other,
+    }
+}
+
+fn no_choice_matched(state: &State) -> Failure {
+    Failure {
+        error: Some(names::NO_CHOICE_MATCHED.into()),
+        cause: Some(format!("No Matches! in state '{}'", state.name)),
+    }
+}
+
+/// A non-negative whole number, however JSON wrote it (`3`, `3.0`).
+fn whole_number(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_f64().filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n < 9.0e15).map(|n| n as u64))
+}
+
+/// A non-negative integer from a path: a number, or a string holding one (as a variable
+/// assigned `"1"` gives).
+fn integer_value(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse::<u64>().ok()))
 }
 
 /// A value as AWS quotes it in messages: strings bare, the rest as JSON.

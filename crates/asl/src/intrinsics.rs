@@ -92,6 +92,22 @@ impl Intrinsic {
         &self.source
     }
 
+    /// Every path among the arguments, nested calls included, in order.
+    pub fn paths(&self) -> Vec<&PathRef> {
+        fn collect<'a>(call: &'a Call, out: &mut Vec<&'a PathRef>) {
+            for arg in &call.args {
+                match arg {
+                    Arg::Path(p) => out.push(p),
+                    Arg::Call(c) => collect(c, out),
+                    Arg::Literal(_) | Arg::Str { .. } | Arg::BadEscape(_) => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        collect(&self.call, &mut out);
+        out
+    }
+
     /// Evaluate. Failures carry AWS's error name (`States.IntrinsicFailure`, or
     /// `States.Runtime` for a path that finds nothing) and message detail.
     pub fn eval(&self, scope: &Scope<'_>, random: &mut dyn Randomness) -> Result<Value, EvalFailure> {
@@ -555,7 +571,7 @@ fn eval_path(path: &PathRef, f: Function, scope: &Scope<'_>) -> Result<Value, Ev
             let document = match path {
                 PathRef::Input(_) => Some(scope.input),
                 PathRef::Context(_) => Some(scope.context()),
-                PathRef::Variable { name, .. } => scope.variables.and_then(|vars| vars.get(name)),
+                PathRef::Variable { name, .. } => scope.variables.and_then(|vars| vars.variable(name)),
             };
             let shown = document.map(|d| serde_json::to_string(d).unwrap_or_default()).unwrap_or_default();
             EvalFailure::runtime(format!(

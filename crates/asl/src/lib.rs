@@ -14,6 +14,7 @@ pub mod history;
 pub mod interpreter;
 pub mod intrinsics;
 pub mod io;
+pub mod jsonata;
 pub mod jsonpath;
 pub mod simulator;
 pub mod template;

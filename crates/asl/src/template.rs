@@ -144,6 +144,35 @@ impl Template {
     }
 }
 
+impl Template {
+    /// Every path the template reads (intrinsic arguments included), in order.
+    pub fn paths(&self) -> Vec<&PathRef> {
+        let mut out = Vec::new();
+        self.collect_paths(&mut out);
+        out
+    }
+
+    fn collect_paths<'a>(&'a self, out: &mut Vec<&'a PathRef>) {
+        match self {
+            Template::Literal(_) => {}
+            Template::Object(fields) => fields.iter().for_each(|(_, t)| t.collect_paths(out)),
+            Template::Array(items) => items.iter().for_each(|t| t.collect_paths(out)),
+            Template::Path { path, .. } => out.push(path),
+            Template::Intrinsic { call, .. } => out.extend(call.paths()),
+        }
+    }
+}
+
+impl DynamicValue {
+    /// Every path the value reads.
+    pub fn paths(&self) -> Vec<&PathRef> {
+        match self {
+            DynamicValue::Path(p) => vec![p],
+            DynamicValue::Intrinsic(call) => call.paths(),
+        }
+    }
+}
+
 /// Read a `.$` path for the field `field`, with AWS's message when it finds nothing.
 pub fn resolve_path(scope: &Scope<'_>, path: &PathRef, field: &str) -> Result<Value, EvalFailure> {
     scope.eval(path).map_err(|e| match e {

@@ -379,3 +379,130 @@ fn wait_uses_the_time_it_is_given() {
     assert_eq!(d.output(), json!({"delay": 86_400}));
     assert_eq!(d.history.last().map(|e| e.timestamp), Some(T0 + 86_400_000));
 }
+
+// ----- JSONata and variables ------------------------------------------------------------------
+
+fn exited_variables(d: &Driver, state: &str) -> Option<Value> {
+    d.history.iter().find_map(|e| {
+        let v = e.to_aws_json(true);
+        let details = v.get("stateExitedEventDetails")?;
+        (details["name"] == state).then(|| details.get("assignedVariables").cloned()).flatten()
+    })
+}
+
+#[test]
+fn jsonata_task_reads_states_result_and_assigns_from_entry_values() {
+    let mut d = Driver::start(
+        json!({"QueryLanguage": "JSONata", "StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"x": 1, "y": 2}, "Next": "T"},
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Arguments": {"n": "{% $states.input.n + $x %}"},
+                  "Assign": {"x": "{% $y %}", "y": "{% $x %}", "got": "{% $states.result.v %}"},
+                  "Output": {"sum": "{% $states.result.v + $x %}"},
+                  "End": true}}}),
+        json!({"n": 10}),
+    );
+    let task = d.tasks().pop().expect("the task is invoked");
+    assert_eq!(task.input, json!({"n": 11}));
+    d.send(T0, Event::TaskSucceeded { task: task.task, output: json!({"v": 5}) });
+    // Output sees the values at entry (x = 1), not what Assign sets.
+    assert_eq!(d.output(), json!({"sum": 6}));
+    // Assign swaps: every value is computed from the entry values.
+    assert_eq!(exited_variables(&d, "T"), Some(json!({"x": "2", "y": "1", "got": "5"})));
+}
+
+#[test]
+fn map_iterations_read_outer_variables_but_cannot_assign_them() {
+    let def = |inner: Value| {
+        json!({"StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"base": 100}, "Next": "M"},
+            "M": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {"StartAt": "I", "States": {"I": inner}}, "End": true}}})
+    };
+    let d = Driver::start(
+        def(
+            json!({"Type": "Pass", "QueryLanguage": "JSONata", "Assign": {"own": "{% $states.input %}"}, "Output": "{% $states.input + $base %}", "End": true}),
+        ),
+        json!({"items": [1, 2]}),
+    );
+    assert_eq!(d.output(), json!([101, 102]));
+    let d = Driver::start(def(json!({"Type": "Pass", "Assign": {"base": 1}, "End": true})), json!({"items": [1]}));
+    match &d.exec.status {
+        Status::Failed { error, cause } => {
+            assert_eq!(error.as_deref(), Some("States.Runtime"));
+            assert!(cause.as_deref().unwrap_or_default().contains("outer scope"), "{cause:?}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn jsonata_failures_write_evaluation_failed_and_can_be_caught() {
+    let d = Driver::start(
+        json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Output": {"a": "{% $nope %}"}, "End": true}}}),
+        json!({}),
+    );
+    assert_eq!(d.types(), ["ExecutionStarted", "PassStateEntered", "EvaluationFailed", "ExecutionFailed"]);
+    let failed = d.history[2].to_aws_json(true);
+    assert_eq!(failed["evaluationFailedEventDetails"]["location"], "Output/a");
+    assert_eq!(failed["evaluationFailedEventDetails"]["state"], "P");
+
+    let mut d = Driver::start(
+        json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"err": "{% $states.errorOutput.Error %}"},
+                             "Output": "{% $states.errorOutput %}", "Next": "After"}],
+                  "End": true},
+            "After": {"Type": "Pass", "Output": "{% $err %}", "End": true}}}),
+        json!({}),
+    );
+    let task = d.tasks().pop().expect("the task is invoked");
+    d.send(T0, Event::TaskFailed { task: task.task, error: Some("Boom".into()), cause: None });
+    assert_eq!(d.output(), json!("Boom"));
+}
+
+#[test]
+fn jsonata_randomness_and_time_replay_identically() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": {"u": "{% $uuid() %}", "r": "{% $random() %}", "t": "{% $now() %}", "m": "{% $millis() %}"}, "End": true}}});
+    let a = Driver::start(def.clone(), json!({}));
+    let b = Driver::start(def, json!({}));
+    assert_eq!(a.output(), b.output());
+    assert_eq!(a.output()["m"], json!(T0));
+}
+
+#[test]
+fn definitions_reject_fields_of_the_other_query_language() {
+    let err = Definition::from_value(&json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Parameters": {"a": 1}, "Next": "Q"},
+        "Q": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Arguments": "{% $states.result %}", "End": true}}}))
+    .expect_err("the definition mixes the languages");
+    let locations: Vec<&str> = err.problems.iter().map(|p| p.location.as_str()).collect();
+    assert!(locations.contains(&"/States/P/Parameters"), "{err}");
+    assert!(locations.contains(&"/States/Q/Arguments"), "{err}");
+    let err = Definition::from_value(&json!({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": "{% 1 %}", "Assign": {"a.b": 1}, "End": true}}}))
+    .expect_err("Output is JSONata's");
+    assert_eq!(err.problems.len(), 2, "{err}");
+    let err = Definition::from_value(&json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": "{% $states.input.( %}", "End": true}}}))
+    .expect_err("the expression does not parse");
+    assert_eq!(err.problems[0].location, "/States/P/Output");
+    let err = Definition::from_value(&json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}}}))
+    .expect_err("JSONPath state in a JSONata machine");
+    assert!(err.to_string().contains("can not be 'JSONPath'"), "{err}");
+}
+
+#[test]
+fn variable_references_list_what_each_state_reads() {
+    let def = Definition::from_value(&json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"x": 1, "y": 2}, "Next": "B"},
+        "B": {"Type": "Pass", "Parameters": {"v.$": "States.Format('{}', $y)", "w.$": "$x.field"}, "Next": "C"},
+        "C": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% ($z := 1; $x + $z) %}", "End": true}}}))
+    .expect("valid");
+    let refs = asl::definition::variable_references(&def);
+    assert_eq!(refs.get("B"), Some(&vec!["x".to_owned(), "y".to_owned()]));
+    assert_eq!(refs.get("C"), Some(&vec!["x".to_owned()]));
+    assert!(!refs.contains_key("A"));
+}

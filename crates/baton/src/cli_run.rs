@@ -45,14 +45,22 @@ pub struct RunArgs {
 #[derive(Args)]
 pub struct EvalArgs {
     /// A JSONPath ($.a.b), a payload template ({"x.$": "$.a"}) or an intrinsic call.
-    expression: String,
-    /// The input document: JSON text, or @FILE.
-    #[arg(long, default_value = "{}")]
-    input: String,
-    /// The context object ($$): JSON text, or @FILE.
-    #[arg(long, default_value = "{}")]
+    #[arg(required_unless_present = "jsonata", conflicts_with = "jsonata")]
+    expression: Option<String>,
+    /// Evaluate this JSONata expression instead (as a JSONata state would, without {% %}).
+    #[arg(long, value_name = "EXPRESSION")]
+    jsonata: Option<String>,
+    /// The input document ($): JSON text, or @FILE. JSONPath default: {}; JSONata default:
+    /// undefined.
+    #[arg(long)]
+    input: Option<String>,
+    /// The context object ($$): JSON text, or @FILE (JSONPath only).
+    #[arg(long, default_value = "{}", conflicts_with = "jsonata")]
     context: String,
-    /// Print one JSON object: {"result": V} or {"error", "message"}.
+    /// Variables for a JSONata expression: a JSON object, or @FILE.
+    #[arg(long, requires = "jsonata")]
+    bindings: Option<String>,
+    /// Print one JSON object: {"result": V}, {"undefined": true} (JSONata) or {"error", "message"}.
     #[arg(long)]
     json: bool,
 }
@@ -195,9 +203,13 @@ fn print_history(history: &[HistoryEvent]) {
 }
 
 pub fn eval(args: EvalArgs) -> ExitCode {
+    if let Some(text) = &args.jsonata {
+        return eval_jsonata(text, &args);
+    }
     let parsed = (|| -> Result<(Expression, Value, Value)> {
-        let expr = Expression::parse(&args.expression).map_err(anyhow::Error::msg)?;
-        Ok((expr, read_json_arg(&args.input, "--input")?, read_json_arg(&args.context, "--context")?))
+        let expr = Expression::parse(args.expression.as_deref().unwrap_or_default()).map_err(anyhow::Error::msg)?;
+        let input = read_json_arg(args.input.as_deref().unwrap_or("{}"), "--input")?;
+        Ok((expr, input, read_json_arg(&args.context, "--context")?))
     })();
     let (expr, input, context) = match parsed {
         Ok(v) => v,
@@ -218,6 +230,67 @@ pub fn eval(args: EvalArgs) -> ExitCode {
                 println!("{}", json!({"error": e.error, "message": e.message}));
             } else {
                 eprintln!("{}: {}", e.error, e.message);
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `baton eval --jsonata`: one JSONata expression through the glue JSONata states use (Step
+/// Functions' functions, no `$eval`), with `$now`/`$millis` from the clock.
+fn eval_jsonata(text: &str, args: &EvalArgs) -> ExitCode {
+    use asl::eval::Randomness as _;
+    use asl::jsonata::{evaluate_standalone, Host, Limits};
+    let parsed = (|| -> Result<(Option<Value>, serde_json::Map<String, Value>)> {
+        let input = args.input.as_deref().map(|i| read_json_arg(i, "--input")).transpose()?;
+        let bindings = match args.bindings.as_deref().map(|b| read_json_arg(b, "--bindings")).transpose()? {
+            None => serde_json::Map::new(),
+            Some(Value::Object(map)) => map,
+            Some(_) => anyhow::bail!("--bindings must be a JSON object of variable names to values"),
+        };
+        Ok((input, bindings))
+    })();
+    let (input, bindings) = match parsed {
+        Ok(v) => v,
+        Err(e) => {
+            // The same object shape as an evaluation error, with exit code 2.
+            if args.json {
+                println!("{}", json!({"error": "ValidationException", "message": format!("{e:#}")}));
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let host = Host {
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        seed: OsRandomness::new().next_u64(),
+        limits: Limits::default(),
+    };
+    match evaluate_standalone(text, input.as_ref(), &bindings, &host) {
+        Ok(Some(v)) => {
+            if args.json {
+                println!("{}", json!({ "result": v }));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            if args.json {
+                println!("{}", json!({ "undefined": true }));
+            } else {
+                println!("undefined");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if args.json {
+                println!("{}", json!({"error": e.code(), "message": e.to_string()}));
+            } else {
+                eprintln!("{e}");
             }
             ExitCode::from(1)
         }

@@ -20,7 +20,8 @@ enum Commands {
     Serve(cli_serve::ServeArgs),
     /// Run one execution of a definition in this process and print its result.
     Run(cli_run::RunArgs),
-    /// Evaluate a JSONPath, a payload template or an intrinsic function against an input.
+    /// Evaluate a JSONPath, a payload template, an intrinsic function or (with --jsonata) a
+    /// JSONata expression against an input.
     Eval(cli_run::EvalArgs),
     /// Check a definition and print what is wrong with it, with locations.
     Validate(cli_run::ValidateArgs),
