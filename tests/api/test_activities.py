@@ -60,6 +60,16 @@ def test_activity_errors(sfn):
         sfn.list_activities(maxResults=1001)
 
 
+def poll_until_task(c, activity: str, worker: str, timeout: float = 10) -> dict:
+    """Poll GetActivityTask as a worker does, again after each empty long poll."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = c.get_activity_task(activityArn=activity, workerName=worker)
+        if task.get("taskToken"):
+            return task
+    raise AssertionError(f"no task from {activity} within {timeout} s")
+
+
 def test_worker_gets_the_task_and_its_answer_completes_the_execution(server, sfn, machine, name):
     activity = sfn.create_activity(name=name())["activityArn"]
     sm = activity_machine(machine, activity)
@@ -68,7 +78,7 @@ def test_worker_gets_the_task_and_its_answer_completes_the_execution(server, sfn
     def worker():
         # A worker has its own client, as a separate process would.
         w = client(server.endpoint)
-        task = w.get_activity_task(activityArn=activity, workerName="worker-1")
+        task = poll_until_task(w, activity, "worker-1")
         seen["task"] = task
         w.send_task_success(
             taskToken=task["taskToken"], output=json.dumps({"doubled": json.loads(task["input"])["n"] * 2})
@@ -116,13 +126,22 @@ def test_a_task_queued_before_any_worker_polls_is_delivered(sfn, machine, name):
 def test_each_task_goes_to_exactly_one_poller(server, sfn, machine, name):
     activity = sfn.create_activity(name=name())["activityArn"]
     sm = activity_machine(machine, activity)
-    results: list[dict] = []
+    got: list[dict] = []
     lock = threading.Lock()
+    deadline = time.monotonic() + 10
 
     def poller(i: int):
-        task = client(server.endpoint).get_activity_task(activityArn=activity, workerName=f"p{i}")
-        with lock:
-            results.append(task)
+        # Like a real worker: poll again after an empty long poll, until both tasks are out.
+        c = client(server.endpoint)
+        while time.monotonic() < deadline:
+            with lock:
+                if len(got) >= 2:
+                    return
+            task = c.get_activity_task(activityArn=activity, workerName=f"p{i}")
+            if task.get("taskToken"):
+                with lock:
+                    got.append(task)
+                return
 
     threads = [threading.Thread(target=poller, args=(i,)) for i in range(4)]
     for t in threads:
@@ -130,11 +149,10 @@ def test_each_task_goes_to_exactly_one_poller(server, sfn, machine, name):
     time.sleep(0.2)  # let every poller wait
     executions = [sfn.start_execution(stateMachineArn=sm, input=json.dumps({"i": i}))["executionArn"] for i in range(2)]
     for t in threads:
-        t.join(timeout=10)
+        t.join(timeout=15)
     assert not any(t.is_alive() for t in threads)
-    got = [r for r in results if r.get("taskToken")]
-    # Two tasks, four pollers: two got one each, the others timed out empty.
-    assert len(got) == 2, results
+    # Two tasks among four pollers: each handed out once, to one poller.
+    assert len(got) == 2, got
     assert sorted(json.loads(r["input"])["i"] for r in got) == [0, 1]
     assert len({r["taskToken"] for r in got}) == 2
     for r in got:
@@ -157,13 +175,13 @@ def test_empty_poll_returns_no_token_after_the_poll_time(baton_server_factory, n
 
 def test_activity_heartbeat_timeout(sfn, machine, name):
     activity = sfn.create_activity(name=name())["activityArn"]
-    sm = activity_machine(machine, activity, HeartbeatSeconds=1, TimeoutSeconds=30)
+    sm = activity_machine(machine, activity, HeartbeatSeconds=2, TimeoutSeconds=30)
     arn = sfn.start_execution(stateMachineArn=sm)["executionArn"]
     wait_event(sfn, arn, "ActivityScheduled")
     task = sfn.get_activity_task(activityArn=activity, workerName="slow")
     # Heartbeats keep it alive past HeartbeatSeconds ...
-    for _ in range(4):
-        time.sleep(0.4)
+    for _ in range(5):
+        time.sleep(0.5)
         sfn.send_task_heartbeat(taskToken=task["taskToken"])
     assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
     # ... and silence ends it.
@@ -173,7 +191,7 @@ def test_activity_heartbeat_timeout(sfn, machine, name):
     assert types(events)[-2:] == ["ActivityTimedOut", "ExecutionFailed"]
     assert events[-2]["activityTimedOutEventDetails"]["error"] == "States.HeartbeatTimeout"
     scheduled = [e for e in events if e["type"] == "ActivityScheduled"][0]["activityScheduledEventDetails"]
-    assert (scheduled["heartbeatInSeconds"], scheduled["timeoutInSeconds"]) == (1, 30)
+    assert (scheduled["heartbeatInSeconds"], scheduled["timeoutInSeconds"]) == (2, 30)
     with raises("TaskTimedOut"):
         sfn.send_task_success(taskToken=task["taskToken"], output="{}")
 
