@@ -3,10 +3,13 @@
 #   1. cargo test --workspace      unit, property and conformance tests of the crates
 #   2. cargo build -p baton        the binary the API suite starts
 #   3. pytest tests/api            boto3 and the aws CLI against a running `baton serve`
+#      and tests/cluster           three nodes sharing one PostgreSQL database
+# PostgreSQL comes from DATABASE_URL (default: the local server's `test` database).
 # Exits non-zero when any step fails. Arguments are passed to pytest (e.g. -k callbacks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -26,5 +29,5 @@ python="$(bash scripts/api-venv.sh)"
 echo "$python"
 
 # Last, so pytest's summary line closes the output.
-step "pytest tests/api (BATON_BIN=$BATON_BIN)"
-exec "$python" -m pytest tests/api "$@"
+step "pytest tests/api tests/cluster (BATON_BIN=$BATON_BIN)"
+exec "$python" -m pytest tests/api tests/cluster "$@"

@@ -317,6 +317,18 @@ struct TaskWait {
     timeout_timer: Option<TimerId>,
     heartbeat_timer: Option<TimerId>,
     heartbeat_seconds: Option<u64>,
+    /// The task's result comes after its initial call is submitted (`.waitForTaskToken`,
+    /// `.sync`).
+    #[serde(default)]
+    waits_for_submission: bool,
+    #[serde(default)]
+    started: bool,
+    #[serde(default)]
+    submitted: bool,
+    /// A result that arrived before the submission it answers (a worker can answer a token
+    /// while the call that handed it out is still returning); applied once submitted.
+    #[serde(default)]
+    early_result: Option<Box<Event>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -667,6 +679,12 @@ impl<'a> Run<'a> {
         match event {
             Event::TaskStarted { task, worker_name } => {
                 let Some(f) = self.task_frame(task) else { return };
+                // A re-dispatched invocation (its node died) reports its start again.
+                match &mut self.frame_mut(f).phase {
+                    Phase::Task(w) if w.started => return,
+                    Phase::Task(w) => w.started = true,
+                    _ => return,
+                }
                 let kind = self.task_kind(f);
                 let (ty, details) = match &kind {
                     ResourceKind::Service { resource_type, resource } => (
@@ -686,6 +704,14 @@ impl<'a> Run<'a> {
             }
             Event::TaskSubmitted { task, output } => {
                 let Some(f) = self.task_frame(task) else { return };
+                let early = match &mut self.frame_mut(f).phase {
+                    Phase::Task(w) if w.submitted => return,
+                    Phase::Task(w) => {
+                        w.submitted = true;
+                        w.early_result.take()
+                    }
+                    _ => return,
+                };
                 if let ResourceKind::Service { resource_type, resource } = self.task_kind(f) {
                     self.emit(
                         f,
@@ -697,6 +723,9 @@ impl<'a> Run<'a> {
                             "outputDetails": {"truncated": false},
                         }))),
                     );
+                }
+                if let Some(result) = early {
+                    self.handle(*result);
                 }
             }
             Event::TaskHeartbeat { task } => {
@@ -713,6 +742,14 @@ impl<'a> Run<'a> {
             }
             Event::TaskSucceeded { task, output } => {
                 let Some(f) = self.task_frame(task) else { return };
+                if let Phase::Task(w) = &mut self.frame_mut(f).phase {
+                    if w.waits_for_submission && !w.submitted {
+                        if w.early_result.is_none() {
+                            w.early_result = Some(Box::new(Event::TaskSucceeded { task, output }));
+                        }
+                        return;
+                    }
+                }
                 let kind = self.finish_task(f, task);
                 let (ty, details) = match &kind {
                     ResourceKind::Service { resource_type, resource } => {
@@ -1788,12 +1825,19 @@ impl<'a> Run<'a> {
             .map(|s| self.start_timer(TimerPurpose::TaskTimeout(f), s * 1000));
         let heartbeat_timer = heartbeat.map(|s| self.start_timer(TimerPurpose::TaskHeartbeat(f), s * 1000));
         self.exec.tasks.insert(task, f);
+        let waits_for_submission = t.resource.ends_with(".waitForTaskToken")
+            || t.resource.ends_with(".sync")
+            || t.resource.ends_with(".sync:2");
         self.frame_mut(f).phase = Phase::Task(Box::new(TaskWait {
             task,
             kind,
             timeout_timer,
             heartbeat_timer,
             heartbeat_seconds: heartbeat,
+            waits_for_submission,
+            started: false,
+            submitted: false,
+            early_result: None,
         }));
         self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,

@@ -506,3 +506,39 @@ fn variable_references_list_what_each_state_reads() {
     assert_eq!(refs.get("C"), Some(&vec!["x".to_owned()]));
     assert!(!refs.contains_key("A"));
 }
+
+#[test]
+fn an_answer_that_overtakes_its_submission_waits_for_it_and_repeats_are_ignored() {
+    let mut d = Driver::start(
+        task_machine(json!({
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": "f", "Payload": {"token.$": "$$.Task.Token"}},
+            "End": true
+        })),
+        json!({}),
+    );
+    let task = d.tasks()[0].task;
+    d.send(T0, Event::TaskStarted { task, worker_name: None });
+    // A re-dispatched invocation reports its start a second time.
+    d.send(T0, Event::TaskStarted { task, worker_name: None });
+    // The function answered the token before its own invocation returned.
+    d.send(T0 + 1, Event::TaskSucceeded { task, output: json!({"approved": true}) });
+    assert!(matches!(d.exec.status, Status::Running), "the answer waits for the submission");
+    d.send(T0 + 2, Event::TaskSubmitted { task, output: json!({"StatusCode": 200}) });
+    d.send(T0 + 3, Event::TaskSubmitted { task, output: json!({"StatusCode": 200}) });
+    assert_eq!(d.output(), json!({"approved": true}));
+    assert_eq!(
+        d.types(),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+}
