@@ -406,7 +406,9 @@ impl Config {
                     ),
                 }
             }
-            Err(CallFailure::Function { error_type, document }) => TaskOutcome::Failed { error: error_type, cause: document },
+            Err(CallFailure::Function { error_type, document }) => {
+                TaskOutcome::Failed { error: error_type, cause: document }
+            }
             Err(CallFailure::Service { error, cause }) => TaskOutcome::Failed { error, cause },
         }
     }

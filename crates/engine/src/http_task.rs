@@ -157,7 +157,10 @@ pub fn call(config: &HttpTaskConfig, input: &Value) -> TaskOutcome {
     }
     let mut raw = Vec::new();
     if let Err(e) = response.into_reader().take(MAX_RESULT_BYTES as u64 * 4).read_to_end(&mut raw) {
-        return TaskOutcome::Failed { error: SOCKET.into(), cause: format!("{method} {endpoint}: reading the answer: {e}") };
+        return TaskOutcome::Failed {
+            error: SOCKET.into(),
+            cause: format!("{method} {endpoint}: reading the answer: {e}"),
+        };
     }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let body = if text.trim().is_empty() {
@@ -205,9 +208,14 @@ fn form_encode(body: &Value, format: &str) -> String {
                 match format {
                     "COMMAS" => pairs.push(format!("{}={}", encode(k), encode(&items.join(",")))),
                     "REPEAT" => pairs.extend(items.iter().map(|i| format!("{}={}", encode(k), encode(i)))),
-                    "BRACKETS" => pairs.extend(items.iter().map(|i| format!("{}={}", encode(&format!("{k}[]")), encode(i)))),
+                    "BRACKETS" => {
+                        pairs.extend(items.iter().map(|i| format!("{}={}", encode(&format!("{k}[]")), encode(i))))
+                    }
                     _ => pairs.extend(
-                        items.iter().enumerate().map(|(n, i)| format!("{}={}", encode(&format!("{k}[{n}]")), encode(i))),
+                        items
+                            .iter()
+                            .enumerate()
+                            .map(|(n, i)| format!("{}={}", encode(&format!("{k}[{n}]")), encode(i))),
                     ),
                 }
             }

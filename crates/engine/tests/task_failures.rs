@@ -166,11 +166,8 @@ fn http_task_errors_are_retried_and_caught_by_their_aws_names() {
         (unavailable, "States.Http.StatusCode.503", Some("Service Unavailable")),
         (refused_url(), "States.Http.Socket", None),
     ] {
-        let def = retry_then_catch(
-            "arn:aws:states:::http:invoke",
-            json!({"ApiEndpoint": endpoint, "Method": "GET"}),
-            error,
-        );
+        let def =
+            retry_then_catch("arn:aws:states:::http:invoke", json!({"ApiEndpoint": endpoint, "Method": "GET"}), error);
         let run = execute(&def, Config::default());
         let out = caught(&run);
         assert_eq!(out["Error"], error, "{out}");

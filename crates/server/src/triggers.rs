@@ -198,7 +198,8 @@ async fn call_function(state: &AppState, function: &str, request: &TriggerReques
         }
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "Lambda.ServiceException", &e.to_string()),
     };
-    let result: Value = serde_json::from_slice(&raw).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into()));
+    let result: Value =
+        serde_json::from_slice(&raw).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into()));
     match result.get("statusCode").and_then(Value::as_u64) {
         Some(code) => {
             let status = u16::try_from(code).ok().and_then(|c| StatusCode::from_u16(c).ok()).unwrap_or(StatusCode::OK);
@@ -212,20 +213,18 @@ async fn call_function(state: &AppState, function: &str, request: &TriggerReques
             if let Some(Value::Object(h)) = result.get("headers") {
                 for (k, v) in h {
                     let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                    if let (Ok(name), Ok(value)) = (
-                        axum::http::HeaderName::try_from(k.as_str()),
-                        axum::http::HeaderValue::try_from(text.as_str()),
-                    ) {
+                    if let (Ok(name), Ok(value)) =
+                        (axum::http::HeaderName::try_from(k.as_str()), axum::http::HeaderValue::try_from(text.as_str()))
+                    {
                         has_type |= name == axum::http::header::CONTENT_TYPE;
                         response.headers_mut().insert(name, value);
                     }
                 }
             }
             if !has_type {
-                response.headers_mut().insert(
-                    axum::http::header::CONTENT_TYPE,
-                    axum::http::HeaderValue::from_static("application/json"),
-                );
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
             }
             response
         }
@@ -246,8 +245,7 @@ fn proxy_event(request: &TriggerRequest) -> Value {
             multi.insert(k.as_str().to_owned(), json!([v]));
         }
     }
-    let query: Map<String, Value> =
-        request.query.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let query: Map<String, Value> = request.query.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     let multi_query: Map<String, Value> = request.query.iter().map(|(k, v)| (k.clone(), json!([v]))).collect();
     let body = if request.body.is_empty() {
         Value::Null

@@ -92,7 +92,8 @@ fn python_config() -> (Config, tempdir::TempDir) {
     for f in ["identity", "raises", "exits", "unserializable", "environment", "raw"] {
         toml_text.push_str(&format!("[functions.{f}]\nruntime = \"python3\"\nhandler = \"handlers.{f}\"\n\n"));
     }
-    toml_text.push_str("[functions.sleeps]\nruntime = \"python3\"\nhandler = \"handlers.sleeps\"\ntimeout_seconds = 1\n");
+    toml_text
+        .push_str("[functions.sleeps]\nruntime = \"python3\"\nhandler = \"handlers.sleeps\"\ntimeout_seconds = 1\n");
     config(&toml_text, &[("handlers.py", PY_HANDLERS)])
 }
 
@@ -114,14 +115,20 @@ fn an_exception_is_the_error_and_lambdas_error_document_the_cause() {
     let doc: Value = serde_json::from_str(cause).expect("the cause is the error document");
     assert_eq!(doc["errorMessage"], "bad order 7");
     assert_eq!(doc["errorType"], "ValueError");
-    assert_eq!(doc["stackTrace"][0].as_str().map(|s| s.starts_with("  File \"/var/task/handlers.py\", line 8")), Some(true));
+    assert_eq!(
+        doc["stackTrace"][0].as_str().map(|s| s.starts_with("  File \"/var/task/handlers.py\", line 8")),
+        Some(true)
+    );
     // The legacy resource passes the document on as the runtime wrote it; lambda:invoke
     // re-serializes it compactly, as AWS does.
     assert!(cause.contains("\"errorType\": \"ValueError\""), "{cause}");
     let out = c.invoke("arn:aws:states:::lambda:invoke", &json!({"FunctionName": "raises", "Payload": {"id": 7}}));
     let (error, cause) = failed(&out);
     assert_eq!(error, "ValueError");
-    assert!(cause.starts_with("{\"errorMessage\":\"bad order 7\",\"errorType\":\"ValueError\",\"requestId\":"), "{cause}");
+    assert!(
+        cause.starts_with("{\"errorMessage\":\"bad order 7\",\"errorType\":\"ValueError\",\"requestId\":"),
+        "{cause}"
+    );
 }
 
 #[test]
@@ -279,7 +286,10 @@ fn results_over_256_kib_exceed_the_data_limit() {
     assert_eq!(error, "States.DataLimitExceeded");
     assert!(cause.starts_with(&format!("The state/task '{LEGACY}big' returned a result")), "{cause}");
     let out = c.invoke("arn:aws:states:::lambda:invoke", &json!({"FunctionName": "big"}));
-    assert_eq!(failed(&out).1, "The state/task 'lambda' returned a result with a size exceeding the maximum number of bytes service limit.");
+    assert_eq!(
+        failed(&out).1,
+        "The state/task 'lambda' returned a result with a size exceeding the maximum number of bytes service limit."
+    );
 }
 
 /// A one-request-at-a-time HTTP server on loopback answering every request with `answer`
@@ -304,7 +314,8 @@ fn http_server(status: &'static str, body: &'static str, delay: Duration) -> Str
             let mut request_body = vec![0u8; length];
             let _ = std::io::Read::read_exact(&mut reader, &mut request_body);
             std::thread::sleep(delay);
-            let body = if body == "ECHO" { String::from_utf8_lossy(&request_body).into_owned() } else { body.to_owned() };
+            let body =
+                if body == "ECHO" { String::from_utf8_lossy(&request_body).into_owned() } else { body.to_owned() };
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -319,7 +330,8 @@ fn http_server(status: &'static str, body: &'static str, delay: Duration) -> Str
 fn url_functions_post_the_payload_and_fail_on_other_statuses() {
     let ok = http_server("200 OK", "ECHO", Duration::ZERO);
     let broken = http_server("500 Internal Server Error", "upstream exploded", Duration::ZERO);
-    let typed = http_server("400 Bad Request", r#"{"errorType":"InvalidOrder","errorMessage":"no items"}"#, Duration::ZERO);
+    let typed =
+        http_server("400 Bad Request", r#"{"errorType":"InvalidOrder","errorMessage":"no items"}"#, Duration::ZERO);
     let slow = http_server("200 OK", "{}", Duration::from_secs(5));
     let refused = {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
