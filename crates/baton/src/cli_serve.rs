@@ -23,7 +23,7 @@ pub struct ServeArgs {
     /// several nodes; without it the embedded store in --data-dir is used.
     #[arg(long, env = "BATON_STORE")]
     store: Option<String>,
-    /// baton.toml: functions Tasks can call.
+    /// baton.toml: functions Tasks can call, triggers, HTTP Task settings.
     #[arg(long, env = "BATON_CONFIG")]
     config: Option<PathBuf>,
     /// Region in the ARNs this server hands out.
@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// How long GetActivityTask waits for work, in milliseconds.
     #[arg(long, env = "BATON_ACTIVITY_POLL_MS", default_value_t = ACTIVITY_POLL_MS)]
     activity_poll_ms: u64,
+    /// The URL functions use to reach this server (their AWS_ENDPOINT_URL); default
+    /// http://HOST:PORT.
+    #[arg(long, env = "BATON_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -57,6 +61,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         region: args.region,
         account: args.account,
         activity_poll_ms: args.activity_poll_ms,
+        public_url: args.public_url,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,

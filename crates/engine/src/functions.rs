@@ -1,24 +1,42 @@
-//! Functions a Task can call from `baton run`: local commands that read the task input as
-//! JSON on stdin and write the result as JSON on stdout, configured in `baton.toml`:
+//! Functions: what a Task reaches through a Lambda function ARN
+//! (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`) or through `arn:aws:states:::lambda:invoke`
+//! with `FunctionName` (a name or an ARN) and `Payload`, as on AWS. They are configured in
+//! `baton.toml`, one of three kinds:
 //!
 //! ```toml
-//! [functions.check-order]
+//! [functions.check-order]          # a command: the payload on stdin, the result on stdout
 //! command = ["python3", "check_order.py"]
+//!
+//! [functions.reserve]              # a handler in the style of Lambda: module.handler(event, context)
+//! runtime = "python3"              # or "node"
+//! handler = "reserve.lambda_handler"
+//! code = "functions"               # the folder holding reserve.py (default: beside baton.toml)
+//!
+//! [functions.score]                # an HTTP endpoint: POST the payload, JSON back
+//! url = "http://127.0.0.1:9000/score"
+//! timeout_seconds = 10             # every kind; default 60
 //! ```
 //!
-//! A Task reaches one by a Lambda function ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`)
-//! or through `arn:aws:states:::lambda:invoke` with `FunctionName` (a name or an ARN) and
-//! `Payload`, as on AWS.
+//! This module owns the configuration, the two ways a Task calls a function (the legacy ARN
+//! gives the function's result as is; `lambda:invoke` wraps it in Lambda's response) and the
+//! error names AWS reports. How each kind runs lives in [`process`] (commands and handler
+//! runtimes, with their bootstrap scripts) and [`http`] (URLs). It must not know about
+//! executions: a call is payload in, result or failure out.
+
+mod http;
+mod process;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use asl::eval::Randomness;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-/// `baton.toml` as far as local runs read it.
+use crate::random::OsRandomness;
+
+/// `baton.toml`.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct Config {
     #[serde(default)]
@@ -26,15 +44,205 @@ pub struct Config {
     /// Folder the config was read from; relative paths in commands resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// Routes of `baton serve` that start executions (the role API Gateway plays on AWS).
+    #[serde(default)]
+    pub triggers: BTreeMap<String, TriggerConfig>,
+    /// The HTTP Task (`arn:aws:states:::http:invoke`).
+    #[serde(default)]
+    pub http: HttpTaskConfig,
+    /// Where functions run: the server they may call back, its region and account. Set by
+    /// `baton serve`; `baton run` leaves the endpoint unset.
+    #[serde(skip)]
+    pub host: FunctionHost,
 }
 
+/// What a function learns about the Baton that calls it.
+#[derive(Debug, Clone)]
+pub struct FunctionHost {
+    /// The server's URL, given to functions as `AWS_ENDPOINT_URL` so SDK calls reach Baton.
+    pub endpoint_url: Option<String>,
+    pub region: String,
+    pub account: String,
+}
+
+impl Default for FunctionHost {
+    fn default() -> Self {
+        Self { endpoint_url: None, region: "us-east-1".into(), account: "123456789012".into() }
+    }
+}
+
+/// `[triggers.NAME]`: an HTTP route that starts an execution with the request body as input.
 #[derive(Debug, Clone, Deserialize)]
-pub struct FunctionConfig {
-    /// Program and arguments.
-    pub command: Vec<String>,
-    /// Extra environment variables for the process.
+#[serde(deny_unknown_fields)]
+pub struct TriggerConfig {
+    /// The route, e.g. `/orders`. Must start with `/`.
+    pub path: String,
+    /// `POST` unless given.
+    #[serde(default = "default_trigger_method")]
+    pub method: String,
+    /// The state machine to start: a name on this server, or an ARN (of a machine, a version
+    /// or an alias). A trigger has this or `function`.
     #[serde(default)]
+    pub state_machine: Option<String>,
+    /// The function to call with API Gateway's proxy event; its answer is the response.
+    #[serde(default)]
+    pub function: Option<String>,
+    /// A JSON path into the request body whose value names the execution (for example
+    /// `$.orderId`), so that the same request twice starts one execution.
+    #[serde(default)]
+    pub name_from: Option<String>,
+}
+
+fn default_trigger_method() -> String {
+    "POST".into()
+}
+
+/// `[http]`: settings of the HTTP Task.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTaskConfig {
+    /// The longest one request may take; AWS's hard limit is 60 s.
+    #[serde(default = "default_http_timeout")]
+    pub timeout_seconds: u64,
+    /// Headers and query parameters added to requests whose `Authentication.ConnectionArn`
+    /// (or `InvocationConfig.ConnectionArn`) names a connection: `[http.connections.NAME]`,
+    /// NAME being the part after `connection/` in the ARN.
+    #[serde(default)]
+    pub connections: BTreeMap<String, ConnectionConfig>,
+}
+
+impl Default for HttpTaskConfig {
+    fn default() -> Self {
+        Self { timeout_seconds: default_http_timeout(), connections: BTreeMap::new() }
+    }
+}
+
+fn default_http_timeout() -> u64 {
+    60
+}
+
+/// What an EventBridge connection adds to a request, kept in configuration (and so out of
+/// the definition) as on AWS.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionConfig {
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub query_parameters: BTreeMap<String, String>,
+}
+
+/// One function.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RawFunction")]
+pub struct FunctionConfig {
+    pub kind: FunctionKind,
+    /// Extra environment variables for the process (commands and handlers).
     pub env: BTreeMap<String, String>,
+    /// After this the call fails with `Sandbox.Timedout`, as a Lambda function's timeout does.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FunctionKind {
+    /// Program and arguments: the payload on stdin, the result as JSON on stdout.
+    Command(Vec<String>),
+    /// `module.function(event, context)` run by Baton's bootstrap for the runtime.
+    Handler {
+        runtime: Runtime,
+        /// `file.function`, the file relative to `code` (`dir/file.function` and
+        /// `package.module.function` work too).
+        handler: String,
+        /// The folder the handler's file is in (Lambda's task root).
+        code: Option<PathBuf>,
+        /// The interpreter to run (default `python3` or `node`).
+        interpreter: Option<String>,
+    },
+    /// POST the payload, take the JSON answer.
+    Url { url: String, headers: BTreeMap<String, String> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    Python,
+    Node,
+}
+
+pub const DEFAULT_FUNCTION_TIMEOUT_SECONDS: u64 = 60;
+
+/// `[functions.NAME]` as written; checked into a [`FunctionConfig`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFunction {
+    command: Option<Vec<String>>,
+    url: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    handler: Option<String>,
+    runtime: Option<String>,
+    code: Option<PathBuf>,
+    interpreter: Option<String>,
+    timeout_seconds: Option<u64>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+impl TryFrom<RawFunction> for FunctionConfig {
+    type Error = String;
+
+    fn try_from(raw: RawFunction) -> Result<Self, String> {
+        let kinds = [raw.command.is_some(), raw.url.is_some(), raw.handler.is_some()];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            return Err("a function needs exactly one of `command`, `url` or `handler` (with `runtime`)".into());
+        }
+        let only_for = |field: &str, present: bool, kind: &str| -> Result<(), String> {
+            if present {
+                Err(format!("`{field}` applies only to a function with `{kind}`"))
+            } else {
+                Ok(())
+            }
+        };
+        let kind = if let Some(command) = raw.command {
+            if command.is_empty() {
+                return Err("`command` is empty: give the program and its arguments".into());
+            }
+            only_for("runtime", raw.runtime.is_some(), "handler")?;
+            only_for("code", raw.code.is_some(), "handler")?;
+            only_for("interpreter", raw.interpreter.is_some(), "handler")?;
+            only_for("headers", !raw.headers.is_empty(), "url")?;
+            FunctionKind::Command(command)
+        } else if let Some(url) = raw.url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("`url` must be an http:// or https:// URL, not '{url}'"));
+            }
+            only_for("runtime", raw.runtime.is_some(), "handler")?;
+            only_for("code", raw.code.is_some(), "handler")?;
+            only_for("interpreter", raw.interpreter.is_some(), "handler")?;
+            only_for("env", !raw.env.is_empty(), "command` or `handler")?;
+            FunctionKind::Url { url, headers: raw.headers }
+        } else {
+            let handler = raw.handler.unwrap_or_default();
+            let Some((module, function)) = handler.rsplit_once('.') else {
+                return Err(format!("`handler` must be `file.function`, not '{handler}'"));
+            };
+            if module.is_empty() || function.is_empty() {
+                return Err(format!("`handler` must be `file.function`, not '{handler}'"));
+            }
+            only_for("headers", !raw.headers.is_empty(), "url")?;
+            let runtime = match raw.runtime.as_deref() {
+                Some(r) if r.starts_with("python") => Runtime::Python,
+                Some(r) if r.starts_with("node") => Runtime::Node,
+                Some(r) => return Err(format!("unknown `runtime` '{r}': use \"python3\" or \"node\"")),
+                None => return Err("a function with `handler` needs `runtime` (\"python3\" or \"node\")".into()),
+            };
+            FunctionKind::Handler { runtime, handler, code: raw.code, interpreter: raw.interpreter }
+        };
+        let timeout_seconds = raw.timeout_seconds.unwrap_or(DEFAULT_FUNCTION_TIMEOUT_SECONDS);
+        if timeout_seconds == 0 {
+            return Err("`timeout_seconds` must be at least 1".into());
+        }
+        Ok(FunctionConfig { kind, env: raw.env, timeout: Duration::from_secs(timeout_seconds) })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +251,8 @@ pub enum ConfigError {
     Read { path: String, source: std::io::Error },
     #[error("invalid configuration in {path}: {source}")]
     Parse { path: String, source: toml::de::Error },
-    #[error("function '{name}' in {path} has an empty command")]
-    EmptyCommand { name: String, path: String },
+    #[error("trigger '{name}' in {path}: {problem}")]
+    Trigger { name: String, path: String, problem: String },
 }
 
 impl Config {
@@ -53,13 +261,31 @@ impl Config {
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
         let mut cfg: Config =
             toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.display().to_string(), source })?;
-        for (name, f) in &cfg.functions {
-            if f.command.is_empty() {
-                return Err(ConfigError::EmptyCommand { name: name.clone(), path: path.display().to_string() });
+        for (name, t) in &cfg.triggers {
+            let problem = if t.state_machine.is_some() == t.function.is_some() {
+                Some("give exactly one of `state_machine` and `function`".to_owned())
+            } else if !t.path.starts_with('/') {
+                Some(format!("`path` must start with '/', not '{}'", t.path))
+            } else if !matches!(t.method.to_ascii_uppercase().as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE") {
+                Some(format!("`method` must be GET, POST, PUT, PATCH or DELETE, not '{}'", t.method))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(ConfigError::Trigger { name: name.clone(), path: path.display().to_string(), problem });
             }
         }
         cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(cfg)
+    }
+
+    /// The longest a call to any configured function may take.
+    pub fn longest_function_timeout(&self) -> Duration {
+        self.functions
+            .values()
+            .map(|f| f.timeout)
+            .max()
+            .unwrap_or(Duration::from_secs(DEFAULT_FUNCTION_TIMEOUT_SECONDS))
     }
 }
 
@@ -70,11 +296,77 @@ pub enum TaskOutcome {
     Failed { error: String, cause: String },
 }
 
+impl TaskOutcome {
+    fn failed(error: &str, cause: impl Into<String>) -> Self {
+        TaskOutcome::Failed { error: error.into(), cause: cause.into() }
+    }
+}
+
 /// Error name for resources this runner cannot reach.
 pub const UNSUPPORTED_RESOURCE: &str = "Baton.UnsupportedResource";
 
+/// The largest result a task may return (AWS: 256 KiB).
+pub const MAX_RESULT_BYTES: usize = 256 * 1024;
+
+/// Why a function call did not give a result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallFailure {
+    /// The function ran and failed. `document` is its error as Lambda's runtimes write it
+    /// (`{"errorMessage", "errorType", ...}`), as text; `error_type` is read from it.
+    Function { error_type: String, document: String },
+    /// The function could not be reached or started: a Lambda service error (`Lambda.*`).
+    Service { error: String, cause: String },
+}
+
+impl CallFailure {
+    /// The error name and cause, as the legacy Lambda resource reports them.
+    pub fn error_and_cause(&self) -> (&str, &str) {
+        match self {
+            CallFailure::Function { error_type, document } => (error_type, document),
+            CallFailure::Service { error, cause } => (error, cause),
+        }
+    }
+
+    /// An error document in the shape Lambda's runtime gives for failures outside the
+    /// handler's code (a timeout, a crash): `{"errorType", "errorMessage"}`.
+    pub(crate) fn runtime(error_type: &str, message: String) -> Self {
+        let doc = json!({"errorType": error_type, "errorMessage": message});
+        CallFailure::Function { error_type: error_type.into(), document: doc.to_string() }
+    }
+
+    /// Read an error document; its `errorType` is the error, `Lambda.Unknown` without one.
+    pub(crate) fn from_document(document: String) -> Self {
+        let error_type = serde_json::from_str::<Value>(&document)
+            .ok()
+            .and_then(|v| v.get("errorType").and_then(Value::as_str).map(str::to_owned))
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "Lambda.Unknown".into());
+        CallFailure::Function { error_type, document }
+    }
+}
+
+/// One call of one function.
+pub(crate) struct Call<'a> {
+    pub name: &'a str,
+    pub function: &'a FunctionConfig,
+    pub config: &'a Config,
+    /// The event as the function receives it (JSON text, as Lambda passes it on).
+    pub payload: Vec<u8>,
+    pub request_id: String,
+}
+
+impl Call<'_> {
+    pub fn function_arn(&self) -> String {
+        format!("arn:aws:lambda:{}:{}:function:{}", self.config.host.region, self.config.host.account, self.name)
+    }
+}
+
+fn new_request_id() -> String {
+    OsRandomness::new().uuid_v4()
+}
+
 impl Config {
-    /// Run the task `resource` with `input`.
+    /// Run the task `resource` with `input` (the effective input).
     pub fn invoke(&self, resource: &str, input: &Value) -> TaskOutcome {
         if resource.ends_with(".waitForTaskToken") || resource.contains(":activity:") {
             return unsupported(
@@ -83,25 +375,13 @@ impl Config {
             );
         }
         if let Some(name) = lambda_function_name(resource) {
-            return self.call_function(&name, input);
+            return self.invoke_legacy(resource, &name, input);
         }
         if resource == "arn:aws:states:::lambda:invoke" {
-            let Some(target) = input.get("FunctionName").and_then(Value::as_str) else {
-                return TaskOutcome::Failed {
-                    error: "Lambda.InvalidParameterValueException".into(),
-                    cause: "The parameter 'FunctionName' is required and must be a string".into(),
-                };
-            };
-            let name = lambda_function_name(target).unwrap_or_else(|| target.to_owned());
-            let payload = input.get("Payload").cloned().unwrap_or(Value::Null);
-            return match self.call_function(&name, &payload) {
-                TaskOutcome::Succeeded(out) => TaskOutcome::Succeeded(json!({
-                    "ExecutedVersion": "$LATEST",
-                    "Payload": out,
-                    "StatusCode": 200,
-                })),
-                failed => failed,
-            };
+            return self.invoke_lambda_service(input);
+        }
+        if resource == crate::http_task::RESOURCE {
+            return crate::http_task::call(&self.http, input);
         }
         unsupported(
             resource,
@@ -109,19 +389,145 @@ impl Config {
         )
     }
 
-    fn call_function(&self, name: &str, input: &Value) -> TaskOutcome {
-        let Some(f) = self.functions.get(name) else {
-            return TaskOutcome::Failed {
-                error: "Lambda.ResourceNotFoundException".into(),
-                cause: format!("Function not found: '{name}' (configure it under [functions.{name}] in baton.toml)"),
-            };
+    /// A Lambda function ARN as the resource: the input is the event, the result is the
+    /// function's result as is; a function error is its `errorType`, with the error
+    /// document as the function wrote it for cause.
+    fn invoke_legacy(&self, resource: &str, name: &str, input: &Value) -> TaskOutcome {
+        match self.call(name, input.to_string().into_bytes()) {
+            Ok(payload) => {
+                if payload.len() > MAX_RESULT_BYTES {
+                    return data_limit(resource);
+                }
+                match parse_payload(&payload) {
+                    Ok(v) => TaskOutcome::Succeeded(v),
+                    Err(e) => TaskOutcome::failed(
+                        "Lambda.Unknown",
+                        format!("The function '{name}' returned a result that is not JSON: {e}"),
+                    ),
+                }
+            }
+            Err(CallFailure::Function { error_type, document }) => {
+                TaskOutcome::Failed { error: error_type, cause: document }
+            }
+            Err(CallFailure::Service { error, cause }) => TaskOutcome::Failed { error, cause },
+        }
+    }
+
+    /// `arn:aws:states:::lambda:invoke`: `FunctionName` and `Payload` in, Lambda's Invoke
+    /// response out (`Payload`, `StatusCode`, `ExecutedVersion`, the SDK's HTTP metadata).
+    fn invoke_lambda_service(&self, input: &Value) -> TaskOutcome {
+        let Some(target) = input.get("FunctionName").and_then(Value::as_str) else {
+            return TaskOutcome::failed(
+                "Lambda.InvalidParameterValueException",
+                "The parameter 'FunctionName' is required and must be a string",
+            );
         };
-        run_command(f, &self.base_dir, input)
+        let name = lambda_function_name(target).unwrap_or_else(|| target.to_owned());
+        // Lambda takes the payload as bytes: a string is passed on as its text, nothing as `{}`.
+        let payload = match input.get("Payload") {
+            None | Some(Value::Null) => b"{}".to_vec(),
+            Some(Value::String(s)) => s.clone().into_bytes(),
+            Some(v) => v.to_string().into_bytes(),
+        };
+        match self.call(&name, payload) {
+            Ok(payload) => {
+                if payload.len() > MAX_RESULT_BYTES {
+                    return data_limit("lambda");
+                }
+                let body = parse_payload(&payload)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&payload).into_owned()));
+                TaskOutcome::Succeeded(invoke_response(body, payload.len()))
+            }
+            Err(CallFailure::Function { error_type, document }) => {
+                // The service integration hands the error document on re-serialized, compact.
+                let cause = serde_json::from_str::<Value>(&document).map_or(document, |v| v.to_string());
+                TaskOutcome::Failed { error: error_type, cause }
+            }
+            Err(CallFailure::Service { error, cause }) => TaskOutcome::Failed { error, cause },
+        }
+    }
+
+    /// Call the function `name` with `payload` (the event as JSON text); its raw result.
+    pub fn call(&self, name: &str, payload: Vec<u8>) -> Result<Vec<u8>, CallFailure> {
+        let request_id = new_request_id();
+        let Some(function) = self.functions.get(name) else {
+            tracing::warn!(function = name, "no such function: configure it under [functions.{name}] in baton.toml");
+            return Err(CallFailure::Service {
+                error: "Lambda.ResourceNotFoundException".into(),
+                cause: format!(
+                    "Function not found: arn:aws:lambda:{}:{}:function:{name}:$LATEST (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: {request_id}; Proxy: null)",
+                    self.host.region, self.host.account
+                ),
+            });
+        };
+        let call = Call { name, function, config: self, payload, request_id };
+        match &function.kind {
+            FunctionKind::Url { url, headers } => http::call(&call, url, headers),
+            FunctionKind::Command(_) | FunctionKind::Handler { .. } => process::call(&call),
+        }
     }
 }
 
 fn unsupported(resource: &str, why: &str) -> TaskOutcome {
-    TaskOutcome::Failed { error: UNSUPPORTED_RESOURCE.into(), cause: format!("Resource '{resource}': {why}") }
+    TaskOutcome::failed(UNSUPPORTED_RESOURCE, format!("Resource '{resource}': {why}"))
+}
+
+fn data_limit(resource: &str) -> TaskOutcome {
+    TaskOutcome::failed(
+        asl::error::names::DATA_LIMIT_EXCEEDED,
+        format!(
+            "The state/task '{resource}' returned a result with a size exceeding the maximum number of bytes service limit."
+        ),
+    )
+}
+
+/// A function's result: JSON, or nothing (`null`).
+fn parse_payload(payload: &[u8]) -> Result<Value, serde_json::Error> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(payload)
+}
+
+/// Lambda's Invoke response as Step Functions hands it to the state.
+fn invoke_response(payload: Value, length: usize) -> Value {
+    let request_id = new_request_id();
+    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let trace = {
+        let mut r = OsRandomness::new();
+        let t = chrono::Utc::now().timestamp();
+        let hex = |n: u64, digits: usize| format!("{n:0digits$x}");
+        format!(
+            "Root=1-{:08x}-{}{};Parent={};Sampled=0;Lineage=1:{}:0",
+            t,
+            hex(r.next_u64(), 16),
+            &hex(r.next_u64(), 16)[..8],
+            hex(r.next_u64(), 16),
+            &hex(r.next_u64(), 16)[..8]
+        )
+    };
+    let length = length.to_string();
+    let headers: [(&str, &str); 8] = [
+        ("X-Amz-Executed-Version", "$LATEST"),
+        ("x-amzn-Remapped-Content-Length", "0"),
+        ("Connection", "keep-alive"),
+        ("x-amzn-RequestId", &request_id),
+        ("Content-Length", &length),
+        ("Date", &date),
+        ("X-Amzn-Trace-Id", &trace),
+        ("Content-Type", "application/json"),
+    ];
+    let all: Map<String, Value> = headers.iter().map(|(k, v)| ((*k).to_owned(), json!([v]))).collect();
+    let mut sorted = headers;
+    sorted.sort_by_key(|(k, _)| k.to_ascii_lowercase());
+    let single: Map<String, Value> = sorted.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+    json!({
+        "ExecutedVersion": "$LATEST",
+        "Payload": payload,
+        "SdkHttpMetadata": {"AllHttpHeaders": all, "HttpHeaders": single, "HttpStatusCode": 200},
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 200,
+    })
 }
 
 /// `NAME` from `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
@@ -131,47 +537,5 @@ fn lambda_function_name(arn: &str) -> Option<String> {
         .then(|| parts[6].to_owned())
 }
 
-fn run_command(f: &FunctionConfig, base_dir: &Path, input: &Value) -> TaskOutcome {
-    let (program, args) = f.command.split_first().expect("commands are checked non-empty when the config loads");
-    let mut cmd = Command::new(program);
-    cmd.args(args).envs(&f.env).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    if !base_dir.as_os_str().is_empty() {
-        cmd.current_dir(base_dir);
-    }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return TaskOutcome::Failed {
-                error: "Lambda.ServiceException".into(),
-                cause: format!("cannot start {program}: {e}"),
-            }
-        }
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        // A command that exits without reading its input is not an error of ours.
-        let _ = stdin.write_all(input.to_string().as_bytes());
-    }
-    let output = match child.wait_with_output() {
-        Ok(o) => o,
-        Err(e) => return TaskOutcome::Failed { error: "Lambda.ServiceException".into(), cause: e.to_string() },
-    };
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return TaskOutcome::Failed {
-            error: "Lambda.Unknown".into(),
-            cause: format!("{program} exited with {}: {}", output.status, stderr.trim()),
-        };
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let text = stdout.trim();
-    if text.is_empty() {
-        return TaskOutcome::Succeeded(Value::Null);
-    }
-    match serde_json::from_str(text) {
-        Ok(v) => TaskOutcome::Succeeded(v),
-        Err(e) => TaskOutcome::Failed {
-            error: "Lambda.Unknown".into(),
-            cause: format!("{program} did not print JSON on stdout: {e}"),
-        },
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::functions::{Config, TaskOutcome};
+use crate::http_task::HttpTask;
 
 /// How the state machine waits for the task (the resource's suffix).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,13 @@ pub enum Outcome {
 #[async_trait]
 pub trait Integration: Send + Sync {
     async fn call(&self, call: TaskCall) -> Outcome;
+
+    /// The longest an initial call may take, when it may take long (a function with a
+    /// timeout, an HTTP request). The engine holds a task at least this long before it may
+    /// hand it to another node, so a slow call is not made twice.
+    fn longest_call(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// Functions from `baton.toml` (Lambda function ARNs and `lambda:invoke`).
@@ -91,6 +99,10 @@ impl Integration for Functions {
             (Err(e), _) => Outcome::Failed { error: "Lambda.ServiceException".into(), cause: e.to_string() },
         }
     }
+
+    fn longest_call(&self) -> Option<std::time::Duration> {
+        Some(self.0.longest_function_timeout())
+    }
 }
 
 /// The integrations of one engine, matched by resource prefix (longest first).
@@ -109,13 +121,21 @@ impl fmt::Debug for Integrations {
 pub const UNSUPPORTED_RESOURCE: &str = crate::functions::UNSUPPORTED_RESOURCE;
 
 impl Integrations {
-    /// The integrations every engine has: functions from the configuration.
+    /// The integrations every engine has: functions from the configuration and the HTTP
+    /// Task.
     pub fn with_functions(config: Config) -> Self {
+        let http: Arc<dyn Integration> = Arc::new(HttpTask(config.http.clone()));
         let functions: Arc<dyn Integration> = Arc::new(Functions(config));
         let mut me = Self::default();
         me.route("arn:aws:states:::lambda:invoke", functions.clone());
         me.route("arn:aws:lambda:", functions);
+        me.route(crate::http_task::RESOURCE, http);
         me
+    }
+
+    /// The longest initial call any integration may make (see [`Integration::longest_call`]).
+    pub fn longest_call(&self) -> std::time::Duration {
+        self.routes.iter().filter_map(|(_, i)| i.longest_call()).max().unwrap_or_default()
     }
 
     /// Serve resources starting with `prefix` with `integration`.

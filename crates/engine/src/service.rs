@@ -760,7 +760,10 @@ impl Engine {
         loop {
             let ready = self.inner.dispatch_ready.notified();
             let now = now_ms();
-            match self.inner.store.claim_invocations(now, now + LEASE_MS, 64).await {
+            // Held until the slowest call could have ended, so no node calls a function twice.
+            let longest = self.inner.config.integrations.longest_call().as_millis() as Millis;
+            let lease = LEASE_MS.max(longest + LEASE_MS);
+            match self.inner.store.claim_invocations(now, now + lease, 64).await {
                 Ok(tasks) if !tasks.is_empty() => {
                     for task in tasks {
                         tokio::spawn(self.clone().invoke(task));

@@ -1,5 +1,5 @@
-//! Baton's HTTP front: the Step Functions JSON protocol on `POST /`, `GET /health` and
-//! `GET /metrics` (Prometheus text). Handlers are thin: parse, call the engine or the store,
+//! Baton's HTTP front: the Step Functions JSON protocol on `POST /`, `GET /health`,
+//! `GET /metrics` (Prometheus text) and the routes of configured triggers. Handlers are thin: parse, call the engine or the store,
 //! shape the answer; every error leaves through [`api::ApiError`].
 
 pub mod activities;
@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod nested;
 pub mod serve;
 pub mod tags;
+pub mod triggers;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,10 +40,12 @@ pub type SharedState = Arc<AppState>;
 
 /// The whole HTTP surface.
 pub fn router(state: SharedState) -> Router {
+    let triggers = triggers::routes(&state.engine.config().functions.triggers);
     Router::new()
         .route("/", post(dispatch))
         .route("/health", get(health))
         .route("/metrics", get(metrics::render))
+        .merge(triggers)
         .with_state(state)
 }
 

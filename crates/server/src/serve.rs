@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use engine::functions::Config;
+use engine::functions::{Config, FunctionHost};
 use engine::integrations::Integrations;
 use engine::service::{Engine, EngineConfig};
 use store::postgres::PostgresStore;
@@ -26,6 +26,20 @@ pub struct ServeOptions {
     pub region: String,
     pub account: String,
     pub activity_poll_ms: u64,
+    /// The URL functions reach this server at (`AWS_ENDPOINT_URL`); by default
+    /// `http://HOST:PORT`, with a wildcard host read as loopback.
+    pub public_url: Option<String>,
+}
+
+/// This server's URL as seen from the same machine.
+fn local_url(host: &str, port: u16) -> String {
+    let host = match host {
+        "0.0.0.0" | "" => "127.0.0.1",
+        "::" | "[::]" => "[::1]",
+        h if h.contains(':') && !h.starts_with('[') => return format!("http://[{h}]:{port}"),
+        h => h,
+    };
+    format!("http://{host}:{port}")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +56,8 @@ pub enum ServeError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Trigger(#[from] crate::triggers::TriggerError),
 }
 
 /// This node's identity in leases: kept in the data folder so a restarted node takes its
@@ -93,15 +109,23 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
     std::fs::create_dir_all(&opts.data_dir)
         .map_err(|source| ServeError::DataDir { path: opts.data_dir.display().to_string(), source })?;
     let store = open_store(opts).await?;
+    crate::triggers::check(&opts.functions.triggers)?;
+    // Functions call back into this server (SDK calls inside a handler): tell them where.
+    let mut functions = opts.functions.clone();
+    functions.host = FunctionHost {
+        endpoint_url: Some(opts.public_url.clone().unwrap_or_else(|| local_url(&opts.host, opts.port))),
+        region: opts.region.clone(),
+        account: opts.account.clone(),
+    };
     let nested = Arc::new(Nested::default());
-    let mut integrations = Integrations::with_functions(opts.functions.clone());
+    let mut integrations = Integrations::with_functions(functions.clone());
     integrations.route("arn:aws:states:::states:startExecution", nested.clone());
     let config = EngineConfig {
         region: opts.region.clone(),
         account: opts.account.clone(),
         node_id: node_id(&opts.data_dir)?,
         integrations,
-        functions: opts.functions.clone(),
+        functions,
     };
     let engine = Engine::start(store, config);
     let state = Arc::new(AppState {
@@ -115,12 +139,15 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
 }
 
 /// Serve until Ctrl-C.
-pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
-    let state = assemble(&opts).await?;
+pub async fn serve(mut opts: ServeOptions) -> Result<(), ServeError> {
     let addr: SocketAddr = format!("{}:{}", opts.host, opts.port)
         .parse()
         .map_err(|_| ServeError::Address(format!("{}:{}", opts.host, opts.port)))?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Listen { addr, source })?;
+    // With --port 0 the system picks the port; functions must be told the real one.
+    let addr = listener.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
+    opts.port = addr.port();
+    let state = assemble(&opts).await?;
     let shown = opts.store.as_deref().map_or_else(|| opts.data_dir.join("baton.db").display().to_string(), redact);
     tracing::info!(%addr, store = %shown, "serving the Step Functions API");
     eprintln!("baton: listening on http://{addr} (store: {shown})");
