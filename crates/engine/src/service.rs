@@ -757,13 +757,20 @@ impl Engine {
     // ----- invocations ---------------------------------------------------------------------
 
     async fn dispatch_loop(self) {
+        // Calls an earlier run of this node had in flight when it died: make them again now
+        // rather than when their lease runs out.
+        match self.inner.store.reclaim_invocations(&self.inner.config.node_id).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(invocations = n, "taking back the calls a previous run left in flight"),
+            Err(e) => tracing::warn!(error = %e, "taking back calls left in flight; their leases will run out"),
+        }
         loop {
             let ready = self.inner.dispatch_ready.notified();
             let now = now_ms();
             // Held until the slowest call could have ended, so no node calls a function twice.
             let longest = self.inner.config.integrations.longest_call().as_millis() as Millis;
             let lease = LEASE_MS.max(longest + LEASE_MS);
-            match self.inner.store.claim_invocations(now, now + lease, 64).await {
+            match self.inner.store.claim_invocations(&self.inner.config.node_id, now, now + lease, 64).await {
                 Ok(tasks) if !tasks.is_empty() => {
                     for task in tasks {
                         tokio::spawn(self.clone().invoke(task));
