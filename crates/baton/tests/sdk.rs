@@ -6,9 +6,6 @@ mod common;
 
 use std::time::Duration;
 
-use aws_sdk_sfn::config::interceptors::BeforeSerializationInterceptorContextMut;
-use aws_sdk_sfn::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
-use aws_sdk_sfn::error::BoxError;
 use aws_sdk_sfn::operation::create_state_machine::CreateStateMachineError;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineError;
@@ -17,115 +14,12 @@ use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_sdk_sfn::operation::start_sync_execution::StartSyncExecutionError;
 use aws_sdk_sfn::types::{
-    ExecutionStatus, HistoryEvent, HistoryEventType, RoutingConfigurationListItem, StateMachineType,
-    SyncExecutionStatus, Tag,
+    ExecutionStatus, HistoryEventType, RoutingConfigurationListItem, StateMachineType, SyncExecutionStatus, Tag,
 };
-use aws_sdk_sfn::Client;
-use aws_smithy_runtime_api::client::endpoint::EndpointPrefix;
-use common::{definition, Server, ROLE_ARN};
+use common::{
+    callback_state, callback_token, client, create, definition, history, wait_done, wait_events, Server, ROLE_ARN,
+};
 use serde_json::{json, Value};
-
-/// StartSyncExecution carries the `sync-` host prefix in the service model, so the SDK would
-/// send it to `sync-127.0.0.1`, which does not resolve. Drop the prefix before the endpoint
-/// is applied, as boto3's `inject_host_prefix=False` does.
-#[derive(Debug)]
-struct NoHostPrefix;
-
-impl Intercept for NoHostPrefix {
-    fn name(&self) -> &'static str {
-        "NoHostPrefix"
-    }
-
-    fn modify_before_serialization(
-        &self,
-        _context: &mut BeforeSerializationInterceptorContextMut<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        cfg.interceptor_state().unset::<EndpointPrefix>();
-        Ok(())
-    }
-}
-
-/// A client for the server, with static credentials and plain HTTP (no TLS stack needed).
-fn client(server: &Server) -> Client {
-    let config = aws_sdk_sfn::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-        .endpoint_url(server.endpoint())
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .interceptor(NoHostPrefix)
-        .build();
-    Client::from_conf(config)
-}
-
-async fn create(sfn: &Client, name: &str, def: &str) -> String {
-    sfn.create_state_machine()
-        .name(name)
-        .definition(def)
-        .role_arn(ROLE_ARN)
-        .send()
-        .await
-        .expect("CreateStateMachine")
-        .state_machine_arn
-}
-
-/// Poll DescribeExecution until the execution has ended.
-async fn wait_done(sfn: &Client, arn: &str) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    for _ in 0..600 {
-        let d = sfn.describe_execution().execution_arn(arn).send().await.expect("DescribeExecution");
-        if d.status != ExecutionStatus::Running {
-            return d;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("execution {arn} did not end");
-}
-
-async fn history(sfn: &Client, arn: &str) -> Vec<HistoryEvent> {
-    sfn.get_execution_history()
-        .execution_arn(arn)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .expect("GetExecutionHistory")
-}
-
-/// Wait until the execution's history holds an event of this type; returns the history.
-async fn wait_event(sfn: &Client, arn: &str, kind: HistoryEventType) -> Vec<HistoryEvent> {
-    for _ in 0..600 {
-        let events = history(sfn, arn).await;
-        if events.iter().any(|e| e.r#type == kind) {
-            return events;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no {kind:?} event in {arn}");
-}
-
-/// The task token a callback Task passed in its parameters (Payload.token).
-async fn callback_token(sfn: &Client, arn: &str) -> String {
-    let events = wait_event(sfn, arn, HistoryEventType::TaskSubmitted).await;
-    let scheduled = events.iter().find_map(|e| e.task_scheduled_event_details.as_ref()).expect("a TaskScheduled event");
-    let params: Value = serde_json::from_str(&scheduled.parameters).expect("parameters are JSON");
-    params["Payload"]["token"].as_str().expect("Payload.token").to_owned()
-}
-
-fn callback_state(extra: Value) -> Value {
-    let mut state = json!({
-        "Type": "Task",
-        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-        "Parameters": {"FunctionName": "empty", "Payload": {"token.$": "$$.Task.Token", "input.$": "$"}},
-        "End": true,
-    });
-    if let (Some(s), Some(e)) = (state.as_object_mut(), extra.as_object()) {
-        s.extend(e.clone());
-    }
-    state
-}
 
 fn pass_machine() -> String {
     definition("P", json!({"P": {"Type": "Pass", "Result": {"ok": true}, "End": true}}))
@@ -380,7 +274,7 @@ async fn callbacks_success_failure_heartbeat_and_token_errors() {
 
     // Success resumes with the answer as the state's result.
     let arn = sfn.start_execution().state_machine_arn(&sm).input(r#"{"order": 7}"#).send().await.expect("Start");
-    let token = callback_token(&sfn, &arn.execution_arn).await;
+    let token = callback_token(&sfn, &arn.execution_arn, 0).await;
     sfn.send_task_heartbeat().task_token(&token).send().await.expect("SendTaskHeartbeat");
     sfn.send_task_success().task_token(&token).output(r#"{"approved": true}"#).send().await.expect("SendTaskSuccess");
     let d = wait_done(&sfn, &arn.execution_arn).await;
@@ -398,7 +292,7 @@ async fn callbacks_success_failure_heartbeat_and_token_errors() {
 
     // Failure fails the state with the error and cause given.
     let arn = sfn.start_execution().state_machine_arn(&sm).send().await.expect("Start").execution_arn;
-    let token = callback_token(&sfn, &arn).await;
+    let token = callback_token(&sfn, &arn, 0).await;
     let err = sfn.send_task_success().task_token(&token).output("{oops").send().await.unwrap_err();
     assert!(matches!(err.as_service_error(), Some(SendTaskSuccessError::InvalidOutput(_))), "{err:?}");
     sfn.send_task_failure().task_token(&token).error("Rejected").cause("no budget").send().await.expect("Failure");
@@ -519,13 +413,13 @@ async fn redrive_resumes_a_failed_execution() {
     );
     let sm = create(&sfn, "redrive", &def).await;
     let arn = sfn.start_execution().state_machine_arn(&sm).send().await.expect("Start").execution_arn;
-    let token = callback_token(&sfn, &arn).await;
+    let token = callback_token(&sfn, &arn, 0).await;
     sfn.send_task_failure().task_token(&token).error("Flaky").send().await.expect("SendTaskFailure");
     assert_eq!(wait_done(&sfn, &arn).await.status, ExecutionStatus::Failed);
 
     let redriven = sfn.redrive_execution().execution_arn(&arn).send().await.expect("RedriveExecution");
     assert!(redriven.redrive_date.secs() > 0);
-    let events = wait_event(&sfn, &arn, HistoryEventType::ExecutionRedriven).await;
+    let events = wait_events(&sfn, &arn, HistoryEventType::ExecutionRedriven, 1).await;
     let count = events.iter().filter(|e| e.r#type == HistoryEventType::TaskSubmitted).count();
     assert_eq!(count, 1, "the redrive has not submitted yet or submitted twice");
     // The new attempt's token.

@@ -11,6 +11,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use aws_sdk_sfn::config::interceptors::BeforeSerializationInterceptorContextMut;
+use aws_sdk_sfn::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
+use aws_sdk_sfn::error::BoxError;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
+use aws_sdk_sfn::Client;
+use aws_smithy_runtime_api::client::endpoint::EndpointPrefix;
+
 pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/baton-test";
 
 /// `baton.toml`: functions Tasks can call. `empty` stands for "send the token somewhere" in
@@ -32,6 +40,12 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 impl Server {
     /// Start a server in a fresh folder.
     pub fn start(activity_poll_ms: u64) -> Server {
+        Self::start_with(activity_poll_ms, "")
+    }
+
+    /// Start a server in a fresh folder with more of `baton.toml` (`{dir}` in it names the
+    /// test's folder).
+    pub fn start_with(activity_poll_ms: u64, extra_config: &str) -> Server {
         let dir = std::env::temp_dir().join(format!(
             "baton-it-{}-{}",
             std::process::id(),
@@ -39,7 +53,8 @@ impl Server {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("creating the test's folder");
-        std::fs::write(dir.join("baton.toml"), CONFIG).expect("writing baton.toml");
+        let config = format!("{CONFIG}\n{}", extra_config.replace("{dir}", &dir.display().to_string()));
+        std::fs::write(dir.join("baton.toml"), config).expect("writing baton.toml");
         let mut server = Server { dir, port: 0, child: None, activity_poll_ms };
         server.restart();
         server
@@ -151,4 +166,109 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
 /// A definition from its states, starting at the first.
 pub fn definition(start: &str, states: serde_json::Value) -> String {
     serde_json::json!({"StartAt": start, "States": states}).to_string()
+}
+
+/// StartSyncExecution carries the `sync-` host prefix in the service model, so the SDK would
+/// send it to `sync-127.0.0.1`, which does not resolve. Drop the prefix before the endpoint
+/// is applied, as boto3's `inject_host_prefix=False` does.
+#[derive(Debug)]
+struct NoHostPrefix;
+
+impl Intercept for NoHostPrefix {
+    fn name(&self) -> &'static str {
+        "NoHostPrefix"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        _context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state().unset::<EndpointPrefix>();
+        Ok(())
+    }
+}
+
+/// An aws-sdk-sfn client for the server, with static credentials and plain HTTP (no TLS
+/// stack needed on loopback).
+pub fn client(server: &Server) -> Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .endpoint_url(server.endpoint())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .interceptor(NoHostPrefix)
+        .build();
+    Client::from_conf(config)
+}
+
+pub async fn create(sfn: &Client, name: &str, def: &str) -> String {
+    sfn.create_state_machine()
+        .name(name)
+        .definition(def)
+        .role_arn(ROLE_ARN)
+        .send()
+        .await
+        .expect("CreateStateMachine")
+        .state_machine_arn
+}
+
+/// Poll DescribeExecution until the execution has ended.
+pub async fn wait_done(sfn: &Client, arn: &str) -> DescribeExecutionOutput {
+    for _ in 0..1200 {
+        let d = sfn.describe_execution().execution_arn(arn).send().await.expect("DescribeExecution");
+        if d.status != ExecutionStatus::Running {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("execution {arn} did not end");
+}
+
+pub async fn history(sfn: &Client, arn: &str) -> Vec<HistoryEvent> {
+    sfn.get_execution_history()
+        .execution_arn(arn)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .expect("GetExecutionHistory")
+}
+
+/// Wait until the execution's history holds `count` events of this type; returns the history.
+pub async fn wait_events(sfn: &Client, arn: &str, kind: HistoryEventType, count: usize) -> Vec<HistoryEvent> {
+    for _ in 0..1200 {
+        let events = history(sfn, arn).await;
+        if events.iter().filter(|e| e.r#type == kind).count() >= count {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {count} {kind:?} events in {arn}");
+}
+
+/// The task token the `n`-th callback Task (from 0) passed in its parameters (Payload.token).
+pub async fn callback_token(sfn: &Client, arn: &str, n: usize) -> String {
+    let events = wait_events(sfn, arn, HistoryEventType::TaskSubmitted, n + 1).await;
+    let scheduled =
+        events.iter().filter_map(|e| e.task_scheduled_event_details.as_ref()).nth(n).expect("a TaskScheduled event");
+    let params: serde_json::Value = serde_json::from_str(&scheduled.parameters).expect("parameters are JSON");
+    params["Payload"]["token"].as_str().expect("Payload.token").to_owned()
+}
+
+/// A Task that sends its token to the `empty` function and waits for the callback.
+pub fn callback_state(extra: serde_json::Value) -> serde_json::Value {
+    let mut state = serde_json::json!({
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "empty", "Payload": {"token.$": "$$.Task.Token", "input.$": "$"}},
+        "End": true,
+    });
+    if let (Some(s), Some(e)) = (state.as_object_mut(), extra.as_object()) {
+        s.extend(e.clone());
+    }
+    state
 }
