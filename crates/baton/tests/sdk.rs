@@ -9,6 +9,7 @@ use std::time::Duration;
 use aws_sdk_sfn::operation::create_state_machine::CreateStateMachineError;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineError;
+use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureError;
 use aws_sdk_sfn::operation::send_task_heartbeat::SendTaskHeartbeatError;
 use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
@@ -256,6 +257,16 @@ async fn start_sync_execution_runs_express_machines() {
     let failed = failed.expect("StartSyncExecution");
     assert_eq!((failed.status, failed.error.as_deref()), (SyncExecutionStatus::Failed, Some("Nobody")));
 
+    // Express executions are not listed.
+    let err = sfn.list_executions().state_machine_arn(&sm).send().await.unwrap_err();
+    assert!(
+        matches!(
+            err.as_service_error(),
+            Some(aws_sdk_sfn::operation::list_executions::ListExecutionsError::StateMachineTypeNotSupported(_))
+        ),
+        "{err:?}"
+    );
+
     // A STANDARD machine cannot be run synchronously.
     let standard = create(&sfn, "standard", &pass_machine()).await;
     let err = sfn.start_sync_execution().state_machine_arn(&standard).send().await.unwrap_err();
@@ -311,6 +322,16 @@ async fn callbacks_success_failure_heartbeat_and_token_errors() {
     assert_eq!((d.status, d.error.as_deref()), (ExecutionStatus::Failed, Some("States.HeartbeatTimeout")));
     let types: Vec<HistoryEventType> = history(&sfn, &arn).await.into_iter().map(|e| e.r#type).collect();
     assert!(types.contains(&HistoryEventType::TaskTimedOut), "{types:?}");
+
+    // TimeoutSeconds without an answer: States.Timeout; an answer after that: TaskTimedOut.
+    let timed =
+        create(&sfn, "timeout", &definition("Ask", json!({"Ask": callback_state(json!({"TimeoutSeconds": 1}))}))).await;
+    let arn = sfn.start_execution().state_machine_arn(&timed).send().await.expect("Start").execution_arn;
+    let token = callback_token(&sfn, &arn, 0).await;
+    let d = wait_done(&sfn, &arn).await;
+    assert_eq!((d.status, d.error.as_deref()), (ExecutionStatus::Failed, Some("States.Timeout")));
+    let err = sfn.send_task_failure().task_token(&token).error("Late").send().await.unwrap_err();
+    assert!(matches!(err.as_service_error(), Some(SendTaskFailureError::TaskTimedOut(_))), "{err:?}");
     server.assert_no_panic();
 }
 
@@ -526,6 +547,9 @@ async fn tags_versions_and_aliases() {
     assert_eq!(d.state_machine_alias_arn.as_deref(), Some(alias.as_str()));
     assert_eq!(d.state_machine_version_arn.as_deref(), Some(version1.as_str()));
     assert_eq!(d.output.as_deref(), Some(r#"{"ok":true}"#));
+    let started = history(&sfn, &run).await.remove(0).execution_started_event_details.expect("ExecutionStarted");
+    assert_eq!(started.state_machine_alias_arn.as_deref(), Some(alias.as_str()));
+    assert_eq!(started.state_machine_version_arn.as_deref(), Some(version1.as_str()));
 
     sfn.update_state_machine_alias()
         .state_machine_alias_arn(&alias)
