@@ -209,12 +209,6 @@ def test_activity_timeout_seconds(sfn, machine, name):
         sfn.send_task_success(taskToken=task["taskToken"], output="{}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Task whose activity does not exist (deleted) is queued anyway and the execution stays RUNNING "
-    "forever; AWS fails it at once with States.Runtime 'The activity <arn> does not exist.' "
-    "(ExecutionStarted > TaskStateEntered > ExecutionFailed)",
-)
 def test_task_on_a_deleted_activity_fails_the_execution(sfn, machine, name):
     # AWS-recorded (corpus test_activities__test_activity_task_on_deleted): States.Runtime,
     # ExecutionStarted > TaskStateEntered > ExecutionFailed.

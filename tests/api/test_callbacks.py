@@ -322,11 +322,6 @@ def test_callback_without_a_token_parameter_waits_until_timeout(sfn, machine):
     assert (d["status"], d["error"]) == ("FAILED", "States.Timeout")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SendTaskFailure accepts an error longer than 256 characters and a cause longer than 32768 and "
-    "fails the task with them; AWS's model caps them (256 / 32768) and answers ValidationException",
-)
 def test_send_task_failure_limits_error_and_cause(sfn, machine):
     arn = start(sfn, machine, {"Approve": callback_state()})
     token = callback_token(sfn, arn)

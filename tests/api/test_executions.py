@@ -197,11 +197,6 @@ def test_stop_error_longer_than_256_is_a_validation_error(sfn, machine):
     assert wait_done(sfn, arn)["error"] == "E" * 256
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="StopExecution accepts a cause longer than 32768 characters (and stops the execution with it); "
-    "AWS's model caps cause at 32768 and answers ValidationException",
-)
 def test_stop_cause_longer_than_32768_is_a_validation_error(sfn, machine):
     arn = sfn.start_execution(stateMachineArn=machine(WAITING))["executionArn"]
     try:
@@ -253,22 +248,11 @@ def test_list_executions_errors(sfn, machine):
         sfn.list_executions(stateMachineArn=sm, statusFilter="SLEEPING")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ListExecutions on an EXPRESS state machine answers 200 with an empty list; AWS refuses it with "
-    "StateMachineTypeNotSupported (Express executions are not listed through the API)",
-)
 def test_list_executions_refuses_express_machines(sfn, machine):
     with raises("StateMachineTypeNotSupported"):
         sfn.list_executions(stateMachineArn=machine(type="EXPRESS"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DeleteStateMachine leaves the machine's executions in the store (keyed by the machine ARN), so "
-    "ListExecutions on a machine re-created under the same name lists the deleted machine's executions; "
-    "AWS lists none (localstack#13160)",
-)
 def test_recreated_machine_does_not_inherit_old_executions(sfn, machine, name):
     n = name()
     sm = machine(name=n)

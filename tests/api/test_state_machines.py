@@ -215,12 +215,6 @@ def test_validate_reports_every_problem(sfn):
     assert any(loc.startswith("/States/B") for loc in locations), locations
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CreateStateMachine accepts an EXPRESS machine with a '.waitForTaskToken' Task; AWS rejects it with "
-    "InvalidDefinition \"SCHEMA_VALIDATION_FAILED: Express state machine does not support '.waitForTaskToken' "
-    'service integration at /States/<state>/Resource" (corpus localstack_create_errors)',
-)
 def test_express_machines_refuse_callbacks(sfn, name):
     with raises("InvalidDefinition", "Express state machine does not support '.waitForTaskToken'"):
         sfn.create_state_machine(
@@ -228,11 +222,6 @@ def test_express_machines_refuse_callbacks(sfn, name):
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Distributed Map 'Label' with characters AWS forbids in names (here a space and U+008F) is accepted; "
-    "AWS rejects it with InvalidDefinition (corpus localstack_create_errors: 64 label cases)",
-)
 def test_map_label_follows_the_name_rules(sfn, name):
     for label in ["has space", "label_\u008f"]:
         bad = definition(

@@ -209,23 +209,12 @@ def test_alias_errors(sfn, machine):
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="StartExecution on an alias ARN that does not exist answers ResourceNotFound, an error AWS's model "
-    "does not list for StartExecution; AWS answers StateMachineDoesNotExist",
-)
 def test_start_execution_on_a_missing_alias(sfn, machine):
     sm = machine(V1)
     with raises("StateMachineDoesNotExist"):
         sfn.start_execution(stateMachineArn=sm + ":nope")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ListExecutions with a version or alias ARN pages over all the machine's executions and filters "
-    "afterwards, so a page holds fewer than maxResults matches (here none) while nextToken says there are more; "
-    "AWS fills the page with matching executions",
-)
 def test_list_executions_of_a_version_fills_its_pages(sfn, machine):
     sm = machine(V1)
     v1 = sfn.publish_state_machine_version(stateMachineArn=sm)["stateMachineVersionArn"]
@@ -254,12 +243,6 @@ def test_deleting_a_machine_deletes_its_versions_and_aliases(sfn, machine, name)
     assert sfn.publish_state_machine_version(stateMachineArn=sm)["stateMachineVersionArn"] == sm + ":1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ExecutionStarted's executionStartedEventDetails has no stateMachineAliasArn/stateMachineVersionArn "
-    "for an execution started through an alias or version ARN (DescribeExecution has them); AWS records both "
-    "in the event (sfn-features.md §5.2)",
-)
 def test_execution_started_event_names_the_alias_and_version(sfn, machine):
     sm = machine(V1, publish=True)
     alias = sfn.create_state_machine_alias(
@@ -272,11 +255,6 @@ def test_execution_started_event_names_the_alias_and_version(sfn, machine):
     assert details.get("stateMachineVersionArn") == sm + ":1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ListStateMachineVersions and ListStateMachineAliases ignore maxResults and nextToken: maxResults=1 "
-    "returns every version/alias and no nextToken; AWS pages them",
-)
 def test_version_and_alias_lists_page(sfn, machine):
     sm = machine(V1)
     for d in [V2, V1, V2]:

@@ -33,7 +33,7 @@ const NOW: i64 = 1_700_000_000_000;
 
 fn run(def: &Definition, input: Value) -> (interpreter::Execution, interpreter::StepOutput) {
     let mut random = SplitMix64(0x5eed);
-    let mut env = Env { now: NOW, random: &mut random };
+    let mut env = Env { now: NOW, random: &mut random, missing_activities: &[] };
     interpreter::start(def, ExecutionInfo::local("bench", "run", NOW), input, &mut env)
 }
 

@@ -81,7 +81,7 @@ fn pass_chain(c: &mut Criterion) {
     group.bench_function("pass chain (transitions)", |b| {
         b.iter(|| {
             let mut random = SplitMix64(1);
-            let mut env = Env { now: 0, random: &mut random };
+            let mut env = Env { now: 0, random: &mut random, missing_activities: &[] };
             let info = ExecutionInfo::local("bench", "run", 0);
             interpreter::start(&def, info, json!({"a": 1}), &mut env)
         })

@@ -16,6 +16,12 @@ pub struct ExecutionInfo {
     pub role_arn: String,
     pub start_time: Millis,
     pub redrive_count: u32,
+    /// The version the execution runs, when it was started through a version or an alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_machine_version_arn: Option<String>,
+    /// The alias the execution was started through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_machine_alias_arn: Option<String>,
 }
 
 impl ExecutionInfo {
@@ -30,6 +36,8 @@ impl ExecutionInfo {
             role_arn: "arn:aws:iam::123456789012:role/baton".to_owned(),
             start_time,
             redrive_count: 0,
+            state_machine_version_arn: None,
+            state_machine_alias_arn: None,
         }
     }
 }

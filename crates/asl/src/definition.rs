@@ -993,11 +993,14 @@ impl Parser {
         }
         let label = match obj.get("Label") {
             None => None,
-            Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= 40 => Some(s.clone()),
+            Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= 40 && s.chars().all(label_char) => {
+                Some(s.clone())
+            }
             Some(_) => {
                 self.problem(
                     Code::SchemaValidationFailed,
-                    "The value for the field 'Label' must be a STRING of 1 to 40 characters",
+                    "The value for the field 'Label' must be a STRING of 1 to 40 characters, without whitespace, \
+                     control characters or any of ? * < > { } [ ] : ; , \\ | ^ ~ $ # % & \" `",
                     format!("{at}/Label"),
                 );
                 None
@@ -1933,4 +1936,15 @@ pub fn transition_of(kind: &StateKind) -> Option<Transition> {
         StateKind::Map(m) => Some(m.transition),
         StateKind::Choice(_) | StateKind::Succeed | StateKind::Fail(_) => None,
     }
+}
+
+/// A character a Map `Label` may hold: AWS's name rules (it appears in Map Run ARNs).
+fn label_char(c: char) -> bool {
+    let code = c as u32;
+    !(c.is_whitespace()
+        || "?*<>{}[]:;,\\|^~$#%&\"`".contains(c)
+        || code <= 0x1f
+        || (0x7f..=0x9f).contains(&code)
+        || code == 0xFFFE
+        || code == 0xFFFF)
 }

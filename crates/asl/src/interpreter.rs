@@ -46,10 +46,14 @@ pub type FrameId = usize;
 pub type TaskId = u64;
 pub type TimerId = u64;
 
-/// What the interpreter is handed from outside: the time and a source of randomness.
+/// What the interpreter is handed from outside: the time, a source of randomness, and what
+/// it cannot know by itself about the world.
 pub struct Env<'a> {
     pub now: Millis,
     pub random: &'a mut dyn Randomness,
+    /// Activity ARNs that do not exist (the engine looks up those the definition names). A
+    /// Task on one fails the execution with `States.Runtime` when it is entered, as AWS does.
+    pub missing_activities: &'a [String],
 }
 
 /// Something that happened outside the interpreter.
@@ -439,19 +443,23 @@ pub fn start(def: &Definition, info: ExecutionInfo, input: Value, env: &mut Env<
         def,
         exec: &mut exec,
         random: &mut *env.random,
+        missing_activities: env.missing_activities,
         now: env.now,
         out: StepOutput::default(),
         work: Vec::new(),
     };
-    let started = run.emit_raw(
-        0,
-        EventType::ExecutionStarted,
-        Details::Fields(fields(json!({
-            "input": compact(&input),
-            "inputDetails": {"truncated": false},
-            "roleArn": run.exec.info.role_arn,
-        }))),
-    );
+    let mut started_details = json!({
+        "input": compact(&input),
+        "inputDetails": {"truncated": false},
+        "roleArn": run.exec.info.role_arn,
+    });
+    if let Some(alias) = &run.exec.info.state_machine_alias_arn {
+        started_details["stateMachineAliasArn"] = json!(alias);
+    }
+    if let Some(version) = &run.exec.info.state_machine_version_arn {
+        started_details["stateMachineVersionArn"] = json!(version);
+    }
+    let started = run.emit_raw(0, EventType::ExecutionStarted, Details::Fields(fields(started_details)));
     let _ = started;
     if let Some(t) = def.timeout_seconds {
         run.start_timer(TimerPurpose::ExecutionTimeout, t.saturating_mul(1000));
@@ -476,8 +484,15 @@ pub fn step(def: &Definition, exec: &mut Execution, event: Event, env: &mut Env<
     if exec.status.is_terminal() {
         return StepOutput::default();
     }
-    let mut run =
-        Run { def, exec, random: &mut *env.random, now: env.now, out: StepOutput::default(), work: Vec::new() };
+    let mut run = Run {
+        def,
+        exec,
+        random: &mut *env.random,
+        missing_activities: env.missing_activities,
+        now: env.now,
+        out: StepOutput::default(),
+        work: Vec::new(),
+    };
     run.handle(event);
     run.drain();
     run.out
@@ -494,8 +509,15 @@ pub fn redrive(def: &Definition, exec: &mut Execution, env: &mut Env<'_>) -> Opt
     exec.status = Status::Running;
     exec.info.redrive_count += 1;
     let redrive_count = exec.info.redrive_count;
-    let mut run =
-        Run { def, exec, random: &mut *env.random, now: env.now, out: StepOutput::default(), work: Vec::new() };
+    let mut run = Run {
+        def,
+        exec,
+        random: &mut *env.random,
+        missing_activities: env.missing_activities,
+        now: env.now,
+        out: StepOutput::default(),
+        work: Vec::new(),
+    };
     let prev = run.exec.next_event_id - 1;
     run.emit_raw(prev, EventType::ExecutionRedriven, Details::Fields(fields(json!({"redriveCount": redrive_count}))));
     if let Some(t) = def.timeout_seconds {
@@ -512,6 +534,7 @@ struct Run<'a> {
     def: &'a Definition,
     exec: &'a mut Execution,
     random: &'a mut dyn Randomness,
+    missing_activities: &'a [String],
     now: Millis,
     out: StepOutput,
     work: Vec<Work>,
@@ -1733,6 +1756,10 @@ impl<'a> Run<'a> {
     }
 
     fn run_task(&mut self, f: FrameId, t: &crate::definition::Task) -> Flow {
+        if self.missing_activities.contains(&t.resource) {
+            let e = EvalFailure::runtime(format!("The activity {} does not exist.", t.resource));
+            return Flow::Fail(self.eval_failure(f, e));
+        }
         let jsonata = self.state_of(f).query_language == QueryLanguage::Jsonata;
         let token = if ResourceKind::waits_for_token(&t.resource) { Some(new_token(&mut *self.random)) } else { None };
         let raw = self.frame(f).input.clone();

@@ -19,7 +19,7 @@ fn definition_endless_loop_ends_at_the_history_cap() {
     harness::definition(text.as_bytes());
     let def = Definition::parse(text).expect("a loop with a way out is valid");
     let mut random = asl::eval::SplitMix64(1);
-    let mut env = asl::interpreter::Env { now: 0, random: &mut random };
+    let mut env = asl::interpreter::Env { now: 0, random: &mut random, missing_activities: &[] };
     let info = asl::context::ExecutionInfo::local("m", "e", 0);
     let (exec, _) = asl::interpreter::start(&def, info, json!({}), &mut env);
     assert!(exec.status.is_terminal(), "the loop must end: {:?}", exec.status);

@@ -26,7 +26,7 @@ impl Driver {
         let mut random = SplitMix64(7);
         let info = ExecutionInfo::local("machine", "exec-1", T0);
         let (exec, out) = {
-            let mut env = Env { now: T0, random: &mut random };
+            let mut env = Env { now: T0, random: &mut random, missing_activities: &[] };
             interpreter::start(&def, info, input, &mut env)
         };
         let mut d = Driver { def, exec, history: Vec::new(), commands: Vec::new(), random };
@@ -41,7 +41,7 @@ impl Driver {
 
     fn send(&mut self, at: i64, event: Event) {
         let out = {
-            let mut env = Env { now: at, random: &mut self.random };
+            let mut env = Env { now: at, random: &mut self.random, missing_activities: &[] };
             interpreter::step(&self.def, &mut self.exec, event, &mut env)
         };
         self.absorb(out);

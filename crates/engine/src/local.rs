@@ -67,7 +67,7 @@ pub fn run_local(definition: &Definition, input: Value, mut options: LocalOption
     let mut clock = Clock { fast_forward: options.fast_forward, virtual_now: wall_clock_ms() };
     let info = ExecutionInfo::local(&options.state_machine_name, &options.execution_name, clock.now());
     let (mut execution, first) = {
-        let mut env = Env { now: clock.now(), random: random.as_mut() };
+        let mut env = Env { now: clock.now(), random: random.as_mut(), missing_activities: &[] };
         interpreter::start(definition, info, input, &mut env)
     };
     let mut history = Vec::new();
@@ -122,7 +122,7 @@ pub fn run_local(definition: &Definition, input: Value, mut options: LocalOption
             }
         };
         let out = {
-            let mut env = Env { now: clock.now(), random: random.as_mut() };
+            let mut env = Env { now: clock.now(), random: random.as_mut(), missing_activities: &[] };
             interpreter::step(definition, &mut execution, event, &mut env)
         };
         absorb(out, &mut history, &mut timers, &mut events);

@@ -231,6 +231,37 @@ impl Engine {
         Ok(def)
     }
 
+    /// The activities a definition's Tasks name that do not exist (deleted, or never
+    /// created): the interpreter fails a Task on one as AWS does.
+    async fn missing_activities(&self, definition: &str) -> Result<Vec<String>, EngineError> {
+        if !definition.contains(":activity:") {
+            return Ok(Vec::new());
+        }
+        fn collect(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(r)) = m.get("Resource") {
+                        if r.starts_with("arn:") && r.contains(":activity:") && !out.contains(r) {
+                            out.push(r.clone());
+                        }
+                    }
+                    m.values().for_each(|c| collect(c, out));
+                }
+                Value::Array(a) => a.iter().for_each(|c| collect(c, out)),
+                _ => {}
+            }
+        }
+        let mut named = Vec::new();
+        collect(&serde_json::from_str(definition).unwrap_or(Value::Null), &mut named);
+        let mut missing = Vec::new();
+        for arn in named {
+            if self.inner.store.get_activity(&arn).await?.is_none() {
+                missing.push(arn);
+            }
+        }
+        Ok(missing)
+    }
+
     fn with_random<T>(&self, f: impl FnOnce(&mut dyn Randomness) -> T) -> T {
         let mut r = self.inner.random.lock().expect("randomness lock");
         f(&mut *r)
@@ -261,9 +292,12 @@ impl Engine {
             role_arn: role_arn.to_owned(),
             start_time: row.start,
             redrive_count: 0,
+            state_machine_version_arn: row.version_arn.clone(),
+            state_machine_alias_arn: row.alias_arn.clone(),
         };
+        let missing = self.missing_activities(&row.definition).await?;
         let (exec, out) = self.with_random(|random| {
-            let mut env = Env { now: row.start, random };
+            let mut env = Env { now: row.start, random, missing_activities: &missing };
             interpreter::start(&def, info, input, &mut env)
         });
         let commit = self.build_commit(&row.arn, 0, &exec, vec![out], Vec::new(), Vec::new());
@@ -297,8 +331,9 @@ impl Engine {
             let mut exec: Execution = serde_json::from_str(&state).map_err(|e| StoreError::Backend(e.to_string()))?;
             let def = self.definition(&row.definition)?;
             let now = now_ms();
+            let missing = self.missing_activities(&row.definition).await?;
             let out = self.with_random(|random| {
-                let mut env = Env { now, random };
+                let mut env = Env { now, random, missing_activities: &missing };
                 interpreter::redrive(&def, &mut exec, &mut env)
             });
             let Some(out) = out else { return Err(not_redrivable()) };
@@ -511,6 +546,7 @@ impl Engine {
         };
         let mut exec: Execution = serde_json::from_str(&state).map_err(|e| StoreError::Backend(e.to_string()))?;
         let def = self.definition(&row.definition)?;
+        let missing = self.missing_activities(&row.definition).await?;
         let mut outs = Vec::with_capacity(events.len());
         let mut finished_tasks = Vec::new();
         for (_, payload) in &events {
@@ -523,7 +559,7 @@ impl Engine {
             }
             let now = now_ms();
             let out = self.with_random(|random| {
-                let mut env = Env { now, random };
+                let mut env = Env { now, random, missing_activities: &missing };
                 interpreter::step(&def, &mut exec, event, &mut env)
             });
             outs.push(out);
@@ -757,13 +793,20 @@ impl Engine {
     // ----- invocations ---------------------------------------------------------------------
 
     async fn dispatch_loop(self) {
+        // Calls an earlier run of this node had in flight when it died: make them again now
+        // rather than when their lease runs out.
+        match self.inner.store.reclaim_invocations(&self.inner.config.node_id).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(invocations = n, "taking back the calls a previous run left in flight"),
+            Err(e) => tracing::warn!(error = %e, "taking back calls left in flight; their leases will run out"),
+        }
         loop {
             let ready = self.inner.dispatch_ready.notified();
             let now = now_ms();
             // Held until the slowest call could have ended, so no node calls a function twice.
             let longest = self.inner.config.integrations.longest_call().as_millis() as Millis;
             let lease = LEASE_MS.max(longest + LEASE_MS);
-            match self.inner.store.claim_invocations(now, now + lease, 64).await {
+            match self.inner.store.claim_invocations(&self.inner.config.node_id, now, now + lease, 64).await {
                 Ok(tasks) if !tasks.is_empty() => {
                     for task in tasks {
                         tokio::spawn(self.clone().invoke(task));

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use store::{ActivityRow, StoreError};
 
-use crate::api::{check_name, date, encode_token, ApiError, ApiResult, Request};
+use crate::api::{check_name, date, encode_token, ApiError, ApiResult, Request, MAX_CAUSE, MAX_ERROR};
 use crate::arn::check_activity;
 use crate::AppState;
 
@@ -104,8 +104,8 @@ pub async fn send_success(state: &AppState, req: Request<'_>) -> ApiResult {
 
 pub async fn send_failure(state: &AppState, req: Request<'_>) -> ApiResult {
     let token = token(&req)?;
-    let error = req.str("error")?.map(str::to_owned);
-    let cause = req.str("cause")?.map(str::to_owned);
+    let error = req.str_at_most("error", MAX_ERROR)?.map(str::to_owned);
+    let cause = req.str_at_most("cause", MAX_CAUSE)?.map(str::to_owned);
     state.engine.send_task_failure(&token, error, cause).await?;
     Ok(json!({}))
 }

@@ -108,6 +108,19 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// An optional string of at most `max` characters (AWS's model limits, e.g. `error` 256
+    /// and `cause` 32768).
+    pub fn str_at_most(&self, key: &str, max: usize) -> Result<Option<&'a str>, ApiError> {
+        let value = self.str(key)?;
+        if value.is_some_and(|v| v.chars().count() > max) {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value at '{key}' failed to satisfy constraint: \
+                 Member must have length less than or equal to {max}"
+            )));
+        }
+        Ok(value)
+    }
+
     pub fn value(&self, key: &str) -> Option<&'a Value> {
         self.body.get(key).filter(|v| !v.is_null())
     }
@@ -155,6 +168,29 @@ fn decode_token(token: &str) -> Option<String> {
     let bytes: Option<Vec<u8>> =
         (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect();
     String::from_utf8(bytes?).ok()
+}
+
+/// AWS's limits on the `error` and `cause` a caller gives (StopExecution, SendTaskFailure).
+pub const MAX_ERROR: usize = 256;
+pub const MAX_CAUSE: usize = 32768;
+
+/// One page of `items` (already in list order) after the item whose key is the cursor; the
+/// next token is the last returned item's key when more follow.
+pub fn page<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    after: Option<&str>,
+    limit: usize,
+) -> (Vec<T>, Option<String>) {
+    let start = match after {
+        Some(cursor) => items.iter().position(|i| key(i) == cursor).map_or(items.len(), |p| p + 1),
+        None => 0,
+    };
+    let mut rest: Vec<T> = items.into_iter().skip(start).collect();
+    let more = rest.len() > limit;
+    rest.truncate(limit);
+    let next = if more { rest.last().map(|i| encode_token(&key(i))) } else { None };
+    (rest, next)
 }
 
 /// Epoch seconds with a fraction, as awsJson1_0 carries timestamps.

@@ -8,7 +8,7 @@ use engine::service::now_ms;
 use serde_json::{json, Map, Value};
 use store::ExecutionRow;
 
-use crate::api::{check_name, date, encode_token, ApiError, ApiResult, Request};
+use crate::api::{check_name, date, encode_token, ApiError, ApiResult, Request, MAX_CAUSE, MAX_ERROR};
 use crate::arn::{check_execution, parse_machine};
 use crate::machines::{load_machine, resolve_for_start};
 use crate::AppState;
@@ -185,11 +185,8 @@ pub async fn load(state: &AppState, arn: &str) -> Result<ExecutionRow, ApiError>
 pub async fn stop(state: &AppState, req: Request<'_>) -> ApiResult {
     let arn = req.required_str("executionArn")?;
     load(state, arn).await?;
-    let error = req.str("error")?.map(str::to_owned);
-    let cause = req.str("cause")?.map(str::to_owned);
-    if error.as_ref().is_some_and(|e| e.chars().count() > 256) {
-        return Err(ApiError::validation("1 validation error detected: Value at 'error' failed to satisfy constraint: Member must have length less than or equal to 256"));
-    }
+    let error = req.str_at_most("error", MAX_ERROR)?.map(str::to_owned);
+    let cause = req.str_at_most("cause", MAX_CAUSE)?.map(str::to_owned);
     let at = state.engine.stop_execution(arn, error, cause).await?;
     Ok(json!({ "stopDate": date(at) }))
 }
@@ -268,8 +265,15 @@ pub async fn list(state: &AppState, req: Request<'_>) -> ApiResult {
     let limit = req.max_results()?;
     let after = req.next_token()?;
     let sm = req.required_str("stateMachineArn")?;
-    let machine = parse_machine(sm)?;
-    load_machine(state, machine.base_arn()).await?;
+    let machine_ref = parse_machine(sm)?;
+    let machine = load_machine(state, machine_ref.base_arn()).await?;
+    if machine.kind == "EXPRESS" {
+        // Express executions keep no record to list (AWS points to CloudWatch Logs instead).
+        return Err(ApiError::new(
+            "StateMachineTypeNotSupported",
+            "This operation is not supported by this type of state machine",
+        ));
+    }
     let status = req.str("statusFilter")?;
     if let Some(s) = status {
         if !["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"].contains(&s) {
@@ -279,18 +283,41 @@ pub async fn list(state: &AppState, req: Request<'_>) -> ApiResult {
             )));
         }
     }
-    let rows = state.engine.store().list_executions(machine.base_arn(), status, after.as_deref(), limit + 1).await?;
-    let filter_arn = match &machine {
+    let filter_arn = match &machine_ref {
         crate::arn::MachineRef::Base { .. } => None,
         crate::arn::MachineRef::Version { arn, .. } | crate::arn::MachineRef::Alias { arn, .. } => Some(arn.clone()),
     };
+    // Executions of a machine deleted earlier under the same name share its ARN but are not
+    // this machine's; those of a version or alias are a subset. Read on until the page is
+    // full of matches, so that a page never comes back short while more follow.
+    let matches = |r: &ExecutionRow| {
+        r.start >= machine.created
+            && filter_arn.as_ref().is_none_or(|f| r.version_arn.as_ref() == Some(f) || r.alias_arn.as_ref() == Some(f))
+    };
+    let batch = (limit + 1).max(100);
+    let mut cursor = after;
+    let mut rows: Vec<ExecutionRow> = Vec::with_capacity(limit + 1);
+    'read: loop {
+        let chunk =
+            state.engine.store().list_executions(machine_ref.base_arn(), status, cursor.as_deref(), batch).await?;
+        let exhausted = chunk.len() < batch;
+        for r in chunk {
+            cursor = Some(r.arn.clone());
+            if matches(&r) {
+                rows.push(r);
+                if rows.len() > limit {
+                    break 'read;
+                }
+            }
+        }
+        if exhausted {
+            break;
+        }
+    }
     let more = rows.len() > limit;
     let page: Vec<Value> = rows
         .iter()
         .take(limit)
-        .filter(|r| {
-            filter_arn.as_ref().is_none_or(|f| r.version_arn.as_ref() == Some(f) || r.alias_arn.as_ref() == Some(f))
-        })
         .map(|r| {
             let mut e = json!({
                 "executionArn": r.arn,

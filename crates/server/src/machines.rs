@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 use store::{AliasRow, StateMachineRow, StoreError, VersionRow};
 
-use crate::api::{check_name, date, encode_token, ApiError, ApiResult, Request};
+use crate::api::{check_name, date, encode_token, page, ApiError, ApiResult, Request};
 use crate::arn::{parse_machine, MachineRef};
 use crate::AppState;
 
@@ -41,6 +41,46 @@ fn check_definition(state: &AppState, definition: &str) -> Result<(), ApiError> 
     state.engine.definition(definition).map(|_| ()).map_err(ApiError::from)
 }
 
+/// Express machines run in memory and answer at once: a Task that waits for a callback
+/// cannot run there, and AWS refuses it when the machine is created or updated.
+fn check_express(definition: &str) -> Result<(), ApiError> {
+    fn find(states: &Value, at: &str) -> Option<String> {
+        for (name, state) in states.as_object()? {
+            let here = format!("{at}/{}", name.replace('~', "~0").replace('/', "~1"));
+            let resource = state.get("Resource").and_then(Value::as_str).unwrap_or_default();
+            if resource.ends_with(".waitForTaskToken") {
+                return Some(format!("{here}/Resource"));
+            }
+            if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
+                for (i, b) in branches.iter().enumerate() {
+                    if let Some(found) = b.get("States").and_then(|s| find(s, &format!("{here}/Branches/{i}/States"))) {
+                        return Some(found);
+                    }
+                }
+            }
+            for key in ["ItemProcessor", "Iterator"] {
+                if let Some(found) =
+                    state.get(key).and_then(|p| p.get("States")).and_then(|s| find(s, &format!("{here}/{key}/States")))
+                {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+    let parsed: Value = serde_json::from_str(definition).unwrap_or(Value::Null);
+    match parsed.get("States").and_then(|s| find(s, "/States")) {
+        Some(at) => Err(ApiError::new(
+            "InvalidDefinition",
+            format!(
+                "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machine does not \
+                 support '.waitForTaskToken' service integration at {at}'"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 pub async fn create(state: &AppState, req: Request<'_>) -> ApiResult {
     let name = req.required_str("name")?;
     let definition = req.required_str("definition")?;
@@ -48,6 +88,9 @@ pub async fn create(state: &AppState, req: Request<'_>) -> ApiResult {
     check_name(name)?;
     let kind = machine_type(&req)?;
     check_definition(state, definition)?;
+    if kind == "EXPRESS" {
+        check_express(definition)?;
+    }
     let publish = req.bool("publish")?.unwrap_or(false);
     let version_description = req.str("versionDescription")?;
     if version_description.is_some() && !publish {
@@ -189,6 +232,9 @@ pub async fn update(state: &AppState, req: Request<'_>) -> ApiResult {
     }
     if let Some(d) = definition {
         check_definition(state, d)?;
+        if row.kind == "EXPRESS" {
+            check_express(d)?;
+        }
         if d != row.definition {
             row.definition = d.to_owned();
             row.revision_id = state.engine.new_name();
@@ -304,11 +350,18 @@ pub async fn publish(state: &AppState, req: Request<'_>) -> ApiResult {
 pub async fn list_versions(state: &AppState, req: Request<'_>) -> ApiResult {
     let arn = req.required_str("stateMachineArn")?;
     let MachineRef::Base { arn, .. } = parse_machine(arn)? else { return Err(ApiError::invalid_arn(arn)) };
+    let limit = req.max_results()?;
+    let after = req.next_token()?;
     load_machine(state, &arn).await?;
     let versions = state.engine.store().list_versions(&arn).await?;
+    let (versions, next) = page(versions, |v| v.arn.clone(), after.as_deref(), limit);
     let items: Vec<Value> =
         versions.iter().map(|v| json!({"stateMachineVersionArn": v.arn, "creationDate": date(v.created)})).collect();
-    Ok(json!({ "stateMachineVersions": items }))
+    let mut out = json!({ "stateMachineVersions": items });
+    if let Some(t) = next {
+        out["nextToken"] = json!(t);
+    }
+    Ok(out)
 }
 
 pub async fn delete_version(state: &AppState, req: Request<'_>) -> ApiResult {
@@ -450,11 +503,18 @@ pub async fn delete_alias(state: &AppState, req: Request<'_>) -> ApiResult {
 pub async fn list_aliases(state: &AppState, req: Request<'_>) -> ApiResult {
     let arn = req.required_str("stateMachineArn")?;
     let base = parse_machine(arn)?.base_arn().to_owned();
+    let limit = req.max_results()?;
+    let after = req.next_token()?;
     load_machine(state, &base).await?;
     let aliases = state.engine.store().list_aliases(&base).await?;
+    let (aliases, next) = page(aliases, |a| a.arn.clone(), after.as_deref(), limit);
     let items: Vec<Value> =
         aliases.iter().map(|a| json!({"stateMachineAliasArn": a.arn, "creationDate": date(a.created)})).collect();
-    Ok(json!({ "stateMachineAliases": items }))
+    let mut out = json!({ "stateMachineAliases": items });
+    if let Some(t) = next {
+        out["nextToken"] = json!(t);
+    }
+    Ok(out)
 }
 
 /// The definition and version an execution of `arn` runs, with the alias that chose it.
@@ -491,7 +551,9 @@ pub async fn resolve_for_start(state: &AppState, arn: &str) -> Result<Resolved, 
         }
         MachineRef::Alias { base_arn, arn, .. } => {
             let m = load_machine(state, &base_arn).await?;
-            let a = state.engine.store().get_alias(&arn).await?.ok_or_else(|| alias_not_found(&arn))?;
+            // StartExecution's errors do not include ResourceNotFound: a missing alias is a
+            // state machine that does not exist.
+            let a = state.engine.store().get_alias(&arn).await?.ok_or_else(|| no_machine(&arn))?;
             let routing: Value = serde_json::from_str(&a.routing).unwrap_or(Value::Null);
             let items = routing.as_array().cloned().unwrap_or_default();
             // Weighted choice between the alias's versions.

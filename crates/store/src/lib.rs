@@ -295,9 +295,22 @@ pub trait Store: Send + Sync + 'static {
     async fn get_task(&self, execution_arn: &str, task_id: i64) -> Result<Option<TaskRow>>;
     /// Hand the oldest queued task of an activity to `worker`.
     async fn claim_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<TaskRow>>;
-    /// Claim invocations to carry out: queued ones, and running ones whose lease expired
-    /// (their node died).
-    async fn claim_invocations(&self, now: Millis, lease_until: Millis, limit: usize) -> Result<Vec<TaskRow>>;
+    /// Claim invocations for `owner` to carry out: queued ones, and running ones whose lease
+    /// expired (their node died).
+    async fn claim_invocations(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: usize,
+    ) -> Result<Vec<TaskRow>>;
+    /// Called once when a node starts, before it claims anything: put back in the queue the
+    /// invocations an earlier run of node `owner` was carrying out when it died, so they are
+    /// made again at once instead of when their lease runs out. Where several nodes share the
+    /// store only `owner`'s are taken back (the others' run out as usual); the embedded store
+    /// has a single node, so whatever is leased there was leased by a run that is gone.
+    /// Returns how many were taken back.
+    async fn reclaim_invocations(&self, owner: &str) -> Result<u64>;
     /// Move a task to `status`. Once it is `Submitted` its request (which may carry the task
     /// token) is dropped: from then on only the token's hash is kept.
     async fn set_task_status(&self, execution_arn: &str, task_id: i64, status: TaskStatus) -> Result<()>;

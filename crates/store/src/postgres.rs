@@ -855,7 +855,13 @@ impl Store for PostgresStore {
         Ok(Some(task))
     }
 
-    async fn claim_invocations(&self, now: Millis, lease_until: Millis, limit: usize) -> Result<Vec<TaskRow>> {
+    async fn claim_invocations(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: usize,
+    ) -> Result<Vec<TaskRow>> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
         let rows = tx
@@ -871,16 +877,31 @@ impl Store for PostgresStore {
         let mut tasks: Vec<TaskRow> = rows.iter().map(task_from_row).collect();
         for t in &mut tasks {
             tx.execute(
-                "UPDATE tasks SET status = 'running', lease_until = $3 WHERE execution_arn = $1 AND task_id = $2",
-                &[&t.execution_arn, &t.task_id, &lease_until],
+                "UPDATE tasks SET status = 'running', worker = $4, lease_until = $3 \
+                 WHERE execution_arn = $1 AND task_id = $2",
+                &[&t.execution_arn, &t.task_id, &lease_until, &owner],
             )
             .await
             .map_err(backend)?;
             t.status = TaskStatus::Running;
+            t.worker = Some(owner.to_owned());
             t.lease_until = Some(lease_until);
         }
         tx.commit().await.map_err(backend)?;
         Ok(tasks)
+    }
+
+    async fn reclaim_invocations(&self, owner: &str) -> Result<u64> {
+        // Only this node's: another node's lease may be live, and runs out on its own if not.
+        self.client()
+            .await?
+            .execute(
+                "UPDATE tasks SET status = 'queued', worker = NULL, lease_until = NULL \
+                 WHERE kind = 'invoke' AND status = 'running' AND worker = $1",
+                &[&owner],
+            )
+            .await
+            .map_err(backend)
     }
 
     async fn set_task_status(&self, execution_arn: &str, task_id: i64, status: TaskStatus) -> Result<()> {

@@ -944,7 +944,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_invocations(&self, now: Millis, lease_until: Millis, limit: usize) -> Result<Vec<TaskRow>> {
+    async fn claim_invocations(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: usize,
+    ) -> Result<Vec<TaskRow>> {
+        let owner = owner.to_owned();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let tasks = {
@@ -960,11 +967,12 @@ impl Store for SqliteStore {
             {
                 let mut upd = tx
                     .prepare_cached(
-                        "UPDATE tasks SET status = 'running', lease_until = ?3 WHERE execution_arn = ?1 AND task_id = ?2",
+                        "UPDATE tasks SET status = 'running', worker = ?4, lease_until = ?3 \
+                         WHERE execution_arn = ?1 AND task_id = ?2",
                     )
                     .map_err(backend)?;
                 for t in &tasks {
-                    upd.execute(params![t.execution_arn, t.task_id, lease_until]).map_err(backend)?;
+                    upd.execute(params![t.execution_arn, t.task_id, lease_until, owner]).map_err(backend)?;
                 }
             }
             tx.commit().map_err(backend)?;
@@ -972,10 +980,26 @@ impl Store for SqliteStore {
                 .into_iter()
                 .map(|mut t| {
                     t.status = TaskStatus::Running;
+                    t.worker = Some(owner.clone());
                     t.lease_until = Some(lease_until);
                     t
                 })
                 .collect())
+        })
+        .await
+    }
+
+    async fn reclaim_invocations(&self, _owner: &str) -> Result<u64> {
+        // One node per embedded store: every lease is the dead run's, whoever it names.
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE tasks SET status = 'queued', worker = NULL, lease_until = NULL \
+                     WHERE kind = 'invoke' AND status = 'running'",
+                    [],
+                )
+                .map_err(backend)?;
+            Ok(n as u64)
         })
         .await
     }

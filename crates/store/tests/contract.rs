@@ -162,11 +162,37 @@ async fn invocations_are_leased_and_taken_over_when_the_lease_ends(s: &dyn Store
     let mut c = first_commit("i");
     c.tasks_added = vec![task("i", 1, TaskKind::Invoke, "arn:aws:lambda:f", None)];
     s.insert_execution(&execution("i", 1), &c).await.expect("insert");
-    assert_eq!(s.claim_invocations(100, 200, 10).await.expect("claim").len(), 1);
-    assert!(s.claim_invocations(150, 250, 10).await.expect("claim").is_empty(), "leased until 200");
-    assert_eq!(s.claim_invocations(201, 300, 10).await.expect("claim").len(), 1, "the lease ran out");
+    let claimed = s.claim_invocations("node-a", 100, 200, 10).await.expect("claim");
+    assert_eq!(claimed.iter().map(|t| t.worker.as_deref()).collect::<Vec<_>>(), [Some("node-a")]);
+    assert!(s.claim_invocations("node-b", 150, 250, 10).await.expect("claim").is_empty(), "leased until 200");
+    assert_eq!(s.claim_invocations("node-b", 201, 300, 10).await.expect("claim").len(), 1, "the lease ran out");
     s.set_task_status("i", 1, TaskStatus::Submitted).await.expect("status");
-    assert!(s.claim_invocations(10_000, 20_000, 10).await.expect("claim").is_empty(), "submitted tasks are not re-run");
+    assert!(
+        s.claim_invocations("node-b", 10_000, 20_000, 10).await.expect("claim").is_empty(),
+        "submitted tasks are not re-run"
+    );
+    assert_eq!(s.reclaim_invocations("node-b").await.expect("reclaim"), 0, "submitted tasks are not taken back");
+}
+
+async fn a_restarted_node_takes_back_its_calls_in_flight(s: &dyn Store) {
+    let mut c = first_commit("r");
+    c.tasks_added = vec![task("r", 1, TaskKind::Invoke, "arn:aws:lambda:f", None)];
+    s.insert_execution(&execution("r", 1), &c).await.expect("insert");
+    assert_eq!(s.claim_invocations("node-a", 100, 1_000_000, 10).await.expect("claim").len(), 1);
+    // node-a dies with the call in flight and starts again long before its lease ends.
+    assert_eq!(s.reclaim_invocations("node-a").await.expect("reclaim"), 1);
+    let again = s.claim_invocations("node-a", 200, 1_000_000, 10).await.expect("claim");
+    assert_eq!(again.iter().map(|t| t.task_id).collect::<Vec<_>>(), [1], "claimable at once");
+}
+
+/// Several nodes: a node takes back only its own calls; another node's live lease stands.
+async fn a_node_takes_back_only_its_own_calls(s: &dyn Store) {
+    let mut c = first_commit("o");
+    c.tasks_added = vec![task("o", 1, TaskKind::Invoke, "arn:aws:lambda:f", None)];
+    s.insert_execution(&execution("o", 1), &c).await.expect("insert");
+    assert_eq!(s.claim_invocations("node-a", 100, 1_000_000, 10).await.expect("claim").len(), 1);
+    assert_eq!(s.reclaim_invocations("node-b").await.expect("reclaim"), 0);
+    assert!(s.claim_invocations("node-b", 200, 1_000_000, 10).await.expect("claim").is_empty(), "node-a holds it");
 }
 
 async fn timers_fire_once(s: &dyn Store) {
@@ -200,6 +226,7 @@ async fn sqlite_store_keeps_the_contract() {
     a_token_is_answered_once(&*s).await;
     an_activity_task_goes_to_one_worker(&*s).await;
     invocations_are_leased_and_taken_over_when_the_lease_ends(&*s).await;
+    a_restarted_node_takes_back_its_calls_in_flight(&*s).await;
     timers_fire_once(&*s).await;
     leases_exclude_other_owners_until_they_expire(&*s).await;
     let (_dir2, s2) = temp_store();
@@ -246,6 +273,8 @@ async fn postgres_store_keeps_the_contract() {
     a_token_is_answered_once(&*s).await;
     an_activity_task_goes_to_one_worker(&*s).await;
     invocations_are_leased_and_taken_over_when_the_lease_ends(&*s).await;
+    a_restarted_node_takes_back_its_calls_in_flight(&*s).await;
+    a_node_takes_back_only_its_own_calls(&*s).await;
     timers_fire_once(&*s).await;
     leases_exclude_other_owners_until_they_expire(&*s).await;
     let s2 = postgres_store().await;

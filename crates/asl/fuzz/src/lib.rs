@@ -120,7 +120,7 @@ pub fn drive(def: &Definition, input: Value, seed: u64) {
     let mut now = START;
     let info = ExecutionInfo::local("fuzz", "run", START);
     let (mut exec, out) = {
-        let mut env = Env { now, random: &mut random };
+        let mut env = Env { now, random: &mut random, missing_activities: &[] };
         interpreter::start(def, info, input, &mut env)
     };
     let mut history = History::default();
@@ -141,13 +141,13 @@ pub fn drive(def: &Definition, input: Value, seed: u64) {
         } else {
             panic!("the execution is running but waits on no task and no timer: {:?}", exec.status);
         };
-        let mut env = Env { now, random: &mut random };
+        let mut env = Env { now, random: &mut random, missing_activities: &[] };
         let out = interpreter::step(def, &mut exec, event, &mut env);
         history.check(&out);
         waiting.take(&out);
     }
     if !exec.status.is_terminal() {
-        let mut env = Env { now, random: &mut random };
+        let mut env = Env { now, random: &mut random, missing_activities: &[] };
         let out = interpreter::step(def, &mut exec, Event::Stop { error: None, cause: None }, &mut env);
         history.check(&out);
         assert!(exec.status.is_terminal(), "StopExecution must end the execution");
