@@ -9,6 +9,7 @@ pub mod functions;
 pub mod http_task;
 pub mod integrations;
 pub mod local;
+pub mod mail;
 pub mod random;
 pub mod service;
 
