@@ -53,6 +53,9 @@ pub struct Config {
     /// `[smtp]`: the server email goes through (see [`crate::mail`]).
     #[serde(default)]
     pub smtp: Option<crate::mail::SmtpConfig>,
+    /// `[queues.NAME]`: queues created at start, with optional function consumers.
+    #[serde(default)]
+    pub queues: BTreeMap<String, crate::queues::QueueConfig>,
     /// Where functions run: the server they may call back, its region and account. Set by
     /// `baton serve`; `baton run` leaves the endpoint unset.
     #[serde(skip)]

@@ -10,6 +10,7 @@ pub mod http_task;
 pub mod integrations;
 pub mod local;
 pub mod mail;
+pub mod queues;
 pub mod random;
 pub mod service;
 

@@ -182,6 +182,8 @@ impl Engine {
                 Ok(Wake::Activity) => self.inner.activity_ready.notify_waiters(),
                 Ok(Wake::Dispatch) => self.inner.dispatch_ready.notify_one(),
                 Ok(Wake::Timers) => self.inner.timers_changed.notify_one(),
+                // Queues listen for their own wake-ups.
+                Ok(Wake::Queue(_)) => {}
                 // Missed some: the periodic sweeps catch up.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use engine::functions::{Config, FunctionHost};
 use engine::integrations::Integrations;
+use engine::queues::{Queues, SendMessageTask};
 use engine::service::{Engine, EngineConfig};
 use store::postgres::PostgresStore;
 use store::sqlite::SqliteStore;
@@ -58,6 +59,8 @@ pub enum ServeError {
     Serve(std::io::Error),
     #[error(transparent)]
     Trigger(#[from] crate::triggers::TriggerError),
+    #[error("cannot create the queues of baton.toml: {0}")]
+    Queues(engine::queues::QueueError),
 }
 
 /// This node's identity in leases: kept in the data folder so a restarted node takes its
@@ -118,8 +121,11 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         account: opts.account.clone(),
     };
     let nested = Arc::new(Nested::default());
+    let queues = Queues::new(store.clone());
+    queues.declare(&functions.queues).await.map_err(ServeError::Queues)?;
     let mut integrations = Integrations::with_functions(functions.clone());
     integrations.route("arn:aws:states:::states:startExecution", nested.clone());
+    integrations.route(engine::queues::SEND_MESSAGE, Arc::new(SendMessageTask(queues.clone())));
     let config = EngineConfig {
         region: opts.region.clone(),
         account: opts.account.clone(),
@@ -133,6 +139,7 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         arns: Arns { region: opts.region.clone(), account: opts.account.clone() },
         metrics: Default::default(),
         activity_poll_ms: opts.activity_poll_ms,
+        queues,
     });
     nested.attach(Arc::downgrade(&state));
     Ok(state)

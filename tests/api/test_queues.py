@@ -1,0 +1,172 @@
+"""Built-in queues end to end: boto3's SQS client against `baton serve` (the SQS JSON protocol
+on the same endpoint), the `sqs:sendMessage` Task and its `.waitForTaskToken` form answered
+by a worker that consumes the queue, and a queue that does not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+
+import pytest
+
+from seeds_helpers import ROLE_ARN, Baton, history_types, wait_for_status
+
+
+@pytest.fixture(scope="module")
+def baton(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("queues")
+    config = folder / "baton.toml"
+    config.write_text('[queues.declared]\nvisibility_timeout_seconds = 5\n')
+    with Baton(config) as b:
+        yield b
+
+
+def machine(baton, name, definition):
+    return baton.client().create_state_machine(name=name, definition=json.dumps(definition),
+                                               roleArn=ROLE_ARN)["stateMachineArn"]
+
+
+def test_boto3_sqs_client_uses_the_built_in_queues(baton):
+    sqs = baton.client("sqs")
+    url = sqs.create_queue(QueueName="jobs", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    assert url.endswith("/jobs")
+    assert sqs.create_queue(QueueName="jobs")["QueueUrl"] == url, "CreateQueue is idempotent"
+    assert sqs.get_queue_url(QueueName="jobs")["QueueUrl"] == url
+    listed = sqs.list_queues()["QueueUrls"]
+    assert url in listed and any(u.endswith("/declared") for u in listed), "baton.toml's queue exists"
+    assert sqs.list_queues(QueueNamePrefix="jo")["QueueUrls"] == [url]
+
+    sent = sqs.send_message(QueueUrl=url, MessageBody="hello",
+                            MessageAttributes={"kind": {"DataType": "String", "StringValue": "greeting"}})
+    assert sent["MD5OfMessageBody"] == hashlib.md5(b"hello").hexdigest()
+    assert "MD5OfMessageAttributes" in sent
+
+    got = sqs.receive_message(QueueUrl=url, VisibilityTimeout=60, MessageAttributeNames=["All"],
+                              AttributeNames=["All"])["Messages"]
+    assert [m["Body"] for m in got] == ["hello"]
+    assert got[0]["MessageId"] == sent["MessageId"]
+    assert got[0]["MessageAttributes"]["kind"]["StringValue"] == "greeting"
+    assert got[0]["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert "Messages" not in sqs.receive_message(QueueUrl=url), "in flight: invisible to other receivers"
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+    assert attributes["VisibilityTimeout"] == "30"
+
+    # Back to visible at once: received again, a second time.
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0)
+    again = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
+    assert again[0]["MessageId"] == sent["MessageId"]
+    assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)
+
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+    batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in batch] == ["m0", "m1", "m2"], "oldest first"
+    sqs.purge_queue(QueueUrl=url)
+    sqs.delete_queue(QueueUrl=url)
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.get_queue_url(QueueName="jobs")
+
+
+def test_errors_have_sqs_names(baton):
+    sqs = baton.client("sqs")
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist) as e:
+        sqs.send_message(QueueUrl=f"{baton.endpoint}/123456789012/nowhere", MessageBody="x")
+    assert e.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    url = sqs.create_queue(QueueName="errors")["QueueUrl"]
+    with pytest.raises(sqs.exceptions.ReceiptHandleIsInvalid):
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-handle")
+    with pytest.raises(sqs.exceptions.ClientError) as e:
+        sqs.create_queue(QueueName="bad name!")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(sqs.exceptions.ClientError) as e:
+        sqs.receive_message(QueueUrl=url, WaitTimeSeconds=21)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_a_long_poll_returns_the_message_sent_while_it_waits(baton):
+    sqs = baton.client("sqs")
+    url = sqs.create_queue(QueueName="long-poll")["QueueUrl"]
+    started = threading.Event()
+    received = []
+
+    def poll():
+        client = baton.client("sqs")
+        started.set()
+        received.extend(client.receive_message(QueueUrl=url, WaitTimeSeconds=20).get("Messages", []))
+
+    t = threading.Thread(target=poll)
+    t.start()
+    started.wait()
+    sqs.send_message(QueueUrl=url, MessageBody="wake up")
+    t.join(30)
+    assert [m["Body"] for m in received] == ["wake up"]
+
+
+def test_send_message_task_answers_as_aws(baton):
+    sqs = baton.client("sqs")
+    url = sqs.create_queue(QueueName="from-task")["QueueUrl"]
+    arn = machine(baton, "send-message", {
+        "StartAt": "Send",
+        "States": {"Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                            "Parameters": {"QueueUrl.$": "$.url", "MessageBody.$": "$.body"}, "End": True}},
+    })
+    sfn = baton.client()
+    # The URL AWS would have: only the queue's name matters.
+    aws_url = "https://sqs.us-east-1.amazonaws.com/123456789012/from-task"
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"url": aws_url, "body": {"order": 7}}))
+    d = wait_for_status(sfn, ex["executionArn"])
+    assert d["status"] == "SUCCEEDED", d
+    output = json.loads(d["output"])
+    assert output["MD5OfMessageBody"] == hashlib.md5(b'{"order":7}').hexdigest()
+    assert output["SdkHttpMetadata"]["HttpStatusCode"] == 200
+    msg = sqs.receive_message(QueueUrl=url)["Messages"][0]
+    assert json.loads(msg["Body"]) == {"order": 7}, "a JSON body is sent as its text"
+    assert msg["MessageId"] == output["MessageId"]
+
+
+def test_wait_for_task_token_is_answered_by_a_queue_worker(baton):
+    sqs = baton.client("sqs")
+    url = sqs.create_queue(QueueName="callbacks")["QueueUrl"]
+    arn = machine(baton, "queue-callback", {
+        "StartAt": "Ask",
+        "States": {"Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                           "Parameters": {"QueueUrl": url, "MessageBody": {"n.$": "$.n", "token.$": "$$.Task.Token"}},
+                           "End": True}},
+    })
+    sfn = baton.client()
+    ex = sfn.start_execution(stateMachineArn=arn, input='{"n": 20}')
+    msg = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20)["Messages"][0]
+    body = json.loads(msg["Body"])
+    sfn.send_task_success(taskToken=body["token"], output=json.dumps({"doubled": body["n"] * 2}))
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+    d = wait_for_status(sfn, ex["executionArn"])
+    assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"doubled": 40}
+    assert "TaskSubmitted" in history_types(sfn, ex["executionArn"])
+
+
+def test_an_unknown_queue_fails_the_task_with_aws_error_and_catch_sees_it(baton):
+    arn = machine(baton, "no-queue", {
+        "StartAt": "Send",
+        "States": {
+            "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                     "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/missing",
+                                    "MessageBody": "x"},
+                     "Retry": [{"ErrorEquals": ["SQS.QueueDoesNotExistException"], "MaxAttempts": 1,
+                                "IntervalSeconds": 1}],
+                     "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Caught"}], "End": True},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    })
+    sfn = baton.client()
+    ex = sfn.start_execution(stateMachineArn=arn, input="{}")
+    d = wait_for_status(sfn, ex["executionArn"])
+    assert d["status"] == "SUCCEEDED", d
+    caught = json.loads(d["output"])
+    assert caught["Error"] == "SQS.QueueDoesNotExistException"
+    assert "Error Code: AWS.SimpleQueueService.NonExistentQueue" in caught["Cause"]
+    assert history_types(sfn, ex["executionArn"]).count("TaskFailed") == 2, "retried once, then caught"
