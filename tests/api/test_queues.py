@@ -8,17 +8,39 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 
 import pytest
 
 from seeds_helpers import ROLE_ARN, Baton, history_types, wait_for_status
 
 
+# A consumer that fails its first call (the batch must come back) and records the rest.
+CONSUMER = """
+import json, os
+def handler(event, context):
+    out = os.environ["OUT"]
+    first = os.path.join(out, "failed-once")
+    if not os.path.exists(first):
+        open(first, "w").close()
+        raise RuntimeError("first delivery fails")
+    with open(os.path.join(out, "consumed.jsonl"), "a") as f:
+        for r in event["Records"]:
+            f.write(json.dumps(r) + "\\n")
+    return {}
+"""
+
+
 @pytest.fixture(scope="module")
 def baton(tmp_path_factory):
     folder = tmp_path_factory.mktemp("queues")
     config = folder / "baton.toml"
-    config.write_text('[queues.declared]\nvisibility_timeout_seconds = 5\n')
+    (folder / "consumer.py").write_text(CONSUMER)
+    config.write_text(
+        '[queues.declared]\nvisibility_timeout_seconds = 5\n\n'
+        f'[functions.collect]\nruntime = "python3"\nhandler = "consumer.handler"\nenv = {{ OUT = "{folder}" }}\n\n'
+        '[queues.inbox]\nfunction = "collect"\nbatch_size = 5\nvisibility_timeout_seconds = 1\n'
+    )
     with Baton(config) as b:
         yield b
 
@@ -170,3 +192,26 @@ def test_an_unknown_queue_fails_the_task_with_aws_error_and_catch_sees_it(baton)
     assert caught["Error"] == "SQS.QueueDoesNotExistException"
     assert "Error Code: AWS.SimpleQueueService.NonExistentQueue" in caught["Cause"]
     assert history_types(sfn, ex["executionArn"]).count("TaskFailed") == 2, "retried once, then caught"
+
+
+def test_a_configured_function_consumes_a_queue_and_a_failed_batch_comes_back(baton):
+    sqs = baton.client("sqs")
+    url = sqs.get_queue_url(QueueName="inbox")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="first")
+    out = baton.config.parent / "consumed.jsonl"
+    deadline = time.monotonic() + 30
+    while not (out.exists() and out.read_text().endswith("\n")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["body"] for r in records] == ["first"]
+    assert records[0]["eventSource"] == "aws:sqs" and records[0]["eventSourceARN"].endswith(":inbox")
+    assert records[0]["attributes"]["ApproximateReceiveCount"] == "2", "delivered again after the failure"
+    assert (baton.config.parent / "failed-once").exists()
+    # Consumed messages are deleted.
+    while time.monotonic() < deadline:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        if attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0":
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the consumed message is still in the queue: {attrs}")

@@ -365,6 +365,84 @@ impl Queues {
     }
 }
 
+impl Queues {
+    /// Start the function consumers `baton.toml` declares (`[queues.NAME] function = ...`):
+    /// each receives batches by long poll and calls its function with Lambda's SQS event
+    /// (`{"Records": [...]}`); a batch is deleted when the call succeeds and otherwise comes
+    /// back after its visibility timeout, to be tried again.
+    pub fn start_consumers(&self, config: &crate::functions::Config) -> Result<(), QueueError> {
+        for (queue, settings) in &config.queues {
+            let Some(function) = settings.function.clone() else { continue };
+            if !config.functions.contains_key(&function) {
+                return Err(QueueError::InvalidParameterValue(format!(
+                    "[queues.{queue}] names the function {function:?}, which is not under [functions]"
+                )));
+            }
+            let batch = settings.batch_size.unwrap_or(10).clamp(1, 10);
+            let (me, config, queue) = (self.clone(), config.clone(), queue.clone());
+            tokio::spawn(async move { me.consume(queue, function, batch, config).await });
+        }
+        Ok(())
+    }
+
+    async fn consume(self, queue: String, function: String, batch: usize, config: crate::functions::Config) {
+        let source_arn = format!("arn:aws:sqs:{}:{}:{queue}", config.host.region, config.host.account);
+        loop {
+            let received = match self.receive(&queue, batch, None, Some(Duration::from_secs(MAX_WAIT_SECONDS))).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(queue, error = %e, "a queue consumer cannot receive; trying again in a second");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if received.is_empty() {
+                continue;
+            }
+            let records: Vec<Value> =
+                received.iter().map(|m| lambda_record(m, &source_arn, &config.host.region)).collect();
+            let payload = json!({"Records": records}).to_string().into_bytes();
+            let (cfg, name) = (config.clone(), function.clone());
+            match tokio::task::spawn_blocking(move || cfg.call(&name, payload)).await {
+                Ok(Ok(_)) => {
+                    for m in &received {
+                        if let Err(e) = self.delete_message(&queue, &m.receipt_handle).await {
+                            tracing::warn!(queue, error = %e, "deleting a consumed message");
+                        }
+                    }
+                }
+                Ok(Err(failure)) => {
+                    let (error, cause) = failure.error_and_cause();
+                    tracing::warn!(
+                        queue,
+                        function,
+                        error,
+                        cause,
+                        "a queue consumer failed; its messages come back after their visibility timeout"
+                    );
+                }
+                Err(e) => tracing::error!(queue, function, error = %e, "a queue consumer's call panicked"),
+            }
+        }
+    }
+}
+
+/// One message as Lambda's SQS event source hands it to a function.
+fn lambda_record(m: &ReceivedMessage, source_arn: &str, region: &str) -> Value {
+    let wire = m.to_json();
+    json!({
+        "messageId": m.row.id,
+        "receiptHandle": m.receipt_handle,
+        "body": m.row.body,
+        "attributes": wire["Attributes"],
+        "messageAttributes": serde_json::from_str::<Value>(&m.row.attributes).unwrap_or(json!({})),
+        "md5OfBody": wire["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": source_arn,
+        "awsRegion": region,
+    })
+}
+
 /// The queue a URL names: its last path segment.
 pub fn name_from_url(url: &str) -> Option<&str> {
     let name = url.trim_end_matches('/').rsplit('/').next()?;

@@ -123,6 +123,7 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
     let nested = Arc::new(Nested::default());
     let queues = Queues::new(store.clone());
     queues.declare(&functions.queues).await.map_err(ServeError::Queues)?;
+    queues.start_consumers(&functions).map_err(ServeError::Queues)?;
     let mut integrations = Integrations::with_functions(functions.clone());
     integrations.route("arn:aws:states:::states:startExecution", nested.clone());
     integrations.route(engine::queues::SEND_MESSAGE, Arc::new(SendMessageTask(queues.clone())));
