@@ -56,6 +56,9 @@ pub struct Config {
     /// `[queues.NAME]`: queues created at start, with optional function consumers.
     #[serde(default)]
     pub queues: BTreeMap<String, crate::queues::QueueConfig>,
+    /// `[topics.NAME]`: topics and their subscriptions.
+    #[serde(default)]
+    pub topics: BTreeMap<String, crate::topics::TopicConfig>,
     /// Where functions run: the server they may call back, its region and account. Set by
     /// `baton serve`; `baton run` leaves the endpoint unset.
     #[serde(skip)]

@@ -13,5 +13,6 @@ pub mod mail;
 pub mod queues;
 pub mod random;
 pub mod service;
+pub mod topics;
 
 pub use local::{run_local, LocalOptions, LocalRun};

@@ -37,6 +37,8 @@ pub struct AppState {
     pub activity_poll_ms: u64,
     /// The built-in queues, served over the SQS protocol.
     pub queues: engine::queues::Queues,
+    /// The topics of baton.toml (their delivery counters show in `/metrics`).
+    pub topics: engine::topics::Topics,
 }
 
 pub type SharedState = Arc<AppState>;
