@@ -170,13 +170,18 @@ impl Failure {
         matches!(self.error_name(), names::RUNTIME | names::DATA_LIMIT_EXCEEDED)
     }
 
+    /// What a catcher hands on: `Error` and `Cause`, as AWS records them: each null when the
+    /// failure has none (a SendTaskFailure without either gives `{"Error": null, "Cause":
+    /// null}`), except that a timeout's missing cause is the empty string.
     fn error_output(&self) -> Value {
         let mut m = Map::new();
         m.insert("Error".into(), self.error.clone().map_or(Value::Null, Value::String));
-        m.insert("Cause".into(), self.cause.clone().map_or(Value::Null, Value::String));
-        if self.cause.is_none() {
-            m.remove("Cause");
-        }
+        let cause = match (&self.cause, self.error_name()) {
+            (Some(c), _) => Value::String(c.clone()),
+            (None, names::TIMEOUT | names::HEARTBEAT_TIMEOUT) => Value::String(String::new()),
+            (None, _) => Value::Null,
+        };
+        m.insert("Cause".into(), cause);
         Value::Object(m)
     }
 }

@@ -214,7 +214,7 @@ fn task_timeout_fires_states_timeout_and_cancels_the_task() {
     assert_eq!(at, T0 + 5_000);
     d.send(at, Event::TimerFired { timer });
     assert!(d.commands.contains(&Command::CancelTask { task: task.task }));
-    assert_eq!(d.output(), json!({"Error": "States.Timeout"}));
+    assert_eq!(d.output(), json!({"Error": "States.Timeout", "Cause": ""}), "AWS's empty cause for a timeout");
     assert!(d.types().contains(&"TaskTimedOut"));
     // The answer that comes too late changes nothing.
     let before = d.history.len();
