@@ -126,6 +126,14 @@ pub enum TopicError {
     InvalidParameter(String),
 }
 
+/// What Publish answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    pub message_id: String,
+    /// For FIFO topics.
+    pub sequence_number: Option<String>,
+}
+
 /// The topics of one server.
 #[derive(Clone)]
 pub struct Topics {
@@ -135,6 +143,7 @@ pub struct Topics {
     region: String,
     account: String,
     retry: RetryPolicy,
+    sequence: Arc<AtomicU64>,
     pub metrics: Arc<DeliveryMetrics>,
 }
 
@@ -169,6 +178,7 @@ impl Topics {
             region: region.to_owned(),
             account: account.to_owned(),
             retry: RetryPolicy::default(),
+            sequence: Arc::default(),
             metrics: Arc::default(),
         }
     }
@@ -209,7 +219,7 @@ impl Topics {
 
     /// Publish: deliver to queues now, start email and webhook deliveries, return the
     /// MessageId.
-    pub async fn publish(&self, topic: &str, p: Publication) -> Result<String, TopicError> {
+    pub async fn publish(&self, topic: &str, p: Publication) -> Result<Published, TopicError> {
         let config = self.topics.get(topic).ok_or_else(|| TopicError::NotFound(topic.to_owned()))?;
         if topic.ends_with(".fifo") && p.message_group_id.is_none() {
             return Err(TopicError::InvalidParameter(
@@ -236,7 +246,12 @@ impl Topics {
             }
         }
         tracing::info!(topic, message_id, subscriptions = config.subscriptions.len(), "published");
-        Ok(message_id)
+        // FIFO topics number their messages, as SNS does (20 digits, increasing).
+        let sequence_number = topic.ends_with(".fifo").then(|| {
+            let n = self.sequence.fetch_add(1, Ordering::Relaxed) + chrono::Utc::now().timestamp_micros() as u64;
+            format!("{n:020}")
+        });
+        Ok(Published { message_id, sequence_number })
     }
 
     async fn deliver_to_queue(&self, topic: &str, endpoint: &str, body: String, p: &Publication) {
@@ -399,14 +414,22 @@ impl PublishTask {
             attributes: input.get("MessageAttributes").and_then(Value::as_object).cloned().unwrap_or_default(),
             message_group_id: input.get("MessageGroupId").and_then(Value::as_str).map(str::to_owned),
         };
-        let message_id = self.0.publish(topic, publication).await?;
+        let Published { message_id, sequence_number } = self.0.publish(topic, publication).await?;
+        let sequence_xml =
+            sequence_number.as_ref().map(|n| format!("\n    <SequenceNumber>{n}</SequenceNumber>")).unwrap_or_default();
         let xml = format!(
             "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\n  <PublishResult>\n    \
-             <MessageId>{message_id}</MessageId>\n  </PublishResult>\n  <ResponseMetadata>\n    \
+             <MessageId>{message_id}</MessageId>{sequence_xml}\n  </PublishResult>\n  <ResponseMetadata>\n    \
              <RequestId>{message_id}</RequestId>\n  </ResponseMetadata>\n</PublishResponse>\n"
         );
         let (http, response) = sdk_metadata("text/xml", xml.len());
-        Ok(json!({"MessageId": message_id, "SdkHttpMetadata": http, "SdkResponseMetadata": response}))
+        let mut out = json!({"MessageId": message_id});
+        if let Some(n) = sequence_number {
+            out["SequenceNumber"] = json!(n);
+        }
+        out["SdkHttpMetadata"] = http;
+        out["SdkResponseMetadata"] = response;
+        Ok(out)
     }
 }
 
