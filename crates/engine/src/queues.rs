@@ -23,7 +23,7 @@ use serde_json::{json, Map, Value};
 use store::{MessageRow, QueueRow, Store, StoreError, Wake};
 use tokio::sync::Notify;
 
-use crate::integrations::{Integration, Outcome, Pattern, TaskCall};
+use crate::integrations::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
 use crate::random::OsRandomness;
 use crate::service::now_ms;
 
@@ -539,29 +539,6 @@ pub fn md5_of_attributes(attributes: &Map<String, Value>) -> String {
     md5_hex(&buf)
 }
 
-/// The `SdkHttpMetadata`/`SdkResponseMetadata` pair Step Functions adds to an AWS SDK
-/// response, for a response of `content_type` and `length` bytes.
-pub fn sdk_metadata(content_type: &str, length: usize) -> (Value, Value) {
-    let request_id = OsRandomness::new_execution_name();
-    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    let length = length.to_string();
-    let all = json!({
-        "x-amzn-RequestId": [request_id],
-        "connection": ["keep-alive"],
-        "Content-Length": [length],
-        "Date": [date],
-        "Content-Type": [content_type],
-    });
-    let single = json!({
-        "connection": "keep-alive",
-        "Content-Length": length,
-        "Content-Type": content_type,
-        "Date": date,
-        "x-amzn-RequestId": request_id,
-    });
-    (json!({"AllHttpHeaders": all, "HttpHeaders": single, "HttpStatusCode": 200}), json!({"RequestId": request_id}))
-}
-
 /// The sendMessage Task.
 pub struct SendMessageTask(pub Queues);
 
@@ -626,14 +603,6 @@ impl SendMessageTask {
         out.insert("SdkResponseMetadata".into(), response);
         Ok(Value::Object(out))
     }
-}
-
-/// A cause in the form the AWS SDK for Java gives Step Functions.
-pub fn aws_cause(service: &str, message: &str, status: u16, code: &str) -> String {
-    format!(
-        "{message} (Service: {service}; Status Code: {status}; Error Code: {code}; Request ID: {}; Proxy: null)",
-        OsRandomness::new_execution_name()
-    )
 }
 
 #[cfg(test)]

@@ -25,9 +25,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::integrations::{Integration, Outcome, Pattern, TaskCall};
+use crate::integrations::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
 use crate::mail::Mailer;
-use crate::queues::{aws_cause, name_from_url, sdk_metadata, OutgoingMessage, Queues};
+use crate::queues::{name_from_url, OutgoingMessage, Queues};
 use crate::random::OsRandomness;
 
 /// The Task resource for publishing.
