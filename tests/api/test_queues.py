@@ -81,6 +81,7 @@ def test_boto3_sqs_client_uses_the_built_in_queues(baton):
     again = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
     assert again[0]["MessageId"] == sent["MessageId"]
     assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+    assert "MessageAttributes" not in again[0], "message attributes come only when asked for"
     sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])
     assert "Messages" not in sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)
 

@@ -182,7 +182,10 @@ async fn handle(state: &AppState, action: &str, headers: &HeaderMap, body: &[u8]
                 )));
             }
             let received = queues.receive(name, max, visibility, wait.map(Duration::from_secs)).await?;
-            let messages: Vec<Value> = received.iter().map(|m| m.to_json()).collect();
+            let mut system = names_list(&req, "AttributeNames");
+            system.extend(names_list(&req, "MessageSystemAttributeNames"));
+            let user = names_list(&req, "MessageAttributeNames");
+            let messages: Vec<Value> = received.iter().map(|m| only_asked(m.to_json(), &system, &user)).collect();
             Ok(if messages.is_empty() { json!({}) } else { json!({"Messages": messages}) })
         }
         "DeleteMessage" => {
@@ -222,6 +225,37 @@ async fn handle(state: &AppState, action: &str, headers: &HeaderMap, body: &[u8]
             format!("The action {other} is not supported by Baton's queues."),
         )),
     }
+}
+
+fn names_list(req: &Map<String, Value>, key: &str) -> Vec<String> {
+    match req.get(key) {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// SQS returns a message's system attributes and message attributes only when asked, by
+/// name, `All`, or (message attributes) a `prefix.*` pattern.
+fn only_asked(mut message: Value, system: &[String], user: &[String]) -> Value {
+    let wanted = |asked: &[String], name: &str| {
+        asked
+            .iter()
+            .any(|a| a == "All" || a == ".*" || a == name || a.strip_suffix(".*").is_some_and(|p| name.starts_with(p)))
+    };
+    for (key, asked) in [("Attributes", system), ("MessageAttributes", user)] {
+        if let Some(Value::Object(map)) = message.get_mut(key) {
+            map.retain(|name, _| wanted(asked, name));
+            if map.is_empty() {
+                if let Some(m) = message.as_object_mut() {
+                    m.remove(key);
+                    if key == "MessageAttributes" {
+                        m.remove("MD5OfMessageAttributes");
+                    }
+                }
+            }
+        }
+    }
+    message
 }
 
 /// `http://HOST/ACCOUNT`: queue URLs are built from the address the client used, so they
