@@ -345,6 +345,31 @@ fn results_over_256_kib_fail_with_data_limit_exceeded() {
 }
 
 #[test]
+fn a_task_result_over_the_limit_is_caught_by_states_all_but_a_state_s_own_output_is_not() {
+    let catch_all = |state: Value| {
+        json!({"StartAt": "T", "States": {
+            "T": state,
+            "Caught": {"Type": "Pass", "End": true}
+        }})
+    };
+    let mut d = Driver::start(
+        catch_all(json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                         "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true})),
+        json!({}),
+    );
+    let task = d.tasks()[0].task;
+    d.send(T0 + 1, Event::TaskSucceeded { task, output: json!("x".repeat(300 * 1024)) });
+    assert_eq!(d.output()["Error"], json!("States.DataLimitExceeded"), "as AWS records it");
+    let d = Driver::start(
+        catch_all(json!({"Type": "Parallel", "Branches": [{"StartAt": "P", "States": {"P": {"Type": "Pass",
+                         "Result": "x".repeat(300 * 1024), "End": true}}}],
+                         "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true})),
+        json!({}),
+    );
+    assert_eq!(d.failure().0.as_deref(), Some("States.DataLimitExceeded"), "a state's own output stays terminal");
+}
+
+#[test]
 fn execution_timeout_times_the_execution_out() {
     let mut d = Driver::start(
         json!({"TimeoutSeconds": 30, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}}),
