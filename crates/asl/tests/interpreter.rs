@@ -370,6 +370,24 @@ fn a_task_result_over_the_limit_is_caught_by_states_all_but_a_state_s_own_output
 }
 
 #[test]
+fn an_output_path_through_a_missing_key_fails_with_jayway_s_wording() {
+    let d = Driver::start(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"a": 1},
+               "OutputPath": "$.no.such.result.path", "End": true}}}),
+        json!({}),
+    );
+    let (error, cause) = d.failure();
+    assert_eq!(error.as_deref(), Some("States.Runtime"));
+    assert!(
+        cause
+            .as_deref()
+            .unwrap_or_default()
+            .ends_with("Invalid path '$.no.such.result.path' : Missing property in path $['no']"),
+        "{cause:?}"
+    );
+}
+
+#[test]
 fn execution_timeout_times_the_execution_out() {
     let mut d = Driver::start(
         json!({"TimeoutSeconds": 30, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}}),
