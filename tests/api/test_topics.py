@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import signal
 import threading
 import urllib.request
 
@@ -185,6 +187,43 @@ def test_smtp_down_does_not_hold_the_execution_and_the_email_is_retried_until_it
         try:
             recipients, raw = inbox.wait_for(1, timeout=60)[0]
             assert recipients == ["someone@example.com"] and "hello" in mail_text(raw)
-            assert metric(baton, 'baton_topic_deliveries_total{kind="email",outcome="sent"}') == 1
+            sent = 'baton_topic_deliveries_total{kind="email",outcome="sent"}'
+            for _ in range(600):  # counted once the server's answer is read, just after the mail lands
+                if metric(baton, sent) >= 1:
+                    break
+                threading.Event().wait(0.05)
+            assert metric(baton, sent) == 1
         finally:
             controller.stop()
+
+
+def test_an_email_waiting_for_its_retry_survives_a_crash_of_the_server(world):
+    """The outbox is a queue in the store: a server killed while the mail server is down
+    sends the email after it restarts."""
+    first = Baton(world["down_config"])
+    first.__enter__()
+    try:
+        arn = machine(first, "publish-mail", PUBLISH)
+        sfn = first.client()
+        ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps(
+            {"topic": "arn:aws:sns:us-east-1:123456789012:mail", "message": "kept across a crash"}))
+        assert wait_for_status(sfn, ex["executionArn"])["status"] == "SUCCEEDED"
+        retried = 'baton_topic_deliveries_total{kind="email",outcome="retried"}'
+        for _ in range(600):
+            if metric(first, retried) >= 1:
+                break
+            threading.Event().wait(0.05)
+        assert metric(first, retried) >= 1
+        os.killpg(first.process.pid, signal.SIGKILL)
+        first.process.wait()
+        controller, inbox = start_smtp(world["down_port"])
+        second = Baton(world["down_config"])
+        second.data_dir, second.log_path = first.data_dir, first.data_dir / "baton-2.log"
+        try:
+            with second:
+                recipients, raw = inbox.wait_for(1, timeout=60)[0]
+                assert recipients == ["someone@example.com"] and "kept across a crash" in mail_text(raw)
+        finally:
+            controller.stop()
+    finally:
+        first.__exit__(None, None, None)

@@ -11,9 +11,10 @@
 //! ```
 //!
 //! Publishing never waits for a delivery: a queue subscription gets SNS's notification
-//! envelope in the queue at once (it is a store write); emails and webhooks are sent in the
-//! background and retried with exponential backoff while their failure is transient, each
-//! attempt logged and counted in [`DeliveryMetrics`]. A topic is named by its ARN's last
+//! envelope in the queue at once (it is a store write); emails and webhook calls go into a
+//! built-in outbox queue ([`OUTBOX`], durable like any queue) and a worker sends them,
+//! retrying with exponential backoff while their failure is transient, each attempt logged
+//! and counted in [`DeliveryMetrics`]. A topic is named by its ARN's last
 //! segment, whatever the region and account before it. Knows nothing of executions.
 
 use std::collections::BTreeMap;
@@ -32,6 +33,9 @@ use crate::random::OsRandomness;
 
 /// The Task resource for publishing.
 pub const PUBLISH: &str = "arn:aws:states:::sns:publish";
+
+/// The built-in queue holding emails and webhook calls until they are delivered.
+pub const OUTBOX: &str = "__baton_outbox";
 
 /// SNS's limit on one message (256 KiB).
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -239,9 +243,9 @@ impl Topics {
             let body = if s.raw_message_delivery { p.message.clone() } else { envelope.clone() };
             match s.protocol {
                 Protocol::Sqs => self.deliver_to_queue(topic, &s.endpoint, body, &p).await,
-                Protocol::Email => self.spawn_email(topic, &s.endpoint, &p),
+                Protocol::Email => self.enqueue_email(topic, &s.endpoint, &p).await,
                 Protocol::Http | Protocol::Https => {
-                    self.spawn_webhook(topic, &s.endpoint, body, &topic_arn, &message_id)
+                    self.enqueue_webhook(topic, &s.endpoint, body, &topic_arn, &message_id).await
                 }
             }
         }
@@ -269,85 +273,138 @@ impl Topics {
         }
     }
 
-    fn spawn_email(&self, topic: &str, to: &str, p: &Publication) {
-        let Some(mailer) = self.mailer.clone() else {
-            self.metrics.email_failed.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(topic, to, "an email subscription cannot be delivered: no [smtp] in baton.toml");
-            return;
-        };
+    /// Queue an email for the outbox worker.
+    async fn enqueue_email(&self, topic: &str, to: &str, p: &Publication) {
         let subject = p.subject.clone().unwrap_or_else(|| "AWS Notification Message".to_owned());
         let text =
             format!("{}\n\n--\nThis message was published to the topic {} on Baton.\n", p.message, self.arn(topic));
-        let (metrics, retry, topic, to) = (self.metrics.clone(), self.retry, topic.to_owned(), to.to_owned());
-        tokio::spawn(async move {
-            for attempt in 0..retry.attempts {
-                match mailer.send(&to, &subject, &text, None).await {
-                    Ok(()) => {
-                        metrics.email_sent.fetch_add(1, Ordering::Relaxed);
-                        tracing::info!(topic, to, attempt = attempt + 1, "email sent");
-                        return;
-                    }
-                    Err(e) if e.is_transient() && attempt + 1 < retry.attempts => {
-                        metrics.email_retried.fetch_add(1, Ordering::Relaxed);
-                        let wait = retry.backoff(attempt);
-                        tracing::warn!(topic, to, attempt = attempt + 1, error = %e, retry_in_ms = wait.as_millis() as u64, "email not sent; will retry");
-                        tokio::time::sleep(wait).await;
-                    }
-                    Err(e) => {
-                        metrics.email_failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(topic, to, attempt = attempt + 1, error = %e, "email given up");
-                        return;
-                    }
-                }
-            }
-        });
+        let job = json!({"kind": "email", "topic": topic, "to": to, "subject": subject, "text": text});
+        self.enqueue(topic, job, &self.metrics.email_failed).await;
     }
 
-    fn spawn_webhook(&self, topic: &str, url: &str, body: String, topic_arn: &str, message_id: &str) {
-        let (metrics, retry) = (self.metrics.clone(), self.retry);
-        let (topic, url, topic_arn, message_id) =
-            (topic.to_owned(), url.to_owned(), topic_arn.to_owned(), message_id.to_owned());
-        tokio::spawn(async move {
-            let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
-            for attempt in 0..retry.attempts {
-                let (agent, url2, body2, arn2, id2) =
-                    (agent.clone(), url.clone(), body.clone(), topic_arn.clone(), message_id.clone());
-                let result = tokio::task::spawn_blocking(move || {
-                    agent
-                        .post(&url2)
-                        .set("content-type", "text/plain; charset=UTF-8")
-                        .set("x-amz-sns-message-type", "Notification")
-                        .set("x-amz-sns-message-id", &id2)
-                        .set("x-amz-sns-topic-arn", &arn2)
-                        .send_string(&body2)
-                        .map(|_| ())
-                        .map_err(|e| match e {
-                            ureq::Error::Status(code, _) => (code >= 500 || code == 429, format!("HTTP {code}")),
-                            ureq::Error::Transport(t) => (true, t.to_string()),
-                        })
-                })
-                .await
-                .unwrap_or_else(|e| Err((false, e.to_string())));
-                match result {
-                    Ok(()) => {
-                        metrics.webhook_sent.fetch_add(1, Ordering::Relaxed);
-                        return;
-                    }
-                    Err((transient, e)) if transient && attempt + 1 < retry.attempts => {
-                        metrics.webhook_retried.fetch_add(1, Ordering::Relaxed);
-                        let wait = retry.backoff(attempt);
-                        tracing::warn!(topic, url, attempt = attempt + 1, error = %e, retry_in_ms = wait.as_millis() as u64, "webhook not delivered; will retry");
-                        tokio::time::sleep(wait).await;
-                    }
-                    Err((_, e)) => {
-                        metrics.webhook_failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(topic, url, attempt = attempt + 1, error = %e, "webhook given up");
-                        return;
-                    }
-                }
-            }
-        });
+    /// Queue a webhook call for the outbox worker.
+    async fn enqueue_webhook(&self, topic: &str, url: &str, body: String, topic_arn: &str, message_id: &str) {
+        let job = json!({"kind": "webhook", "topic": topic, "url": url, "body": body,
+                         "topic_arn": topic_arn, "message_id": message_id});
+        self.enqueue(topic, job, &self.metrics.webhook_failed).await;
     }
+
+    async fn enqueue(&self, topic: &str, job: Value, failed: &AtomicU64) {
+        let message = OutgoingMessage { body: job.to_string(), attributes: Map::new(), delay_seconds: 0 };
+        if let Err(e) = self.queues.send(OUTBOX, message).await {
+            failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(topic, error = %e, kind = %job["kind"], "a delivery could not be queued");
+        }
+    }
+
+    /// Create the outbox and start delivering what it holds: emails and webhook calls, kept
+    /// in the store until they succeed, fail for good or run out of attempts, so a restart
+    /// loses none. A failed attempt makes the delivery invisible for its backoff; the
+    /// message's receive count is the attempt number. Every node may run this: a receive
+    /// hands each delivery to one of them.
+    pub async fn start(&self) -> Result<(), crate::queues::QueueError> {
+        self.queues.create(OUTBOX, Map::new()).await?;
+        let me = self.clone();
+        tokio::spawn(async move { me.outbox_loop().await });
+        Ok(())
+    }
+
+    async fn outbox_loop(self) {
+        // Long enough for one attempt (SMTP and webhook calls time out before it ends).
+        const ATTEMPT_SECONDS: u64 = 120;
+        loop {
+            let batch = match self
+                .queues
+                .receive(OUTBOX, 10, Some(ATTEMPT_SECONDS), Some(Duration::from_secs(crate::queues::MAX_WAIT_SECONDS)))
+                .await
+            {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the delivery outbox; trying again in a second");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            for delivery in batch {
+                let me = self.clone();
+                tokio::spawn(async move { me.deliver(delivery).await });
+            }
+        }
+    }
+
+    async fn deliver(&self, delivery: crate::queues::ReceivedMessage) {
+        let job: Value = serde_json::from_str(&delivery.row.body).unwrap_or_default();
+        let attempt = delivery.row.receive_count.max(1) as u32;
+        let text = |key: &str| job.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (topic, kind) = (text("topic"), text("kind"));
+        let (sent, retried, failed, target) = if kind == "email" {
+            (&self.metrics.email_sent, &self.metrics.email_retried, &self.metrics.email_failed, text("to"))
+        } else {
+            (&self.metrics.webhook_sent, &self.metrics.webhook_retried, &self.metrics.webhook_failed, text("url"))
+        };
+        let result: Result<(), (bool, String)> = match kind.as_str() {
+            "email" => match &self.mailer {
+                Some(mailer) => mailer
+                    .send(&target, &text("subject"), &text("text"), None)
+                    .await
+                    .map_err(|e| (e.is_transient(), e.to_string())),
+                None => Err((false, "no [smtp] in baton.toml".to_owned())),
+            },
+            "webhook" => post_webhook(target.clone(), text("body"), text("topic_arn"), text("message_id")).await,
+            other => Err((false, format!("unknown delivery kind {other:?}"))),
+        };
+        let finished = match result {
+            Ok(()) => {
+                sent.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(topic, kind, target, attempt, "delivered");
+                true
+            }
+            Err((true, e)) if attempt < self.retry.attempts => {
+                retried.fetch_add(1, Ordering::Relaxed);
+                let wait = self.retry.backoff(attempt - 1);
+                tracing::warn!(topic, kind, target, attempt, error = %e, retry_in_ms = wait.as_millis() as u64,
+                               "{kind} not sent; will retry");
+                let again =
+                    self.queues.change_visibility(OUTBOX, &delivery.receipt_handle, wait.as_secs().max(1)).await;
+                if let Err(e) = again {
+                    tracing::warn!(error = %e, "scheduling a delivery's retry; it comes back after its attempt time");
+                }
+                false
+            }
+            Err((_, e)) => {
+                failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(topic, kind, target, attempt, error = %e, "{kind} given up");
+                true
+            }
+        };
+        if finished {
+            if let Err(e) = self.queues.delete_message(OUTBOX, &delivery.receipt_handle).await {
+                tracing::warn!(error = %e, "removing a finished delivery from the outbox");
+            }
+        }
+    }
+}
+
+/// POST a notification to a webhook: `Err((transient, message))` when it fails.
+async fn post_webhook(url: String, body: String, topic_arn: String, message_id: String) -> Result<(), (bool, String)> {
+    tokio::task::spawn_blocking(move || {
+        ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .post(&url)
+            .set("content-type", "text/plain; charset=UTF-8")
+            .set("x-amz-sns-message-type", "Notification")
+            .set("x-amz-sns-message-id", &message_id)
+            .set("x-amz-sns-topic-arn", &topic_arn)
+            .send_string(&body)
+            .map(|_| ())
+            .map_err(|e| match e {
+                ureq::Error::Status(code, _) => (code >= 500 || code == 429, format!("HTTP {code}")),
+                ureq::Error::Transport(t) => (true, t.to_string()),
+            })
+    })
+    .await
+    .unwrap_or_else(|e| Err((false, e.to_string())))
 }
 
 /// SNS's notification envelope, as a queue or a webhook receives it. It is not signed:

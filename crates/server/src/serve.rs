@@ -137,6 +137,7 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
     };
     let topics = Topics::new(functions.topics.clone(), queues.clone(), mailer, &opts.region, &opts.account);
     topics.check().map_err(ServeError::Topics)?;
+    topics.start().await.map_err(|e| ServeError::Topics(e.to_string()))?;
     integrations.route(engine::topics::PUBLISH, Arc::new(PublishTask(topics.clone())));
     let config = EngineConfig {
         region: opts.region.clone(),

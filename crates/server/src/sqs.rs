@@ -128,8 +128,14 @@ async fn handle(state: &AppState, action: &str, headers: &HeaderMap, body: &[u8]
         }
         "ListQueues" => {
             let prefix = optional_str(&req, "QueueNamePrefix")?;
-            let urls: Vec<String> =
-                queues.list(prefix).await?.into_iter().map(|q| format!("{base}/{}", q.name)).collect();
+            // Baton's own queues (the delivery outbox) are not listed.
+            let urls: Vec<String> = queues
+                .list(prefix)
+                .await?
+                .into_iter()
+                .filter(|q| !q.name.starts_with("__baton"))
+                .map(|q| format!("{base}/{}", q.name))
+                .collect();
             Ok(if urls.is_empty() { json!({}) } else { json!({"QueueUrls": urls}) })
         }
         "DeleteQueue" => {
