@@ -304,8 +304,21 @@ impl Topics {
     /// hands each delivery to one of them.
     pub async fn start(&self) -> Result<(), crate::queues::QueueError> {
         self.queues.create(OUTBOX, Map::new()).await?;
-        let me = self.clone();
-        tokio::spawn(async move { me.outbox_loop().await });
+        // Without email or webhook subscriptions there is nothing to deliver, unless an
+        // earlier configuration left deliveries behind: then do not poll the store for it.
+        let subscribed = self
+            .topics
+            .values()
+            .flat_map(|t| &t.subscriptions)
+            .any(|s| matches!(s.protocol, Protocol::Email | Protocol::Http | Protocol::Https));
+        let counts = self.queues.attributes(OUTBOX, OUTBOX).await?;
+        let waiting = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            .iter()
+            .any(|k| counts.get(*k).and_then(Value::as_str).is_some_and(|n| n != "0"));
+        if subscribed || waiting {
+            let me = self.clone();
+            tokio::spawn(async move { me.outbox_loop().await });
+        }
         Ok(())
     }
 
