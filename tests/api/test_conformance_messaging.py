@@ -129,6 +129,21 @@ def write_config(cases: list[dict], folder: Path) -> Path:
     return config
 
 
+def quietly_after_stop(loop):
+    """A worker's loop; once its case is over (or the server is gone) errors end it quietly."""
+
+    def run(*args):
+        stop = args[-1]
+        try:
+            loop(*args)
+        except Exception:
+            if not stop.is_set():
+                raise
+
+    return run
+
+
+@quietly_after_stop
 def run_queue_worker(baton, queue: str, worker: str, stop: threading.Event):
     sqs, sfn = baton.client("sqs"), baton.client()
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
@@ -151,6 +166,7 @@ def run_queue_worker(baton, queue: str, worker: str, stop: threading.Event):
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
+@quietly_after_stop
 def run_activity_worker(baton, activity_arn: str, worker: str, stop: threading.Event):
     sfn = baton.client()
     while not stop.is_set():
