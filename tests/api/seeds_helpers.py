@@ -172,3 +172,51 @@ def wait_for_state(sfn, execution_arn: str, event_type: str, timeout=30.0) -> di
             raise AssertionError(f"no {event_type} in the history of {execution_arn} after {timeout} s: "
                                  f"{[e['type'] for e in events]}")
         time.sleep(0.05)
+
+
+class Inbox:
+    """An SMTP server's mailbox: what aiosmtpd received, as (recipients, raw message)."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.messages.append((envelope.rcpt_tos, envelope.content.decode("utf-8", "replace")))
+        return "250 OK"
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list:
+        """Wait until `count` messages arrived; return them all."""
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.messages)} emails arrived in {timeout} s, expected {count}")
+            time.sleep(0.05)
+        return list(self.messages)
+
+
+def start_smtp(port: int | None = None):
+    """A real SMTP server (aiosmtpd) on loopback; returns (controller, inbox). Stop the
+    controller when done."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port())
+    controller.start()
+    return controller, inbox
+
+
+def mail_text(raw: str) -> str:
+    """The text of an email (its first text/plain part), decoded."""
+    import email
+    import email.policy
+
+    msg = email.message_from_string(raw, policy=email.policy.default)
+    part = msg.get_body(preferencelist=("plain",)) if msg.is_multipart() else msg
+    return part.get_content()
+
+
+def mail_subject(raw: str) -> str:
+    import email
+    import email.policy
+
+    return email.message_from_string(raw, policy=email.policy.default)["Subject"]

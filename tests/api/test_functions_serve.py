@@ -20,6 +20,12 @@ def echo(request, context):
 
 def broken(request, context):
     raise RuntimeError("no database")
+
+class PaymentDeclined(Exception):
+    pass
+
+def declines(event, context):
+    raise PaymentDeclined("card declined")
 '''
 
 CONFIG = '''
@@ -35,6 +41,10 @@ handler = "handlers.echo"
 [functions.broken]
 runtime = "python3"
 handler = "handlers.broken"
+
+[functions.declines]
+runtime = "python3"
+handler = "handlers.declines"
 
 [triggers.start-by-get]
 path = "/start"
@@ -117,6 +127,45 @@ def test_a_function_timeout_is_retried_and_caught(baton):
     types = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
     assert types.count("LambdaFunctionFailed") == 2
     assert time.monotonic() - started < 20
+
+
+@pytest.mark.parametrize("resource", ["arn:aws:lambda:us-east-1:123456789012:function:declines",
+                                      "arn:aws:states:::lambda:invoke"])
+def test_a_function_that_raises_fails_with_the_exception_type_for_retry_and_catch(baton, resource):
+    state = {"Type": "Task", "Resource": resource,
+             "Retry": [{"ErrorEquals": ["PaymentDeclined"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+             "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Caught"}], "End": True}
+    if resource.endswith("lambda:invoke"):
+        state["Parameters"] = {"FunctionName": "declines", "Payload": {"amount": 5}}
+    sfn, arn = run(baton, state)
+    d = wait_for_status(sfn, arn)
+    assert d["status"] == "SUCCEEDED", baton.logs()
+    caught = json.loads(d["output"])
+    assert caught["Error"] == "PaymentDeclined"
+    cause = json.loads(caught["Cause"])
+    assert (cause["errorType"], cause["errorMessage"]) == ("PaymentDeclined", "card declined")
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
+    failed = "TaskFailed" if resource.endswith("lambda:invoke") else "LambdaFunctionFailed"
+    assert types.count(failed) == 2, "retried once, then caught"
+
+
+def test_an_http_task_whose_connection_is_refused_fails_with_states_http_socket(baton):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sfn, arn = run(baton, {
+        "Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+        "Parameters": {"ApiEndpoint": f"http://127.0.0.1:{port}/pay", "Method": "POST", "RequestBody": {"a": 1}},
+        "Retry": [{"ErrorEquals": ["States.Http.Socket"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": True,
+    })
+    d = wait_for_status(sfn, arn)
+    assert d["status"] == "SUCCEEDED", baton.logs()
+    assert json.loads(d["output"])["Error"] == "States.Http.Socket"
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
+    assert types.count("TaskFailed") == 2, "retried once, then caught"
 
 
 def test_http_task_results_and_errors(baton, backend):

@@ -14,28 +14,15 @@ import urllib.parse
 
 import pytest
 
-from seeds_helpers import EXAMPLES, Baton, dummy_aws_env, free_port, history_types, wait_for_status
+from seeds_helpers import EXAMPLES, Baton, dummy_aws_env, history_types, start_smtp, wait_for_status
 
-aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
+pytest.importorskip("aiosmtpd")
 EXAMPLE = EXAMPLES / "promotion-approval"
-
-
-class Inbox:
-    """An SMTP server on loopback that keeps what it receives."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.messages.append((envelope.rcpt_tos, envelope.content.decode("utf-8", "replace")))
-        return "250 OK"
 
 
 @pytest.fixture(scope="module")
 def smtp():
-    inbox = Inbox()
-    controller = aiosmtpd_controller.Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
+    controller, inbox = start_smtp()
     yield controller, inbox
     controller.stop()
 

@@ -161,6 +161,10 @@ impl Status {
 pub struct Failure {
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// The failure is a task's result (its own error, or a result too large): a
+    /// `States.DataLimitExceeded` of a task result is caught by `States.ALL`, as AWS records.
+    #[serde(default)]
+    pub from_task_result: bool,
 }
 
 impl Failure {
@@ -174,13 +178,18 @@ impl Failure {
         matches!(self.error_name(), names::RUNTIME | names::DATA_LIMIT_EXCEEDED)
     }
 
+    /// What a catcher hands on: `Error` and `Cause`, as AWS records them: each null when the
+    /// failure has none (a SendTaskFailure without either gives `{"Error": null, "Cause":
+    /// null}`), except that a timeout's missing cause is the empty string.
     fn error_output(&self) -> Value {
         let mut m = Map::new();
         m.insert("Error".into(), self.error.clone().map_or(Value::Null, Value::String));
-        m.insert("Cause".into(), self.cause.clone().map_or(Value::Null, Value::String));
-        if self.cause.is_none() {
-            m.remove("Cause");
-        }
+        let cause = match (&self.cause, self.error_name()) {
+            (Some(c), _) => Value::String(c.clone()),
+            (None, names::TIMEOUT | names::HEARTBEAT_TIMEOUT) => Value::String(String::new()),
+            (None, _) => Value::Null,
+        };
+        m.insert("Cause".into(), cause);
         Value::Object(m)
     }
 }
@@ -466,6 +475,7 @@ pub fn start(def: &Definition, info: ExecutionInfo, input: Value, env: &mut Env<
     }
     if payload_too_large(&input) {
         run.fail_execution(Failure {
+            from_task_result: false,
             error: Some(names::DATA_LIMIT_EXCEEDED.into()),
             cause: Some("The input to the execution exceeds the maximum number of bytes service limit.".into()),
         });
@@ -786,7 +796,7 @@ impl<'a> Run<'a> {
                 details.insert("outputDetails".into(), json!({"truncated": false}));
                 self.emit(f, ty, Details::Fields(details));
                 let flow = if payload_too_large(&output) {
-                    Flow::Fail(self.data_limit(f))
+                    Flow::Fail(Failure { from_task_result: true, ..self.data_limit(f) })
                 } else {
                     self.after_result(f, output)
                 };
@@ -799,7 +809,7 @@ impl<'a> Run<'a> {
                 let kind = self.finish_task(f, task);
                 self.emit_task_failure(f, &kind, false, error.as_deref(), cause.as_deref());
                 self.frame_mut(f).phase = Phase::Running;
-                self.follow(f, Flow::Fail(Failure { error, cause }));
+                self.follow(f, Flow::Fail(Failure { error, cause, from_task_result: true }));
                 self.work.push(Work::Run(f));
             }
             Event::TimerFired { timer } => {
@@ -878,7 +888,7 @@ impl<'a> Run<'a> {
                 let error = if is_heartbeat { names::HEARTBEAT_TIMEOUT } else { names::TIMEOUT };
                 self.emit_task_failure(f, &kind, true, Some(error), None);
                 self.frame_mut(f).phase = Phase::Running;
-                self.follow(f, Flow::Fail(Failure { error: Some(error.into()), cause: None }));
+                self.follow(f, Flow::Fail(Failure { error: Some(error.into()), cause: None, from_task_result: false }));
                 self.work.push(Work::Run(f));
             }
         }
@@ -973,6 +983,7 @@ impl<'a> Run<'a> {
     fn enter_state(&mut self, f: FrameId) {
         if self.exec.next_event_id >= MAX_HISTORY_EVENTS {
             self.fail_execution(Failure {
+                from_task_result: false,
                 error: Some(names::RUNTIME.into()),
                 cause: Some(format!(
                     "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
@@ -1070,6 +1081,7 @@ impl<'a> Run<'a> {
 
     fn data_limit(&self, f: FrameId) -> Failure {
         Failure {
+            from_task_result: false,
             error: Some(names::DATA_LIMIT_EXCEEDED.into()),
             cause: Some(format!(
                 "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
@@ -1290,7 +1302,7 @@ impl<'a> Run<'a> {
                     Ok(c) => c,
                     Err(failure) => return self.fail_frame_now(f, failure),
                 };
-                self.complete_frame(f, Err(Failure { error, cause }));
+                self.complete_frame(f, Err(Failure { error, cause, from_task_result: false }));
                 Flow::Ended
             }
             StateKind::Task(t) => self.run_task(f, t),
@@ -1380,7 +1392,7 @@ impl<'a> Run<'a> {
                     };
                 }
                 let [error, cause] = resolved;
-                self.complete_frame(f, Err(Failure { error, cause }));
+                self.complete_frame(f, Err(Failure { error, cause, from_task_result: false }));
                 Flow::Ended
             }
             StateKind::Task(t) => self.run_task(f, t),
@@ -1592,7 +1604,11 @@ impl<'a> Run<'a> {
     fn apply_assigned(&mut self, f: FrameId, assigned: Assigned) -> Result<Assigned, Failure> {
         let Some(assigned) = assigned else { return Ok(None) };
         let state_name = self.state_of(f).name.clone();
-        let limit = |cause: String| Failure { error: Some(names::DATA_LIMIT_EXCEEDED.into()), cause: Some(cause) };
+        let limit = |cause: String| Failure {
+            error: Some(names::DATA_LIMIT_EXCEEDED.into()),
+            cause: Some(cause),
+            from_task_result: false,
+        };
         let mut texts = Map::with_capacity(assigned.len());
         let mut total = 0usize;
         {
@@ -2193,6 +2209,7 @@ impl<'a> Run<'a> {
                 if !tolerated {
                     let failure = if is_map && has_tolerance {
                         Failure {
+                            from_task_result: false,
                             error: Some(names::EXCEED_TOLERATED_FAILURE_THRESHOLD.into()),
                             cause: Some("The specified tolerated failure threshold was exceeded".into()),
                         }
@@ -2325,8 +2342,14 @@ impl<'a> Run<'a> {
             _ => (&[], &[]),
         };
         let error = failure.error_name().to_owned();
-        if !failure.is_terminal() {
-            if let Some((i, r)) = retriers.iter().enumerate().find(|(_, r)| error_matches(&r.error_equals, &error)) {
+        // A task result over the size limit is terminal elsewhere, but a catcher or retrier
+        // for States.ALL (or for the error by name) sees it, as AWS records.
+        let catchable_limit = failure.from_task_result && error == names::DATA_LIMIT_EXCEEDED;
+        let terminal = failure.is_terminal() && !catchable_limit;
+        let matches =
+            |list: &[String]| error_matches(list, &error) || (catchable_limit && list.iter().any(|e| e == names::ALL));
+        if !terminal {
+            if let Some((i, r)) = retriers.iter().enumerate().find(|(_, r)| matches(&r.error_equals)) {
                 let fr = self.frame_mut(f);
                 if fr.retry_counts.len() < retriers.len() {
                     fr.retry_counts.resize(retriers.len(), 0);
@@ -2350,10 +2373,10 @@ impl<'a> Run<'a> {
             };
             self.emit(f, ty, Details::None);
         }
-        if failure.is_terminal() {
+        if terminal {
             return Flow::Fail(failure);
         }
-        if let Some(c) = catchers.iter().find(|c| error_matches(&c.error_equals, &error)) {
+        if let Some(c) = catchers.iter().find(|c| matches(&c.error_equals)) {
             let raw = self.frame(f).input.clone();
             let error_output = failure.error_output();
             // A catcher that fails itself ends the frame: catching its own failure again
@@ -2440,6 +2463,7 @@ fn live_frame(exec: &Execution, f: FrameId) -> &Frame {
 fn eval_failure(def: &Definition, exec: &Execution, f: FrameId, e: EvalFailure) -> Failure {
     let fr = live_frame(exec, f);
     Failure {
+        from_task_result: false,
         error: Some(e.error),
         cause: Some(format!(
             "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
@@ -2546,6 +2570,7 @@ fn with_assigned(flow: Flow, assigned: Assigned) -> Flow {
 
 fn no_choice_matched(state: &State) -> Failure {
     Failure {
+        from_task_result: false,
         error: Some(names::NO_CHOICE_MATCHED.into()),
         cause: Some(format!("No Matches! in state '{}'", state.name)),
     }

@@ -14,7 +14,16 @@ pub fn select(path: &DataPath, scope: &Scope<'_>) -> Result<Value, EvalFailure> 
         DataPath::Whole => Ok(scope.input.clone()),
         DataPath::Empty => Ok(Value::Object(Map::new())),
         DataPath::Path(p) => scope.eval(p).map_err(|e| match e {
-            LookupError::Path(inner) => EvalFailure::runtime(format!("Invalid path '{}' : {inner}", p.as_str())),
+            LookupError::Path(inner) => {
+                // Jayway's wording for the miss, as AWS reports it (`Missing property in path
+                // $['no']` when an intermediate key is absent).
+                let message = match p {
+                    crate::eval::PathRef::Input(path) => path.miss_message(scope.input),
+                    _ => None,
+                }
+                .unwrap_or_else(|| inner.to_string());
+                EvalFailure::runtime(format!("Invalid path '{}' : {message}", p.as_str()))
+            }
             LookupError::UndefinedVariable(name) => {
                 EvalFailure::runtime(format!("Invalid path '{}' : The variable '{name}' is not defined", p.as_str()))
             }

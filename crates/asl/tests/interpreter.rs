@@ -214,7 +214,7 @@ fn task_timeout_fires_states_timeout_and_cancels_the_task() {
     assert_eq!(at, T0 + 5_000);
     d.send(at, Event::TimerFired { timer });
     assert!(d.commands.contains(&Command::CancelTask { task: task.task }));
-    assert_eq!(d.output(), json!({"Error": "States.Timeout"}));
+    assert_eq!(d.output(), json!({"Error": "States.Timeout", "Cause": ""}), "AWS's empty cause for a timeout");
     assert!(d.types().contains(&"TaskTimedOut"));
     // The answer that comes too late changes nothing.
     let before = d.history.len();
@@ -342,6 +342,49 @@ fn results_over_256_kib_fail_with_data_limit_exceeded() {
         json!({}),
     );
     assert_eq!(d.failure().0.as_deref(), Some("States.DataLimitExceeded"));
+}
+
+#[test]
+fn a_task_result_over_the_limit_is_caught_by_states_all_but_a_state_s_own_output_is_not() {
+    let catch_all = |state: Value| {
+        json!({"StartAt": "T", "States": {
+            "T": state,
+            "Caught": {"Type": "Pass", "End": true}
+        }})
+    };
+    let mut d = Driver::start(
+        catch_all(json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                         "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true})),
+        json!({}),
+    );
+    let task = d.tasks()[0].task;
+    d.send(T0 + 1, Event::TaskSucceeded { task, output: json!("x".repeat(300 * 1024)) });
+    assert_eq!(d.output()["Error"], json!("States.DataLimitExceeded"), "as AWS records it");
+    let d = Driver::start(
+        catch_all(json!({"Type": "Parallel", "Branches": [{"StartAt": "P", "States": {"P": {"Type": "Pass",
+                         "Result": "x".repeat(300 * 1024), "End": true}}}],
+                         "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true})),
+        json!({}),
+    );
+    assert_eq!(d.failure().0.as_deref(), Some("States.DataLimitExceeded"), "a state's own output stays terminal");
+}
+
+#[test]
+fn an_output_path_through_a_missing_key_fails_with_jayway_s_wording() {
+    let d = Driver::start(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"a": 1},
+               "OutputPath": "$.no.such.result.path", "End": true}}}),
+        json!({}),
+    );
+    let (error, cause) = d.failure();
+    assert_eq!(error.as_deref(), Some("States.Runtime"));
+    assert!(
+        cause
+            .as_deref()
+            .unwrap_or_default()
+            .ends_with("Invalid path '$.no.such.result.path' : Missing property in path $['no']"),
+        "{cause:?}"
+    );
 }
 
 #[test]

@@ -50,6 +50,15 @@ pub struct Config {
     /// The HTTP Task (`arn:aws:states:::http:invoke`).
     #[serde(default)]
     pub http: HttpTaskConfig,
+    /// `[smtp]`: the server email goes through (see [`crate::mail`]).
+    #[serde(default)]
+    pub smtp: Option<crate::mail::SmtpConfig>,
+    /// `[queues.NAME]`: queues created at start, with optional function consumers.
+    #[serde(default)]
+    pub queues: BTreeMap<String, crate::queues::QueueConfig>,
+    /// `[topics.NAME]`: topics and their subscriptions.
+    #[serde(default)]
+    pub topics: BTreeMap<String, crate::topics::TopicConfig>,
     /// Where functions run: the server they may call back, its region and account. Set by
     /// `baton serve`; `baton run` leaves the endpoint unset.
     #[serde(skip)]

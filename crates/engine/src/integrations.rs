@@ -11,10 +11,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::functions::{Config, TaskOutcome};
 use crate::http_task::HttpTask;
+use crate::random::OsRandomness;
 
 /// How the state machine waits for the task (the resource's suffix).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +160,37 @@ impl Integrations {
             },
         }
     }
+}
+
+/// The `SdkHttpMetadata`/`SdkResponseMetadata` pair Step Functions adds to an AWS SDK
+/// response, for a response of `content_type` and `length` bytes.
+pub fn sdk_metadata(content_type: &str, length: usize) -> (Value, Value) {
+    let request_id = OsRandomness::new_execution_name();
+    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let length = length.to_string();
+    let all = json!({
+        "x-amzn-RequestId": [request_id],
+        "connection": ["keep-alive"],
+        "Content-Length": [length],
+        "Date": [date],
+        "Content-Type": [content_type],
+    });
+    let single = json!({
+        "connection": "keep-alive",
+        "Content-Length": length,
+        "Content-Type": content_type,
+        "Date": date,
+        "x-amzn-RequestId": request_id,
+    });
+    (json!({"AllHttpHeaders": all, "HttpHeaders": single, "HttpStatusCode": 200}), json!({"RequestId": request_id}))
+}
+
+/// A cause in the form the AWS SDK for Java gives Step Functions.
+pub fn aws_cause(service: &str, message: &str, status: u16, code: &str) -> String {
+    format!(
+        "{message} (Service: {service}; Status Code: {status}; Error Code: {code}; Request ID: {}; Proxy: null)",
+        OsRandomness::new_execution_name()
+    )
 }
 
 #[cfg(test)]

@@ -9,7 +9,10 @@ pub mod functions;
 pub mod http_task;
 pub mod integrations;
 pub mod local;
+pub mod mail;
+pub mod queues;
 pub mod random;
 pub mod service;
+pub mod topics;
 
 pub use local::{run_local, LocalOptions, LocalRun};

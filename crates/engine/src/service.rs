@@ -182,6 +182,8 @@ impl Engine {
                 Ok(Wake::Activity) => self.inner.activity_ready.notify_waiters(),
                 Ok(Wake::Dispatch) => self.inner.dispatch_ready.notify_one(),
                 Ok(Wake::Timers) => self.inner.timers_changed.notify_one(),
+                // Queues listen for their own wake-ups.
+                Ok(Wake::Queue(_)) => {}
                 // Missed some: the periodic sweeps catch up.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
@@ -735,6 +737,7 @@ impl Engine {
         if commit.tasks_added.iter().any(|t| t.kind == TaskKind::Activity) {
             self.inner.activity_ready.notify_waiters();
             self.publish(Wake::Activity);
+            self.fail_tasks_of_missing_activities(commit);
         }
         if commit.tasks_added.iter().any(|t| t.kind == TaskKind::Invoke) {
             self.inner.dispatch_ready.notify_one();
@@ -743,6 +746,38 @@ impl Engine {
             self.inner.timers_changed.notify_one();
             self.publish(Wake::Timers);
         }
+    }
+
+    /// A task scheduled on an activity that does not exist (never created, or deleted) would
+    /// wait for a worker forever: fail it with `States.Runtime`, as AWS does.
+    fn fail_tasks_of_missing_activities(&self, commit: &Commit) {
+        let tasks: Vec<(i64, String)> = commit
+            .tasks_added
+            .iter()
+            .filter(|t| t.kind == TaskKind::Activity)
+            .map(|t| (t.task_id, t.resource.clone()))
+            .collect();
+        let engine = self.clone();
+        let arn = commit.execution_arn.clone();
+        tokio::spawn(async move {
+            for (task, activity) in tasks {
+                match engine.inner.store.get_activity(&activity).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        tracing::warn!(execution = %arn, activity, "a task names an activity that does not exist");
+                        let event = Event::TaskFailed {
+                            task: task as _,
+                            error: Some("States.Runtime".into()),
+                            cause: Some(format!("The activity {activity} does not exist.")),
+                        };
+                        if let Err(e) = engine.push(&arn, &event).await {
+                            tracing::warn!(execution = %arn, error = %e, "failing a task of a missing activity");
+                        }
+                    }
+                    Err(e) => tracing::warn!(execution = %arn, error = %e, "looking an activity up"),
+                }
+            }
+        });
     }
 
     // ----- timers --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ pub mod machines;
 pub mod metrics;
 pub mod nested;
 pub mod serve;
+pub mod sqs;
 pub mod tags;
 pub mod triggers;
 
@@ -34,6 +35,10 @@ pub struct AppState {
     pub metrics: metrics::RequestMetrics,
     /// How long GetActivityTask waits for work (AWS: 60 s).
     pub activity_poll_ms: u64,
+    /// The built-in queues, served over the SQS protocol.
+    pub queues: engine::queues::Queues,
+    /// The topics of baton.toml (their delivery counters show in `/metrics`).
+    pub topics: engine::topics::Topics,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -68,6 +73,11 @@ fn respond(result: ApiResult) -> Response {
 async fn dispatch(State(state): State<SharedState>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    if let Some(action) = target.strip_prefix("AmazonSQS.") {
+        let (response, ok) = sqs::dispatch(&state, action, &headers, &body).await;
+        state.metrics.observe(&format!("sqs:{action}"), started.elapsed(), ok);
+        return response;
+    }
     let action = target.strip_prefix("AWSStepFunctions.").unwrap_or_default().to_owned();
     let result = handle(&state, &target, &action, &body).await;
     if let Err(e) = &result {

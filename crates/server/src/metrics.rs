@@ -69,6 +69,14 @@ pub async fn render(State(state): State<SharedState>) -> impl IntoResponse {
     );
     let _ = writeln!(out, "# TYPE baton_callbacks_answered_total counter");
     let _ = writeln!(out, "baton_callbacks_answered_total {}", m.callbacks_answered.load(Ordering::Relaxed));
+    let _ = writeln!(
+        out,
+        "# HELP baton_topic_deliveries_total Deliveries of topic messages, by kind and outcome (retried counts failed attempts that will be tried again)."
+    );
+    let _ = writeln!(out, "# TYPE baton_topic_deliveries_total counter");
+    for (kind, outcome, n) in state.topics.metrics.counts() {
+        let _ = writeln!(out, "baton_topic_deliveries_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {n}");
+    }
     match state.engine.store().gauges().await {
         Ok(g) => {
             let _ = writeln!(out, "# HELP baton_executions Executions in the store, by status.");

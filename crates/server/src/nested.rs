@@ -61,9 +61,16 @@ impl Integration for Nested {
         let parent = serde_json::to_string(&link).ok();
         match crate::executions::start_execution(&state, sm_arn, name, input, parent).await {
             Ok((arn, start)) => {
-                let response = json!({"ExecutionArn": arn, "StartDate": start});
+                let mut response = json!({"ExecutionArn": arn, "StartDate": start});
                 match call.pattern {
-                    Pattern::RequestResponse => Outcome::Succeeded(response),
+                    Pattern::RequestResponse => {
+                        // As an AWS SDK call, with its HTTP metadata (the wire form's length).
+                        let wire = json!({"executionArn": arn, "startDate": start}).to_string();
+                        let (http, meta) = engine::integrations::sdk_metadata("application/x-amz-json-1.0", wire.len());
+                        response["SdkHttpMetadata"] = http;
+                        response["SdkResponseMetadata"] = meta;
+                        Outcome::Succeeded(response)
+                    }
                     _ => Outcome::Submitted(response),
                 }
             }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use engine::functions::{Config, FunctionHost};
 use engine::integrations::Integrations;
+use engine::mail::Mailer;
+use engine::queues::{Queues, SendMessageTask};
 use engine::service::{Engine, EngineConfig};
+use engine::topics::{PublishTask, Topics};
 use store::postgres::PostgresStore;
 use store::sqlite::SqliteStore;
 use store::Store;
@@ -58,6 +61,10 @@ pub enum ServeError {
     Serve(std::io::Error),
     #[error(transparent)]
     Trigger(#[from] crate::triggers::TriggerError),
+    #[error("cannot create the queues of baton.toml: {0}")]
+    Queues(engine::queues::QueueError),
+    #[error("topics or [smtp] in baton.toml: {0}")]
+    Topics(String),
 }
 
 /// This node's identity in leases: kept in the data folder so a restarted node takes its
@@ -118,8 +125,20 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         account: opts.account.clone(),
     };
     let nested = Arc::new(Nested::default());
+    let queues = Queues::new(store.clone());
+    queues.declare(&functions.queues).await.map_err(ServeError::Queues)?;
+    queues.start_consumers(&functions).map_err(ServeError::Queues)?;
     let mut integrations = Integrations::with_functions(functions.clone());
     integrations.route("arn:aws:states:::states:startExecution", nested.clone());
+    integrations.route(engine::queues::SEND_MESSAGE, Arc::new(SendMessageTask(queues.clone())));
+    let mailer = match &functions.smtp {
+        Some(smtp) => Some(Mailer::new(smtp).map_err(|e| ServeError::Topics(e.to_string()))?),
+        None => None,
+    };
+    let topics = Topics::new(functions.topics.clone(), queues.clone(), mailer, &opts.region, &opts.account);
+    topics.check().map_err(ServeError::Topics)?;
+    topics.start().await.map_err(|e| ServeError::Topics(e.to_string()))?;
+    integrations.route(engine::topics::PUBLISH, Arc::new(PublishTask(topics.clone())));
     let config = EngineConfig {
         region: opts.region.clone(),
         account: opts.account.clone(),
@@ -133,6 +152,8 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         arns: Arns { region: opts.region.clone(), account: opts.account.clone() },
         metrics: Default::default(),
         activity_poll_ms: opts.activity_poll_ms,
+        queues,
+        topics,
     });
     nested.attach(Arc::downgrade(&state));
     Ok(state)

@@ -216,6 +216,33 @@ pub struct Gauges {
     pub pending_timers: i64,
 }
 
+/// A built-in queue (served over the SQS protocol).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueRow {
+    pub name: String,
+    /// Opaque JSON: the queue's attributes as CreateQueue gave them (VisibilityTimeout, ...).
+    pub attributes: String,
+    pub created: Millis,
+}
+
+/// One message of a queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRow {
+    pub queue: String,
+    /// The MessageId, unique across queues.
+    pub id: String,
+    pub body: String,
+    /// Opaque JSON: the message's attributes as sent (MessageAttributes).
+    pub attributes: String,
+    pub sent: Millis,
+    /// Receivable from this time on: the send time (or later with a delay), then the end of
+    /// each visibility timeout.
+    pub visible_at: Millis,
+    /// How many times the message was received; bumped by every receive.
+    pub receive_count: i64,
+    pub first_received: Option<Millis>,
+}
+
 /// Builds the event that answers a task (see [`Store::answer_task`]).
 pub type AnswerFn = Box<dyn FnOnce(&TaskRow) -> String + Send>;
 
@@ -318,6 +345,35 @@ pub trait Store: Send + Sync + 'static {
     /// builds from it, in one transaction. `None` when no open task has the token.
     async fn answer_task(&self, token_hash: &[u8], payload: AnswerFn) -> Result<Option<TaskRow>>;
 
+    // --- queues ----------------------------------------------------------------------------
+    /// Create a queue; an existing queue of that name is returned as it is.
+    async fn create_queue(&self, row: &QueueRow) -> Result<QueueRow>;
+    async fn get_queue(&self, name: &str) -> Result<Option<QueueRow>>;
+    /// Ordered by name; only names starting with `prefix` when given.
+    async fn list_queues(&self, prefix: Option<&str>) -> Result<Vec<QueueRow>>;
+    /// Delete a queue with its messages; false when there was none.
+    async fn delete_queue(&self, name: &str) -> Result<bool>;
+    /// Append a message ([`StoreError::NotFound`] when its queue does not exist).
+    async fn send_message(&self, row: &MessageRow) -> Result<()>;
+    /// Receive up to `limit` messages visible at `now`, oldest first: each becomes
+    /// invisible until `visible_until` and its receive count goes up, atomically, so two
+    /// receivers never get the same message within its visibility timeout.
+    async fn receive_messages(
+        &self,
+        queue: &str,
+        now: Millis,
+        visible_until: Millis,
+        limit: usize,
+    ) -> Result<Vec<MessageRow>>;
+    /// Delete a message; false when it was not there (already deleted).
+    async fn delete_message(&self, queue: &str, id: &str) -> Result<bool>;
+    /// Make a message visible again at `visible_at`; false when it is not there.
+    async fn set_message_visibility(&self, queue: &str, id: &str, visible_at: Millis) -> Result<bool>;
+    /// Delete every message of a queue; the number deleted.
+    async fn purge_queue(&self, queue: &str) -> Result<u64>;
+    /// (visible, in flight) message counts at `now`.
+    async fn queue_counts(&self, queue: &str, now: Millis) -> Result<(i64, i64)>;
+
     // --- observability ---------------------------------------------------------------------
     async fn gauges(&self) -> Result<Gauges>;
 
@@ -345,6 +401,8 @@ pub enum Wake {
     Dispatch,
     /// Timers were armed.
     Timers,
+    /// A message was sent to this queue.
+    Queue(String),
 }
 
 impl Wake {
@@ -354,6 +412,7 @@ impl Wake {
             Wake::Activity => "a".into(),
             Wake::Dispatch => "d".into(),
             Wake::Timers => "t".into(),
+            Wake::Queue(name) => format!("q:{name}"),
         }
     }
 
@@ -362,7 +421,10 @@ impl Wake {
             "a" => Some(Wake::Activity),
             "d" => Some(Wake::Dispatch),
             "t" => Some(Wake::Timers),
-            _ => s.strip_prefix("e:").map(|arn| Wake::Execution(arn.to_owned())),
+            _ => match s.strip_prefix("q:") {
+                Some(name) => Some(Wake::Queue(name.to_owned())),
+                None => s.strip_prefix("e:").map(|arn| Wake::Execution(arn.to_owned())),
+            },
         }
     }
 }

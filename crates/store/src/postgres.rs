@@ -14,8 +14,8 @@ use tokio::sync::broadcast;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
 use crate::{
-    ActivityRow, AliasRow, AnswerFn, Commit, ExecutionRow, Gauges, Millis, Result, StateMachineRow, Store, StoreError,
-    TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow, Wake,
+    ActivityRow, AliasRow, AnswerFn, Commit, ExecutionRow, Gauges, MessageRow, Millis, QueueRow, Result,
+    StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow, Wake,
 };
 
 const CHANNEL: &str = "baton_wake";
@@ -67,6 +67,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX tasks_by_token ON tasks(token_hash) WHERE token_hash IS NOT NULL;
     CREATE INDEX tasks_by_queue ON tasks(kind, status, resource, created);
     "#,
+    // 2: built-in queues and their messages (the embedded store's migration 3).
+    r#"
+    CREATE TABLE queues (name TEXT PRIMARY KEY, attributes TEXT NOT NULL, created BIGINT NOT NULL);
+    CREATE TABLE messages (
+        seq BIGSERIAL PRIMARY KEY, queue TEXT NOT NULL, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL,
+        attributes TEXT NOT NULL, sent BIGINT NOT NULL, visible_at BIGINT NOT NULL,
+        receive_count BIGINT NOT NULL DEFAULT 0, first_received BIGINT
+    );
+    CREATE INDEX messages_by_queue ON messages(queue, visible_at, seq);
+    "#,
 ];
 
 const SM_COLS: &str = "arn, name, definition, role_arn, kind, created, updated, revision_id, description, config";
@@ -90,6 +100,25 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 
 fn unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+}
+
+const MESSAGE_COLS: &str = "queue, id, body, attributes, sent, visible_at, receive_count, first_received";
+
+fn message_from_row(r: &Row) -> MessageRow {
+    MessageRow {
+        queue: r.get(0),
+        id: r.get(1),
+        body: r.get(2),
+        attributes: r.get(3),
+        sent: r.get(4),
+        visible_at: r.get(5),
+        receive_count: r.get(6),
+        first_received: r.get(7),
+    }
+}
+
+fn queue_from_row(r: &Row) -> QueueRow {
+    QueueRow { name: r.get(0), attributes: r.get(1), created: r.get(2) }
 }
 
 fn sm_from_row(r: &Row) -> StateMachineRow {
@@ -930,6 +959,139 @@ impl Store for PostgresStore {
         .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(Some(task))
+    }
+
+    async fn create_queue(&self, row: &QueueRow) -> Result<QueueRow> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO queues (name, attributes, created) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+                &[&row.name, &row.attributes, &row.created],
+            )
+            .await
+            .map_err(backend)?;
+        let r = client
+            .query_one("SELECT name, attributes, created FROM queues WHERE name = $1", &[&row.name])
+            .await
+            .map_err(backend)?;
+        Ok(queue_from_row(&r))
+    }
+
+    async fn get_queue(&self, name: &str) -> Result<Option<QueueRow>> {
+        let r = self
+            .client()
+            .await?
+            .query_opt("SELECT name, attributes, created FROM queues WHERE name = $1", &[&name])
+            .await
+            .map_err(backend)?;
+        Ok(r.as_ref().map(queue_from_row))
+    }
+
+    async fn list_queues(&self, prefix: Option<&str>) -> Result<Vec<QueueRow>> {
+        let prefix = prefix.unwrap_or("");
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT name, attributes, created FROM queues WHERE left(name, length($1)) = $1 ORDER BY name",
+                &[&prefix],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(rows.iter().map(queue_from_row).collect())
+    }
+
+    async fn delete_queue(&self, name: &str) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.execute("DELETE FROM messages WHERE queue = $1", &[&name]).await.map_err(backend)?;
+        let n = tx.execute("DELETE FROM queues WHERE name = $1", &[&name]).await.map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(n > 0)
+    }
+
+    async fn send_message(&self, m: &MessageRow) -> Result<()> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                &format!(
+                    "INSERT INTO messages ({MESSAGE_COLS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+                     WHERE EXISTS (SELECT 1 FROM queues WHERE name = $1)"
+                ),
+                &[&m.queue, &m.id, &m.body, &m.attributes, &m.sent, &m.visible_at, &m.receive_count, &m.first_received],
+            )
+            .await
+            .map_err(already(&m.id))?;
+        if n == 0 {
+            return Err(StoreError::NotFound(m.queue.clone()));
+        }
+        Ok(())
+    }
+
+    async fn receive_messages(
+        &self,
+        queue: &str,
+        now: Millis,
+        visible_until: Millis,
+        limit: usize,
+    ) -> Result<Vec<MessageRow>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "UPDATE messages SET visible_at = $3, receive_count = receive_count + 1, \
+                     first_received = COALESCE(first_received, $2) \
+                     WHERE seq IN (SELECT seq FROM messages WHERE queue = $1 AND visible_at <= $2 \
+                                   ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                     RETURNING {MESSAGE_COLS}, seq"
+                ),
+                &[&queue, &now, &visible_until, &(limit as i64)],
+            )
+            .await
+            .map_err(backend)?;
+        let mut taken: Vec<(i64, MessageRow)> = rows.iter().map(|r| (r.get(8), message_from_row(r))).collect();
+        taken.sort_by_key(|(seq, _)| *seq);
+        Ok(taken.into_iter().map(|(_, m)| m).collect())
+    }
+
+    async fn delete_message(&self, queue: &str, id: &str) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute("DELETE FROM messages WHERE queue = $1 AND id = $2", &[&queue, &id])
+            .await
+            .map_err(backend)?;
+        Ok(n > 0)
+    }
+
+    async fn set_message_visibility(&self, queue: &str, id: &str, visible_at: Millis) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute("UPDATE messages SET visible_at = $1 WHERE queue = $2 AND id = $3", &[&visible_at, &queue, &id])
+            .await
+            .map_err(backend)?;
+        Ok(n > 0)
+    }
+
+    async fn purge_queue(&self, queue: &str) -> Result<u64> {
+        self.client().await?.execute("DELETE FROM messages WHERE queue = $1", &[&queue]).await.map_err(backend)
+    }
+
+    async fn queue_counts(&self, queue: &str, now: Millis) -> Result<(i64, i64)> {
+        let r = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT COUNT(*) FILTER (WHERE visible_at <= $2), COUNT(*) FILTER (WHERE visible_at > $2) \
+                 FROM messages WHERE queue = $1",
+                &[&queue, &now],
+            )
+            .await
+            .map_err(backend)?;
+        Ok((r.get(0), r.get(1)))
     }
 
     async fn gauges(&self) -> Result<Gauges> {

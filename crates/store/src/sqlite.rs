@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use crate::{
-    ActivityRow, AliasRow, AnswerFn, Commit, ExecutionRow, Gauges, Millis, Result, StateMachineRow, Store, StoreError,
-    TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow,
+    ActivityRow, AliasRow, AnswerFn, Commit, ExecutionRow, Gauges, MessageRow, Millis, QueueRow, Result,
+    StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -67,6 +67,16 @@ const MIGRATIONS: &[&str] = &[
     // 2: executions started by a Task know their parent.
     r#"
     ALTER TABLE executions ADD COLUMN parent TEXT;
+    "#,
+    // 3: built-in queues and their messages.
+    r#"
+    CREATE TABLE queues (name TEXT PRIMARY KEY, attributes TEXT NOT NULL, created INTEGER NOT NULL);
+    CREATE TABLE messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL,
+        attributes TEXT NOT NULL, sent INTEGER NOT NULL, visible_at INTEGER NOT NULL,
+        receive_count INTEGER NOT NULL DEFAULT 0, first_received INTEGER
+    );
+    CREATE INDEX messages_by_queue ON messages(queue, visible_at, seq);
     "#,
 ];
 
@@ -164,6 +174,25 @@ fn sm_from_row(r: &Row<'_>) -> rusqlite::Result<StateMachineRow> {
         description: r.get(8)?,
         config: r.get(9)?,
     })
+}
+
+const MESSAGE_COLS: &str = "queue, id, body, attributes, sent, visible_at, receive_count, first_received";
+
+fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
+    Ok(MessageRow {
+        queue: r.get(0)?,
+        id: r.get(1)?,
+        body: r.get(2)?,
+        attributes: r.get(3)?,
+        sent: r.get(4)?,
+        visible_at: r.get(5)?,
+        receive_count: r.get(6)?,
+        first_received: r.get(7)?,
+    })
+}
+
+fn queue_from_row(r: &Row<'_>) -> rusqlite::Result<QueueRow> {
+    Ok(QueueRow { name: r.get(0)?, attributes: r.get(1)?, created: r.get(2)? })
 }
 
 const SM_COLS: &str = "arn, name, definition, role_arn, kind, created, updated, revision_id, description, config";
@@ -1043,6 +1072,163 @@ impl Store for SqliteStore {
             .map_err(backend)?;
             tx.commit().map_err(backend)?;
             Ok(Some(task))
+        })
+        .await
+    }
+
+    async fn create_queue(&self, row: &QueueRow) -> Result<QueueRow> {
+        let row = row.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO queues (name, attributes, created) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+                params![row.name, row.attributes, row.created],
+            )
+            .map_err(backend)?;
+            c.query_row("SELECT name, attributes, created FROM queues WHERE name = ?1", [&row.name], queue_from_row)
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn get_queue(&self, name: &str) -> Result<Option<QueueRow>> {
+        let name = name.to_owned();
+        self.read(move |c| {
+            c.query_row("SELECT name, attributes, created FROM queues WHERE name = ?1", [&name], queue_from_row)
+                .optional()
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn list_queues(&self, prefix: Option<&str>) -> Result<Vec<QueueRow>> {
+        let prefix = prefix.unwrap_or("").to_owned();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT name, attributes, created FROM queues WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name",
+                )
+                .map_err(backend)?;
+            let rows = st.query_map([&prefix], queue_from_row).map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn delete_queue(&self, name: &str) -> Result<bool> {
+        let name = name.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            tx.execute("DELETE FROM messages WHERE queue = ?1", [&name]).map_err(backend)?;
+            let n = tx.execute("DELETE FROM queues WHERE name = ?1", [&name]).map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn send_message(&self, m: &MessageRow) -> Result<()> {
+        let m = m.clone();
+        self.write(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let exists: Option<i64> = tx
+                .query_row("SELECT 1 FROM queues WHERE name = ?1", [&m.queue], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(m.queue.clone()));
+            }
+            tx.execute(
+                &format!("INSERT INTO messages ({MESSAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![m.queue, m.id, m.body, m.attributes, m.sent, m.visible_at, m.receive_count, m.first_received],
+            )
+            .map_err(|e| {
+                if unique_violation(&e) {
+                    StoreError::AlreadyExists(m.id.clone())
+                } else {
+                    backend(e)
+                }
+            })?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn receive_messages(
+        &self,
+        queue: &str,
+        now: Millis,
+        visible_until: Millis,
+        limit: usize,
+    ) -> Result<Vec<MessageRow>> {
+        let queue = queue.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let mut taken = {
+                let mut st = tx
+                    .prepare_cached(&format!(
+                        "SELECT {MESSAGE_COLS} FROM messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY seq LIMIT ?3"
+                    ))
+                    .map_err(backend)?;
+                let rows = st.query_map(params![queue, now, limit as i64], message_from_row).map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)?
+            };
+            for m in &mut taken {
+                m.visible_at = visible_until;
+                m.receive_count += 1;
+                m.first_received = m.first_received.or(Some(now));
+                tx.execute(
+                    "UPDATE messages SET visible_at = ?1, receive_count = ?2, first_received = ?3 WHERE id = ?4",
+                    params![m.visible_at, m.receive_count, m.first_received, m.id],
+                )
+                .map_err(backend)?;
+            }
+            tx.commit().map_err(backend)?;
+            Ok(taken)
+        })
+        .await
+    }
+
+    async fn delete_message(&self, queue: &str, id: &str) -> Result<bool> {
+        let (queue, id) = (queue.to_owned(), id.to_owned());
+        self.write(move |c| {
+            let n = c.execute("DELETE FROM messages WHERE queue = ?1 AND id = ?2", [&queue, &id]).map_err(backend)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn set_message_visibility(&self, queue: &str, id: &str, visible_at: Millis) -> Result<bool> {
+        let (queue, id) = (queue.to_owned(), id.to_owned());
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE messages SET visible_at = ?1 WHERE queue = ?2 AND id = ?3",
+                    params![visible_at, queue, id],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn purge_queue(&self, queue: &str) -> Result<u64> {
+        let queue = queue.to_owned();
+        self.write(move |c| {
+            let n = c.execute("DELETE FROM messages WHERE queue = ?1", [&queue]).map_err(backend)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn queue_counts(&self, queue: &str, now: Millis) -> Result<(i64, i64)> {
+        let queue = queue.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(visible_at > ?2), 0) FROM messages WHERE queue = ?1",
+                params![queue, now],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(backend)
         })
         .await
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use store::postgres::PostgresStore;
 use store::sqlite::SqliteStore;
-use store::{Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow};
+use store::{Commit, ExecutionRow, MessageRow, QueueRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow};
 
 fn temp_store() -> (tempdir::Dir, Arc<dyn Store>) {
     let dir = tempdir::Dir::new();
@@ -218,6 +218,63 @@ async fn leases_exclude_other_owners_until_they_expire(s: &dyn Store) {
     assert!(s.claim_execution("l", "node-a", 160, 260).await.expect("claim"));
 }
 
+fn message(queue: &str, id: &str, sent: i64) -> MessageRow {
+    MessageRow {
+        queue: queue.into(),
+        id: id.into(),
+        body: format!("body {id}"),
+        attributes: "{}".into(),
+        sent,
+        visible_at: sent,
+        receive_count: 0,
+        first_received: None,
+    }
+}
+
+async fn queues_hand_each_message_to_one_receiver_at_a_time(s: &dyn Store) {
+    let q = QueueRow { name: "orders".into(), attributes: r#"{"VisibilityTimeout":"30"}"#.into(), created: 1 };
+    assert_eq!(s.create_queue(&q).await.expect("create"), q);
+    let again = QueueRow { attributes: "{}".into(), created: 2, ..q.clone() };
+    assert_eq!(s.create_queue(&again).await.expect("create again"), q, "an existing queue is kept as it is");
+    s.create_queue(&QueueRow { name: "other".into(), attributes: "{}".into(), created: 3 }).await.expect("create");
+    let names = |v: Vec<QueueRow>| v.into_iter().map(|q| q.name).collect::<Vec<_>>();
+    assert_eq!(names(s.list_queues(None).await.expect("list")), ["orders", "other"]);
+    assert_eq!(names(s.list_queues(Some("ord")).await.expect("list")), ["orders"]);
+
+    let missing = s.send_message(&message("nope", "m0", 10)).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    s.send_message(&message("orders", "m1", 10)).await.expect("send");
+    s.send_message(&message("orders", "m2", 11)).await.expect("send");
+    let mut delayed = message("orders", "m3", 12);
+    delayed.visible_at = 1_000;
+    s.send_message(&delayed).await.expect("send");
+    assert_eq!(s.queue_counts("orders", 20).await.expect("counts"), (2, 1));
+
+    let got = s.receive_messages("orders", 20, 50, 1).await.expect("receive");
+    assert_eq!(got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m1"], "oldest first");
+    assert_eq!((got[0].receive_count, got[0].first_received, got[0].visible_at), (1, Some(20), 50));
+    let got = s.receive_messages("orders", 21, 50, 10).await.expect("receive");
+    assert_eq!(got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m2"], "m1 is in flight, m3 delayed");
+    assert!(s.receive_messages("orders", 30, 60, 10).await.expect("receive").is_empty());
+
+    // m1's visibility timeout runs out: it comes back, received a second time.
+    let got = s.receive_messages("orders", 50, 80, 10).await.expect("receive");
+    assert_eq!(got.iter().map(|m| (m.id.as_str(), m.receive_count)).collect::<Vec<_>>(), [("m1", 2), ("m2", 2)]);
+    assert!(s.delete_message("orders", "m1").await.expect("delete"));
+    assert!(!s.delete_message("orders", "m1").await.expect("delete"), "deleted once");
+    assert!(s.set_message_visibility("orders", "m2", 0).await.expect("visibility"));
+    let got = s.receive_messages("orders", 60, 90, 10).await.expect("receive");
+    assert_eq!(got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m2"], "made visible again at once");
+    assert_eq!(s.purge_queue("orders").await.expect("purge"), 2);
+    assert_eq!(s.queue_counts("orders", 2_000).await.expect("counts"), (0, 0));
+
+    s.send_message(&message("other", "o1", 1)).await.expect("send");
+    assert!(s.delete_queue("other").await.expect("delete queue"));
+    assert!(!s.delete_queue("other").await.expect("delete queue"));
+    assert!(s.get_queue("other").await.expect("get").is_none());
+    assert!(s.get_queue("orders").await.expect("get").is_some());
+}
+
 #[tokio::test]
 async fn sqlite_store_keeps_the_contract() {
     let (_dir, s) = temp_store();
@@ -229,6 +286,7 @@ async fn sqlite_store_keeps_the_contract() {
     a_restarted_node_takes_back_its_calls_in_flight(&*s).await;
     timers_fire_once(&*s).await;
     leases_exclude_other_owners_until_they_expire(&*s).await;
+    queues_hand_each_message_to_one_receiver_at_a_time(&*s).await;
     let (_dir2, s2) = temp_store();
     executions_list_newest_first_with_a_cursor(&*s2).await;
 }
@@ -277,6 +335,7 @@ async fn postgres_store_keeps_the_contract() {
     a_node_takes_back_only_its_own_calls(&*s).await;
     timers_fire_once(&*s).await;
     leases_exclude_other_owners_until_they_expire(&*s).await;
+    queues_hand_each_message_to_one_receiver_at_a_time(&*s).await;
     let s2 = postgres_store().await;
     executions_list_newest_first_with_a_cursor(&*s2).await;
 }
