@@ -186,10 +186,10 @@ def test_activity_heartbeat_timeout(sfn, machine, name):
     assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
     # ... and silence ends it.
     d = wait_done(sfn, arn, timeout=6)
-    assert (d["status"], d["error"]) == ("FAILED", "States.HeartbeatTimeout")
+    assert (d["status"], d["error"]) == ("FAILED", "States.Timeout")
     events = history(sfn, arn)
     assert types(events)[-2:] == ["ActivityTimedOut", "ExecutionFailed"]
-    assert events[-2]["activityTimedOutEventDetails"]["error"] == "States.HeartbeatTimeout"
+    assert events[-2]["activityTimedOutEventDetails"]["error"] == "States.Timeout"
     scheduled = [e for e in events if e["type"] == "ActivityScheduled"][0]["activityScheduledEventDetails"]
     assert (scheduled["heartbeatInSeconds"], scheduled["timeoutInSeconds"]) == (2, 30)
     with raises("TaskTimedOut"):

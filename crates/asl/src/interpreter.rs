@@ -165,6 +165,10 @@ pub struct Failure {
     /// `States.DataLimitExceeded` of a task result is caught by `States.ALL`, as AWS records.
     #[serde(default)]
     pub from_task_result: bool,
+    /// The failure is a missed heartbeat. AWS records it as `States.Timeout`; a retrier or
+    /// catcher naming `States.HeartbeatTimeout` still sees it.
+    #[serde(default)]
+    pub heartbeat: bool,
 }
 
 impl Failure {
@@ -476,6 +480,7 @@ pub fn start(def: &Definition, info: ExecutionInfo, input: Value, env: &mut Env<
     if payload_too_large(&input) {
         run.fail_execution(Failure {
             from_task_result: false,
+            heartbeat: false,
             error: Some(names::DATA_LIMIT_EXCEEDED.into()),
             cause: Some("The input to the execution exceeds the maximum number of bytes service limit.".into()),
         });
@@ -809,7 +814,7 @@ impl<'a> Run<'a> {
                 let kind = self.finish_task(f, task);
                 self.emit_task_failure(f, &kind, false, error.as_deref(), cause.as_deref());
                 self.frame_mut(f).phase = Phase::Running;
-                self.follow(f, Flow::Fail(Failure { error, cause, from_task_result: true }));
+                self.follow(f, Flow::Fail(Failure { error, cause, from_task_result: true, heartbeat: false }));
                 self.work.push(Work::Run(f));
             }
             Event::TimerFired { timer } => {
@@ -885,10 +890,13 @@ impl<'a> Run<'a> {
                 let task = w.task;
                 let kind = self.finish_task(f, task);
                 self.out.commands.push(Command::CancelTask { task });
-                let error = if is_heartbeat { names::HEARTBEAT_TIMEOUT } else { names::TIMEOUT };
+                // A missed heartbeat is recorded as States.Timeout, as AWS records it.
+                let error = names::TIMEOUT;
                 self.emit_task_failure(f, &kind, true, Some(error), None);
                 self.frame_mut(f).phase = Phase::Running;
-                self.follow(f, Flow::Fail(Failure { error: Some(error.into()), cause: None, from_task_result: false }));
+                let failure =
+                    Failure { error: Some(error.into()), cause: None, from_task_result: false, heartbeat: is_heartbeat };
+                self.follow(f, Flow::Fail(failure));
                 self.work.push(Work::Run(f));
             }
         }
@@ -984,6 +992,7 @@ impl<'a> Run<'a> {
         if self.exec.next_event_id >= MAX_HISTORY_EVENTS {
             self.fail_execution(Failure {
                 from_task_result: false,
+                heartbeat: false,
                 error: Some(names::RUNTIME.into()),
                 cause: Some(format!(
                     "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
@@ -1082,6 +1091,7 @@ impl<'a> Run<'a> {
     fn data_limit(&self, f: FrameId) -> Failure {
         Failure {
             from_task_result: false,
+            heartbeat: false,
             error: Some(names::DATA_LIMIT_EXCEEDED.into()),
             cause: Some(format!(
                 "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
@@ -1302,7 +1312,7 @@ impl<'a> Run<'a> {
                     Ok(c) => c,
                     Err(failure) => return self.fail_frame_now(f, failure),
                 };
-                self.complete_frame(f, Err(Failure { error, cause, from_task_result: false }));
+                self.complete_frame(f, Err(Failure { error, cause, from_task_result: false, heartbeat: false }));
                 Flow::Ended
             }
             StateKind::Task(t) => self.run_task(f, t),
@@ -1392,7 +1402,7 @@ impl<'a> Run<'a> {
                     };
                 }
                 let [error, cause] = resolved;
-                self.complete_frame(f, Err(Failure { error, cause, from_task_result: false }));
+                self.complete_frame(f, Err(Failure { error, cause, from_task_result: false, heartbeat: false }));
                 Flow::Ended
             }
             StateKind::Task(t) => self.run_task(f, t),
@@ -1608,6 +1618,7 @@ impl<'a> Run<'a> {
             error: Some(names::DATA_LIMIT_EXCEEDED.into()),
             cause: Some(cause),
             from_task_result: false,
+            heartbeat: false,
         };
         let mut texts = Map::with_capacity(assigned.len());
         let mut total = 0usize;
@@ -2210,6 +2221,7 @@ impl<'a> Run<'a> {
                     let failure = if is_map && has_tolerance {
                         Failure {
                             from_task_result: false,
+                            heartbeat: false,
                             error: Some(names::EXCEED_TOLERATED_FAILURE_THRESHOLD.into()),
                             cause: Some("The specified tolerated failure threshold was exceeded".into()),
                         }
@@ -2346,8 +2358,12 @@ impl<'a> Run<'a> {
         // for States.ALL (or for the error by name) sees it, as AWS records.
         let catchable_limit = failure.from_task_result && error == names::DATA_LIMIT_EXCEEDED;
         let terminal = failure.is_terminal() && !catchable_limit;
-        let matches =
-            |list: &[String]| error_matches(list, &error) || (catchable_limit && list.iter().any(|e| e == names::ALL));
+        let heartbeat = failure.heartbeat;
+        let matches = |list: &[String]| {
+            error_matches(list, &error)
+                || (catchable_limit && list.iter().any(|e| e == names::ALL))
+                || (heartbeat && list.iter().any(|e| e == names::HEARTBEAT_TIMEOUT))
+        };
         if !terminal {
             if let Some((i, r)) = retriers.iter().enumerate().find(|(_, r)| matches(&r.error_equals)) {
                 let fr = self.frame_mut(f);
@@ -2464,6 +2480,7 @@ fn eval_failure(def: &Definition, exec: &Execution, f: FrameId, e: EvalFailure) 
     let fr = live_frame(exec, f);
     Failure {
         from_task_result: false,
+        heartbeat: false,
         error: Some(e.error),
         cause: Some(format!(
             "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
@@ -2571,6 +2588,7 @@ fn with_assigned(flow: Flow, assigned: Assigned) -> Flow {
 fn no_choice_matched(state: &State) -> Failure {
     Failure {
         from_task_result: false,
+        heartbeat: false,
         error: Some(names::NO_CHOICE_MATCHED.into()),
         cause: Some(format!("No Matches! in state '{}'", state.name)),
     }

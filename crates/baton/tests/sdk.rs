@@ -313,13 +313,13 @@ async fn callbacks_success_failure_heartbeat_and_token_errors() {
         (ExecutionStatus::Failed, Some("Rejected"), Some("no budget"))
     );
 
-    // HeartbeatSeconds without heartbeats: States.HeartbeatTimeout.
+    // HeartbeatSeconds without heartbeats: recorded as States.Timeout, as AWS does.
     let hb =
         create(&sfn, "heartbeat", &definition("Ask", json!({"Ask": callback_state(json!({"HeartbeatSeconds": 1}))})))
             .await;
     let arn = sfn.start_execution().state_machine_arn(&hb).send().await.expect("Start").execution_arn;
     let d = wait_done(&sfn, &arn).await;
-    assert_eq!((d.status, d.error.as_deref()), (ExecutionStatus::Failed, Some("States.HeartbeatTimeout")));
+    assert_eq!((d.status, d.error.as_deref()), (ExecutionStatus::Failed, Some("States.Timeout")));
     let types: Vec<HistoryEventType> = history(&sfn, &arn).await.into_iter().map(|e| e.r#type).collect();
     assert!(types.contains(&HistoryEventType::TaskTimedOut), "{types:?}");
 
