@@ -894,8 +894,12 @@ impl<'a> Run<'a> {
                 let error = names::TIMEOUT;
                 self.emit_task_failure(f, &kind, true, Some(error), None);
                 self.frame_mut(f).phase = Phase::Running;
-                let failure =
-                    Failure { error: Some(error.into()), cause: None, from_task_result: false, heartbeat: is_heartbeat };
+                let failure = Failure {
+                    error: Some(error.into()),
+                    cause: None,
+                    from_task_result: false,
+                    heartbeat: is_heartbeat,
+                };
                 self.follow(f, Flow::Fail(failure));
                 self.work.push(Work::Run(f));
             }
