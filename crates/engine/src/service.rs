@@ -113,6 +113,13 @@ pub struct Started {
     pub start: Millis,
 }
 
+/// A person's answer to a waiting task.
+#[derive(Debug, Clone)]
+pub enum TaskAnswer {
+    Success(Value),
+    Failure { error: Option<String>, cause: Option<String> },
+}
+
 /// What GetActivityTask hands a worker.
 pub struct ActivityTask {
     pub token: String,
@@ -340,6 +347,14 @@ impl Engine {
 
     async fn answer(&self, token: &str, event: impl Fn(i64) -> Event + Send + 'static) -> Result<(), EngineError> {
         let hash = token_hash(token).ok_or_else(|| EngineError::InvalidToken(token.to_owned()))?;
+        self.answer_hash(hash, event).await
+    }
+
+    async fn answer_hash(
+        &self,
+        hash: Vec<u8>,
+        event: impl Fn(i64) -> Event + Send + 'static,
+    ) -> Result<(), EngineError> {
         let answered = self
             .inner
             .store
@@ -376,6 +391,35 @@ impl Engine {
             cause: cause.clone(),
         })
         .await
+    }
+
+    /// Answer an open task named by its execution and id rather than its token (the console's
+    /// inbox, signed links): the same path as SendTaskSuccess/SendTaskFailure, so a task is
+    /// answered at most once whichever way the answer comes.
+    pub async fn answer_open_task(
+        &self,
+        execution_arn: &str,
+        task_id: i64,
+        answer: TaskAnswer,
+    ) -> Result<(), EngineError> {
+        let task = self.inner.store.get_task(execution_arn, task_id).await?;
+        let Some(hash) = task.and_then(|t| t.token_hash) else {
+            return Err(EngineError::TaskTimedOut);
+        };
+        match answer {
+            TaskAnswer::Success(output) => {
+                self.answer_hash(hash, move |task| Event::TaskSucceeded { task: task as u64, output: output.clone() })
+                    .await
+            }
+            TaskAnswer::Failure { error, cause } => {
+                self.answer_hash(hash, move |task| Event::TaskFailed {
+                    task: task as u64,
+                    error: error.clone(),
+                    cause: cause.clone(),
+                })
+                .await
+            }
+        }
     }
 
     pub async fn send_task_heartbeat(&self, token: &str) -> Result<(), EngineError> {

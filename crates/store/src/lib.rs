@@ -293,6 +293,9 @@ pub trait Store: Send + Sync + 'static {
     // --- tasks -----------------------------------------------------------------------------
     async fn task_by_token(&self, token_hash: &[u8]) -> Result<Option<TaskRow>>;
     async fn get_task(&self, execution_arn: &str, task_id: i64) -> Result<Option<TaskRow>>;
+    /// Tasks a person or a worker can answer (they hold a token): activities not yet done and
+    /// invocations waiting for their callback. Oldest first, of one execution or of all.
+    async fn open_tasks(&self, execution_arn: Option<&str>, limit: usize) -> Result<Vec<TaskRow>>;
     /// Hand the oldest queued task of an activity to `worker`.
     async fn claim_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<TaskRow>>;
     /// Claim invocations to carry out: queued ones, and running ones whose lease expired

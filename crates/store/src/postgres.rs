@@ -815,6 +815,23 @@ impl Store for PostgresStore {
         Ok(rows.first().map(task_from_row))
     }
 
+    async fn open_tasks(&self, execution_arn: Option<&str>, limit: usize) -> Result<Vec<TaskRow>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {TASK_COLS} FROM tasks WHERE token_hash IS NOT NULL \
+                     AND (kind = 'activity' OR status = 'submitted') AND ($1::TEXT IS NULL OR execution_arn = $1) \
+                     ORDER BY created, execution_arn, task_id LIMIT $2"
+                ),
+                &[&execution_arn, &(limit as i64)],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(rows.iter().map(task_from_row).collect())
+    }
+
     async fn get_task(&self, execution_arn: &str, task_id: i64) -> Result<Option<TaskRow>> {
         let rows = self
             .client()

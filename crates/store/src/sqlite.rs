@@ -913,6 +913,22 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn open_tasks(&self, execution_arn: Option<&str>, limit: usize) -> Result<Vec<TaskRow>> {
+        let arn = execution_arn.map(str::to_owned);
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {TASK_COLS} FROM tasks WHERE token_hash IS NOT NULL \
+                     AND (kind = 'activity' OR status = 'submitted') AND (?1 IS NULL OR execution_arn = ?1) \
+                     ORDER BY created, execution_arn, task_id LIMIT ?2"
+                ))
+                .map_err(backend)?;
+            let rows = st.query_map(params![arn, limit as i64], task_from_row).map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        })
+        .await
+    }
+
     async fn claim_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<TaskRow>> {
         let activity = activity_arn.to_owned();
         let worker = worker.to_owned();

@@ -144,6 +144,27 @@ async fn a_token_is_answered_once(s: &dyn Store) {
     assert_eq!(events.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), ["done 1"]);
 }
 
+async fn open_tasks_are_those_waiting_for_an_answer(s: &dyn Store) {
+    let mut c = first_commit("o");
+    let mut submitted =
+        task("o", 1, TaskKind::Invoke, "arn:aws:states:::sqs:sendMessage.waitForTaskToken", Some(b"o1"));
+    submitted.status = TaskStatus::Submitted;
+    c.tasks_added = vec![
+        submitted,
+        task("o", 2, TaskKind::Activity, "arn:activity:o", Some(b"o2")),
+        // Not yet called, so nobody can answer it; and a task without a token.
+        task("o", 3, TaskKind::Invoke, "arn:aws:states:::lambda:invoke.waitForTaskToken", Some(b"o3")),
+        task("o", 4, TaskKind::Invoke, "arn:aws:states:::lambda:invoke", None),
+    ];
+    s.insert_execution(&execution("o", 1), &c).await.expect("insert");
+    let ids = |rows: Vec<TaskRow>| rows.iter().map(|t| t.task_id).collect::<Vec<_>>();
+    assert_eq!(ids(s.open_tasks(None, 10).await.expect("open")), [1, 2]);
+    assert_eq!(ids(s.open_tasks(Some("o"), 1).await.expect("open")), [1]);
+    assert!(s.open_tasks(Some("other"), 10).await.expect("open").is_empty());
+    s.answer_task(b"o1", Box::new(|_: &TaskRow| "done".into())).await.expect("answer");
+    assert_eq!(ids(s.open_tasks(Some("o"), 10).await.expect("open")), [2]);
+}
+
 async fn an_activity_task_goes_to_one_worker(s: &dyn Store) {
     let mut c = first_commit("a");
     c.tasks_added = vec![task("a", 1, TaskKind::Activity, "arn:activity:x", Some(b"h1"))];
@@ -204,6 +225,7 @@ async fn sqlite_store_keeps_the_contract() {
     leases_exclude_other_owners_until_they_expire(&*s).await;
     let (_dir2, s2) = temp_store();
     executions_list_newest_first_with_a_cursor(&*s2).await;
+    open_tasks_are_those_waiting_for_an_answer(&*s2).await;
 }
 
 /// A PostgreSQL store in a schema of its own, so runs never see each other's rows. The
@@ -250,6 +272,7 @@ async fn postgres_store_keeps_the_contract() {
     leases_exclude_other_owners_until_they_expire(&*s).await;
     let s2 = postgres_store().await;
     executions_list_newest_first_with_a_cursor(&*s2).await;
+    open_tasks_are_those_waiting_for_an_answer(&*s2).await;
 }
 
 #[tokio::test]
