@@ -222,3 +222,101 @@ def test_bad_input_gets_a_clear_page(server):
     assert status == 404
     status, body = post(server, "/inbox/answer", {"execution": "x", "task": "zz"})
     assert status == 400 and "task: missing or not a number" in body
+
+
+# --- signed links ---------------------------------------------------------------------------
+
+import base64  # noqa: E402
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+
+
+def activity_with_links(sfn, machine, name, form=None, timeout=3600):
+    """An execution waiting on an activity whose input asks for signed links; its links."""
+    activity = sfn.create_activity(name=name("act"))["activityArn"]
+    params = {
+        "approve": "baton:link:approve",
+        "reject": "baton:link:reject",
+        "Message.$": "States.Format('Open baton:link:answer to answer {}', $.who)",
+    }
+    if form:
+        params["BatonForm"] = form
+    state = {"Type": "Task", "Resource": activity, "Parameters": params, "TimeoutSeconds": timeout, "End": True}
+    ex = sfn.start_execution(stateMachineArn=machine(definition({"Ask": state})), input='{"who": "ana"}')["executionArn"]
+    task = sfn.get_activity_task(activityArn=activity, workerName="mailer")
+    sent = json.loads(task["input"])
+    answer = re.search(r"Open (\S+) to answer ana", sent["Message"]).group(1)
+    return ex, {"approve": sent["approve"], "reject": sent["reject"], "answer": answer}
+
+
+def link_path(url: str) -> str:
+    return urllib.parse.urlparse(url).path
+
+
+def test_links_replace_markers_and_keep_them_out_of_history(server, sfn, machine, name):
+    ex, links = activity_with_links(sfn, machine, name)
+    for url in links.values():
+        assert url.startswith(server.endpoint + "/link/")
+    assert len(set(links.values())) == 3
+    text = json.dumps(history(sfn, ex), default=str)
+    assert "baton:link:approve" in text and "/link/" not in text
+
+
+def test_approve_link_get_confirms_post_acts_once(server, sfn, machine, name):
+    ex, links = activity_with_links(sfn, machine, name)
+    status, body = get(server, link_path(links["approve"]))
+    assert status == 200 and "Approve: Ask" in body
+    # GET (a mail scanner) changed nothing.
+    assert sfn.describe_execution(executionArn=ex)["status"] == "RUNNING"
+    status, body = post(server, link_path(links["approve"]), {"comment": "fine", "decision": "reject"})
+    assert status == 200 and "Thank you" in body
+    done = wait_done(sfn, ex)
+    assert json.loads(done["output"]) == {"approved": True, "comment": "fine"}
+    # Reused, and the other link of the same task: both refused.
+    for url in (links["approve"], links["reject"]):
+        status, body = post(server, link_path(url), {})
+        assert status == 409 and "no longer waiting" in body
+    assert types(history(sfn, ex)).count("ActivitySucceeded") == 1
+
+
+def test_answer_link_renders_the_form(server, sfn, machine, name):
+    ex, links = activity_with_links(sfn, machine, name, form=FORM)
+    status, body = get(server, link_path(links["answer"]))
+    assert status == 200 and 'name="f.result"' in body
+    status, body = post(server, link_path(links["answer"]), {"decision": "form", "f.score": "3"})
+    assert status == 400 and "result: a value is required" in body
+    status, _ = post(server, link_path(links["answer"]), {"decision": "form", "f.score": "3", "f.result": "fail"})
+    assert status == 200
+    assert json.loads(wait_done(sfn, ex)["output"]) == {"score": 3, "result": "fail", "late": False}
+
+
+def test_tampered_links_are_refused(server, sfn, machine, name):
+    ex, links = activity_with_links(sfn, machine, name)
+    path = link_path(links["reject"])
+    payload, signature = path.removeprefix("/link/").split(".")
+    claim = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claim["a"] = "approve"
+    forged = base64.urlsafe_b64encode(json.dumps(claim).encode()).decode().rstrip("=")
+    for bad in (f"/link/{forged}.{signature}", path[:-2] + ("AA" if not path.endswith("AA") else "BB"), "/link/x"):
+        for method in (get, lambda s, p: post(s, p, {})):
+            status, body = method(server, bad)
+            assert status == 403 and "This link is not valid" in body
+    assert sfn.describe_execution(executionArn=ex)["status"] == "RUNNING"
+
+
+def test_expired_links_are_refused(server, sfn, machine, name):
+    ex, links = activity_with_links(sfn, machine, name)
+    payload, _ = link_path(links["approve"]).removeprefix("/link/").split(".")
+    claim = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claim["x"] = 1000  # long past
+    # Signed with the server's own key, so only the expiry is wrong.
+    key = bytes.fromhex((server.data_dir / "link-key").read_text().strip())
+    p = base64.urlsafe_b64encode(json.dumps(claim, separators=(",", ":")).encode()).decode().rstrip("=")
+    s = base64.urlsafe_b64encode(hmac.new(key, p.encode(), hashlib.sha256).digest()).decode().rstrip("=")
+    for method in (get, lambda srv, path: post(srv, path, {})):
+        status, body = method(server, f"/link/{p}.{s}")
+        assert status == 410 and "This link has expired" in body
+    assert sfn.describe_execution(executionArn=ex)["status"] == "RUNNING"
+    # The real link still works.
+    assert post(server, link_path(links["approve"]), {})[0] == 200
+    assert wait_done(sfn, ex)["status"] == "SUCCEEDED"

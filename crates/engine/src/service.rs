@@ -26,6 +26,8 @@ use asl::Definition;
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::links::{LinkSigner, DEFAULT_LINK_LIFETIME_MS};
 use store::{Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, Wake};
 use tokio::sync::{mpsc, Notify};
 
@@ -54,6 +56,8 @@ pub struct EngineConfig {
     pub functions: Config,
     /// What Task resources reach.
     pub integrations: Integrations,
+    /// Signs the links a task asks for (`baton:link:*` markers); `None` leaves markers as they are.
+    pub links: Option<LinkSigner>,
 }
 
 impl Default for EngineConfig {
@@ -64,6 +68,7 @@ impl Default for EngineConfig {
             node_id: "local".into(),
             functions: Config::default(),
             integrations: Integrations::with_functions(Config::default()),
+            links: None,
         }
     }
 }
@@ -449,9 +454,10 @@ impl Engine {
                     &Event::TaskStarted { task: task.task_id as u64, worker_name: worker.map(str::to_owned) },
                 )
                 .await?;
+                let input = self.with_links(&request, &task.execution_arn);
                 return Ok(Some(ActivityTask {
                     token: request.token.unwrap_or_default(),
-                    input: serde_json::to_string(&request.input).unwrap_or_else(|_| "{}".into()),
+                    input: serde_json::to_string(&input).unwrap_or_else(|_| "{}".into()),
                 }));
             }
             let now = tokio::time::Instant::now();
@@ -821,6 +827,17 @@ impl Engine {
         }
     }
 
+    /// A task's input as it is handed out: with signed links in place of `baton:link:*`
+    /// markers when the task waits for a token (only then can a link answer it).
+    fn with_links(&self, request: &TaskRequest, execution_arn: &str) -> Value {
+        let mut input = request.input.clone();
+        if let (Some(signer), Some(_)) = (&self.inner.config.links, &request.token) {
+            let lifetime = request.timeout_seconds.map_or(DEFAULT_LINK_LIFETIME_MS, |s| s as i64 * 1000);
+            signer.fill(&mut input, execution_arn, request.task as i64, now_ms().saturating_add(lifetime));
+        }
+        input
+    }
+
     /// Carry out one task: call what the resource names, then report back as events.
     async fn invoke(self, task: TaskRow) {
         let arn = task.execution_arn.clone();
@@ -837,7 +854,7 @@ impl Engine {
         let call = TaskCall {
             resource: resource.to_owned(),
             pattern,
-            input: request.input.clone(),
+            input: self.with_links(&request, &arn),
             token: request.token.clone(),
             execution_arn: arn.clone(),
             state_name: request.state_name.clone(),

@@ -11,6 +11,7 @@ pub mod form;
 pub mod graph;
 pub mod html;
 pub mod inbox;
+pub mod links;
 pub mod status;
 
 use axum::extract::{Query, State};
@@ -38,6 +39,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/execution", get(execution))
         .route("/inbox", get(inbox::list))
         .route("/inbox/answer", post(inbox::answer))
+        .route("/link/{signed}", get(links::show).post(links::act))
 }
 
 fn store_error(e: impl std::fmt::Display) -> Response {
