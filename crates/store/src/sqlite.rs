@@ -68,6 +68,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE executions ADD COLUMN parent TEXT;
     "#,
+    // 3: lists filtered by status (the console, ListExecutions with statusFilter) walk an
+    // index of their own, so a rare status does not scan every execution of the machine.
+    r#"
+    CREATE INDEX executions_by_machine_status ON executions(state_machine_arn, status, start DESC, arn);
+    "#,
 ];
 
 /// SQLite-backed [`Store`].
@@ -682,10 +687,13 @@ impl Store for SqliteStore {
                     .map_err(backend)?,
             };
             let (cstart, carn) = cursor.unwrap_or((i64::MAX, String::new()));
+            // Two statements rather than `(?2 IS NULL OR status = ?2)`, which keeps SQLite off
+            // the status index: a rare status would scan every execution of the machine.
+            let filter = if status.is_some() { "AND status = ?2" } else { "AND ?2 IS NULL" };
             let mut st = c
                 .prepare_cached(&format!(
                     "SELECT {EXEC_COLS} FROM executions WHERE state_machine_arn = ?1 \
-                     AND (?2 IS NULL OR status = ?2) AND (start < ?3 OR (start = ?3 AND arn > ?4)) \
+                     {filter} AND (start < ?3 OR (start = ?3 AND arn > ?4)) \
                      ORDER BY start DESC, arn LIMIT ?5"
                 ))
                 .map_err(backend)?;
