@@ -79,7 +79,7 @@ impl std::fmt::Debug for LinkSigner {
 }
 
 /// HMAC-SHA256 (RFC 2104).
-fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
+pub fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
     const BLOCK: usize = 64;
     let mut k = [0u8; BLOCK];
     if key.len() > BLOCK {
@@ -97,13 +97,23 @@ fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
 }
 
 /// Equal without leaking where they differ through timing.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl LinkSigner {
     pub fn new(key: Vec<u8>, base_url: &str) -> Self {
         Self { key, base_url: base_url.trim_end_matches('/').to_owned() }
+    }
+
+    /// A signature of `text` with this server's key (sign-in cookies use it too).
+    pub fn mac(&self, text: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac(&self.key, text.as_bytes()))
+    }
+
+    /// Whether `signature` is [`LinkSigner::mac`] of `text`.
+    pub fn check_mac(&self, text: &str, signature: &str) -> bool {
+        URL_SAFE_NO_PAD.decode(signature).is_ok_and(|given| same(&given, &hmac(&self.key, text.as_bytes())))
     }
 
     /// The signed part of a link (after `/link/`).
@@ -150,6 +160,19 @@ impl LinkSigner {
     }
 }
 
+/// PBKDF2-HMAC-SHA256 (RFC 8018), one 32-byte block: password hashes for console users.
+pub fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
+    let mut first = salt.to_vec();
+    first.extend_from_slice(&1u32.to_be_bytes());
+    let mut u = hmac(password, &first);
+    let mut out = u;
+    for _ in 1..iterations {
+        u = hmac(password, &u);
+        out.iter_mut().zip(u).for_each(|(o, x)| *o ^= x);
+    }
+    out
+}
+
 /// How long a link lives when its task has no TimeoutSeconds: it still dies with the task.
 pub const DEFAULT_LINK_LIFETIME_MS: i64 = 365 * 24 * 3600 * 1000;
 
@@ -163,6 +186,13 @@ mod tests {
         let mac = hmac(b"Jefe", b"what do ya want for nothing?");
         let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    }
+
+    #[test]
+    fn pbkdf2_matches_rfc_7914_vector() {
+        let out = pbkdf2_sha256(b"passwd", b"salt", 1);
+        let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/", post(dispatch))
         .route("/health", get(health))
         .route("/metrics", get(metrics::render))
-        .merge(console::routes())
+        .merge(console::routes(state.clone()))
         .merge(triggers)
         .with_state(state)
 }

@@ -11,11 +11,12 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Form;
+use axum::{Extension, Form};
 use engine::service::{now_ms, EngineError, TaskAnswer};
 use serde_json::{json, Map, Value};
 use store::{TaskKind, TaskRow};
 
+use super::access::{self, User};
 use super::form::{self, Field};
 use super::html::{age, date, error_page, escape, json_block, page, url};
 use crate::SharedState;
@@ -74,7 +75,8 @@ pub async fn describe(state: &SharedState, task: TaskRow) -> Waiting {
     Waiting { task, message, scheduled_at, deadline, fields }
 }
 
-pub async fn list(State(state): State<SharedState>) -> Response {
+pub async fn list(State(state): State<SharedState>, user: Option<Extension<User>>) -> Response {
+    let user = user.map(|Extension(u)| u);
     let tasks = match state.engine.store().open_tasks(None, INBOX_LIMIT).await {
         Ok(t) => t,
         Err(e) => return super::store_error(e),
@@ -85,11 +87,16 @@ pub async fn list(State(state): State<SharedState>) -> Response {
         body.push_str("<p class=\"muted\">Nothing is waiting for an answer.</p>");
         return page("Inbox", &body);
     }
-    body.push_str(&format!("<p class=\"muted\">{} task(s) waiting, oldest first.</p>", tasks.len()));
+    let mut cards = Vec::new();
     for task in tasks {
         let w = describe(&state, task).await;
-        body.push_str(&card(&w, now));
+        // A person sees only what they may answer.
+        if access::may_answer(user.as_ref(), &w.message) {
+            cards.push(card(&w, now));
+        }
     }
+    body.push_str(&format!("<p class=\"muted\">{} task(s) waiting, oldest first.</p>", cards.len()));
+    body.push_str(&cards.concat());
     page("Inbox", &body)
 }
 
@@ -216,7 +223,12 @@ pub fn refusal_page(r: Refusal) -> Response {
     }
 }
 
-pub async fn answer(State(state): State<SharedState>, Form(params): Form<HashMap<String, String>>) -> Response {
+pub async fn answer(
+    State(state): State<SharedState>,
+    user: Option<Extension<User>>,
+    Form(params): Form<HashMap<String, String>>,
+) -> Response {
+    let user = user.map(|Extension(u)| u);
     let execution = params.get("execution").cloned().unwrap_or_default();
     let Some(task_id) = params.get("task").and_then(|t| t.parse::<i64>().ok()) else {
         return refusal_page(Refusal::Invalid("task: missing or not a number".into()));
@@ -227,6 +239,14 @@ pub async fn answer(State(state): State<SharedState>, Form(params): Form<HashMap
         Err(e) => return super::store_error(e),
     };
     let waiting = describe(&state, task).await;
+    if !access::may_answer(user.as_ref(), &waiting.message) {
+        tracing::warn!(execution, user = user.as_ref().map(|u| u.name.as_str()), "answer refused: not an assignee");
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "You may not answer this task",
+            "It is assigned to someone else. Nothing was changed.",
+        );
+    }
     let answer = match decide(&params, &waiting.fields) {
         Ok(a) => a,
         Err(r) => return refusal_page(r),
@@ -234,7 +254,12 @@ pub async fn answer(State(state): State<SharedState>, Form(params): Form<HashMap
     if let Err(r) = deliver(&state, &execution, task_id, answer).await {
         return refusal_page(r);
     }
-    tracing::info!(execution, state = waiting.task.state_name, "task answered from the inbox");
+    tracing::info!(
+        execution,
+        state = waiting.task.state_name,
+        user = user.as_ref().map(|u| u.name.as_str()),
+        "task answered from the inbox"
+    );
     page(
         "Answered",
         &format!(

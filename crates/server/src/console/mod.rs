@@ -7,6 +7,7 @@
 //! Lists page by keyset (the last row's key), never by offset, so a page costs the same with
 //! a hundred executions or a hundred thousand.
 
+pub mod access;
 pub mod form;
 pub mod graph;
 pub mod html;
@@ -31,14 +32,21 @@ const PAGE: usize = 50;
 /// History events shown on an execution's page.
 const HISTORY_SHOWN: usize = 2000;
 
-pub fn routes() -> Router<SharedState> {
-    Router::new()
+/// The console's routes. Pages and the inbox need a signed-in person when users are
+/// configured; signed links and the sign-in page do not.
+pub fn routes(state: SharedState) -> Router<SharedState> {
+    let pages = Router::new()
         .route("/", get(machines))
         .route("/machine", get(machine))
         .route("/executions", get(executions))
         .route("/execution", get(execution))
         .route("/inbox", get(inbox::list))
         .route("/inbox/answer", post(inbox::answer))
+        .route_layer(axum::middleware::from_fn_with_state(state, access::require_user));
+    Router::new()
+        .merge(pages)
+        .route("/login", get(access::login_form).post(access::login))
+        .route("/logout", post(access::logout))
         .route("/link/{signed}", get(links::show).post(links::act))
 }
 
