@@ -124,3 +124,18 @@ def test_cross_user_answers_are_refused(secured):
     assert status == 200
     assert json.loads(wait_done(sfn, for_ana)["output"])["answer"] == {"approved": True}
     sfn.stop_execution(executionArn=for_teachers)
+
+
+def test_separation_of_duties(secured):
+    sfn = support.client(secured.endpoint)
+    # Ana asked for it, so Ana may not approve it, though she is a teacher.
+    _, ex = waiting(sfn, secured, "own-request", {"BatonGroup": "teachers", "BatonExclude": "ana"})
+    ana = Browser(secured)
+    ana.sign_in("ana", "ana-secret")
+    assert task_id(ana.request("/inbox")[1], ex) is None
+    # She guesses the task's id: every try is refused, the real one as not hers.
+    tries = [ana.request("/inbox/answer", {"execution": ex, "task": str(i), "decision": "approve"}) for i in range(4)]
+    assert all(status in (403, 409) for status, _, _ in tries)
+    assert any(status == 403 and "You may not answer this task" in body for status, body, _ in tries)
+    assert sfn.describe_execution(executionArn=ex)["status"] == "RUNNING"
+    sfn.stop_execution(executionArn=ex)

@@ -2,7 +2,8 @@
 //! signed-in person (a cookie signed with the server's key, for 12 hours); without users the
 //! console is open, as the API is. A task can name who may answer it, in what it sends:
 //! `"BatonAssignee"` (a user name or email address, or a list) and `"BatonGroup"` (a group or a
-//! list); the inbox shows a person only the tasks they may answer and refuses the others.
+//! list), and `"BatonExclude"` who may not (separation of duties); the inbox shows a person
+//! only the tasks they may answer and refuses the others.
 //! Signed links need no sign-in: the link itself is the permission.
 
 use std::collections::HashMap;
@@ -151,27 +152,34 @@ fn names(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// The first member `key` in a message, looking into nested objects.
+fn find<'a>(v: &'a Value, key: &str, depth: usize) -> Option<&'a Value> {
+    match v {
+        Value::Object(o) if depth < 5 => o.get(key).or_else(|| o.values().find_map(|x| find(x, key, depth + 1))),
+        _ => None,
+    }
+}
+
 /// Who a task's message says may answer it: (people, groups); both empty means anyone.
 pub fn assignment(message: &Value) -> (Vec<String>, Vec<String>) {
-    fn find<'a>(v: &'a Value, key: &str, depth: usize) -> Option<&'a Value> {
-        match v {
-            Value::Object(o) if depth < 5 => o.get(key).or_else(|| o.values().find_map(|x| find(x, key, depth + 1))),
-            _ => None,
-        }
-    }
     (names(find(message, "BatonAssignee", 0)), names(find(message, "BatonGroup", 0)))
 }
 
 /// Whether `user` may answer a task with this message. Anyone may when nobody signs in.
+/// `"BatonExclude"` (a user name or address, or a list) keeps people out even when they are
+/// assigned: separation of duties, e.g. the requester may not approve their own request.
 pub fn may_answer(user: Option<&User>, message: &str) -> bool {
     let Some(user) = user else { return true };
     let message: Value = serde_json::from_str(message).unwrap_or(Value::Null);
+    let is = |p: &String| *p == user.name || user.email.as_deref() == Some(p.as_str());
+    if names(find(&message, "BatonExclude", 0)).iter().any(is) {
+        return false;
+    }
     let (people, groups) = assignment(&message);
     if people.is_empty() && groups.is_empty() {
         return true;
     }
-    people.iter().any(|p| *p == user.name || user.email.as_deref() == Some(p.as_str()))
-        || groups.iter().any(|g| user.groups.contains(g))
+    people.iter().any(is) || groups.iter().any(|g| user.groups.contains(g))
 }
 
 #[cfg(test)]
@@ -199,5 +207,9 @@ mod tests {
         assert!(!may_answer(Some(&bob), to_ana) && !may_answer(Some(&bob), to_teachers));
         assert!(may_answer(Some(&bob), "{}"));
         assert!(may_answer(None, to_ana));
+        let not_by_ana = r#"{"BatonGroup": "teachers", "BatonExclude": ["ana"]}"#;
+        assert!(!may_answer(Some(&ana), not_by_ana));
+        assert!(!may_answer(Some(&ana), r#"{"BatonExclude": "ana@example.com"}"#));
+        assert!(may_answer(Some(&bob), r#"{"BatonExclude": "ana"}"#));
     }
 }
