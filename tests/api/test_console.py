@@ -153,7 +153,13 @@ def test_inbox_approve_resumes_once(server, sfn, machine):
     status, body = post(server, "/inbox/answer", {"execution": ex, "task": task, "decision": "reject"})
     assert status == 409 and "no longer waiting" in body
     assert types(history(sfn, ex)).count("TaskSucceeded") == 1
-    assert state_class(get(server, "/execution", arn=ex)[1], "Approve") == "st-succeeded"
+    page = get(server, "/execution", arn=ex)[1]
+    assert state_class(page, "Approve") == "st-succeeded"
+    # The answer is audited: via the inbox, from loopback, what the task sent and the answer.
+    audit = page.split("<h2>Answers</h2>")[1].split("</table>")[0]
+    assert audit.count("<tr>") == 2  # header and one answer: the refused second one left none
+    assert "<td>inbox</td><td>127.0.0.1</td><td>Approve</td>" in audit
+    assert "&quot;order&quot;: 7" in audit and "&quot;comment&quot;: &quot;ok&quot;" in audit
 
 
 def test_inbox_reject_and_json_answers(server, sfn, machine):
@@ -277,6 +283,7 @@ def test_approve_link_get_confirms_post_acts_once(server, sfn, machine, name):
         status, body = post(server, link_path(url), {})
         assert status == 409 and "no longer waiting" in body
     assert types(history(sfn, ex)).count("ActivitySucceeded") == 1
+    assert "<td>link</td><td>127.0.0.1</td><td>Ask</td>" in get(server, "/execution", arn=ex)[1]
 
 
 def test_answer_link_renders_the_form(server, sfn, machine, name):

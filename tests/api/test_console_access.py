@@ -123,6 +123,7 @@ def test_cross_user_answers_are_refused(secured):
     status, _, _ = ana.request("/inbox/answer", {"execution": for_ana, "task": ana_task, "decision": "approve"})
     assert status == 200
     assert json.loads(wait_done(sfn, for_ana)["output"])["answer"] == {"approved": True}
+    assert "<td>ana</td><td>inbox</td>" in ana.request("/execution?arn=" + urllib.parse.quote(for_ana))[1]
     sfn.stop_execution(executionArn=for_teachers)
 
 

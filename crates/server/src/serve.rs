@@ -182,7 +182,8 @@ pub async fn serve(mut opts: ServeOptions) -> Result<(), ServeError> {
     let shown = opts.store.as_deref().map_or_else(|| opts.data_dir.join("baton.db").display().to_string(), redact);
     tracing::info!(%addr, store = %shown, "serving the Step Functions API");
     eprintln!("baton: listening on http://{addr} (store: {shown})");
-    axum::serve(listener, router(state))
+    // With the peer's address, so answers to tasks record where they came from.
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -308,6 +308,13 @@ pub trait Store: Send + Sync + 'static {
     /// builds from it, in one transaction. `None` when no open task has the token.
     async fn answer_task(&self, token_hash: &[u8], payload: AnswerFn) -> Result<Option<TaskRow>>;
 
+    // --- people's answers -------------------------------------------------------------------
+    /// Keep an audit record of an answer a person gave to a task of this execution (opaque
+    /// JSON: who, when, from where, what they saw and answered).
+    async fn record_answer(&self, execution_arn: &str, at: Millis, entry: &str) -> Result<()>;
+    /// An execution's answer records, oldest first.
+    async fn answers(&self, execution_arn: &str) -> Result<Vec<(Millis, String)>>;
+
     // --- observability ---------------------------------------------------------------------
     async fn gauges(&self) -> Result<Gauges>;
 

@@ -72,6 +72,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX executions_by_machine_status ON executions(state_machine_arn, status, start DESC, arn);
     "#,
+    // 3: audit records of people's answers (console inbox, signed links).
+    r#"
+    CREATE TABLE answers (
+        seq BIGSERIAL PRIMARY KEY, execution_arn TEXT NOT NULL, at BIGINT NOT NULL, entry TEXT NOT NULL
+    );
+    CREATE INDEX answers_by_execution ON answers(execution_arn, seq);
+    "#,
 ];
 
 const SM_COLS: &str = "arn, name, definition, role_arn, kind, created, updated, revision_id, description, config";
@@ -933,6 +940,28 @@ impl Store for PostgresStore {
         .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(Some(task))
+    }
+
+    async fn record_answer(&self, execution_arn: &str, at: Millis, entry: &str) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO answers (execution_arn, at, entry) VALUES ($1, $2, $3)",
+                &[&execution_arn, &at, &entry],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn answers(&self, execution_arn: &str) -> Result<Vec<(Millis, String)>> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT at, entry FROM answers WHERE execution_arn = $1 ORDER BY seq", &[&execution_arn])
+            .await
+            .map_err(backend)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     async fn gauges(&self) -> Result<Gauges> {

@@ -73,6 +73,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX executions_by_machine_status ON executions(state_machine_arn, status, start DESC, arn);
     "#,
+    // 4: audit records of people's answers (console inbox, signed links).
+    r#"
+    CREATE TABLE answers (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, execution_arn TEXT NOT NULL, at INTEGER NOT NULL, entry TEXT NOT NULL
+    );
+    CREATE INDEX answers_by_execution ON answers(execution_arn, seq);
+    "#,
 ];
 
 /// SQLite-backed [`Store`].
@@ -1043,6 +1050,29 @@ impl Store for SqliteStore {
             .map_err(backend)?;
             tx.commit().map_err(backend)?;
             Ok(Some(task))
+        })
+        .await
+    }
+
+    async fn record_answer(&self, execution_arn: &str, at: Millis, entry: &str) -> Result<()> {
+        let arn = execution_arn.to_owned();
+        let entry = entry.to_owned();
+        self.write(move |c| {
+            c.execute("INSERT INTO answers (execution_arn, at, entry) VALUES (?1, ?2, ?3)", params![arn, at, entry])
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn answers(&self, execution_arn: &str) -> Result<Vec<(Millis, String)>> {
+        let arn = execution_arn.to_owned();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached("SELECT at, entry FROM answers WHERE execution_arn = ?1 ORDER BY seq")
+                .map_err(backend)?;
+            let rows = st.query_map(params![arn], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
         })
         .await
     }

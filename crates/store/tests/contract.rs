@@ -165,6 +165,15 @@ async fn open_tasks_are_those_waiting_for_an_answer(s: &dyn Store) {
     assert_eq!(ids(s.open_tasks(Some("o"), 10).await.expect("open")), [2]);
 }
 
+async fn answers_are_kept_per_execution_in_order(s: &dyn Store) {
+    s.record_answer("x", 2, r#"{"by":"ana"}"#).await.expect("record");
+    s.record_answer("y", 1, "{}").await.expect("record");
+    s.record_answer("x", 1, r#"{"by":"bob"}"#).await.expect("record");
+    let got = s.answers("x").await.expect("answers");
+    assert_eq!(got, [(2, r#"{"by":"ana"}"#.to_owned()), (1, r#"{"by":"bob"}"#.to_owned())]);
+    assert!(s.answers("z").await.expect("answers").is_empty());
+}
+
 async fn an_activity_task_goes_to_one_worker(s: &dyn Store) {
     let mut c = first_commit("a");
     c.tasks_added = vec![task("a", 1, TaskKind::Activity, "arn:activity:x", Some(b"h1"))];
@@ -226,6 +235,7 @@ async fn sqlite_store_keeps_the_contract() {
     let (_dir2, s2) = temp_store();
     executions_list_newest_first_with_a_cursor(&*s2).await;
     open_tasks_are_those_waiting_for_an_answer(&*s2).await;
+    answers_are_kept_per_execution_in_order(&*s2).await;
 }
 
 /// A PostgreSQL store in a schema of its own, so runs never see each other's rows. The
@@ -273,6 +283,7 @@ async fn postgres_store_keeps_the_contract() {
     let s2 = postgres_store().await;
     executions_list_newest_first_with_a_cursor(&*s2).await;
     open_tasks_are_those_waiting_for_an_answer(&*s2).await;
+    answers_are_kept_per_execution_in_order(&*s2).await;
 }
 
 #[tokio::test]

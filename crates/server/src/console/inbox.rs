@@ -202,12 +202,62 @@ pub fn decide(params: &HashMap<String, String>, fields: &[Field]) -> Result<Task
     }
 }
 
-/// Give the answer to the engine.
-pub async fn deliver(state: &SharedState, execution: &str, task: i64, answer: TaskAnswer) -> Result<(), Refusal> {
-    match state.engine.answer_open_task(execution, task, answer).await {
-        Ok(()) => Ok(()),
-        Err(EngineError::TaskTimedOut) => Err(Refusal::Gone),
-        Err(e) => Err(Refusal::Failed(e.to_string())),
+/// Who answered, and from where: for the audit record.
+pub struct Answerer<'a> {
+    /// The signed-in user; `None` when nobody signs in, or through a signed link.
+    pub user: Option<&'a str>,
+    /// `inbox` or `link`.
+    pub via: &'static str,
+    pub from: Option<String>,
+}
+
+/// Give the answer to the engine, then keep an audit record of it: who, when, from where,
+/// what they saw (the task's message) and what they answered.
+pub async fn deliver(
+    state: &SharedState,
+    waiting: &Waiting,
+    answer: TaskAnswer,
+    who: Answerer<'_>,
+) -> Result<(), Refusal> {
+    let t = &waiting.task;
+    let answered = match &answer {
+        TaskAnswer::Success(output) => json!({"output": output}),
+        TaskAnswer::Failure { error, cause } => json!({"error": error, "cause": cause}),
+    };
+    match state.engine.answer_open_task(&t.execution_arn, t.task_id, answer).await {
+        Ok(()) => {}
+        Err(EngineError::TaskTimedOut) => return Err(Refusal::Gone),
+        Err(e) => return Err(Refusal::Failed(e.to_string())),
+    }
+    let at = now_ms();
+    let entry = json!({
+        "by": who.user,
+        "via": who.via,
+        "from": who.from,
+        "state": t.state_name,
+        "task": t.task_id,
+        "saw": serde_json::from_str::<Value>(&waiting.message).unwrap_or(Value::Null),
+        "answered": answered,
+    });
+    if let Err(e) = state.engine.store().record_answer(&t.execution_arn, at, &entry.to_string()).await {
+        // The answer itself is in: losing its audit record must not undo it.
+        tracing::error!(execution = t.execution_arn, error = %e, "could not keep the audit record of an answer");
+    }
+    Ok(())
+}
+
+/// The peer's address, when the server was started with connection info.
+pub struct Peer(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let connected =
+            parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+        let forwarded =
+            parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(|f| format!(" (forwarded for {f})"));
+        Ok(Peer(connected.map(|c| c + forwarded.as_deref().unwrap_or_default())))
     }
 }
 
@@ -225,6 +275,7 @@ pub fn refusal_page(r: Refusal) -> Response {
 
 pub async fn answer(
     State(state): State<SharedState>,
+    Peer(from): Peer,
     user: Option<Extension<User>>,
     Form(params): Form<HashMap<String, String>>,
 ) -> Response {
@@ -251,7 +302,8 @@ pub async fn answer(
         Ok(a) => a,
         Err(r) => return refusal_page(r),
     };
-    if let Err(r) = deliver(&state, &execution, task_id, answer).await {
+    let who = Answerer { user: user.as_ref().map(|u| u.name.as_str()), via: "inbox", from };
+    if let Err(r) = deliver(&state, &waiting, answer, who).await {
         return refusal_page(r);
     }
     tracing::info!(

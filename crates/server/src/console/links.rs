@@ -92,6 +92,7 @@ pub async fn show(State(state): State<SharedState>, Path(signed): Path<String>) 
 /// POST: act, once. An approve or reject link only approves or rejects, whatever is posted.
 pub async fn act(
     State(state): State<SharedState>,
+    inbox::Peer(from): inbox::Peer,
     Path(signed): Path<String>,
     Form(mut params): Form<HashMap<String, String>>,
 ) -> Response {
@@ -112,7 +113,8 @@ pub async fn act(
         Ok(a) => a,
         Err(r) => return inbox::refusal_page(r),
     };
-    if let Err(r) = inbox::deliver(&state, &claim.execution_arn, claim.task_id, answer).await {
+    let who = inbox::Answerer { user: None, via: "link", from };
+    if let Err(r) = inbox::deliver(&state, &w, answer, who).await {
         return inbox::refusal_page(r);
     }
     tracing::info!(execution = claim.execution_arn, state = w.task.state_name, "task answered through a signed link");

@@ -333,6 +333,11 @@ async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) 
     body.push_str("</div><div style=\"flex:1;min-width:300px\"><h2>Output</h2>");
     body.push_str(&e.output.as_deref().map(json_block).unwrap_or_else(|| "<p class=\"muted\">None yet.</p>".into()));
     body.push_str("</div></div>");
+    match store.answers(&e.arn).await {
+        Ok(answers) if !answers.is_empty() => body.push_str(&answers_table(&answers)),
+        Ok(_) => {}
+        Err(err) => return store_error(err),
+    }
     body.push_str("<h2>States</h2>");
     body.push_str(&status::states_table(&events));
     body.push_str("<h2>Event history</h2>");
@@ -344,4 +349,29 @@ async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) 
     }
     body.push_str("</div>");
     page(&e.name, &body)
+}
+
+/// The audit records of people's answers: who, when, from where, what they saw and answered.
+fn answers_table(answers: &[(i64, String)]) -> String {
+    let mut out = String::from(
+        "<h2>Answers</h2><table class=\"answers\"><tr><th>When</th><th>Who</th><th>Via</th><th>From</th>\
+         <th>State</th><th>They saw</th><th>They answered</th></tr>",
+    );
+    for (at, entry) in answers {
+        let e: Value = serde_json::from_str(entry).unwrap_or(Value::Null);
+        let text = |k: &str| e.get(k).and_then(Value::as_str).map(escape).unwrap_or_else(|| "—".into());
+        let json = |k: &str| json_block(&e.get(k).map(Value::to_string).unwrap_or_default());
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            date(*at),
+            text("by"),
+            text("via"),
+            text("from"),
+            text("state"),
+            json("saw"),
+            json("answered"),
+        ));
+    }
+    out.push_str("</table>");
+    out
 }
