@@ -2,7 +2,8 @@
 # The whole test suite, as the README describes it:
 #   1. cargo test --workspace      unit, property and conformance tests of the crates
 #   2. cargo build -p baton        the binary the API suite starts
-#   3. pytest tests/api            boto3 and the aws CLI against a running `baton serve`
+#   3. pytest tests/api            boto3 and the aws CLI against a running `baton serve`,
+#                                  and the console in headless Chromium (tests/console)
 #      and tests/cluster           three nodes sharing one PostgreSQL database
 # PostgreSQL comes from DATABASE_URL (default: the local server's `test` database).
 # Exits non-zero when any step fails. Arguments are passed to pytest (e.g. -k callbacks).
@@ -27,6 +28,12 @@ export BATON_BIN="${BATON_BIN:-$target_dir/debug/baton}"
 step "Python venv for tests/api"
 python="$(bash scripts/api-venv.sh)"
 echo "$python"
+
+# playwright-core for the console's browser tests (test_console_browser.py drives Chromium).
+if [ ! -d tests/console/node_modules ] && command -v npm >/dev/null; then
+  step "npm ci (tests/console)"
+  npm ci --prefix tests/console --no-audit --no-fund
+fi
 
 # Last, so pytest's summary line closes the output.
 step "pytest tests/api tests/cluster (BATON_BIN=$BATON_BIN)"

@@ -195,6 +195,24 @@ def test_validate_accepts_a_good_definition(sfn):
     assert r["diagnostics"] == []
 
 
+def test_validate_warns_about_waits_without_timeout(sfn):
+    activity = "arn:aws:states:us-east-1:123456789012:activity:review"
+    states = {
+        "Ask": callback_state(Next="Fan"),
+        "Fan": {
+            "Type": "Parallel",
+            "Branches": [{"StartAt": "Review", "States": {"Review": {"Type": "Task", "Resource": activity, "End": True}}}],
+            "Next": "Bounded",
+        },
+        "Bounded": callback_state(TimeoutSeconds=3600),
+    }
+    r = sfn.validate_state_machine_definition(definition=definition(states, start="Ask"))
+    assert r["result"] == "OK"
+    assert {d["location"] for d in r["diagnostics"]} == {"/States/Ask", "/States/Fan/Branches/0/States/Review"}
+    for d in r["diagnostics"]:
+        assert d["severity"] == "WARNING" and d["code"] == "NO_TASK_TIMEOUT" and "TimeoutSeconds" in d["message"]
+
+
 def test_validate_reports_code_message_and_location(sfn):
     r = sfn.validate_state_machine_definition(definition=BROKEN_DEFINITION)
     assert r["result"] == "FAIL"

@@ -1948,3 +1948,34 @@ fn label_char(c: char) -> bool {
         || code == 0xFFFE
         || code == 0xFFFF)
 }
+
+/// Tasks that wait for a token or an activity worker without `TimeoutSeconds` (or
+/// `TimeoutSecondsPath`): AWS lets them wait a year. Returned as (JSON pointer, state name) for
+/// ValidateStateMachineDefinition's warnings; works on any JSON, valid or not.
+pub fn waits_without_timeout(definition: &Value) -> Vec<(String, String)> {
+    fn walk(graph: &Value, pointer: &str, out: &mut Vec<(String, String)>) {
+        let Some(states) = graph.get("States").and_then(Value::as_object) else { return };
+        for (name, state) in states {
+            let here = format!("{pointer}/States/{}", name.replace('~', "~0").replace('/', "~1"));
+            let resource = state.get("Resource").and_then(Value::as_str).unwrap_or_default();
+            let waits = state.get("Type").and_then(Value::as_str) == Some("Task")
+                && (resource.ends_with(".waitForTaskToken") || resource.contains(":activity:"));
+            if waits && state.get("TimeoutSeconds").is_none() && state.get("TimeoutSecondsPath").is_none() {
+                out.push((here.clone(), name.clone()));
+            }
+            if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
+                for (i, b) in branches.iter().enumerate() {
+                    walk(b, &format!("{here}/Branches/{i}"), out);
+                }
+            }
+            for key in ["ItemProcessor", "Iterator"] {
+                if let Some(inner) = state.get(key) {
+                    walk(inner, &format!("{here}/{key}"), out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(definition, "", &mut out);
+    out
+}

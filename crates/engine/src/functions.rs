@@ -59,10 +59,33 @@ pub struct Config {
     /// `[topics.NAME]`: topics and their subscriptions.
     #[serde(default)]
     pub topics: BTreeMap<String, crate::topics::TopicConfig>,
+    /// Who may use the console (`[console.users.NAME]`); nobody signs in when it is empty.
+    #[serde(default)]
+    pub console: ConsoleConfig,
     /// Where functions run: the server they may call back, its region and account. Set by
     /// `baton serve`; `baton run` leaves the endpoint unset.
     #[serde(skip)]
     pub host: FunctionHost,
+}
+
+/// The console's people: `[console.users.NAME]` with a password hash, an email address and
+/// groups (a task can be limited to an address or a group).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    #[serde(default)]
+    pub users: BTreeMap<String, ConsoleUser>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleUser {
+    /// `pbkdf2-sha256$ITERATIONS$SALT_HEX$HASH_HEX`.
+    pub password: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// What a function learns about the Baton that calls it.

@@ -8,6 +8,7 @@
 pub mod functions;
 pub mod http_task;
 pub mod integrations;
+pub mod links;
 pub mod local;
 pub mod mail;
 pub mod queues;

@@ -26,6 +26,8 @@ use asl::Definition;
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::links::{LinkSigner, DEFAULT_LINK_LIFETIME_MS};
 use store::{Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, Wake};
 use tokio::sync::{mpsc, Notify};
 
@@ -54,6 +56,8 @@ pub struct EngineConfig {
     pub functions: Config,
     /// What Task resources reach.
     pub integrations: Integrations,
+    /// Signs the links a task asks for (`baton:link:*` markers); `None` leaves markers as they are.
+    pub links: Option<LinkSigner>,
 }
 
 impl Default for EngineConfig {
@@ -64,6 +68,7 @@ impl Default for EngineConfig {
             node_id: "local".into(),
             functions: Config::default(),
             integrations: Integrations::with_functions(Config::default()),
+            links: None,
         }
     }
 }
@@ -111,6 +116,13 @@ pub struct ParentLink {
 pub struct Started {
     pub execution_arn: String,
     pub start: Millis,
+}
+
+/// A person's answer to a waiting task.
+#[derive(Debug, Clone)]
+pub enum TaskAnswer {
+    Success(Value),
+    Failure { error: Option<String>, cause: Option<String> },
 }
 
 /// What GetActivityTask hands a worker.
@@ -377,6 +389,14 @@ impl Engine {
 
     async fn answer(&self, token: &str, event: impl Fn(i64) -> Event + Send + 'static) -> Result<(), EngineError> {
         let hash = token_hash(token).ok_or_else(|| EngineError::InvalidToken(token.to_owned()))?;
+        self.answer_hash(hash, event).await
+    }
+
+    async fn answer_hash(
+        &self,
+        hash: Vec<u8>,
+        event: impl Fn(i64) -> Event + Send + 'static,
+    ) -> Result<(), EngineError> {
         let answered = self
             .inner
             .store
@@ -415,6 +435,35 @@ impl Engine {
         .await
     }
 
+    /// Answer an open task named by its execution and id rather than its token (the console's
+    /// inbox, signed links): the same path as SendTaskSuccess/SendTaskFailure, so a task is
+    /// answered at most once whichever way the answer comes.
+    pub async fn answer_open_task(
+        &self,
+        execution_arn: &str,
+        task_id: i64,
+        answer: TaskAnswer,
+    ) -> Result<(), EngineError> {
+        let task = self.inner.store.get_task(execution_arn, task_id).await?;
+        let Some(hash) = task.and_then(|t| t.token_hash) else {
+            return Err(EngineError::TaskTimedOut);
+        };
+        match answer {
+            TaskAnswer::Success(output) => {
+                self.answer_hash(hash, move |task| Event::TaskSucceeded { task: task as u64, output: output.clone() })
+                    .await
+            }
+            TaskAnswer::Failure { error, cause } => {
+                self.answer_hash(hash, move |task| Event::TaskFailed {
+                    task: task as u64,
+                    error: error.clone(),
+                    cause: cause.clone(),
+                })
+                .await
+            }
+        }
+    }
+
     pub async fn send_task_heartbeat(&self, token: &str) -> Result<(), EngineError> {
         let hash = token_hash(token).ok_or_else(|| EngineError::InvalidToken(token.to_owned()))?;
         let Some(task) = self.inner.store.task_by_token(&hash).await? else {
@@ -442,9 +491,10 @@ impl Engine {
                     &Event::TaskStarted { task: task.task_id as u64, worker_name: worker.map(str::to_owned) },
                 )
                 .await?;
+                let input = self.with_links(&request, &task.execution_arn);
                 return Ok(Some(ActivityTask {
                     token: request.token.unwrap_or_default(),
-                    input: serde_json::to_string(&request.input).unwrap_or_else(|_| "{}".into()),
+                    input: serde_json::to_string(&input).unwrap_or_else(|_| "{}".into()),
                 }));
             }
             let now = tokio::time::Instant::now();
@@ -855,6 +905,17 @@ impl Engine {
         }
     }
 
+    /// A task's input as it is handed out: with signed links in place of `baton:link:*`
+    /// markers when the task waits for a token (only then can a link answer it).
+    fn with_links(&self, request: &TaskRequest, execution_arn: &str) -> Value {
+        let mut input = request.input.clone();
+        if let (Some(signer), Some(_)) = (&self.inner.config.links, &request.token) {
+            let lifetime = request.timeout_seconds.map_or(DEFAULT_LINK_LIFETIME_MS, |s| s as i64 * 1000);
+            signer.fill(&mut input, execution_arn, request.task as i64, now_ms().saturating_add(lifetime));
+        }
+        input
+    }
+
     /// Carry out one task: call what the resource names, then report back as events.
     async fn invoke(self, task: TaskRow) {
         let arn = task.execution_arn.clone();
@@ -871,7 +932,7 @@ impl Engine {
         let call = TaskCall {
             resource: resource.to_owned(),
             pattern,
-            input: request.input.clone(),
+            input: self.with_links(&request, &arn),
             token: request.token.clone(),
             execution_arn: arn.clone(),
             state_name: request.state_name.clone(),

@@ -1,10 +1,11 @@
 //! Baton's HTTP front: the Step Functions JSON protocol on `POST /`, `GET /health`,
-//! `GET /metrics` (Prometheus text) and the routes of configured triggers. Handlers are thin: parse, call the engine or the store,
+//! `GET /metrics` (Prometheus text), the web console ([`console`]) and the routes of configured triggers. Handlers are thin: parse, call the engine or the store,
 //! shape the answer; every error leaves through [`api::ApiError`].
 
 pub mod activities;
 pub mod api;
 pub mod arn;
+pub mod console;
 pub mod executions;
 pub mod machines;
 pub mod metrics;
@@ -50,6 +51,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/", post(dispatch))
         .route("/health", get(health))
         .route("/metrics", get(metrics::render))
+        .merge(console::routes(state.clone()))
         .merge(triggers)
         .with_state(state)
 }

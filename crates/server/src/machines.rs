@@ -314,7 +314,26 @@ pub async fn validate(state: &AppState, req: Request<'_>) -> ApiResult {
     let _ = machine_type(&req)?;
     let _ = state;
     match asl::Definition::parse(definition) {
-        Ok(_) => Ok(json!({"result": "OK", "diagnostics": [], "truncated": false})),
+        Ok(_) => {
+            // Not an error (AWS accepts it), but a callback or activity wait without a timeout
+            // hangs for a year when the answer never comes.
+            let parsed: Value = serde_json::from_str(definition).unwrap_or(Value::Null);
+            let warnings: Vec<Value> = asl::definition::waits_without_timeout(&parsed)
+                .into_iter()
+                .map(|(location, state)| {
+                    json!({
+                        "severity": "WARNING",
+                        "code": "NO_TASK_TIMEOUT",
+                        "message": format!(
+                            "State '{state}' waits for a task token or an activity worker without TimeoutSeconds: \
+                             if no answer comes it waits up to a year"
+                        ),
+                        "location": location,
+                    })
+                })
+                .collect();
+            Ok(json!({"result": "OK", "diagnostics": warnings, "truncated": false}))
+        }
         Err(e) => {
             let limit = req.max_results()?.min(100);
             let diags: Vec<Value> = e

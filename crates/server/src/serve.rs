@@ -8,6 +8,7 @@ use engine::functions::{Config, FunctionHost};
 use engine::integrations::Integrations;
 use engine::mail::Mailer;
 use engine::queues::{Queues, SendMessageTask};
+use engine::links::LinkSigner;
 use engine::service::{Engine, EngineConfig};
 use engine::topics::{PublishTask, Topics};
 use store::postgres::PostgresStore;
@@ -81,6 +82,34 @@ fn node_id(data_dir: &std::path::Path) -> Result<String, ServeError> {
     Ok(id)
 }
 
+/// The key that signs task links: made once, kept in the data folder (readable by its owner
+/// only). `BATON_LINK_KEY` (hex) overrides it, so the nodes of a cluster can share one.
+fn link_key(data_dir: &std::path::Path) -> Result<Vec<u8>, ServeError> {
+    let from_hex = |text: &str| -> Option<Vec<u8>> {
+        let text = text.trim();
+        (text.len() >= 32 && text.len().is_multiple_of(2))
+            .then(|| (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect())
+            .flatten()
+    };
+    if let Some(key) = std::env::var("BATON_LINK_KEY").ok().as_deref().and_then(from_hex) {
+        return Ok(key);
+    }
+    let path = data_dir.join("link-key");
+    if let Some(key) = std::fs::read_to_string(&path).ok().as_deref().and_then(from_hex) {
+        return Ok(key);
+    }
+    let key: [u8; 32] = rand::random();
+    let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let error = |source| ServeError::DataDir { path: path.display().to_string(), source };
+    std::fs::write(&path, &text).map_err(error)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(error)?;
+    }
+    Ok(key.to_vec())
+}
+
 /// Open the store named by the options.
 async fn open_store(opts: &ServeOptions) -> Result<Arc<dyn Store>, ServeError> {
     match &opts.store {
@@ -124,6 +153,7 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         region: opts.region.clone(),
         account: opts.account.clone(),
     };
+    let links = LinkSigner::new(link_key(&opts.data_dir)?, functions.host.endpoint_url.as_deref().unwrap_or_default());
     let nested = Arc::new(Nested::default());
     let queues = Queues::new(store.clone());
     queues.declare(&functions.queues).await.map_err(ServeError::Queues)?;
@@ -145,6 +175,7 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         node_id: node_id(&opts.data_dir)?,
         integrations,
         functions,
+        links: Some(links),
     };
     let engine = Engine::start(store, config);
     let state = Arc::new(AppState {
@@ -172,7 +203,8 @@ pub async fn serve(mut opts: ServeOptions) -> Result<(), ServeError> {
     let shown = opts.store.as_deref().map_or_else(|| opts.data_dir.join("baton.db").display().to_string(), redact);
     tracing::info!(%addr, store = %shown, "serving the Step Functions API");
     eprintln!("baton: listening on http://{addr} (store: {shown})");
-    axum::serve(listener, router(state))
+    // With the peer's address, so answers to tasks record where they came from.
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

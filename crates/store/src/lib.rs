@@ -320,6 +320,9 @@ pub trait Store: Send + Sync + 'static {
     // --- tasks -----------------------------------------------------------------------------
     async fn task_by_token(&self, token_hash: &[u8]) -> Result<Option<TaskRow>>;
     async fn get_task(&self, execution_arn: &str, task_id: i64) -> Result<Option<TaskRow>>;
+    /// Tasks a person or a worker can answer (they hold a token): activities not yet done and
+    /// invocations waiting for their callback. Oldest first, of one execution or of all.
+    async fn open_tasks(&self, execution_arn: Option<&str>, limit: usize) -> Result<Vec<TaskRow>>;
     /// Hand the oldest queued task of an activity to `worker`.
     async fn claim_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<TaskRow>>;
     /// Claim invocations for `owner` to carry out: queued ones, and running ones whose lease
@@ -373,6 +376,12 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_queue(&self, queue: &str) -> Result<u64>;
     /// (visible, in flight) message counts at `now`.
     async fn queue_counts(&self, queue: &str, now: Millis) -> Result<(i64, i64)>;
+    // --- people's answers -------------------------------------------------------------------
+    /// Keep an audit record of an answer a person gave to a task of this execution (opaque
+    /// JSON: who, when, from where, what they saw and answered).
+    async fn record_answer(&self, execution_arn: &str, at: Millis, entry: &str) -> Result<()>;
+    /// An execution's answer records, oldest first.
+    async fn answers(&self, execution_arn: &str) -> Result<Vec<(Millis, String)>>;
 
     // --- observability ---------------------------------------------------------------------
     async fn gauges(&self) -> Result<Gauges>;

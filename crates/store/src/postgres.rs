@@ -77,6 +77,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX messages_by_queue ON messages(queue, visible_at, seq);
     "#,
+    // 3: lists filtered by status (the console, ListExecutions with statusFilter) walk an
+    // index of their own, so a rare status does not scan every execution of the machine.
+    r#"
+    CREATE INDEX executions_by_machine_status ON executions(state_machine_arn, status, start DESC, arn);
+    "#,
+    // 4: audit records of people's answers (console inbox, signed links).
+    r#"
+    CREATE TABLE answers (
+        seq BIGSERIAL PRIMARY KEY, execution_arn TEXT NOT NULL, at BIGINT NOT NULL, entry TEXT NOT NULL
+    );
+    CREATE INDEX answers_by_execution ON answers(execution_arn, seq);
+    "#,
 ];
 
 const SM_COLS: &str = "arn, name, definition, role_arn, kind, created, updated, revision_id, description, config";
@@ -652,8 +664,10 @@ impl Store for PostgresStore {
             .query(
                 &format!(
                     "SELECT {EXEC_COLS} FROM executions WHERE state_machine_arn = $1 \
-                     AND ($2::TEXT IS NULL OR status = $2) AND (start < $3 OR (start = $3 AND arn > $4)) \
-                     ORDER BY start DESC, arn LIMIT $5"
+                     {} AND (start < $3 OR (start = $3 AND arn > $4)) \
+                     ORDER BY start DESC, arn LIMIT $5",
+                    // Not `($2 IS NULL OR status = $2)`: a generic plan would not use the status index.
+                    if status.is_some() { "AND status = $2" } else { "AND $2::TEXT IS NULL" }
                 ),
                 &[&state_machine_arn, &status, &cstart, &carn, &(limit as i64)],
             )
@@ -842,6 +856,23 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         Ok(rows.first().map(task_from_row))
+    }
+
+    async fn open_tasks(&self, execution_arn: Option<&str>, limit: usize) -> Result<Vec<TaskRow>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {TASK_COLS} FROM tasks WHERE token_hash IS NOT NULL \
+                     AND (kind = 'activity' OR status = 'submitted') AND ($1::TEXT IS NULL OR execution_arn = $1) \
+                     ORDER BY created, execution_arn, task_id LIMIT $2"
+                ),
+                &[&execution_arn, &(limit as i64)],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(rows.iter().map(task_from_row).collect())
     }
 
     async fn get_task(&self, execution_arn: &str, task_id: i64) -> Result<Option<TaskRow>> {
@@ -1092,6 +1123,26 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         Ok((r.get(0), r.get(1)))
+    async fn record_answer(&self, execution_arn: &str, at: Millis, entry: &str) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO answers (execution_arn, at, entry) VALUES ($1, $2, $3)",
+                &[&execution_arn, &at, &entry],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn answers(&self, execution_arn: &str) -> Result<Vec<(Millis, String)>> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT at, entry FROM answers WHERE execution_arn = $1 ORDER BY seq", &[&execution_arn])
+            .await
+            .map_err(backend)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     async fn gauges(&self) -> Result<Gauges> {

@@ -78,6 +78,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX messages_by_queue ON messages(queue, visible_at, seq);
     "#,
+    // 4: lists filtered by status (the console, ListExecutions with statusFilter) walk an
+    // index of their own, so a rare status does not scan every execution of the machine.
+    r#"
+    CREATE INDEX executions_by_machine_status ON executions(state_machine_arn, status, start DESC, arn);
+    "#,
+    // 5: audit records of people's answers (console inbox, signed links).
+    r#"
+    CREATE TABLE answers (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, execution_arn TEXT NOT NULL, at INTEGER NOT NULL, entry TEXT NOT NULL
+    );
+    CREATE INDEX answers_by_execution ON answers(execution_arn, seq);
+    "#,
 ];
 
 /// SQLite-backed [`Store`].
@@ -711,10 +723,13 @@ impl Store for SqliteStore {
                     .map_err(backend)?,
             };
             let (cstart, carn) = cursor.unwrap_or((i64::MAX, String::new()));
+            // Two statements rather than `(?2 IS NULL OR status = ?2)`, which keeps SQLite off
+            // the status index: a rare status would scan every execution of the machine.
+            let filter = if status.is_some() { "AND status = ?2" } else { "AND ?2 IS NULL" };
             let mut st = c
                 .prepare_cached(&format!(
                     "SELECT {EXEC_COLS} FROM executions WHERE state_machine_arn = ?1 \
-                     AND (?2 IS NULL OR status = ?2) AND (start < ?3 OR (start = ?3 AND arn > ?4)) \
+                     {filter} AND (start < ?3 OR (start = ?3 AND arn > ?4)) \
                      ORDER BY start DESC, arn LIMIT ?5"
                 ))
                 .map_err(backend)?;
@@ -942,6 +957,22 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn open_tasks(&self, execution_arn: Option<&str>, limit: usize) -> Result<Vec<TaskRow>> {
+        let arn = execution_arn.map(str::to_owned);
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {TASK_COLS} FROM tasks WHERE token_hash IS NOT NULL \
+                     AND (kind = 'activity' OR status = 'submitted') AND (?1 IS NULL OR execution_arn = ?1) \
+                     ORDER BY created, execution_arn, task_id LIMIT ?2"
+                ))
+                .map_err(backend)?;
+            let rows = st.query_map(params![arn, limit as i64], task_from_row).map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        })
+        .await
+    }
+
     async fn claim_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<TaskRow>> {
         let activity = activity_arn.to_owned();
         let worker = worker.to_owned();
@@ -1086,6 +1117,13 @@ impl Store for SqliteStore {
             .map_err(backend)?;
             c.query_row("SELECT name, attributes, created FROM queues WHERE name = ?1", [&row.name], queue_from_row)
                 .map_err(backend)
+    async fn record_answer(&self, execution_arn: &str, at: Millis, entry: &str) -> Result<()> {
+        let arn = execution_arn.to_owned();
+        let entry = entry.to_owned();
+        self.write(move |c| {
+            c.execute("INSERT INTO answers (execution_arn, at, entry) VALUES (?1, ?2, ?3)", params![arn, at, entry])
+                .map_err(backend)?;
+            Ok(())
         })
         .await
     }
@@ -1109,6 +1147,13 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
             let rows = st.query_map([&prefix], queue_from_row).map_err(backend)?;
+    async fn answers(&self, execution_arn: &str) -> Result<Vec<(Millis, String)>> {
+        let arn = execution_arn.to_owned();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached("SELECT at, entry FROM answers WHERE execution_arn = ?1 ORDER BY seq")
+                .map_err(backend)?;
+            let rows = st.query_map(params![arn], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
         })
         .await

@@ -144,6 +144,36 @@ async fn a_token_is_answered_once(s: &dyn Store) {
     assert_eq!(events.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), ["done 1"]);
 }
 
+async fn open_tasks_are_those_waiting_for_an_answer(s: &dyn Store) {
+    let mut c = first_commit("o");
+    let mut submitted =
+        task("o", 1, TaskKind::Invoke, "arn:aws:states:::sqs:sendMessage.waitForTaskToken", Some(b"o1"));
+    submitted.status = TaskStatus::Submitted;
+    c.tasks_added = vec![
+        submitted,
+        task("o", 2, TaskKind::Activity, "arn:activity:o", Some(b"o2")),
+        // Not yet called, so nobody can answer it; and a task without a token.
+        task("o", 3, TaskKind::Invoke, "arn:aws:states:::lambda:invoke.waitForTaskToken", Some(b"o3")),
+        task("o", 4, TaskKind::Invoke, "arn:aws:states:::lambda:invoke", None),
+    ];
+    s.insert_execution(&execution("o", 1), &c).await.expect("insert");
+    let ids = |rows: Vec<TaskRow>| rows.iter().map(|t| t.task_id).collect::<Vec<_>>();
+    assert_eq!(ids(s.open_tasks(None, 10).await.expect("open")), [1, 2]);
+    assert_eq!(ids(s.open_tasks(Some("o"), 1).await.expect("open")), [1]);
+    assert!(s.open_tasks(Some("other"), 10).await.expect("open").is_empty());
+    s.answer_task(b"o1", Box::new(|_: &TaskRow| "done".into())).await.expect("answer");
+    assert_eq!(ids(s.open_tasks(Some("o"), 10).await.expect("open")), [2]);
+}
+
+async fn answers_are_kept_per_execution_in_order(s: &dyn Store) {
+    s.record_answer("x", 2, r#"{"by":"ana"}"#).await.expect("record");
+    s.record_answer("y", 1, "{}").await.expect("record");
+    s.record_answer("x", 1, r#"{"by":"bob"}"#).await.expect("record");
+    let got = s.answers("x").await.expect("answers");
+    assert_eq!(got, [(2, r#"{"by":"ana"}"#.to_owned()), (1, r#"{"by":"bob"}"#.to_owned())]);
+    assert!(s.answers("z").await.expect("answers").is_empty());
+}
+
 async fn an_activity_task_goes_to_one_worker(s: &dyn Store) {
     let mut c = first_commit("a");
     c.tasks_added = vec![task("a", 1, TaskKind::Activity, "arn:activity:x", Some(b"h1"))];
@@ -289,6 +319,8 @@ async fn sqlite_store_keeps_the_contract() {
     queues_hand_each_message_to_one_receiver_at_a_time(&*s).await;
     let (_dir2, s2) = temp_store();
     executions_list_newest_first_with_a_cursor(&*s2).await;
+    open_tasks_are_those_waiting_for_an_answer(&*s2).await;
+    answers_are_kept_per_execution_in_order(&*s2).await;
 }
 
 /// A PostgreSQL store in a schema of its own, so runs never see each other's rows. The
@@ -338,6 +370,8 @@ async fn postgres_store_keeps_the_contract() {
     queues_hand_each_message_to_one_receiver_at_a_time(&*s).await;
     let s2 = postgres_store().await;
     executions_list_newest_first_with_a_cursor(&*s2).await;
+    open_tasks_are_those_waiting_for_an_answer(&*s2).await;
+    answers_are_kept_per_execution_in_order(&*s2).await;
 }
 
 #[tokio::test]

@@ -1,0 +1,324 @@
+//! The inbox: every task waiting for a callback or an activity worker, and answering it. An
+//! answer reaches the engine as SendTaskSuccess/SendTaskFailure would, by the task's token
+//! hash, so a task is answered at most once however many people try.
+//!
+//! What a task shows a person comes from the history (the `*Scheduled` event of its state):
+//! its message (the parameters or input it was sent), its deadline (`TimeoutSeconds`), and a
+//! form when the message describes one (see [`super::form`]).
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Extension, Form};
+use engine::service::{now_ms, EngineError, TaskAnswer};
+use serde_json::{json, Map, Value};
+use store::{TaskKind, TaskRow};
+
+use super::access::{self, User};
+use super::form::{self, Field};
+use super::html::{age, date, error_page, escape, json_block, page, url};
+use crate::SharedState;
+
+/// Tasks listed at most.
+const INBOX_LIMIT: usize = 500;
+/// History events read backwards to find what a task was sent.
+const SCAN: usize = 400;
+
+/// A task waiting for a person, with what it was sent.
+pub struct Waiting {
+    pub task: TaskRow,
+    /// The parameters (service tasks) or input (activities) it was sent, as JSON text.
+    pub message: String,
+    pub scheduled_at: Option<i64>,
+    pub deadline: Option<i64>,
+    pub fields: Vec<Field>,
+}
+
+/// What the history says about an open task.
+pub async fn describe(state: &SharedState, task: TaskRow) -> Waiting {
+    let mut found: Option<Value> = None;
+    let mut pending: Option<Value> = None;
+    if let Ok(events) = state.engine.store().history(&task.execution_arn, Some(i64::MAX), SCAN, true).await {
+        for (_, text) in events {
+            let Ok(event) = serde_json::from_str::<Value>(&text) else { continue };
+            let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
+            if kind.ends_with("Scheduled") {
+                pending = Some(event);
+            } else if event
+                .get("stateEnteredEventDetails")
+                .and_then(|d| d.get("name"))
+                .and_then(Value::as_str)
+                .is_some_and(|n| n == task.state_name)
+            {
+                found = pending.take();
+                break;
+            }
+        }
+    }
+    let details = found
+        .as_ref()
+        .and_then(|e| e.as_object())
+        .and_then(|o| o.iter().find(|(k, _)| k.ends_with("EventDetails")).map(|(_, v)| v.clone()))
+        .unwrap_or(Value::Null);
+    let message =
+        details.get("parameters").or_else(|| details.get("input")).and_then(Value::as_str).unwrap_or("{}").to_owned();
+    let scheduled_at =
+        found.as_ref().and_then(|e| e.get("timestamp")).and_then(Value::as_f64).map(|t| (t * 1000.0) as i64);
+    let deadline = details
+        .get("timeoutInSeconds")
+        .and_then(Value::as_i64)
+        .zip(scheduled_at.or(Some(task.created)))
+        .map(|(s, at)| at + s * 1000);
+    let fields = serde_json::from_str::<Value>(&message).ok().map(|m| form::find(&m)).unwrap_or_default();
+    Waiting { task, message, scheduled_at, deadline, fields }
+}
+
+pub async fn list(State(state): State<SharedState>, user: Option<Extension<User>>) -> Response {
+    let user = user.map(|Extension(u)| u);
+    let tasks = match state.engine.store().open_tasks(None, INBOX_LIMIT).await {
+        Ok(t) => t,
+        Err(e) => return super::store_error(e),
+    };
+    let now = now_ms();
+    let mut body = String::from("<h1>Inbox</h1>");
+    if tasks.is_empty() {
+        body.push_str("<p class=\"muted\">Nothing is waiting for an answer.</p>");
+        return page("Inbox", &body);
+    }
+    let mut cards = Vec::new();
+    for task in tasks {
+        let w = describe(&state, task).await;
+        // A person sees only what they may answer.
+        if access::may_answer(user.as_ref(), &w.message) {
+            cards.push(card(&w, now));
+        }
+    }
+    body.push_str(&format!("<p class=\"muted\">{} task(s) waiting, oldest first.</p>", cards.len()));
+    body.push_str(&cards.concat());
+    page("Inbox", &body)
+}
+
+fn execution_name(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+fn card(w: &Waiting, now: i64) -> String {
+    let t = &w.task;
+    let kind = match t.kind {
+        TaskKind::Activity => "activity",
+        TaskKind::Invoke => "callback",
+    };
+    let deadline = match w.deadline {
+        Some(d) => format!("{} (in {})", date(d), age(d - now)),
+        None => "none".into(),
+    };
+    let mut out = format!(
+        "<div class=\"card task\" data-execution=\"{ea}\" data-state=\"{sn}\" style=\"margin-bottom:14px\">\
+         <p><b>{sn}</b> in <a href=\"/execution?arn={eu}\">{en}</a> · {kind} · waiting {age} · deadline {deadline}</p>\
+         <details open><summary>Message</summary>{msg}</details>",
+        ea = escape(&t.execution_arn),
+        sn = escape(&t.state_name),
+        eu = url(&t.execution_arn),
+        en = escape(execution_name(&t.execution_arn)),
+        age = age(now - w.scheduled_at.unwrap_or(t.created)),
+        msg = json_block(&w.message),
+    );
+    out.push_str(&answer_form("/inbox/answer", &t.execution_arn, t.task_id, &w.fields, &[]));
+    out.push_str("</div>");
+    out
+}
+
+/// The answer controls: a form when the task describes one, else approve/reject with a
+/// comment, and a JSON answer for anything else. `hidden` adds fields (a signed link's).
+pub fn answer_form(action: &str, execution: &str, task: i64, fields: &[Field], hidden: &[(&str, &str)]) -> String {
+    let mut keep = format!(
+        "<input type=\"hidden\" name=\"execution\" value=\"{}\"><input type=\"hidden\" name=\"task\" value=\"{task}\">",
+        escape(execution)
+    );
+    for (k, v) in hidden {
+        keep.push_str(&format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)));
+    }
+    let mut out = String::from("<div class=\"answer\">");
+    if !fields.is_empty() {
+        out.push_str(&format!(
+            "<form method=\"post\" action=\"{action}\" class=\"answer-form\">{keep}\
+             <input type=\"hidden\" name=\"decision\" value=\"form\">{}\
+             <button class=\"primary\" type=\"submit\">Submit</button></form>",
+            form::render(fields)
+        ));
+    } else {
+        out.push_str(&format!(
+            "<form method=\"post\" action=\"{action}\" class=\"decide\">{keep}\
+             <div class=\"field\"><label>Comment <input type=\"text\" name=\"comment\" size=\"50\"></label></div>\
+             <button class=\"primary\" name=\"decision\" value=\"approve\" type=\"submit\">Approve</button> \
+             <button class=\"danger\" name=\"decision\" value=\"reject\" type=\"submit\">Reject</button></form>"
+        ));
+    }
+    out.push_str(&format!(
+        "<details><summary>Answer with JSON</summary><form method=\"post\" action=\"{action}\" class=\"json-answer\">{keep}\
+         <input type=\"hidden\" name=\"decision\" value=\"json\">\
+         <textarea name=\"output\" rows=\"4\">{{}}</textarea>\
+         <button type=\"submit\">Send task success</button></form></details></div>"
+    ));
+    out
+}
+
+/// Why an answer was not taken.
+pub enum Refusal {
+    /// The input does not fit (a form field, the JSON): say which.
+    Invalid(String),
+    /// Nobody waits for this answer any more (answered, timed out, execution ended).
+    Gone,
+    Failed(String),
+}
+
+/// The task's output for a submitted answer, checked against its form.
+pub fn decide(params: &HashMap<String, String>, fields: &[Field]) -> Result<TaskAnswer, Refusal> {
+    let comment = params.get("comment").map(|c| c.trim()).filter(|c| !c.is_empty());
+    let with_comment = |mut out: Map<String, Value>| {
+        if let Some(c) = comment {
+            out.insert("comment".into(), json!(c));
+        }
+        TaskAnswer::Success(Value::Object(out))
+    };
+    match params.get("decision").map(String::as_str) {
+        Some("approve") => Ok(with_comment(Map::from_iter([("approved".to_owned(), json!(true))]))),
+        Some("reject") => Ok(with_comment(Map::from_iter([("approved".to_owned(), json!(false))]))),
+        Some("json") => {
+            let text = params.get("output").map(String::as_str).unwrap_or("{}");
+            if text.len() > 256 * 1024 {
+                return Err(Refusal::Invalid("output: the output exceeds the maximum size of 262144 bytes".into()));
+            }
+            serde_json::from_str(text)
+                .map(TaskAnswer::Success)
+                .map_err(|e| Refusal::Invalid(format!("output: not valid JSON ({e})")))
+        }
+        Some("form") => form::validate(fields, params).map(TaskAnswer::Success).map_err(Refusal::Invalid),
+        other => {
+            Err(Refusal::Invalid(format!("decision: '{}' is not approve, reject, json or form", other.unwrap_or(""))))
+        }
+    }
+}
+
+/// Who answered, and from where: for the audit record.
+pub struct Answerer<'a> {
+    /// The signed-in user; `None` when nobody signs in, or through a signed link.
+    pub user: Option<&'a str>,
+    /// `inbox` or `link`.
+    pub via: &'static str,
+    pub from: Option<String>,
+}
+
+/// Give the answer to the engine, then keep an audit record of it: who, when, from where,
+/// what they saw (the task's message) and what they answered.
+pub async fn deliver(
+    state: &SharedState,
+    waiting: &Waiting,
+    answer: TaskAnswer,
+    who: Answerer<'_>,
+) -> Result<(), Refusal> {
+    let t = &waiting.task;
+    let answered = match &answer {
+        TaskAnswer::Success(output) => json!({"output": output}),
+        TaskAnswer::Failure { error, cause } => json!({"error": error, "cause": cause}),
+    };
+    match state.engine.answer_open_task(&t.execution_arn, t.task_id, answer).await {
+        Ok(()) => {}
+        Err(EngineError::TaskTimedOut) => return Err(Refusal::Gone),
+        Err(e) => return Err(Refusal::Failed(e.to_string())),
+    }
+    let at = now_ms();
+    let entry = json!({
+        "by": who.user,
+        "via": who.via,
+        "from": who.from,
+        "state": t.state_name,
+        "task": t.task_id,
+        "saw": serde_json::from_str::<Value>(&waiting.message).unwrap_or(Value::Null),
+        "answered": answered,
+    });
+    if let Err(e) = state.engine.store().record_answer(&t.execution_arn, at, &entry.to_string()).await {
+        // The answer itself is in: losing its audit record must not undo it.
+        tracing::error!(execution = t.execution_arn, error = %e, "could not keep the audit record of an answer");
+    }
+    Ok(())
+}
+
+/// The peer's address, when the server was started with connection info.
+pub struct Peer(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let connected =
+            parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+        let forwarded =
+            parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(|f| format!(" (forwarded for {f})"));
+        Ok(Peer(connected.map(|c| c + forwarded.as_deref().unwrap_or_default())))
+    }
+}
+
+pub fn refusal_page(r: Refusal) -> Response {
+    match r {
+        Refusal::Invalid(m) => error_page(StatusCode::BAD_REQUEST, "The answer was not accepted", &m),
+        Refusal::Gone => error_page(
+            StatusCode::CONFLICT,
+            "This task is no longer waiting",
+            "It was answered already, timed out, or its execution ended. Nothing was changed.",
+        ),
+        Refusal::Failed(m) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "The answer could not be delivered", &m),
+    }
+}
+
+pub async fn answer(
+    State(state): State<SharedState>,
+    Peer(from): Peer,
+    user: Option<Extension<User>>,
+    Form(params): Form<HashMap<String, String>>,
+) -> Response {
+    let user = user.map(|Extension(u)| u);
+    let execution = params.get("execution").cloned().unwrap_or_default();
+    let Some(task_id) = params.get("task").and_then(|t| t.parse::<i64>().ok()) else {
+        return refusal_page(Refusal::Invalid("task: missing or not a number".into()));
+    };
+    let task = match state.engine.store().get_task(&execution, task_id).await {
+        Ok(Some(t)) if t.token_hash.is_some() => t,
+        Ok(_) => return refusal_page(Refusal::Gone),
+        Err(e) => return super::store_error(e),
+    };
+    let waiting = describe(&state, task).await;
+    if !access::may_answer(user.as_ref(), &waiting.message) {
+        tracing::warn!(execution, user = user.as_ref().map(|u| u.name.as_str()), "answer refused: not an assignee");
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "You may not answer this task",
+            "It is assigned to someone else. Nothing was changed.",
+        );
+    }
+    let answer = match decide(&params, &waiting.fields) {
+        Ok(a) => a,
+        Err(r) => return refusal_page(r),
+    };
+    let who = Answerer { user: user.as_ref().map(|u| u.name.as_str()), via: "inbox", from };
+    if let Err(r) = deliver(&state, &waiting, answer, who).await {
+        return refusal_page(r);
+    }
+    tracing::info!(
+        execution,
+        state = waiting.task.state_name,
+        user = user.as_ref().map(|u| u.name.as_str()),
+        "task answered from the inbox"
+    );
+    page(
+        "Answered",
+        &format!(
+            "<h1>Answered</h1><p class=\"ok\">Your answer to <b>{}</b> was sent.</p>\
+             <p><a href=\"/execution?arn={}\">See the execution</a> · <a href=\"/inbox\">Back to the inbox</a></p>",
+            escape(&waiting.task.state_name),
+            url(&execution)
+        ),
+    )
+}

@@ -1,0 +1,377 @@
+//! The web console at `/`: server-rendered pages for state machines, executions and the
+//! inbox of tasks waiting for a person. Pages read the store directly; everything that changes
+//! an execution goes through the engine by the same paths as the API (StartExecution,
+//! StopExecution and RedriveExecution are called by the page's script on `POST /`; answers
+//! from the inbox reach the engine as SendTaskSuccess/SendTaskFailure would).
+//!
+//! Lists page by keyset (the last row's key), never by offset, so a page costs the same with
+//! a hundred executions or a hundred thousand.
+
+pub mod access;
+pub mod form;
+pub mod graph;
+pub mod html;
+pub mod inbox;
+pub mod links;
+pub mod status;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::Value;
+use store::{ExecutionRow, StateMachineRow};
+
+use crate::SharedState;
+use html::{badge, date, error_page, escape, json_block, page, url};
+
+/// Rows per list page.
+const PAGE: usize = 50;
+/// History events shown on an execution's page.
+const HISTORY_SHOWN: usize = 2000;
+
+/// The console's routes. Pages and the inbox need a signed-in person when users are
+/// configured; signed links and the sign-in page do not.
+pub fn routes(state: SharedState) -> Router<SharedState> {
+    let pages = Router::new()
+        .route("/", get(machines))
+        .route("/machine", get(machine))
+        .route("/executions", get(executions))
+        .route("/execution", get(execution))
+        .route("/inbox", get(inbox::list))
+        .route("/inbox/answer", post(inbox::answer))
+        .route_layer(axum::middleware::from_fn_with_state(state, access::require_user));
+    Router::new()
+        .merge(pages)
+        .route("/login", get(access::login_form).post(access::login))
+        .route("/logout", post(access::logout))
+        .route("/link/{signed}", get(links::show).post(links::act))
+}
+
+fn store_error(e: impl std::fmt::Display) -> Response {
+    tracing::warn!(error = %e, "console: store read failed");
+    error_page(StatusCode::INTERNAL_SERVER_ERROR, "Storage error", &e.to_string())
+}
+
+#[derive(Deserialize)]
+struct After {
+    after: Option<String>,
+}
+
+async fn machines(State(state): State<SharedState>, Query(q): Query<After>) -> Response {
+    let rows = match state.engine.store().list_state_machines(q.after.as_deref(), PAGE + 1).await {
+        Ok(r) => r,
+        Err(e) => return store_error(e),
+    };
+    let mut body = String::from("<h1>State machines</h1>");
+    if rows.is_empty() && q.after.is_none() {
+        body.push_str(
+            "<p class=\"muted\">No state machines yet. Create one with <code>aws stepfunctions \
+             create-state-machine --endpoint-url …</code> or any AWS SDK.</p>",
+        );
+        return page("State machines", &body);
+    }
+    body.push_str("<table><tr><th>Name</th><th>Type</th><th>Created</th><th>Updated</th><th></th></tr>");
+    for m in rows.iter().take(PAGE) {
+        body.push_str(&format!(
+            "<tr><td><a href=\"/machine?arn={u}\">{n}</a></td><td>{k}</td><td>{c}</td><td>{up}</td>\
+             <td><a href=\"/executions?machine={u}\">executions</a></td></tr>",
+            u = url(&m.arn),
+            n = escape(&m.name),
+            k = escape(&m.kind),
+            c = date(m.created),
+            up = date(m.updated),
+        ));
+    }
+    body.push_str("</table>");
+    body.push_str(&pager(rows.len() > PAGE, rows.get(PAGE - 1).map(|m| format!("/?after={}", url(&m.arn)))));
+    page("State machines", &body)
+}
+
+fn pager(more: bool, next: Option<String>) -> String {
+    match (more, next) {
+        (true, Some(href)) => format!("<div class=\"pager\"><a href=\"{}\">Next page →</a></div>", escape(&href)),
+        _ => String::new(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ArnQuery {
+    arn: String,
+}
+
+async fn load_machine(state: &SharedState, arn: &str) -> Result<StateMachineRow, Response> {
+    match state.engine.store().get_state_machine(arn).await {
+        Ok(Some(m)) => Ok(m),
+        Ok(None) => Err(error_page(
+            StatusCode::NOT_FOUND,
+            "StateMachineDoesNotExist",
+            &format!("State Machine Does Not Exist: '{arn}'"),
+        )),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+async fn machine(State(state): State<SharedState>, Query(q): Query<ArnQuery>) -> Response {
+    let m = match load_machine(&state, &q.arn).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let recent = match state.engine.store().list_executions(&m.arn, None, None, 10).await {
+        Ok(r) => r,
+        Err(e) => return store_error(e),
+    };
+    let mut body = format!(
+        "<h1>{n}</h1><p class=\"muted\">{arn} · {k} · created {c}</p>",
+        n = escape(&m.name),
+        arn = escape(&m.arn),
+        k = escape(&m.kind),
+        c = date(m.created),
+    );
+    body.push_str("<div class=\"row\"><div>");
+    body.push_str(&legend());
+    body.push_str(&graph::render(&m.definition, &Default::default()));
+    body.push_str("</div><div class=\"card\" style=\"flex:1;min-width:320px\"><h2>Start an execution</h2>");
+    body.push_str(&format!(
+        "<form class=\"start\" data-machine=\"{arn}\"><div class=\"field\"><label for=\"name\">Name (optional)</label>\
+         <input type=\"text\" id=\"name\" name=\"name\" maxlength=\"80\" size=\"40\"></div>\
+         <div class=\"field\"><label for=\"input\">Input (JSON)</label><textarea id=\"input\" name=\"input\" rows=\"10\">{{\n}}</textarea></div>\
+         <p class=\"status\"></p><button class=\"primary\" type=\"submit\">Start execution</button></form>",
+        arn = escape(&m.arn)
+    ));
+    body.push_str("</div></div>");
+    body.push_str(&format!(
+        "<h2>Recent executions <a href=\"/executions?machine={}\" style=\"font-size:13px\">all →</a></h2>",
+        url(&m.arn)
+    ));
+    body.push_str(&executions_table(&recent));
+    body.push_str("<h2>Definition</h2>");
+    body.push_str(&json_block(&m.definition));
+    page(&m.name, &body)
+}
+
+fn legend() -> String {
+    let items = [
+        graph::StateStatus::Succeeded,
+        graph::StateStatus::Failed,
+        graph::StateStatus::Caught,
+        graph::StateStatus::InProgress,
+        graph::StateStatus::Waiting,
+    ];
+    let mut out = String::from("<p class=\"legend\">");
+    for s in items {
+        out.push_str(&format!("<span><i class=\"{}\"></i>{}</span>", s.class(), s.label()));
+    }
+    out.push_str("<span style=\"color:#c0392b\">- - - Catch</span></p>");
+    out
+}
+
+fn executions_table(rows: &[ExecutionRow]) -> String {
+    if rows.is_empty() {
+        return "<p class=\"muted\">No executions.</p>".into();
+    }
+    let mut out = String::from("<table><tr><th>Name</th><th>Status</th><th>Started</th><th>Ended</th></tr>");
+    for e in rows {
+        out.push_str(&format!(
+            "<tr><td><a href=\"/execution?arn={u}\">{n}</a></td><td>{s}</td><td>{st}</td><td>{en}</td></tr>",
+            u = url(&e.arn),
+            n = escape(&e.name),
+            s = badge(&e.status),
+            st = date(e.start),
+            en = e.stop.map(date).unwrap_or_default(),
+        ));
+    }
+    out.push_str("</table>");
+    out
+}
+
+#[derive(Deserialize)]
+struct ExecutionsQuery {
+    machine: String,
+    status: Option<String>,
+    name: Option<String>,
+    after: Option<String>,
+}
+
+const STATUSES: [&str; 6] = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"];
+
+async fn executions(State(state): State<SharedState>, Query(q): Query<ExecutionsQuery>) -> Response {
+    let m = match load_machine(&state, &q.machine).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let status = q.status.as_deref().filter(|s| !s.is_empty());
+    if let Some(s) = status {
+        if !STATUSES.contains(&s) {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                &format!("status: '{s}' is not one of {}", STATUSES.join(", ")),
+            );
+        }
+    }
+    let name = q.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let (rows, more) = match name {
+        // An execution's ARN is its machine's plus its name: a search by name is one lookup.
+        Some(n) => {
+            let arn = state.arns.execution(&m.name, n);
+            match state.engine.store().get_execution(&arn).await {
+                Ok(found) => (found.into_iter().filter(|e| status.is_none_or(|s| e.status == s)).collect(), false),
+                Err(e) => return store_error(e),
+            }
+        }
+        None => match state.engine.store().list_executions(&m.arn, status, q.after.as_deref(), PAGE + 1).await {
+            Ok(mut rows) => {
+                let more = rows.len() > PAGE;
+                rows.truncate(PAGE);
+                (rows, more)
+            }
+            Err(e) => return store_error(e),
+        },
+    };
+    let mut body = format!(
+        "<h1>Executions of <a href=\"/machine?arn={u}\">{n}</a></h1>\
+         <form class=\"filters\" method=\"get\" action=\"/executions\"><input type=\"hidden\" name=\"machine\" value=\"{a}\">\
+         <label>Status <select name=\"status\"><option value=\"\">any</option>",
+        u = url(&m.arn),
+        n = escape(&m.name),
+        a = escape(&m.arn),
+    );
+    for s in STATUSES {
+        let selected = if status == Some(s) { " selected" } else { "" };
+        body.push_str(&format!("<option{selected}>{s}</option>"));
+    }
+    body.push_str(&format!(
+        "</select></label><label>Name <input type=\"text\" name=\"name\" value=\"{}\" placeholder=\"exact name\"></label>\
+         <button type=\"submit\">Filter</button></form>",
+        escape(name.unwrap_or_default())
+    ));
+    body.push_str(&executions_table(&rows));
+    let next = rows.last().map(|last| {
+        let mut href = format!("/executions?machine={}&after={}", url(&m.arn), url(&last.arn));
+        if let Some(s) = status {
+            href.push_str(&format!("&status={}", url(s)));
+        }
+        href
+    });
+    body.push_str(&pager(more, next));
+    page("Executions", &body)
+}
+
+async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) -> Response {
+    let store = state.engine.store();
+    let e = match store.get_execution(&q.arn).await {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            return error_page(
+                StatusCode::NOT_FOUND,
+                "ExecutionDoesNotExist",
+                &format!("Execution Does Not Exist: '{}'", q.arn),
+            )
+        }
+        Err(e) => return store_error(e),
+    };
+    let history = match store.history(&e.arn, None, HISTORY_SHOWN, false).await {
+        Ok(h) => h,
+        Err(err) => return store_error(err),
+    };
+    let tasks = match store.open_tasks(Some(&e.arn), 100).await {
+        Ok(t) => t,
+        Err(err) => return store_error(err),
+    };
+    let events: Vec<Value> = history.iter().filter_map(|(_, text)| serde_json::from_str(text).ok()).collect();
+    let waiting: Vec<&str> = tasks.iter().map(|t| t.state_name.as_str()).collect();
+    let statuses = status::of_states(&events, &e.status, &waiting);
+    let machine_name = e.state_machine_arn.rsplit(':').next().unwrap_or_default();
+
+    let mut body = format!(
+        "<h1>{n}</h1><p class=\"muted\">{arn} · <a href=\"/machine?arn={mu}\">{mn}</a></p>",
+        n = escape(&e.name),
+        arn = escape(&e.arn),
+        mu = url(&e.state_machine_arn),
+        mn = escape(machine_name),
+    );
+    body.push_str(&format!("<div id=\"live\" data-status=\"{}\">", escape(&e.status)));
+    body.push_str(&format!(
+        "<p>{b} · started {s}{end}{redrives}</p>",
+        b = badge(&e.status),
+        s = date(e.start),
+        end = e.stop.map(|t| format!(" · ended {}", date(t))).unwrap_or_default(),
+        redrives =
+            if e.redrive_count > 0 { format!(" · redriven {} time(s)", e.redrive_count) } else { String::new() },
+    ));
+    let arn_attr = escape(&e.arn);
+    body.push_str("<p>");
+    if e.status == "RUNNING" {
+        body.push_str(&format!(
+            "<button class=\"danger\" data-action=\"StopExecution\" data-arn=\"{arn_attr}\">Stop</button> "
+        ));
+    }
+    if matches!(e.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+        body.push_str(&format!("<button data-action=\"RedriveExecution\" data-arn=\"{arn_attr}\">Redrive</button> "));
+    }
+    body.push_str("<span id=\"action-status\"></span></p>");
+    if let Some(err) = &e.error {
+        body.push_str(&format!(
+            "<p class=\"error\"><b>{}</b> {}</p>",
+            escape(err),
+            escape(e.cause.as_deref().unwrap_or_default())
+        ));
+    }
+    if !tasks.is_empty() {
+        body.push_str(&format!(
+            "<p>Waiting for an answer in {}: <a href=\"/inbox\">answer it in the inbox</a></p>",
+            tasks.iter().map(|t| escape(&t.state_name)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    body.push_str(&legend());
+    body.push_str(&graph::render(&e.definition, &statuses));
+    body.push_str("<div class=\"row\"><div style=\"flex:1;min-width:300px\"><h2>Input</h2>");
+    body.push_str(&json_block(&e.input));
+    body.push_str("</div><div style=\"flex:1;min-width:300px\"><h2>Output</h2>");
+    body.push_str(&e.output.as_deref().map(json_block).unwrap_or_else(|| "<p class=\"muted\">None yet.</p>".into()));
+    body.push_str("</div></div>");
+    match store.answers(&e.arn).await {
+        Ok(answers) if !answers.is_empty() => body.push_str(&answers_table(&answers)),
+        Ok(_) => {}
+        Err(err) => return store_error(err),
+    }
+    body.push_str("<h2>States</h2>");
+    body.push_str(&status::states_table(&events));
+    body.push_str("<h2>Event history</h2>");
+    body.push_str(&status::history_table(&events, e.start));
+    if history.len() == HISTORY_SHOWN {
+        body.push_str(&format!(
+            "<p class=\"muted\">The first {HISTORY_SHOWN} events; GetExecutionHistory pages through all of them.</p>"
+        ));
+    }
+    body.push_str("</div>");
+    page(&e.name, &body)
+}
+
+/// The audit records of people's answers: who, when, from where, what they saw and answered.
+fn answers_table(answers: &[(i64, String)]) -> String {
+    let mut out = String::from(
+        "<h2>Answers</h2><table class=\"answers\"><tr><th>When</th><th>Who</th><th>Via</th><th>From</th>\
+         <th>State</th><th>They saw</th><th>They answered</th></tr>",
+    );
+    for (at, entry) in answers {
+        let e: Value = serde_json::from_str(entry).unwrap_or(Value::Null);
+        let text = |k: &str| e.get(k).and_then(Value::as_str).map(escape).unwrap_or_else(|| "—".into());
+        let json = |k: &str| json_block(&e.get(k).map(Value::to_string).unwrap_or_default());
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            date(*at),
+            text("by"),
+            text("via"),
+            text("from"),
+            text("state"),
+            json("saw"),
+            json("answered"),
+        ));
+    }
+    out.push_str("</table>");
+    out
+}
