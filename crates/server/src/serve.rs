@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use engine::functions::{Config, FunctionHost};
 use engine::integrations::Integrations;
+use engine::links::LinkSigner;
 use engine::mail::Mailer;
 use engine::queues::{Queues, SendMessageTask};
-use engine::links::LinkSigner;
 use engine::service::{Engine, EngineConfig};
 use engine::topics::{PublishTask, Topics};
 use store::postgres::PostgresStore;

@@ -1123,6 +1123,8 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         Ok((r.get(0), r.get(1)))
+    }
+
     async fn record_answer(&self, execution_arn: &str, at: Millis, entry: &str) -> Result<()> {
         self.client()
             .await?

@@ -1117,13 +1117,6 @@ impl Store for SqliteStore {
             .map_err(backend)?;
             c.query_row("SELECT name, attributes, created FROM queues WHERE name = ?1", [&row.name], queue_from_row)
                 .map_err(backend)
-    async fn record_answer(&self, execution_arn: &str, at: Millis, entry: &str) -> Result<()> {
-        let arn = execution_arn.to_owned();
-        let entry = entry.to_owned();
-        self.write(move |c| {
-            c.execute("INSERT INTO answers (execution_arn, at, entry) VALUES (?1, ?2, ?3)", params![arn, at, entry])
-                .map_err(backend)?;
-            Ok(())
         })
         .await
     }
@@ -1147,13 +1140,6 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
             let rows = st.query_map([&prefix], queue_from_row).map_err(backend)?;
-    async fn answers(&self, execution_arn: &str) -> Result<Vec<(Millis, String)>> {
-        let arn = execution_arn.to_owned();
-        self.read(move |c| {
-            let mut st = c
-                .prepare_cached("SELECT at, entry FROM answers WHERE execution_arn = ?1 ORDER BY seq")
-                .map_err(backend)?;
-            let rows = st.query_map(params![arn], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
         })
         .await
@@ -1274,6 +1260,29 @@ impl Store for SqliteStore {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(backend)
+        })
+        .await
+    }
+
+    async fn record_answer(&self, execution_arn: &str, at: Millis, entry: &str) -> Result<()> {
+        let arn = execution_arn.to_owned();
+        let entry = entry.to_owned();
+        self.write(move |c| {
+            c.execute("INSERT INTO answers (execution_arn, at, entry) VALUES (?1, ?2, ?3)", params![arn, at, entry])
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn answers(&self, execution_arn: &str) -> Result<Vec<(Millis, String)>> {
+        let arn = execution_arn.to_owned();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached("SELECT at, entry FROM answers WHERE execution_arn = ?1 ORDER BY seq")
+                .map_err(backend)?;
+            let rows = st.query_map(params![arn], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
         })
         .await
     }
