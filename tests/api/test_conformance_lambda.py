@@ -195,7 +195,6 @@ def write_known_failures(failures: dict[str, str]) -> None:
     KNOWN_FAILURES.write_text("\n".join(lines) + "\n")
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no conformance corpus at {CORPUS}")
 def test_lambda_cases_against_baton_serve(tmp_path):
     run_corpus = load_run_corpus()
     cases = lambda_cases()

@@ -19,15 +19,18 @@ import pytest
 from seeds_helpers import free_port
 from support import definition, wait_done
 
-aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
+import aiosmtpd.controller as aiosmtpd_controller
 
 CONSOLE_TESTS = Path(__file__).resolve().parent.parent / "console"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("node") and Path(CHROMIUM).exists() and (CONSOLE_TESTS / "node_modules").exists()),
-    reason="needs node, Debian's chromium and `npm ci` in tests/console (.ci/run installs them)",
-)
+
+
+@pytest.fixture(autouse=True)
+def browser_available():
+    """Fails, never skips, when the browser or playwright-core is missing."""
+    if not (shutil.which("node") and Path(CHROMIUM).exists() and (CONSOLE_TESTS / "node_modules").exists()):
+        pytest.fail("needs node, Debian's chromium and `npm ci` in tests/console (.ci/run installs them)")
 
 FORM = [
     {"name": "score", "type": "integer", "label": "Score", "required": True},

@@ -12,7 +12,7 @@ import pytest
 
 from seeds_helpers import EXAMPLES, Baton, history_types, mail_text, start_smtp, wait_for_status
 
-pytest.importorskip("aiosmtpd")
+import aiosmtpd  # noqa: F401  (a real SMTP server; in requirements.txt)
 EXAMPLE = EXAMPLES / "plagiarism-exam"
 LINK = re.compile(r"http://localhost:3000/\?IncidentId=(?P<incident>[^&\s]+)&ExamId=(?P<exam>[^&\s]+)&TaskToken=(?P<token>\S+)")
 
