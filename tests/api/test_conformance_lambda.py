@@ -175,24 +175,42 @@ def reason_for(problems: list[str]) -> str:
     return "; ".join(problems)
 
 
-def read_known_failures() -> dict[str, str]:
+def read_known_failures(path: Path) -> dict[str, str]:
     known = {}
-    if KNOWN_FAILURES.exists():
-        for line in KNOWN_FAILURES.read_text().splitlines():
+    if path.exists():
+        for line in path.read_text().splitlines():
             if line.strip() and not line.startswith("#"):
                 case_id, _, reason = line.partition("  ")
                 known[case_id.strip()] = reason.strip()
     return known
 
 
-def write_known_failures(failures: dict[str, str]) -> None:
-    lines = [
-        "# Conformance cases needing Lambda that do not pass against `baton serve` yet, each with",
-        "# the first problem seen. Regenerate with",
-        "# BATON_CONFORMANCE_BLESS=1 pytest tests/api/test_conformance_lambda.py",
-    ]
-    lines += [f"{cid}  {' '.join(reason.split())[:300]}" for cid, reason in sorted(failures.items())]
-    KNOWN_FAILURES.write_text("\n".join(lines) + "\n")
+def judge(cases: list[dict], results: dict[str, list[str]], known_failures: Path, header: list[str]) -> None:
+    """Print the pass count per `needs` value, then hold the results to the forward-only list
+    in `known_failures` (or rewrite it, headed by `header`, with BATON_CONFORMANCE_BLESS=1)."""
+    failures = {cid: reason_for(p) for cid, p in results.items() if p}
+    by_needs, passed_by_needs = collections.Counter(), collections.Counter()
+    for case in cases:
+        for need in case["needs"]:
+            by_needs[need] += 1
+            passed_by_needs[need] += not results[case["id"]]
+    for need in sorted(by_needs):
+        print(f"needs {need}: {passed_by_needs[need]}/{by_needs[need]} passed")
+    if os.environ.get("BATON_CONFORMANCE_BLESS") == "1":
+        lines = [f"# {h}" for h in header]
+        lines += [f"{cid}  {' '.join(reason.split())[:300]}" for cid, reason in sorted(failures.items())]
+        known_failures.write_text("\n".join(lines) + "\n")
+        return
+    known = read_known_failures(known_failures)
+    new_failures = {cid: reason for cid, reason in failures.items() if cid not in known}
+    now_passing = sorted(cid for cid in known if cid in results and cid not in failures)
+    message = []
+    if new_failures:
+        message.append("cases that fail and are not in the known-failures list:\n" +
+                       "\n".join(f"  {cid}: {reason}" for cid, reason in sorted(new_failures.items())))
+    if now_passing:
+        message.append("cases in the known-failures list that pass now (remove them):\n  " + "\n  ".join(now_passing))
+    assert not message, "\n".join(message)
 
 
 def test_lambda_cases_against_baton_serve(tmp_path):
@@ -211,25 +229,8 @@ def test_lambda_cases_against_baton_serve(tmp_path):
             for case_id, problems in pool.map(run, cases):
                 results[case_id] = problems
 
-    failures = {cid: reason_for(p) for cid, p in results.items() if p}
-    by_needs = collections.Counter()
-    passed_by_needs = collections.Counter()
-    for case in cases:
-        for need in case["needs"]:
-            by_needs[need] += 1
-            passed_by_needs[need] += not results[case["id"]]
-    for need in sorted(by_needs):
-        print(f"needs {need}: {passed_by_needs[need]} passed, {by_needs[need] - passed_by_needs[need]} failed")
-    if os.environ.get("BATON_CONFORMANCE_BLESS") == "1":
-        write_known_failures(failures)
-        return
-    known = read_known_failures()
-    new_failures = {cid: reason for cid, reason in failures.items() if cid not in known}
-    now_passing = sorted(cid for cid in known if cid in results and cid not in failures)
-    message = []
-    if new_failures:
-        message.append("cases that fail and are not in the known-failures list:\n" +
-                       "\n".join(f"  {cid}: {reason}" for cid, reason in sorted(new_failures.items())))
-    if now_passing:
-        message.append("cases in the known-failures list that pass now (remove them):\n  " + "\n  ".join(now_passing))
-    assert not message, "\n".join(message)
+    judge(cases, results, KNOWN_FAILURES, [
+        "Conformance cases needing Lambda that do not pass against `baton serve` yet, each with",
+        "the first problem seen. Regenerate with",
+        "BATON_CONFORMANCE_BLESS=1 pytest tests/api/test_conformance_lambda.py",
+    ])

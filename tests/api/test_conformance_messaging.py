@@ -26,10 +26,8 @@ the counts per `needs` value.
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -37,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from seeds_helpers import Baton
-from test_conformance_lambda import CORPUS, load_run_corpus, reason_for
+from test_conformance_lambda import CORPUS, judge, load_run_corpus
 
 KNOWN_FAILURES = Path(__file__).with_name("conformance-messaging-known-failures.txt")
 ACCOUNT = "111111111111"
@@ -224,26 +222,6 @@ def prepare(baton, case: dict):
     return done
 
 
-def read_known_failures() -> dict[str, str]:
-    known = {}
-    if KNOWN_FAILURES.exists():
-        for line in KNOWN_FAILURES.read_text().splitlines():
-            if line.strip() and not line.startswith("#"):
-                case_id, _, reason = line.partition("  ")
-                known[case_id.strip()] = reason.strip()
-    return known
-
-
-def write_known_failures(failures: dict[str, str]) -> None:
-    lines = [
-        "# Conformance cases needing queues, topics, callbacks, activities or nested executions that",
-        "# do not pass against `baton serve` yet, each with the first problem seen. Regenerate with",
-        "# BATON_CONFORMANCE_BLESS=1 pytest tests/api/test_conformance_messaging.py",
-    ]
-    lines += [f"{cid}  {' '.join(reason.split())[:300]}" for cid, reason in sorted(failures.items())]
-    KNOWN_FAILURES.write_text("\n".join(lines) + "\n")
-
-
 def test_messaging_cases_against_baton_serve(tmp_path):
     run_corpus = load_run_corpus()
     cases = messaging_cases()
@@ -266,24 +244,8 @@ def test_messaging_cases_against_baton_serve(tmp_path):
             for case_id, problems in pool.map(run, cases):
                 results[case_id] = problems
 
-    failures = {cid: reason_for(p) for cid, p in results.items() if p}
-    by_needs, passed_by_needs = collections.Counter(), collections.Counter()
-    for case in cases:
-        for need in case["needs"]:
-            by_needs[need] += 1
-            passed_by_needs[need] += not results[case["id"]]
-    for need in sorted(by_needs):
-        print(f"needs {need}: {passed_by_needs[need]}/{by_needs[need]} passed")
-    if os.environ.get("BATON_CONFORMANCE_BLESS") == "1":
-        write_known_failures(failures)
-        return
-    known = read_known_failures()
-    new_failures = {cid: reason for cid, reason in failures.items() if cid not in known}
-    now_passing = sorted(cid for cid in known if cid in results and cid not in failures)
-    message = []
-    if new_failures:
-        message.append("cases that fail and are not in the known-failures list:\n" +
-                       "\n".join(f"  {cid}: {reason}" for cid, reason in sorted(new_failures.items())))
-    if now_passing:
-        message.append("cases in the known-failures list that pass now (remove them):\n  " + "\n  ".join(now_passing))
-    assert not message, "\n".join(message)
+    judge(cases, results, KNOWN_FAILURES, [
+        "Conformance cases needing queues, topics, callbacks, activities or nested executions that",
+        "do not pass against `baton serve` yet, each with the first problem seen. Regenerate with",
+        "BATON_CONFORMANCE_BLESS=1 pytest tests/api/test_conformance_messaging.py",
+    ])
