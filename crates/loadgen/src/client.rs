@@ -49,6 +49,9 @@ impl CallError {
                         | "UnsupportedOperation"
                 ) || *status == 404
                     || *status == 501
+                    // Not AWS's error shape at all: the server's framework answered, not its
+                    // Step Functions code (moto answers an unimplemented action this way).
+                    || (*status == 500 && name.starts_with("HTTP"))
                     || message.contains("not yet implemented")
                     || message.contains("not implemented")
                     || message.contains("not been implemented")
@@ -191,8 +194,18 @@ fn decode(status: u16, bytes: &[u8]) -> Result<Value, CallError> {
         .or_else(|| value.get("Message"))
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .unwrap_or_else(|| String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned());
+        .unwrap_or_else(|| plain_text(bytes));
     Err(CallError::Service { name, message, status })
+}
+
+/// A short account of a body that is not AWS's error shape: an HTML page's title, or the
+/// start of the text.
+fn plain_text(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let title = text.find("<title>").and_then(|a| text[a + 7..].find("</title>").map(|b| &text[a + 7..a + 7 + b]));
+    let summary = title.unwrap_or(&text).trim();
+    let end = summary.char_indices().nth(200).map_or(summary.len(), |(i, _)| i);
+    format!("not a JSON answer: {}", &summary[..end])
 }
 
 #[cfg(test)]
@@ -212,9 +225,15 @@ mod tests {
 
     #[test]
     fn non_json_error_keeps_status() {
-        let e = decode(404, b"<html>Not Found</html>").unwrap_err();
+        let e = decode(404, b"<html><title>Not Found</title></html>").unwrap_err();
         assert_eq!(e.name(), "HTTP404");
         assert!(e.is_unsupported());
+        assert_eq!(e.to_string(), "HTTP404: not a JSON answer: Not Found");
+        let e = decode(500, b"<!doctype html><title>500 Internal Server Error</title><p>...").unwrap_err();
+        assert!(e.is_unsupported());
+        assert_eq!(e.to_string(), "HTTP500: not a JSON answer: 500 Internal Server Error");
+        let e = decode(500, br#"{"__type":"InternalFailure","message":"boom"}"#).unwrap_err();
+        assert!(!e.is_unsupported());
     }
 
     #[test]

@@ -395,6 +395,7 @@ async fn closed_loop(
     let next = Arc::new(AtomicU64::new(range.start));
     let stop = Arc::new(AtomicBool::new(false));
     let unsupported = Arc::new(Mutex::new(None));
+    let answered = Arc::new(AtomicBool::new(false));
     let began = Instant::now();
     let deadline = ctx.opts.duration.map(|d| began + d);
     let mut handles = Vec::new();
@@ -408,6 +409,7 @@ async fn closed_loop(
             body.clone(),
             on_ok.clone(),
         );
+        let answered = answered.clone();
         let end = range.end;
         handles.push(tokio::spawn(async move {
             let mut latency = Samples::default();
@@ -425,13 +427,15 @@ async fn closed_loop(
                     Ok(out) => {
                         latency.push(sent.elapsed().as_secs_f64() * 1000.0);
                         ok += 1;
+                        answered.store(true, Ordering::Relaxed);
                         on_ok(i, &out);
                         counters.done.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e) => {
                         counters.errors.fetch_add(1, Ordering::Relaxed);
-                        if e.is_unsupported() {
-                            *unsupported.lock().expect("lock is never poisoned") = Some(e.to_string());
+                        // An action that answered before is implemented: this is a failure.
+                        if e.is_unsupported() && !answered.load(Ordering::Relaxed) {
+                            *unsupported.lock().expect("lock is never poisoned") = Some(format!("{action}: {e}"));
                             stop.store(true, Ordering::Relaxed);
                         }
                     }
@@ -507,10 +511,13 @@ async fn collect(ctx: &Ctx, machine: &str) -> Result<Finished, CallError> {
     }
 }
 
-fn start_body(machine: &str, input: Value) -> BodyFn {
+/// StartExecution's body. The tool names each execution, `e<index>-<run tag>`: not every
+/// server generates unique names.
+fn start_body(ctx: &Ctx, machine: &str, input: Value) -> BodyFn {
     let machine = machine.to_owned();
     let input = input.to_string();
-    Arc::new(move |_| json!({"stateMachineArn": machine, "input": input}))
+    let tag = ctx.tag.clone();
+    Arc::new(move |i| json!({"stateMachineArn": machine, "input": input, "name": format!("e{i}-{tag}")}))
 }
 
 fn ignore() -> OkFn {
@@ -551,7 +558,7 @@ async fn completing(
     let progress = Progress::start(r.title(), ctx.opts.executions, ctx.opts.progress);
     progress.counters.set_phase("starting");
     let began = Instant::now();
-    let body = start_body(&machine, input);
+    let body = start_body(ctx, &machine, input);
     let started = closed_loop(ctx, &progress.counters, "StartExecution", 0..ctx.opts.executions, body, ignore()).await;
     if let Some(n) = started.unsupported {
         drop(progress);
@@ -621,11 +628,13 @@ async fn callback(ctx: &Arc<Ctx>) -> Report {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // index -> client wall-clock ms when SendTaskSuccess was sent
     let answered: Arc<Mutex<BTreeMap<u64, f64>>> = Arc::default();
+    let poll_unsupported: Arc<Mutex<Option<String>>> = Arc::default();
     let mut workers = Vec::new();
     let endpoints = ctx.client.endpoint_count();
     for w in 0..ctx.opts.concurrency {
         let (ctx, activity, answered, counters, mut stop_rx) =
             (ctx.clone(), activity.clone(), answered.clone(), progress.counters.clone(), stop_rx.clone());
+        let poll_unsupported = poll_unsupported.clone();
         workers.push(tokio::spawn(async move {
             let mut poll_to_answer = Samples::default();
             let poll = json!({"activityArn": activity, "workerName": format!("bench-{w}")});
@@ -640,6 +649,10 @@ async fn callback(ctx: &Arc<Ctx>) -> Report {
                         ctx.count_error(&e);
                         counters.errors.fetch_add(1, Ordering::Relaxed);
                         if e.is_unsupported() {
+                            poll_unsupported
+                                .lock()
+                                .expect("lock is never poisoned")
+                                .get_or_insert(format!("GetActivityTask: {e}"));
                             break;
                         }
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -679,8 +692,10 @@ async fn callback(ctx: &Arc<Ctx>) -> Report {
     let began = Instant::now();
     let arns: Arc<Mutex<BTreeMap<u64, String>>> = Arc::default();
     let machine_for_body = machine.clone();
-    let body: BodyFn =
-        Arc::new(move |i| json!({"stateMachineArn": machine_for_body, "input": json!({"i": i}).to_string()}));
+    let tag = ctx.tag.clone();
+    let body: BodyFn = Arc::new(
+        move |i| json!({"stateMachineArn": machine_for_body, "input": json!({"i": i}).to_string(), "name": format!("e{i}-{tag}")}),
+    );
     let keep = {
         let arns = arns.clone();
         let stride = (n / 2000).max(1);
@@ -704,7 +719,8 @@ async fn callback(ctx: &Arc<Ctx>) -> Report {
         }
     }
     drop(progress);
-    if let Some(n) = started.unsupported {
+    let poll_unsupported = poll_unsupported.lock().expect("lock is never poisoned").take();
+    if let Some(n) = started.unsupported.or(poll_unsupported) {
         return ctx.setup_failed(r, SetupError::Unsupported(n));
     }
     r.started = started.ok;
@@ -845,7 +861,7 @@ async fn idle_waiters(ctx: &Arc<Ctx>) -> Report {
     let mut points = Vec::new();
     let (mut describe_all, mut list_all) = (Samples::default(), Samples::default());
     for &upto in &checkpoints {
-        let body = start_body(&machine, json!({}));
+        let body = start_body(ctx, &machine, json!({}));
         let phase = closed_loop(ctx, &progress.counters, "StartExecution", from..upto, body, keep.clone()).await;
         if let Some(note) = phase.unsupported {
             drop(progress);
@@ -861,12 +877,21 @@ async fn idle_waiters(ctx: &Arc<Ctx>) -> Report {
             arns.lock().expect("lock is never poisoned").iter().rev().take(200).cloned().collect();
         let (mut describe, mut list) = (Samples::default(), Samples::default());
         let mut running = 0u64;
+        let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
         for arn in &sample {
             let t = Instant::now();
             if let Ok(d) = ctx.call("DescribeExecution", &json!({"executionArn": arn})).await {
                 describe.push(t.elapsed().as_secs_f64() * 1000.0);
-                running += u64::from(d.get("status").and_then(Value::as_str) == Some("RUNNING"));
+                let status = d.get("status").and_then(Value::as_str).unwrap_or("?");
+                running += u64::from(status == "RUNNING");
+                *statuses.entry(status.to_owned()).or_default() += 1;
             }
+        }
+        if running == 0 && !sample.is_empty() {
+            // Nothing waits: the endpoint does not keep an activity task pending.
+            drop(progress);
+            let note = format!("executions did not stay waiting on an activity task; sampled statuses: {statuses:?}");
+            return ctx.setup_failed(r, SetupError::Unsupported(note));
         }
         for _ in 0..20 {
             let t = Instant::now();
@@ -944,7 +969,7 @@ async fn start_burst(ctx: &Arc<Ctx>) -> Report {
         &progress.counters,
         "StartExecution",
         0..ctx.opts.executions,
-        start_body(&machine, json!({})),
+        start_body(ctx, &machine, json!({})),
         ignore(),
     )
     .await;
@@ -998,7 +1023,7 @@ async fn express(ctx: &Arc<Ctx>) -> Report {
             }
         })
     };
-    let body = start_body(&machine, json!({}));
+    let body = start_body(ctx, &machine, json!({}));
     let phase = closed_loop(ctx, &progress.counters, "StartSyncExecution", 0..ctx.opts.executions, body, tally).await;
     drop(progress);
     if let Some(n) = phase.unsupported {
