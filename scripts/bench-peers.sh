@@ -15,7 +15,10 @@
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
-LOCALSTACK_VERSION="2026.3.0"
+# LocalStack's newer releases (4.14.0, 2026.3.0) need Python 3.12+ although their metadata
+# says 3.10; 4.4.0 runs on Python 3.11 with these pins of packages that broke it since.
+LOCALSTACK_VERSION="4.4.0"
+LOCALSTACK_PINS="cbor2==5.6.5 pyopenssl==24.2.1 cryptography==43.0.3 service_identity==24.2.0"
 dir="${BATON_BENCH_DIR:-$HOME/.cache/baton/bench}"
 mkdir -p "$dir"
 
@@ -58,7 +61,8 @@ moto)
   ;;
 localstack)
   port="${2:-4566}"
-  path="$(venv localstack "localstack-core[runtime]==$LOCALSTACK_VERSION")"
+  # shellcheck disable=SC2086 # the pins are separate words
+  path="$(venv localstack "localstack-core[runtime]==$LOCALSTACK_VERSION" $LOCALSTACK_PINS)"
   # The runtime itself, as its container would start it, on the host.
   GATEWAY_LISTEN="127.0.0.1:$port" SERVICES=stepfunctions EAGER_SERVICE_LOADING=1 \
     LOCALSTACK_HOST="127.0.0.1:$port" FILESYSTEM_ROOT="$dir/localstack-fs" \

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 
 use crate::client::{CallError, Client};
 use crate::procstat::{self, ServerUsage};
@@ -391,6 +392,7 @@ async fn closed_loop(
     range: std::ops::Range<u64>,
     body: BodyFn,
     on_ok: OkFn,
+    gate: Option<Arc<Semaphore>>,
 ) -> Phase {
     let next = Arc::new(AtomicU64::new(range.start));
     let stop = Arc::new(AtomicBool::new(false));
@@ -410,6 +412,7 @@ async fn closed_loop(
             on_ok.clone(),
         );
         let answered = answered.clone();
+        let gate = gate.clone();
         let end = range.end;
         handles.push(tokio::spawn(async move {
             let mut latency = Samples::default();
@@ -421,6 +424,12 @@ async fn closed_loop(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= end {
                     break;
+                }
+                if let Some(g) = &gate {
+                    match g.acquire().await {
+                        Ok(permit) => permit.forget(),
+                        Err(_) => break,
+                    }
                 }
                 let sent = Instant::now();
                 match ctx.call(action, &body(i)).await {
@@ -559,7 +568,8 @@ async fn completing(
     progress.counters.set_phase("starting");
     let began = Instant::now();
     let body = start_body(ctx, &machine, input);
-    let started = closed_loop(ctx, &progress.counters, "StartExecution", 0..ctx.opts.executions, body, ignore()).await;
+    let started =
+        closed_loop(ctx, &progress.counters, "StartExecution", 0..ctx.opts.executions, body, ignore(), None).await;
     if let Some(n) = started.unsupported {
         drop(progress);
         return ctx.setup_failed(r, SetupError::Unsupported(n));
@@ -629,12 +639,14 @@ async fn callback(ctx: &Arc<Ctx>) -> Report {
     // index -> client wall-clock ms when SendTaskSuccess was sent
     let answered: Arc<Mutex<BTreeMap<u64, f64>>> = Arc::default();
     let poll_unsupported: Arc<Mutex<Option<String>>> = Arc::default();
+    let gate = Arc::new(Semaphore::new(ctx.opts.concurrency));
     let mut workers = Vec::new();
     let endpoints = ctx.client.endpoint_count();
     for w in 0..ctx.opts.concurrency {
         let (ctx, activity, answered, counters, mut stop_rx) =
             (ctx.clone(), activity.clone(), answered.clone(), progress.counters.clone(), stop_rx.clone());
         let poll_unsupported = poll_unsupported.clone();
+        let gate = gate.clone();
         workers.push(tokio::spawn(async move {
             let mut poll_to_answer = Samples::default();
             let poll = json!({"activityArn": activity, "workerName": format!("bench-{w}")});
@@ -649,6 +661,7 @@ async fn callback(ctx: &Arc<Ctx>) -> Report {
                         ctx.count_error(&e);
                         counters.errors.fetch_add(1, Ordering::Relaxed);
                         if e.is_unsupported() {
+                            gate.close();
                             poll_unsupported
                                 .lock()
                                 .expect("lock is never poisoned")
@@ -672,7 +685,9 @@ async fn callback(ctx: &Arc<Ctx>) -> Report {
                 let answer = json!({"taskToken": token, "output": "{\"answered\":true}"});
                 // Answer on the next endpoint: another node when there are several.
                 let target = if endpoints > 1 { w + 1 } else { w };
-                match ctx.client.call_on(target, "SendTaskSuccess", &answer).await {
+                let result = ctx.client.call_on(target, "SendTaskSuccess", &answer).await;
+                gate.add_permits(1);
+                match result {
                     Ok(_) => {
                         poll_to_answer.push(received.elapsed().as_secs_f64() * 1000.0);
                         if let Some(i) = index {
@@ -708,7 +723,9 @@ async fn callback(ctx: &Arc<Ctx>) -> Report {
         })
     };
     let counters = Arc::new(Counters::default());
-    let started = closed_loop(ctx, &counters, "StartExecution", 0..n, body, keep).await;
+    // At most `concurrency` executions wait for a worker at once: the figures are latency,
+    // not the length of a queue that starts outrunning workers would build.
+    let started = closed_loop(ctx, &counters, "StartExecution", 0..n, body, keep, Some(gate.clone())).await;
     let waited = if started.unsupported.is_none() { wait_finished(ctx, &machine).await } else { Ok(()) };
     let total = began.elapsed();
     let _ = stop_tx.send(true);
@@ -862,7 +879,7 @@ async fn idle_waiters(ctx: &Arc<Ctx>) -> Report {
     let (mut describe_all, mut list_all) = (Samples::default(), Samples::default());
     for &upto in &checkpoints {
         let body = start_body(ctx, &machine, json!({}));
-        let phase = closed_loop(ctx, &progress.counters, "StartExecution", from..upto, body, keep.clone()).await;
+        let phase = closed_loop(ctx, &progress.counters, "StartExecution", from..upto, body, keep.clone(), None).await;
         if let Some(note) = phase.unsupported {
             drop(progress);
             return ctx.setup_failed(r, SetupError::Unsupported(note));
@@ -910,7 +927,8 @@ async fn idle_waiters(ctx: &Arc<Ctx>) -> Report {
             "list_p99_ms": list.summary().map(|s| s.p99_ms),
         }));
         if upto == n {
-            r.running = running;
+            // Estimated from the sample of up to 200 (exact for up to 200 executions).
+            r.running = (running as f64 / sample.len().max(1) as f64 * r.started as f64).round() as u64;
             r.extra.insert("sampled_running".into(), json!(format!("{running} of {} sampled", sample.len())));
         }
         describe_all.extend(describe);
@@ -971,6 +989,7 @@ async fn start_burst(ctx: &Arc<Ctx>) -> Report {
         0..ctx.opts.executions,
         start_body(ctx, &machine, json!({})),
         ignore(),
+        None,
     )
     .await;
     if let Some(n) = phase.unsupported {
@@ -1024,7 +1043,8 @@ async fn express(ctx: &Arc<Ctx>) -> Report {
         })
     };
     let body = start_body(ctx, &machine, json!({}));
-    let phase = closed_loop(ctx, &progress.counters, "StartSyncExecution", 0..ctx.opts.executions, body, tally).await;
+    let phase =
+        closed_loop(ctx, &progress.counters, "StartSyncExecution", 0..ctx.opts.executions, body, tally, None).await;
     drop(progress);
     if let Some(n) = phase.unsupported {
         return ctx.setup_failed(r, SetupError::Unsupported(n));
