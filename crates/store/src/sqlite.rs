@@ -1,7 +1,9 @@
 //! The embedded store: one SQLite database file in WAL mode.
 //!
-//! One connection writes (SQLite has one writer at a time anyway); a few more read, so
-//! Describe/List/GetExecutionHistory never wait behind a commit. Every call runs on tokio's
+//! One connection writes (SQLite has one writer at a time anyway), owned by one thread that
+//! runs writes in arrival order: under load it stays busy instead of handing a lock from
+//! blocked thread to blocked thread. A few more connections read, so
+//! Describe/List/GetExecutionHistory never wait behind a commit; reads run on tokio's
 //! blocking pool. Migrations are numbered and append-only; the schema's version is SQLite's
 //! `user_version`.
 
@@ -70,9 +72,12 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// A write, run on the writer thread.
+type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
-    writer: Arc<Mutex<Connection>>,
+    writer: std::sync::mpsc::Sender<WriteJob>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
 }
@@ -103,20 +108,32 @@ impl SqliteStore {
         let mut writer = open_connection(path)?;
         migrate(&mut writer)?;
         let readers = (0..4).map(|_| open_connection(path).map(Mutex::new)).collect::<Result<Vec<_>>>()?;
-        Ok(Self { writer: Arc::new(Mutex::new(writer)), readers: Arc::new(readers), next_reader: AtomicUsize::new(0) })
+        let (jobs, queue) = std::sync::mpsc::channel::<WriteJob>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                let mut conn = writer;
+                // Ends when the store (the only sender) is dropped.
+                while let Ok(job) = queue.recv() {
+                    // A panicking write answers nothing (its caller sees an error); the
+                    // thread goes on with the next.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+                }
+            })
+            .map_err(backend)?;
+        Ok(Self { writer: jobs, readers: Arc::new(readers), next_reader: AtomicUsize::new(0) })
     }
 
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = writer.lock().map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(backend)?
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let _ = answer.send(f(conn));
+        });
+        self.writer.send(job).map_err(|_| StoreError::Backend("the writer thread has stopped".into()))?;
+        answered.await.map_err(|_| StoreError::Backend("a write failed without an answer".into()))?
     }
 
     async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
