@@ -51,7 +51,7 @@ postgres)
   url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
   server="${url%/*}"
   db="baton_bench"
-  psql "$server/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+  PGOPTIONS="--client-min-messages=warning" psql "$server/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
   for i in $(seq 0 $((nodes - 1))); do
     start_node "$i" $((port + i)) --store "$server/$db"
     args+=(--endpoint "http://127.0.0.1:$((port + i))" --pid "$(cat "$dir/node$i.pid")")
