@@ -4,6 +4,8 @@
 #
 #   bash scripts/bench-all.sh OUT [RUNS] [TARGETS...]
 #
+# RUNS (default 3) for Baton's targets; the peers, far slower, run PEER_RUNS times (default
+# 2) with fewer executions in the same 5 s.
 # TARGETS (default all, in this order): sqlite idle pg1 pg2 pg3 moto localstack.
 # `idle` is idle-waiters with 100,000 executions on SQLite, once. Needs a release build
 # (`cargo build --release -p baton`), PostgreSQL (DATABASE_URL) for pg*, and PyPI once for
@@ -26,13 +28,14 @@ export BATON_BIN="$baton"
 # scenario N concurrency, for Baton and for the peers (which run far fewer in the same time).
 baton_plan=(
   "pass-chain 20000 32" "choice-loop 2000 32" "map-fanout 200 8" "parallel 10000 32"
-  "wait 2000 200" "callback 5000 16" "start-burst 20000 32" "express 20000 32"
+  "wait 2000 200" "callback 5000 16" "callback 2000 4" "start-burst 20000 32" "express 20000 32"
 )
 peer_plan=(
   "pass-chain 2000 32" "choice-loop 100 32" "map-fanout 10 8" "parallel 1000 32"
-  "wait 500 200" "callback 500 16" "start-burst 2000 32" "express 2000 32"
+  "wait 500 200" "callback 500 16" "callback 200 4" "start-burst 2000 32" "express 2000 32"
 )
-cluster_plan=("pass-chain 20000 32" "callback 5000 16" "start-burst 20000 32")
+peer_runs="${PEER_RUNS:-2}"
+cluster_plan=("pass-chain 20000 32" "callback 5000 16" "callback 2000 4" "start-burst 20000 32")
 
 bench() { # bench NAME RUN PLAN-ARRAY-NAME ENDPOINT-ARGS...
   local name=$1 run=$2 plan=$3; shift 3
@@ -41,7 +44,7 @@ bench() { # bench NAME RUN PLAN-ARRAY-NAME ENDPOINT-ARGS...
     read -r scenario n c <<<"$step"
     echo "== $name run $run $scenario: $(uptime)"
     "$baton" bench "$@" --scenario "$scenario" --executions "$n" --concurrency "$c" \
-      --duration 5 --finish-timeout 120 --quiet --json "$out/$name/run$run-$scenario.json" \
+      --duration 5 --finish-timeout 60 --quiet --json "$out/$name/run$run-$scenario-c$c.json" \
       | grep -E '^==|throughput' || true
   done
 }
@@ -74,7 +77,7 @@ for target in "${targets[@]}"; do
     done
     ;;
   moto | localstack)
-    for run in $(seq "$runs"); do
+    for run in $(seq "$peer_runs"); do
       line="$(bash scripts/bench-peers.sh "$target" 15100)"
       read -r _ pid url <<<"$line"
       bench "$target" "$run" peer_plan --endpoint "$url" --pid "$pid"

@@ -16,6 +16,14 @@ cd "$(dirname "$0")/.."
 
 dir="${BATON_BENCH_DIR:-$HOME/.cache/baton/bench}"
 mkdir -p "$dir"
+if [ "${1:-}" = stop ]; then
+  for f in "$dir"/node*.pid; do
+    [ -f "$f" ] || continue
+    kill "$(cat "$f")" 2>/dev/null || true
+    rm -f "$f"
+  done
+  exit 0
+fi
 if [ -z "${BATON_BIN:-}" ]; then
   target_dir="$(cargo metadata --format-version 1 --no-deps \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
@@ -25,6 +33,10 @@ fi
 
 start_node() { # start_node INDEX PORT [--store URL]
   local i=$1 port=$2; shift 2
+  if curl -s -o /dev/null "http://127.0.0.1:$port/health"; then
+    echo "error: port $port is taken" >&2
+    exit 1
+  fi
   rm -rf "$dir/node$i"
   BATON_LOG=warn "$BATON_BIN" serve --host 127.0.0.1 --port "$port" --data-dir "$dir/node$i" "$@" \
     >"$dir/node$i.log" 2>&1 &
@@ -56,14 +68,6 @@ postgres)
     start_node "$i" $((port + i)) --store "$server/$db"
     args+=(--endpoint "http://127.0.0.1:$((port + i))" --pid "$(cat "$dir/node$i.pid")")
   done
-  ;;
-stop)
-  for f in "$dir"/node*.pid; do
-    [ -f "$f" ] || continue
-    kill "$(cat "$f")" 2>/dev/null || true
-    rm -f "$f"
-  done
-  exit 0
   ;;
 *)
   sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2

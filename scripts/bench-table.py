@@ -61,6 +61,9 @@ def load(out):
         for f in sorted(target_dir.glob("run*.json")):
             for r in json.loads(f.read_text())["reports"]:
                 title = r["scenario"] + (f" ({r['variant']})" if r.get("variant") else "")
+                if r["scenario"] == "callback":
+                    # Run at two loads: latency depends on how many wait at once.
+                    title += f", {r['concurrency']} at once"
                 if title not in order:
                     order.append(title)
                 found[title][target_dir.name].append(r)
@@ -99,7 +102,8 @@ def main():
     out = sys.argv[1]
     found, order = load(out)
     scenarios = list(KEY_LATENCY)
-    order.sort(key=lambda t: (scenarios.index(t.split(" ")[0]) if t.split(" ")[0] in scenarios else 99, t))
+    scenario_of = lambda t: t.replace(",", " ").split(" ")[0]  # noqa: E731
+    order.sort(key=lambda t: (scenarios.index(scenario_of(t)) if scenario_of(t) in scenarios else 99, t))
     for title in order:
         if title == "idle-waiters" and set(found[title]) == {"idle"}:
             continue
@@ -108,7 +112,7 @@ def main():
         if not rows:
             continue
         base = rows.get("sqlite")
-        key = next((s["key"] for s in rows.values() if s["status"] == "ok"), "")
+        key = KEY_LATENCY.get(scenario_of(title), "")
         print(f"### {title}\n")
         print(f"| endpoint | runs | throughput | transitions/s | {key} p50 ms | {key} p99 ms "
               "| server RSS max MiB | server CPU cores | succeeded/started | errors | vs Baton SQLite |")
