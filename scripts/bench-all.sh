@@ -4,8 +4,9 @@
 #
 #   bash scripts/bench-all.sh OUT [RUNS] [TARGETS...]
 #
-# RUNS (default 3) for Baton's targets; the peers, far slower, run PEER_RUNS times (default
-# 2) with fewer executions in the same 5 s.
+# RUNS (default 3) for Baton on SQLite; the clusters run CLUSTER_RUNS times (default 2), the
+# peers, far slower, PEER_RUNS times (default 2) with fewer executions in the same 5 s and
+# 20 s, not 60, for the last executions to end.
 # TARGETS (default all, in this order): sqlite idle pg1 pg2 pg3 moto localstack.
 # `idle` is idle-waiters with 100,000 executions on SQLite, once. Needs a release build
 # (`cargo build --release -p baton`), PostgreSQL (DATABASE_URL) for pg*, and PyPI once for
@@ -29,12 +30,16 @@ export BATON_BIN="$baton"
 baton_plan=(
   "pass-chain 20000 32" "choice-loop 2000 32" "map-fanout 200 8" "parallel 10000 32"
   "wait 2000 200" "callback 5000 16" "callback 2000 4" "start-burst 20000 32" "express 20000 32"
+  "idle-waiters 2000 32"
 )
 peer_plan=(
   "pass-chain 2000 32" "choice-loop 100 32" "map-fanout 10 8" "parallel 1000 32"
   "wait 500 200" "callback 500 16" "callback 200 4" "start-burst 2000 32" "express 2000 32"
+  "idle-waiters 2000 32"
 )
 peer_runs="${PEER_RUNS:-2}"
+cluster_runs="${CLUSTER_RUNS:-2}"
+finish=60
 cluster_plan=("pass-chain 20000 32" "callback 5000 16" "callback 2000 4" "start-burst 20000 32")
 
 bench() { # bench NAME RUN PLAN-ARRAY-NAME ENDPOINT-ARGS...
@@ -44,7 +49,7 @@ bench() { # bench NAME RUN PLAN-ARRAY-NAME ENDPOINT-ARGS...
     read -r scenario n c <<<"$step"
     echo "== $name run $run $scenario: $(uptime)"
     "$baton" bench "$@" --scenario "$scenario" --executions "$n" --concurrency "$c" \
-      --duration 5 --finish-timeout 60 --quiet --json "$out/$name/run$run-$scenario-c$c.json" \
+      --duration 5 --finish-timeout "$finish" --quiet --json "$out/$name/run$run-$scenario-c$c.json" \
       | grep -E '^==|throughput' || true
   done
 }
@@ -69,7 +74,7 @@ for target in "${targets[@]}"; do
     bash scripts/bench-baton.sh stop
     ;;
   pg1 | pg2 | pg3)
-    for run in $(seq "$runs"); do
+    for run in $(seq "$cluster_runs"); do
       line="$(bash scripts/bench-baton.sh postgres "${target#pg}")"
       read -ra args <<<"$line"
       bench "$target" "$run" cluster_plan "${args[@]}"
@@ -77,6 +82,7 @@ for target in "${targets[@]}"; do
     done
     ;;
   moto | localstack)
+    finish=20
     for run in $(seq "$peer_runs"); do
       line="$(bash scripts/bench-peers.sh "$target" 15100)"
       read -r _ pid url <<<"$line"

@@ -64,7 +64,8 @@ localstack)
   # shellcheck disable=SC2086 # the pins are separate words
   path="$(venv localstack "localstack-core[runtime]==$LOCALSTACK_VERSION" $LOCALSTACK_PINS)"
   # The runtime itself, as its container would start it, on the host.
-  GATEWAY_LISTEN="127.0.0.1:$port" SERVICES=stepfunctions EAGER_SERVICE_LOADING=1 \
+  # events: Step Functions reports status changes to EventBridge, as in a default LocalStack.
+  GATEWAY_LISTEN="127.0.0.1:$port" SERVICES=stepfunctions,events EAGER_SERVICE_LOADING=1 \
     LOCALSTACK_HOST="127.0.0.1:$port" FILESYSTEM_ROOT="$dir/localstack-fs" \
     DNS_ADDRESS=0 SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 \
     "$path/bin/python" -m localstack.runtime.main >"$dir/localstack.log" 2>&1 &

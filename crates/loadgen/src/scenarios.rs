@@ -209,6 +209,7 @@ struct Ctx {
     opts: Options,
     tag: String,
     errors: Mutex<BTreeMap<String, u64>>,
+    examples: Mutex<BTreeMap<String, String>>,
 }
 
 /// Why a scenario could not run.
@@ -249,17 +250,20 @@ fn timestamp_ms(v: &Value) -> Option<f64> {
 impl Ctx {
     fn new(client: Arc<Client>, opts: Options) -> Arc<Ctx> {
         let tag = format!("{:x}{:x}", now_ms() as u64, std::process::id() & 0xfff);
-        Arc::new(Ctx { client, opts, tag, errors: Mutex::new(BTreeMap::new()) })
+        Arc::new(Ctx { client, opts, tag, errors: Mutex::default(), examples: Mutex::default() })
     }
 
-    fn count_error(&self, e: &CallError) {
+    /// Count a failed call, keeping the first message of each error name to explain it.
+    fn count_error(&self, action: &str, e: &CallError) {
         *self.errors.lock().expect("error map lock is never poisoned").entry(e.name().to_owned()).or_default() += 1;
+        let mut examples = self.examples.lock().expect("error map lock is never poisoned");
+        examples.entry(e.name().to_owned()).or_insert_with(|| format!("{action}: {e}"));
     }
 
     async fn call(&self, action: &str, body: &Value) -> Result<Value, CallError> {
         let r = self.client.call(action, body).await;
         if let Err(e) = &r {
-            self.count_error(e);
+            self.count_error(action, e);
         }
         r
     }
@@ -272,6 +276,10 @@ impl Ctx {
 
     fn finish(&self, mut r: Report, usage: Option<UsageMonitor>) -> Report {
         r.errors = std::mem::take(&mut *self.errors.lock().expect("error map lock is never poisoned"));
+        let examples = std::mem::take(&mut *self.examples.lock().expect("error map lock is never poisoned"));
+        if !examples.is_empty() {
+            r.extra.insert("error_examples".into(), json!(examples));
+        }
         r.server = usage.map(UsageMonitor::finish);
         r
     }
@@ -658,7 +666,7 @@ async fn callback(ctx: &Arc<Ctx>) -> Report {
                 let task = match got {
                     Ok(t) => t,
                     Err(e) => {
-                        ctx.count_error(&e);
+                        ctx.count_error("GetActivityTask", &e);
                         counters.errors.fetch_add(1, Ordering::Relaxed);
                         if e.is_unsupported() {
                             gate.close();
@@ -696,7 +704,7 @@ async fn callback(ctx: &Arc<Ctx>) -> Report {
                         counters.done.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e) => {
-                        ctx.count_error(&e);
+                        ctx.count_error("SendTaskSuccess", &e);
                         counters.errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
