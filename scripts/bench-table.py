@@ -140,10 +140,12 @@ def main():
     for f in sorted(idle.glob("run*.json")) if idle.is_dir() else []:
         for r in json.loads(f.read_text())["reports"]:
             print("### idle-waiters, 100,000 executions (Baton, SQLite)\n")
-            print("| waiting | server RSS MiB | DescribeExecution p50 / p99 ms | ListExecutions p50 / p99 ms |")
-            print("|---|---|---|---|")
+            print("| waiting | server RSS MiB | of which anonymous (heap) MiB | DescribeExecution p50 / p99 ms "
+                  "| ListExecutions p50 / p99 ms |")
+            print("|---|---|---|---|---|")
             for c in r["extra"].get("checkpoints", []):
-                print(f"| {c['waiting']:,} | {fmt(c['rss_mib'])} | {fmt(c['describe_p50_ms'], 2)} / "
+                print(f"| {c['waiting']:,} | {fmt(c['rss_mib'])} | {fmt(c.get('rss_anon_mib'))} "
+                      f"| {fmt(c['describe_p50_ms'], 2)} / "
                       f"{fmt(c['describe_p99_ms'], 2)} | {fmt(c['list_p50_ms'], 2)} / {fmt(c['list_p99_ms'], 2)} |")
             print()
 

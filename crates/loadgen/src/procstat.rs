@@ -6,6 +6,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProcSample {
     pub rss_kib: u64,
+    /// The anonymous part of RSS (heap, stacks): RSS less the program's own code and other
+    /// mapped files, which are paged in as code paths first run.
+    pub rss_anon_kib: u64,
     /// User plus system CPU time, in seconds.
     pub cpu_s: f64,
 }
@@ -24,10 +27,14 @@ pub struct ServerUsage {
 
 pub fn sample(pid: u32) -> Option<ProcSample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    let rss_kib = field("VmRSS:")?;
+    let rss_anon_kib = field("RssAnon:").unwrap_or(0);
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may contain spaces.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -37,7 +44,7 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
     // SAFETY: sysconf reads a constant of the running system.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     let hz = if hz > 0 { hz as f64 } else { 100.0 };
-    Some(ProcSample { rss_kib, cpu_s: ticks as f64 / hz })
+    Some(ProcSample { rss_kib, rss_anon_kib, cpu_s: ticks as f64 / hz })
 }
 
 /// The sum over several processes (the nodes of a cluster on this machine).
@@ -46,6 +53,7 @@ pub fn sample_all(pids: &[u32]) -> Option<ProcSample> {
     for &pid in pids {
         let s = sample(pid)?;
         total.rss_kib += s.rss_kib;
+        total.rss_anon_kib += s.rss_anon_kib;
         total.cpu_s += s.cpu_s;
     }
     Some(total)
@@ -60,6 +68,7 @@ mod tests {
         if cfg!(target_os = "linux") {
             let s = sample(std::process::id()).expect("own /proc entry");
             assert!(s.rss_kib > 0);
+            assert!(s.rss_anon_kib > 0 && s.rss_anon_kib <= s.rss_kib);
         }
     }
 }

@@ -897,7 +897,10 @@ async fn idle_waiters(ctx: &Arc<Ctx>) -> Report {
         start_time += phase.elapsed;
         from = upto;
         settle(&ctx.opts.pids).await;
-        let rss = procstat::sample_all(&ctx.opts.pids).map(|s| (s.rss_kib as f64 / 1024.0 * 10.0).round() / 10.0);
+        let usage_now = procstat::sample_all(&ctx.opts.pids);
+        let mib = |kib: u64| (kib as f64 / 1024.0 * 10.0).round() / 10.0;
+        let rss = usage_now.map(|s| mib(s.rss_kib));
+        let rss_anon = usage_now.map(|s| mib(s.rss_anon_kib));
         let sample: Vec<String> =
             arns.lock().expect("lock is never poisoned").iter().rev().take(200).cloned().collect();
         let (mut describe, mut list) = (Samples::default(), Samples::default());
@@ -927,6 +930,7 @@ async fn idle_waiters(ctx: &Arc<Ctx>) -> Report {
         points.push(json!({
             "waiting": r.started,
             "rss_mib": rss,
+            "rss_anon_mib": rss_anon,
             "describe_sampled": sample.len(),
             "describe_running": running,
             "describe_p50_ms": describe.summary().map(|s| s.p50_ms),
