@@ -33,7 +33,7 @@ baton_plan=(
   "idle-waiters 2000 32"
 )
 peer_plan=(
-  "pass-chain 2000 32" "choice-loop 100 32" "map-fanout 10 8" "parallel 1000 32"
+  "pass-chain 2000 32" "choice-loop 40 32" "map-fanout 4 4" "parallel 1000 32"
   "wait 500 200" "callback 500 16" "callback 200 4" "start-burst 2000 32" "express 2000 32"
   "idle-waiters 2000 32"
 )
