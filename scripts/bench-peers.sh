@@ -78,7 +78,11 @@ localstack)
 stop)
   for name in moto localstack; do
     if [ -f "$dir/$name.pid" ]; then
-      kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
+      pid="$(cat "$dir/$name.pid")"
+      kill "$pid" 2>/dev/null || true
+      # LocalStack may ignore SIGTERM while it shuts its services down; do not leave it running.
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -9 "$pid" 2>/dev/null || true
       rm -f "$dir/$name.pid"
     fi
   done
