@@ -1,5 +1,6 @@
 //! The `baton` binary: argument parsing and output only; the work is in the libraries.
 
+mod cli_bench;
 mod cli_run;
 mod cli_serve;
 
@@ -25,6 +26,9 @@ enum Commands {
     Eval(cli_run::EvalArgs),
     /// Check a definition and print what is wrong with it, with locations.
     Validate(cli_run::ValidateArgs),
+    /// Drive any Step Functions endpoint with a load scenario and report throughput,
+    /// latency and errors.
+    Bench(cli_bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,5 +51,6 @@ fn main() -> ExitCode {
         Commands::Run(args) => cli_run::run(args),
         Commands::Eval(args) => cli_run::eval(args),
         Commands::Validate(args) => cli_run::validate(args),
+        Commands::Bench(args) => cli_bench::run(args),
     }
 }

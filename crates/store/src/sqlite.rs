@@ -1,13 +1,14 @@
 //! The embedded store: one SQLite database file in WAL mode.
 //!
 //! One connection writes (SQLite has one writer at a time anyway); a few more read, so
-//! Describe/List/GetExecutionHistory never wait behind a commit. Every call runs on tokio's
-//! blocking pool. Migrations are numbered and append-only; the schema's version is SQLite's
+//! Describe/List/GetExecutionHistory never wait behind a commit. Each connection is owned by
+//! a thread of its own that runs the calls sent to it in arrival order: under load it stays
+//! busy instead of handing a lock from one parked thread to the next, and the threads stay
+//! few and fixed, so the heap does not spread over ever more malloc arenas. Migrations are numbered and append-only; the schema's version is SQLite's
 //! `user_version`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -92,10 +93,31 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// A call on one connection, run on the thread that owns it.
+type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A thread that owns `conn` and runs the jobs sent to it in order; it ends when the
+/// store, the only sender, is dropped. Fixed threads, unlike tokio's blocking pool, which
+/// starts and ends threads and so spreads the heap over more and more malloc arenas.
+fn connection_thread(name: &str, mut conn: Connection) -> Result<std::sync::mpsc::Sender<WriteJob>> {
+    let (jobs, queue) = std::sync::mpsc::channel::<WriteJob>();
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            while let Ok(job) = queue.recv() {
+                // A panicking job answers nothing (its caller sees an error); the thread goes
+                // on with the next.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+            }
+        })
+        .map_err(backend)?;
+    Ok(jobs)
+}
+
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
-    writer: Arc<Mutex<Connection>>,
-    readers: Arc<Vec<Mutex<Connection>>>,
+    writer: std::sync::mpsc::Sender<WriteJob>,
+    readers: Vec<std::sync::mpsc::Sender<WriteJob>>,
     next_reader: AtomicUsize,
 }
 
@@ -124,32 +146,33 @@ impl SqliteStore {
         }
         let mut writer = open_connection(path)?;
         migrate(&mut writer)?;
-        let readers = (0..4).map(|_| open_connection(path).map(Mutex::new)).collect::<Result<Vec<_>>>()?;
-        Ok(Self { writer: Arc::new(Mutex::new(writer)), readers: Arc::new(readers), next_reader: AtomicUsize::new(0) })
+        let readers = (0..4)
+            .map(|i| open_connection(path).and_then(|c| connection_thread(&format!("sqlite-reader-{i}"), c)))
+            .collect::<Result<Vec<_>>>()?;
+        let writer = connection_thread("sqlite-writer", writer)?;
+        Ok(Self { writer, readers, next_reader: AtomicUsize::new(0) })
     }
 
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = writer.lock().map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(backend)?
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let _ = answer.send(f(conn));
+        });
+        self.writer.send(job).map_err(|_| StoreError::Backend("the writer thread has stopped".into()))?;
+        answered.await.map_err(|_| StoreError::Backend("a write failed without an answer".into()))?
     }
 
     async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
-        let readers = self.readers.clone();
-        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % readers.len();
-        tokio::task::spawn_blocking(move || {
-            let conn = readers[i].lock().map_err(|_| StoreError::Backend("reader lock poisoned".into()))?;
-            f(&conn)
-        })
-        .await
-        .map_err(backend)?
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let _ = answer.send(f(conn));
+        });
+        self.readers[i].send(job).map_err(|_| StoreError::Backend("a reader thread has stopped".into()))?;
+        answered.await.map_err(|_| StoreError::Backend("a read failed without an answer".into()))?
     }
 }
 
