@@ -28,7 +28,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::links::{LinkSigner, DEFAULT_LINK_LIFETIME_MS};
-use store::{Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, Wake};
+use store::{Claim, Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, Wake};
 use tokio::sync::{mpsc, Notify};
 
 use crate::functions::Config;
@@ -551,33 +551,41 @@ impl Engine {
         }
     }
 
-    /// Apply every queued event of one execution in one commit.
+    /// Apply every queued event of one execution in one commit. A resume is two store writes:
+    /// the claim with its reads, and the commit that also ends the claim.
     async fn process(&self, arn: &str) -> Result<(), EngineError> {
         let store = &self.inner.store;
         let owner = &self.inner.config.node_id;
         loop {
             let now = now_ms();
-            if !store.claim_execution(arn, owner, now, now + LEASE_MS).await? {
-                // Another engine holds it; it will see the queued events.
-                return Ok(());
-            }
-            let result = self.process_claimed(arn).await;
-            store.release_execution(arn, owner).await?;
-            match result {
+            let (row, state, events) = match store.claim_pending(arn, owner, now, now + LEASE_MS).await? {
+                // Another engine holds it and will see the queued events; or none are queued.
+                Claim::Busy | Claim::Idle => return Ok(()),
+                Claim::Claimed { row, state, events } => (*row, state, events),
+            };
+            match self.apply_claimed(arn, row, state, events).await {
                 Ok(()) => return Ok(()),
-                Err(EngineError::Store(StoreError::Conflict(_))) => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    store.release_execution(arn, owner).await?;
+                    if !matches!(e, EngineError::Store(StoreError::Conflict(_))) {
+                        return Err(e);
+                    }
+                }
             }
         }
     }
 
-    async fn process_claimed(&self, arn: &str) -> Result<(), EngineError> {
+    /// Feed the queued events to the interpreter and commit the result, ending the claim.
+    /// Returns `Ok` only once that commit is made; on `Err` the claim is still held.
+    async fn apply_claimed(
+        &self,
+        arn: &str,
+        row: ExecutionRow,
+        state: Option<String>,
+        events: Vec<(i64, String)>,
+    ) -> Result<(), EngineError> {
         let store = &self.inner.store;
-        let Some((row, state)) = store.load_execution(arn).await? else { return Ok(()) };
-        let events = store.pending_events(arn).await?;
-        if events.is_empty() {
-            return Ok(());
-        }
+        let release = Some(self.inner.config.node_id.clone());
         let consumed: Vec<i64> = events.iter().map(|(seq, _)| *seq).collect();
         let Some(state) = state else {
             // Ended: late callbacks and timers change nothing, but must not pile up.
@@ -591,6 +599,7 @@ impl Engine {
                 stop: row.stop,
                 state: None,
                 consumed_events: consumed,
+                release,
                 ..Commit::default()
             };
             store.commit(&commit).await?;
@@ -616,7 +625,8 @@ impl Engine {
             });
             outs.push(out);
         }
-        let commit = self.build_commit(arn, row.version, &exec, outs, consumed, finished_tasks);
+        let mut commit = self.build_commit(arn, row.version, &exec, outs, consumed, finished_tasks);
+        commit.release = release;
         store.commit(&commit).await?;
         self.after_commit(&commit);
         self.report_to_parent(&row, &commit).await;
@@ -780,6 +790,7 @@ impl Engine {
             tasks_added: tasks.values().flatten().cloned().collect(),
             tasks_removed: tasks.iter().filter(|(_, t)| t.is_none()).map(|(id, _)| *id).collect(),
             consumed_events: consumed,
+            release: None,
         }
     }
 

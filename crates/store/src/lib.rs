@@ -205,6 +205,21 @@ pub struct Commit {
     pub tasks_removed: Vec<i64>,
     /// Queued events ([`Store::push_event`]) this step consumed.
     pub consumed_events: Vec<i64>,
+    /// The owner whose claim ([`Store::claim_pending`]) this commit ends, in the same
+    /// transaction; `None` leaves any claim as it is.
+    pub release: Option<String>,
+}
+
+/// What [`Store::claim_pending`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// Another owner holds the execution, or it does not exist.
+    Busy,
+    /// Nothing is queued for it; no claim is left behind.
+    Idle,
+    /// Claimed until the lease's end: the execution, its resumable state (`None` once it has
+    /// ended) and its queued events, oldest first.
+    Claimed { row: Box<ExecutionRow>, state: Option<String>, events: Vec<(i64, String)> },
 }
 
 /// Counts for `/metrics`.
@@ -310,6 +325,10 @@ pub trait Store: Send + Sync + 'static {
     /// Claim an execution for processing until `until`; false when another owner holds it.
     async fn claim_execution(&self, arn: &str, owner: &str, now: Millis, until: Millis) -> Result<bool>;
     async fn release_execution(&self, arn: &str, owner: &str) -> Result<()>;
+    /// Claim an execution and read what applying its queued events needs, in one
+    /// transaction: the claim, the execution and its queued events. With nothing queued, the
+    /// claim is not kept. A commit with [`Commit::release`] ends the claim.
+    async fn claim_pending(&self, arn: &str, owner: &str, now: Millis, until: Millis) -> Result<Claim>;
 
     // --- timers ----------------------------------------------------------------------------
     async fn due_timers(&self, now: Millis, limit: usize) -> Result<Vec<TimerRow>>;

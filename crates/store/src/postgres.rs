@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
 use crate::{
-    ActivityRow, AliasRow, AnswerFn, Commit, ExecutionRow, Gauges, MessageRow, Millis, QueueRow, Result,
+    ActivityRow, AliasRow, AnswerFn, Claim, Commit, ExecutionRow, Gauges, MessageRow, Millis, QueueRow, Result,
     StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow, Wake,
 };
 
@@ -692,7 +692,10 @@ impl Store for PostgresStore {
         let n = tx
             .execute(
                 "UPDATE executions SET status = $2, output = $3, error = $4, cause = $5, stop = $6, state = $7, \
-                 version = version + 1 WHERE arn = $1 AND version = $8",
+                 version = version + 1, \
+                 lease_until = CASE WHEN lease_owner = $9 THEN NULL ELSE lease_until END, \
+                 lease_owner = CASE WHEN lease_owner = $9 THEN NULL ELSE lease_owner END \
+                 WHERE arn = $1 AND version = $8",
                 &[
                     &commit.execution_arn,
                     &commit.status,
@@ -702,6 +705,7 @@ impl Store for PostgresStore {
                     &commit.stop,
                     &commit.state,
                     &commit.expected_version,
+                    &commit.release,
                 ],
             )
             .await
@@ -795,6 +799,46 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         Ok(n > 0)
+    }
+
+    async fn claim_pending(&self, arn: &str, owner: &str, now: Millis, until: Millis) -> Result<Claim> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        let events: Vec<(i64, String)> = tx
+            .query("SELECT seq, payload FROM inbox WHERE execution_arn = $1 ORDER BY seq", &[&arn])
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let free = "arn = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3)";
+        if events.is_empty() {
+            // Nothing to apply: take no lease (and so write nothing), only tell whether one
+            // could have been taken.
+            let n: i64 = tx
+                .query_one(&format!("SELECT COUNT(*) FROM executions WHERE {free}"), &[&arn, &owner, &now])
+                .await
+                .map_err(backend)?
+                .get(0);
+            tx.rollback().await.map_err(backend)?;
+            return Ok(if n > 0 { Claim::Idle } else { Claim::Busy });
+        }
+        let rows = tx
+            .query(
+                &format!(
+                    "UPDATE executions SET lease_owner = $2, lease_until = $4 WHERE {free} RETURNING {EXEC_COLS}, state"
+                ),
+                &[&arn, &owner, &now, &until],
+            )
+            .await
+            .map_err(backend)?;
+        let Some(r) = rows.first() else {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(Claim::Busy);
+        };
+        let (row, state) = (exec_from_row(r), r.get(EXEC_COLS.split(',').count()));
+        tx.commit().await.map_err(backend)?;
+        Ok(Claim::Claimed { row: Box::new(row), state, events })
     }
 
     async fn release_execution(&self, arn: &str, owner: &str) -> Result<()> {

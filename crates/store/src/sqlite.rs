@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use crate::{
-    ActivityRow, AliasRow, AnswerFn, Commit, ExecutionRow, Gauges, MessageRow, Millis, QueueRow, Result,
+    ActivityRow, AliasRow, AnswerFn, Claim, Commit, ExecutionRow, Gauges, MessageRow, Millis, QueueRow, Result,
     StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow,
 };
 
@@ -119,19 +119,54 @@ pub struct SqliteStore {
     writer: std::sync::mpsc::Sender<WriteJob>,
     readers: Vec<std::sync::mpsc::Sender<WriteJob>>,
     next_reader: AtomicUsize,
+    /// Dropped with the store, which ends the checkpoint thread.
+    _stop_checkpoints: std::sync::mpsc::Sender<()>,
+}
+
+/// How often the checkpoint thread looks at the WAL.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// WAL frames (pages) beyond which a checkpoint waits for readers so the WAL can start over,
+/// in case passive checkpoints keep being overtaken (64 MiB of 4 KiB pages).
+const WAL_FRAMES_MAX: i64 = 16_384;
+
+/// Copy committed pages from the WAL into the database, beside the writer rather than in it.
+/// A passive checkpoint never blocks the writer or readers; once it has copied everything,
+/// the writer starts the WAL over at its next commit, so the file stays small.
+fn checkpoint_loop(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        let passive =
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
+        match passive {
+            Ok((log, _)) if log > WAL_FRAMES_MAX => {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "restarting the write-ahead log");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "checkpointing the write-ahead log"),
+        }
+    }
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-fn open_connection(path: &Path) -> Result<Connection> {
+/// Page cache per connection, in KiB. SQLite's default (2 MiB each) fills as the database
+/// grows, so six connections alone would let memory climb by 12 MiB with the number of
+/// stored executions; the operating system caches the file beneath them anyway.
+const WRITER_CACHE_KIB: i64 = 1024;
+const READER_CACHE_KIB: i64 = 512;
+const CHECKPOINT_CACHE_KIB: i64 = 64;
+
+fn open_connection(path: &Path, cache_kib: i64) -> Result<Connection> {
     let conn = Connection::open(path).map_err(backend)?;
     // NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the
     // last commits), and avoids an fsync per commit.
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;",
-    )
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF; \
+         PRAGMA cache_size=-{cache_kib};"
+    ))
     .map_err(backend)?;
     Ok(conn)
 }
@@ -144,13 +179,23 @@ impl SqliteStore {
                 std::fs::create_dir_all(dir).map_err(backend)?;
             }
         }
-        let mut writer = open_connection(path)?;
+        let mut writer = open_connection(path, WRITER_CACHE_KIB)?;
         migrate(&mut writer)?;
         let readers = (0..4)
-            .map(|i| open_connection(path).and_then(|c| connection_thread(&format!("sqlite-reader-{i}"), c)))
+            .map(|i| open_connection(path, READER_CACHE_KIB).and_then(|c| connection_thread(&format!("sqlite-reader-{i}"), c)))
             .collect::<Result<Vec<_>>>()?;
+        // Checkpoints run on a thread of their own, not inside a commit: SQLite's automatic
+        // checkpoint copies the WAL into the database and syncs it in whichever commit crosses
+        // the threshold, a stall of milliseconds for that one caller.
+        writer.execute_batch("PRAGMA wal_autocheckpoint=0").map_err(backend)?;
         let writer = connection_thread("sqlite-writer", writer)?;
-        Ok(Self { writer, readers, next_reader: AtomicUsize::new(0) })
+        let (stop_checkpoints, stopped) = std::sync::mpsc::channel::<()>();
+        let checkpointer = open_connection(path, CHECKPOINT_CACHE_KIB)?;
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, stopped))
+            .map_err(backend)?;
+        Ok(Self { writer, readers, next_reader: AtomicUsize::new(0), _stop_checkpoints: stop_checkpoints })
     }
 
     async fn write<T: Send + 'static>(
@@ -781,7 +826,10 @@ impl Store for SqliteStore {
             let n = tx
                 .execute(
                     "UPDATE executions SET status = ?2, output = ?3, error = ?4, cause = ?5, stop = ?6, state = ?7, \
-                     version = version + 1 WHERE arn = ?1 AND version = ?8",
+                     version = version + 1, \
+                     lease_until = CASE WHEN lease_owner = ?9 THEN NULL ELSE lease_until END, \
+                     lease_owner = CASE WHEN lease_owner = ?9 THEN NULL ELSE lease_owner END \
+                     WHERE arn = ?1 AND version = ?8",
                     params![
                         commit.execution_arn,
                         commit.status,
@@ -790,7 +838,8 @@ impl Store for SqliteStore {
                         commit.cause,
                         commit.stop,
                         commit.state,
-                        commit.expected_version
+                        commit.expected_version,
+                        commit.release
                     ],
                 )
                 .map_err(backend)?;
@@ -895,6 +944,51 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
             Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn claim_pending(&self, arn: &str, owner: &str, now: Millis, until: Millis) -> Result<Claim> {
+        let arn = arn.to_owned();
+        let owner = owner.to_owned();
+        // One job on the writer: no other write can come between the claim and the reads.
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let events = {
+                let mut st = tx
+                    .prepare_cached("SELECT seq, payload FROM inbox WHERE execution_arn = ?1 ORDER BY seq")
+                    .map_err(backend)?;
+                let rows = st.query_map(params![arn], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<(i64, String)>>>().map_err(backend)?
+            };
+            let free = "arn = ?1 AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until < ?3)";
+            if events.is_empty() {
+                // Nothing to apply: take no lease, only tell whether one could have been taken.
+                let n: i64 = tx
+                    .query_row(
+                        &format!("SELECT COUNT(*) FROM executions WHERE {free}"),
+                        params![arn, owner, now],
+                        |r| r.get(0),
+                    )
+                    .map_err(backend)?;
+                return Ok(if n > 0 { Claim::Idle } else { Claim::Busy });
+            }
+            let n = tx
+                .execute(
+                    &format!("UPDATE executions SET lease_owner = ?2, lease_until = ?4 WHERE {free}"),
+                    params![arn, owner, now, until],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Ok(Claim::Busy);
+            }
+            let (row, state) = tx
+                .query_row(&format!("SELECT {EXEC_COLS}, state FROM executions WHERE arn = ?1"), params![arn], |r| {
+                    Ok((exec_from_row(r)?, r.get::<_, Option<String>>(EXEC_COLS.split(',').count())?))
+                })
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(Claim::Claimed { row: Box::new(row), state, events })
         })
         .await
     }

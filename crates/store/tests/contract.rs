@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use store::postgres::PostgresStore;
 use store::sqlite::SqliteStore;
-use store::{Commit, ExecutionRow, MessageRow, QueueRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow};
+use store::{
+    Claim, Commit, ExecutionRow, MessageRow, QueueRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow,
+};
 
 fn temp_store() -> (tempdir::Dir, Arc<dyn Store>) {
     let dir = tempdir::Dir::new();
@@ -248,6 +250,38 @@ async fn leases_exclude_other_owners_until_they_expire(s: &dyn Store) {
     assert!(s.claim_execution("l", "node-a", 160, 260).await.expect("claim"));
 }
 
+async fn a_claim_reads_queued_events_and_its_commit_ends_it(s: &dyn Store) {
+    s.insert_execution(&execution("p", 1), &first_commit("p")).await.expect("insert");
+    assert_eq!(s.claim_pending("p", "node-a", 0, 100).await.expect("claim"), Claim::Idle, "nothing queued");
+    assert!(s.claim_execution("p", "node-b", 1, 100).await.expect("claim"), "an idle claim holds nothing");
+    s.release_execution("p", "node-b").await.expect("release");
+    let seq = s.push_event("p", "answer").await.expect("push");
+    let Claim::Claimed { row, state, events } = s.claim_pending("p", "node-a", 2, 100).await.expect("claim") else {
+        panic!("an execution with a queued event is claimed");
+    };
+    assert_eq!((row.arn.as_str(), state.as_deref(), events), ("p", Some("state-1"), vec![(seq, "answer".to_owned())]));
+    assert_eq!(s.claim_pending("p", "node-b", 3, 100).await.expect("claim"), Claim::Busy, "held by node-a");
+    assert_eq!(s.claim_pending("nobody", "node-b", 3, 100).await.expect("claim"), Claim::Busy, "no such execution");
+    let next = Commit {
+        execution_arn: "p".into(),
+        expected_version: row.version,
+        status: "RUNNING".into(),
+        state: Some("state-2".into()),
+        events: vec![(3, "e3".into())],
+        consumed_events: vec![seq],
+        release: Some("node-a".into()),
+        ..Commit::default()
+    };
+    s.commit(&next).await.expect("commit");
+    assert!(s.pending_events("p").await.expect("events").is_empty(), "the event is consumed");
+    assert!(s.claim_execution("p", "node-b", 4, 100).await.expect("claim"), "the commit ended node-a's claim");
+    // A commit naming another owner leaves the claim alone.
+    let (row, _) = s.load_execution("p").await.expect("load").expect("exists");
+    let other = Commit { expected_version: row.version, events: vec![(4, "e4".into())], consumed_events: vec![], ..next };
+    s.commit(&other).await.expect("commit");
+    assert!(!s.claim_execution("p", "node-a", 5, 100).await.expect("claim"), "node-b still holds it");
+}
+
 fn message(queue: &str, id: &str, sent: i64) -> MessageRow {
     MessageRow {
         queue: queue.into(),
@@ -316,6 +350,7 @@ async fn sqlite_store_keeps_the_contract() {
     a_restarted_node_takes_back_its_calls_in_flight(&*s).await;
     timers_fire_once(&*s).await;
     leases_exclude_other_owners_until_they_expire(&*s).await;
+    a_claim_reads_queued_events_and_its_commit_ends_it(&*s).await;
     queues_hand_each_message_to_one_receiver_at_a_time(&*s).await;
     let (_dir2, s2) = temp_store();
     executions_list_newest_first_with_a_cursor(&*s2).await;
@@ -367,6 +402,7 @@ async fn postgres_store_keeps_the_contract() {
     a_node_takes_back_only_its_own_calls(&*s).await;
     timers_fire_once(&*s).await;
     leases_exclude_other_owners_until_they_expire(&*s).await;
+    a_claim_reads_queued_events_and_its_commit_ends_it(&*s).await;
     queues_hand_each_message_to_one_receiver_at_a_time(&*s).await;
     let s2 = postgres_store().await;
     executions_list_newest_first_with_a_cursor(&*s2).await;
