@@ -82,6 +82,10 @@ event_types!(
     LambdaFunctionScheduleFailed,
     LambdaFunctionStartFailed,
     EvaluationFailed,
+    // Baton's own: a person answered or voted on a task (the console's inbox, a signed
+    // link). Its details say who, when, from where, what they were shown and what they
+    // answered. SDKs read an event type they do not know as unknown and keep going.
+    TaskAnswerRecorded,
 );
 
 impl EventType {

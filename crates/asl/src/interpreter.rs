@@ -90,6 +90,37 @@ pub enum Event {
         error: Option<String>,
         cause: Option<String>,
     },
+    /// A person's answer (`TaskSucceeded` or `TaskFailed`) with its audit record: the
+    /// record goes into the history as `TaskAnswerRecorded` just before the answer's own
+    /// event, or nowhere if the task no longer waits.
+    TaskAnswered {
+        audit: Map<String, Value>,
+        answer: Box<Event>,
+    },
+    /// One person's vote on a task that needs several approvals. Votes are recorded in the
+    /// history (`TaskAnswerRecorded`, with the count so far); a second vote by the same person
+    /// counts once. The task succeeds with `{"approved": false, "approvals": [...],
+    /// "rejectedBy": by}` at the first rejection, or with `{"approved": true, "approvals":
+    /// [...]}` once `needed` different people approved. Votes come one at a time (the
+    /// execution's events are applied in order), so exactly one vote decides.
+    TaskVote {
+        task: TaskId,
+        by: String,
+        approve: bool,
+        needed: u32,
+        audit: Map<String, Value>,
+    },
+}
+
+impl Event {
+    /// The task this event ends when it is applied, if any.
+    pub fn ending_task(&self) -> Option<TaskId> {
+        match self {
+            Event::TaskSucceeded { task, .. } | Event::TaskFailed { task, .. } => Some(*task),
+            Event::TaskAnswered { answer, .. } => answer.ending_task(),
+            _ => None,
+        }
+    }
 }
 
 /// Work the shell must carry out.
@@ -346,6 +377,9 @@ struct TaskWait {
     /// while the call that handed it out is still returning); applied once submitted.
     #[serde(default)]
     early_result: Option<Box<Event>>,
+    /// Who approved so far, for a task that needs several approvals ([`Event::TaskVote`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    approvals: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -820,6 +854,44 @@ impl<'a> Run<'a> {
             Event::TimerFired { timer } => {
                 let Some(purpose) = self.exec.timers.remove(&timer) else { return };
                 self.timer_fired(timer, purpose);
+            }
+            Event::TaskAnswered { audit, answer } => {
+                let Some(task) = answer.ending_task() else { return };
+                let Some(f) = self.task_frame(task) else { return };
+                if let Phase::Task(w) = &mut self.frame_mut(f).phase {
+                    if w.waits_for_submission && !w.submitted {
+                        if w.early_result.is_none() {
+                            w.early_result = Some(Box::new(Event::TaskAnswered { audit, answer }));
+                        }
+                        return;
+                    }
+                }
+                self.emit(f, EventType::TaskAnswerRecorded, Details::Fields(audit));
+                self.handle(*answer);
+            }
+            Event::TaskVote { task, by, approve, needed, mut audit } => {
+                let Some(f) = self.task_frame(task) else { return };
+                let Phase::Task(w) = &mut self.frame_mut(f).phase else { return };
+                if w.approvals.contains(&by) {
+                    return;
+                }
+                if approve {
+                    w.approvals.push(by.clone());
+                }
+                let approvals = w.approvals.clone();
+                audit.insert("approvals".into(), Value::from(approvals.len()));
+                audit.insert("approvalsNeeded".into(), Value::from(needed));
+                self.emit(f, EventType::TaskAnswerRecorded, Details::Fields(audit));
+                let decided = if !approve {
+                    Some(json!({"approved": false, "approvals": approvals, "rejectedBy": by}))
+                } else if approvals.len() >= needed as usize {
+                    Some(json!({"approved": true, "approvals": approvals}))
+                } else {
+                    None
+                };
+                if let Some(output) = decided {
+                    self.handle(Event::TaskSucceeded { task, output });
+                }
             }
             Event::Stop { error, cause } => {
                 let mut d = Map::new();
@@ -1896,6 +1968,7 @@ impl<'a> Run<'a> {
             started: false,
             submitted: false,
             early_result: None,
+            approvals: Vec::new(),
         }));
         self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,

@@ -86,6 +86,10 @@ pub struct ConsoleUser {
     pub email: Option<String>,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// AWS access key ids this person's API calls are signed with (aws CLI, SDKs): an
+    /// execution they start is recorded as started by them.
+    #[serde(default)]
+    pub access_keys: Vec<String>,
 }
 
 /// What a function learns about the Baton that calls it.

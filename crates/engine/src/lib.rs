@@ -13,6 +13,7 @@ pub mod local;
 pub mod mail;
 pub mod queues;
 pub mod random;
+pub mod reminders;
 pub mod service;
 pub mod topics;
 

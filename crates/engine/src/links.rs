@@ -3,6 +3,9 @@
 //! an SNS Message, a Lambda Payload, an activity's input):
 //!
 //! - `baton:link:approve`, `baton:link:reject`, `baton:link:answer`
+//! - `baton:link:approve:PERSON` (and the others): a link for one person (a user name or an
+//!   email address), who is then the one answering: their own vote when the task needs
+//!   several approvals (`BatonApprovals`), and refused if the task excludes them.
 //!
 //! They are plain strings, so a definition stays valid for AWS too, and they work inside
 //! `States.Format`. When the engine hands the task out (the initial call, or an activity
@@ -54,6 +57,9 @@ pub struct LinkClaim {
     /// Milliseconds since the epoch.
     #[serde(rename = "x")]
     pub expires: i64,
+    /// The person the link was made for, if any.
+    #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
+    pub who: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,6 +112,11 @@ impl LinkSigner {
         Self { key, base_url: base_url.trim_end_matches('/').to_owned() }
     }
 
+    /// The server's URL as people reach it, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     /// A signature of `text` with this server's key (sign-in cookies use it too).
     pub fn mac(&self, text: &str) -> String {
         URL_SAFE_NO_PAD.encode(hmac(&self.key, text.as_bytes()))
@@ -145,19 +156,57 @@ impl LinkSigner {
     /// Replace the link markers in every string of `value` with links to this task.
     pub fn fill(&self, value: &mut Value, execution_arn: &str, task_id: i64, expires: i64) {
         match value {
-            Value::String(s) if s.contains("baton:link:") => {
-                for action in LinkAction::ALL {
-                    if s.contains(action.marker()) {
-                        let claim = LinkClaim { execution_arn: execution_arn.to_owned(), task_id, action, expires };
-                        *s = s.replace(action.marker(), &self.url(&claim));
-                    }
-                }
+            Value::String(s) if s.contains(MARKER) => {
+                *s = replace_markers(s, |action, who| {
+                    let claim = LinkClaim {
+                        execution_arn: execution_arn.to_owned(),
+                        task_id,
+                        action,
+                        expires,
+                        who: who.map(str::to_owned),
+                    };
+                    self.url(&claim)
+                });
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.fill(v, execution_arn, task_id, expires)),
             Value::Object(map) => map.values_mut().for_each(|v| self.fill(v, execution_arn, task_id, expires)),
             _ => {}
         }
     }
+}
+
+const MARKER: &str = "baton:link:";
+
+/// `text` with every `baton:link:ACTION[:PERSON]` marker replaced by `link(action, person)`.
+/// A person is a user name or an email address (letters, digits and `@._+-`, without a
+/// trailing `.`, so a marker may end a sentence). Unknown actions are left as they are.
+fn replace_markers(text: &str, mut link: impl FnMut(LinkAction, Option<&str>) -> String) -> String {
+    let mut out = String::with_capacity(text.len() + 128);
+    let mut rest = text;
+    while let Some(at) = rest.find(MARKER) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + MARKER.len()..];
+        let Some(action) = LinkAction::ALL.into_iter().find(|a| after.starts_with(&a.marker()[MARKER.len()..])) else {
+            out.push_str(MARKER);
+            rest = after;
+            continue;
+        };
+        let mut tail = &after[action.marker().len() - MARKER.len()..];
+        let mut who = None;
+        if let Some(person) = tail.strip_prefix(':') {
+            let len =
+                person.find(|c: char| !(c.is_ascii_alphanumeric() || "@._+-".contains(c))).unwrap_or(person.len());
+            let name = person[..len].trim_end_matches('.');
+            if !name.is_empty() {
+                who = Some(name);
+                tail = &person[name.len()..];
+            }
+        }
+        out.push_str(&link(action, who));
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// PBKDF2-HMAC-SHA256 (RFC 8018), one 32-byte block: password hashes for console users.
@@ -198,7 +247,13 @@ mod tests {
     #[test]
     fn links_verify_and_refuse_changes_and_age() {
         let s = LinkSigner::new(b"k".to_vec(), "http://h/");
-        let claim = LinkClaim { execution_arn: "arn:e".into(), task_id: 3, action: LinkAction::Approve, expires: 100 };
+        let claim = LinkClaim {
+            execution_arn: "arn:e".into(),
+            task_id: 3,
+            action: LinkAction::Approve,
+            expires: 100,
+            who: None,
+        };
         let signed = s.sign(&claim);
         assert_eq!(s.verify(&signed, 99), Ok(claim.clone()));
         assert_eq!(s.verify(&signed, 100), Err(LinkError::Expired(100)));
@@ -220,5 +275,31 @@ mod tests {
         let text = v.to_string();
         assert!(!text.contains("baton:link:"));
         assert_eq!(text.matches("http://h/link/").count(), 3);
+    }
+
+    #[test]
+    fn person_markers_make_links_for_that_person() {
+        let mut seen = Vec::new();
+        let text = replace_markers(
+            "Ana: baton:link:approve:ana@example.com. Bob: baton:link:reject:bob, all: baton:link:answer; odd: baton:link:nope",
+            |action, who| {
+                seen.push((action, who.map(str::to_owned)));
+                "URL".into()
+            },
+        );
+        assert_eq!(text, "Ana: URL. Bob: URL, all: URL; odd: baton:link:nope");
+        assert_eq!(
+            seen,
+            [
+                (LinkAction::Approve, Some("ana@example.com".to_owned())),
+                (LinkAction::Reject, Some("bob".to_owned())),
+                (LinkAction::Answer, None),
+            ]
+        );
+        let s = LinkSigner::new(b"k".to_vec(), "http://h");
+        let mut v = json!("baton:link:approve:ana");
+        s.fill(&mut v, "arn:e", 1, 100);
+        let signed = v.as_str().and_then(|u| u.strip_prefix("http://h/link/")).expect("a link");
+        assert_eq!(s.verify(signed, 0).expect("valid").who.as_deref(), Some("ana"));
     }
 }

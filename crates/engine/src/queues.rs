@@ -35,7 +35,7 @@ const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// The longest a ReceiveMessage may wait (SQS: 20 s).
 pub const MAX_WAIT_SECONDS: u64 = 20;
 /// The longest a message may stay invisible (SQS: 12 hours).
-const MAX_VISIBILITY_SECONDS: u64 = 12 * 60 * 60;
+pub const MAX_VISIBILITY_SECONDS: u64 = 12 * 60 * 60;
 const DEFAULT_VISIBILITY_SECONDS: u64 = 30;
 
 /// `[queues.NAME]` in `baton.toml`: a queue created when the server starts, optionally with

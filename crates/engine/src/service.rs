@@ -24,7 +24,7 @@ use asl::eval::Randomness;
 use asl::interpreter::{self, Command, Env, Event, Execution, Status, StepOutput, TaskRequest};
 use asl::Definition;
 use base64::Engine as _;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::links::{LinkSigner, DEFAULT_LINK_LIFETIME_MS};
@@ -58,6 +58,9 @@ pub struct EngineConfig {
     pub integrations: Integrations,
     /// Signs the links a task asks for (`baton:link:*` markers); `None` leaves markers as they are.
     pub links: Option<LinkSigner>,
+    /// Queue each new task's first reminder (`BatonReminders`) with the commit that creates
+    /// it; someone must run [`crate::reminders::Reminders`].
+    pub reminders: bool,
 }
 
 impl Default for EngineConfig {
@@ -69,6 +72,7 @@ impl Default for EngineConfig {
             functions: Config::default(),
             integrations: Integrations::with_functions(Config::default()),
             links: None,
+            reminders: false,
         }
     }
 }
@@ -101,6 +105,9 @@ pub struct Metrics {
     pub executions_finished: Mutex<BTreeMap<String, u64>>,
     pub transitions: AtomicU64,
     pub callbacks_answered: AtomicU64,
+    /// Reminder and escalation emails queued for waiting tasks (`BatonReminders`).
+    pub reminders_sent: AtomicU64,
+    pub escalations_sent: AtomicU64,
 }
 
 /// Where an execution started by a Task reports its end (stored with the execution).
@@ -437,31 +444,50 @@ impl Engine {
 
     /// Answer an open task named by its execution and id rather than its token (the console's
     /// inbox, signed links): the same path as SendTaskSuccess/SendTaskFailure, so a task is
-    /// answered at most once whichever way the answer comes.
+    /// answered at most once whichever way the answer comes. `audit` (who, from where, what
+    /// they saw and answered) goes into the history with the answer, as `TaskAnswerRecorded`.
     pub async fn answer_open_task(
         &self,
         execution_arn: &str,
         task_id: i64,
         answer: TaskAnswer,
+        audit: Map<String, Value>,
     ) -> Result<(), EngineError> {
         let task = self.inner.store.get_task(execution_arn, task_id).await?;
         let Some(hash) = task.and_then(|t| t.token_hash) else {
             return Err(EngineError::TaskTimedOut);
         };
-        match answer {
-            TaskAnswer::Success(output) => {
-                self.answer_hash(hash, move |task| Event::TaskSucceeded { task: task as u64, output: output.clone() })
-                    .await
-            }
-            TaskAnswer::Failure { error, cause } => {
-                self.answer_hash(hash, move |task| Event::TaskFailed {
-                    task: task as u64,
-                    error: error.clone(),
-                    cause: cause.clone(),
-                })
-                .await
-            }
+        self.answer_hash(hash, move |task| {
+            let answer = match &answer {
+                TaskAnswer::Success(output) => Event::TaskSucceeded { task: task as u64, output: output.clone() },
+                TaskAnswer::Failure { error, cause } => {
+                    Event::TaskFailed { task: task as u64, error: error.clone(), cause: cause.clone() }
+                }
+            };
+            Event::TaskAnswered { audit: audit.clone(), answer: Box::new(answer) }
+        })
+        .await
+    }
+
+    /// One person's vote on an open task that needs `needed` approvals: queued for the
+    /// interpreter, which counts the votes in order and ends the task when they decide it (see
+    /// [`Event::TaskVote`]). The task's token stays valid until then, so SendTaskSuccess can
+    /// still decide for everyone.
+    pub async fn vote_on_task(
+        &self,
+        execution_arn: &str,
+        task_id: i64,
+        by: &str,
+        approve: bool,
+        needed: u32,
+        audit: Map<String, Value>,
+    ) -> Result<(), EngineError> {
+        match self.inner.store.get_task(execution_arn, task_id).await? {
+            Some(t) if t.token_hash.is_some() => {}
+            _ => return Err(EngineError::TaskTimedOut),
         }
+        let event = Event::TaskVote { task: task_id as u64, by: by.to_owned(), approve, needed, audit };
+        self.push(execution_arn, &event).await
     }
 
     pub async fn send_task_heartbeat(&self, token: &str) -> Result<(), EngineError> {
@@ -615,14 +641,22 @@ impl Engine {
                 tracing::warn!(execution = %arn, payload, "dropping an event that does not parse");
                 continue;
             };
-            if let Event::TaskSucceeded { task, .. } | Event::TaskFailed { task, .. } = &event {
-                finished_tasks.push(*task as i64);
+            if let Some(task) = event.ending_task() {
+                finished_tasks.push(task as i64);
             }
+            let voted = match &event {
+                Event::TaskVote { task, .. } => Some(*task),
+                _ => None,
+            };
             let now = now_ms();
             let out = self.with_random(|random| {
                 let mut env = Env { now, random, missing_activities: &missing };
                 interpreter::step(&def, &mut exec, event, &mut env)
             });
+            // A vote that decided its task ends it: its token is no longer valid.
+            if let Some(task) = voted.filter(|t| !exec.open_tasks().any(|open| open == *t)) {
+                finished_tasks.push(task as i64);
+            }
             outs.push(out);
         }
         let mut commit = self.build_commit(arn, row.version, &exec, outs, consumed, finished_tasks);
@@ -717,6 +751,7 @@ impl Engine {
         // Net effect per task and timer: one batch may add and cancel the same one.
         let mut tasks: BTreeMap<i64, Option<TaskRow>> = finished_tasks.into_iter().map(|t| (t, None)).collect();
         let mut timers: BTreeMap<i64, Option<Millis>> = BTreeMap::new();
+        let mut messages = Vec::new();
         let now = now_ms();
         for out in outs {
             for e in &out.events {
@@ -744,6 +779,9 @@ impl Engine {
                             created: now,
                             lease_until: None,
                         };
+                        if self.inner.config.reminders {
+                            messages.extend(crate::reminders::first_message(&row, &req));
+                        }
                         tasks.insert(req.task as i64, Some(row));
                     }
                     Command::CancelTask { task } => {
@@ -791,6 +829,7 @@ impl Engine {
             tasks_removed: tasks.iter().filter(|(_, t)| t.is_none()).map(|(id, _)| *id).collect(),
             consumed_events: consumed,
             release: None,
+            messages,
         }
     }
 

@@ -282,6 +282,22 @@ impl Topics {
         self.enqueue(topic, job, &self.metrics.email_failed).await;
     }
 
+    /// Whether emails can be sent (`[smtp]` is configured).
+    pub fn can_email(&self) -> bool {
+        self.mailer.is_some()
+    }
+
+    /// Queue an email that belongs to no topic (a task's reminder) for the outbox worker: sent
+    /// and retried like a topic's.
+    pub async fn email(&self, to: &str, subject: &str, text: &str) -> Result<(), crate::queues::QueueError> {
+        if self.mailer.is_none() {
+            return Err(crate::queues::QueueError::InvalidParameterValue("no [smtp] in baton.toml".into()));
+        }
+        let job = json!({"kind": "email", "topic": "", "to": to, "subject": subject, "text": text});
+        let message = OutgoingMessage { body: job.to_string(), attributes: Map::new(), delay_seconds: 0 };
+        self.queues.send(OUTBOX, message).await.map(|_| ())
+    }
+
     /// Queue a webhook call for the outbox worker.
     async fn enqueue_webhook(&self, topic: &str, url: &str, body: String, topic_arn: &str, message_id: &str) {
         let job = json!({"kind": "webhook", "topic": topic, "url": url, "body": body,
@@ -315,7 +331,8 @@ impl Topics {
         let waiting = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
             .iter()
             .any(|k| counts.get(*k).and_then(Value::as_str).is_some_and(|n| n != "0"));
-        if subscribed || waiting {
+        // With [smtp], tasks' reminders may need the outbox too.
+        if subscribed || waiting || self.mailer.is_some() {
             let me = self.clone();
             tokio::spawn(async move { me.outbox_loop().await });
         }

@@ -77,11 +77,24 @@ pub type ApiResult = Result<Value, ApiError>;
 /// Typed access to a request body, with AWS's messages for what is missing or malformed.
 pub struct Request<'a> {
     body: &'a Map<String, Value>,
+    caller: Option<String>,
 }
 
 impl<'a> Request<'a> {
     pub fn new(body: &'a Map<String, Value>) -> Self {
-        Self { body }
+        Self { body, caller: None }
+    }
+
+    /// The request as made by `caller` (see [`caller`]).
+    pub fn with_caller(mut self, caller: Option<String>) -> Self {
+        self.caller = caller;
+        self
+    }
+
+    /// Who made the request, when known: a console user, or the user an API access key
+    /// belongs to, else the access key id.
+    pub fn caller(&self) -> Option<String> {
+        self.caller.clone()
     }
 
     pub fn str(&self, key: &str) -> Result<Option<&'a str>, ApiError> {
@@ -239,5 +252,36 @@ mod tests {
     fn validation_errors_use_the_coral_namespace() {
         assert_eq!(ApiError::validation("x").wire_type(), "com.amazon.coral.validate#ValidationException");
         assert_eq!(ApiError::new("InvalidArn", "x").wire_type(), "com.amazonaws.swf.service.v2.model#InvalidArn");
+    }
+}
+
+/// The access key id of a SigV4-signed request (`Credential=AKID/DATE/REGION/SERVICE/...`).
+/// Baton does not hold secret keys, so the signature is not checked: the key only names the
+/// caller, for the record.
+pub fn access_key_id(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let rest = auth.strip_prefix("AWS4-HMAC-SHA256")?;
+    let credential = rest.split(',').map(str::trim).find_map(|p| p.strip_prefix("Credential="))?;
+    let key = credential.split('/').next()?;
+    (!key.is_empty()).then_some(key)
+}
+
+#[cfg(test)]
+mod access_key_tests {
+    use super::*;
+
+    #[test]
+    fn the_access_key_comes_from_the_sigv4_credential() {
+        let mut h = axum::http::HeaderMap::new();
+        assert_eq!(access_key_id(&h), None);
+        h.insert(
+            axum::http::header::AUTHORIZATION,
+            "AWS4-HMAC-SHA256 Credential=AKIDANA/20261202/us-east-1/states/aws4_request, SignedHeaders=host, Signature=ab"
+                .parse()
+                .expect("header"),
+        );
+        assert_eq!(access_key_id(&h), Some("AKIDANA"));
+        h.insert(axum::http::header::AUTHORIZATION, "Basic abc".parse().expect("header"));
+        assert_eq!(access_key_id(&h), None);
     }
 }

@@ -37,18 +37,20 @@ pub async fn start(state: &AppState, req: Request<'_>) -> ApiResult {
     let sm_arn = req.required_str("stateMachineArn")?;
     let name = req.str("name")?;
     let input = read_input(&req)?;
-    let (arn, start) = start_execution(state, sm_arn, name, input, None).await?;
+    let (arn, start) = start_execution(state, sm_arn, name, input, None, req.caller()).await?;
     Ok(json!({"executionArn": arn, "startDate": date(start)}))
 }
 
 /// Start an execution of the machine, version or alias `sm_arn` (from StartExecution, or from
-/// a Task through `states:startExecution`, then with `parent` set). Returns its ARN and start.
+/// a Task through `states:startExecution`, then with `parent` set). `started_by` names who
+/// asked, when known. Returns its ARN and start.
 pub async fn start_execution(
     state: &AppState,
     sm_arn: &str,
     name: Option<&str>,
     input: String,
     parent: Option<String>,
+    started_by: Option<String>,
 ) -> Result<(String, i64), ApiError> {
     let resolved = resolve_for_start(state, sm_arn).await?;
     let name = match name {
@@ -91,6 +93,7 @@ pub async fn start_execution(
         redrive_date: None,
         parent,
         version: 0,
+        started_by,
     };
     match state.engine.start_execution(row, &machine.name, &resolved.role_arn).await {
         Ok(started) => Ok((started.execution_arn, started.start)),

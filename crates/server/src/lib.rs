@@ -81,7 +81,8 @@ async fn dispatch(State(state): State<SharedState>, headers: HeaderMap, body: By
         return response;
     }
     let action = target.strip_prefix("AWSStepFunctions.").unwrap_or_default().to_owned();
-    let result = handle(&state, &target, &action, &body).await;
+    let caller = console::access::caller(&state, &headers);
+    let result = handle(&state, &target, &action, &body, caller).await;
     if let Err(e) = &result {
         tracing::debug!(action, code = e.code, message = %e.message, "request failed");
     }
@@ -89,7 +90,7 @@ async fn dispatch(State(state): State<SharedState>, headers: HeaderMap, body: By
     respond(result)
 }
 
-async fn handle(state: &AppState, target: &str, action: &str, body: &[u8]) -> ApiResult {
+async fn handle(state: &AppState, target: &str, action: &str, body: &[u8], caller: Option<String>) -> ApiResult {
     if action.is_empty() {
         return Err(ApiError::new("UnknownOperationException", format!("Unknown target: '{target}'")));
     }
@@ -102,7 +103,7 @@ async fn handle(state: &AppState, target: &str, action: &str, body: &[u8]) -> Ap
     let Value::Object(map) = parsed else {
         return Err(ApiError::new("SerializationException", "The request body must be a JSON object"));
     };
-    let req = Request::new(&map);
+    let req = Request::new(&map).with_caller(caller);
     match action {
         "CreateStateMachine" => machines::create(state, req).await,
         "DescribeStateMachine" => machines::describe(state, req).await,

@@ -71,6 +71,14 @@ pub async fn render(State(state): State<SharedState>) -> impl IntoResponse {
     let _ = writeln!(out, "baton_callbacks_answered_total {}", m.callbacks_answered.load(Ordering::Relaxed));
     let _ = writeln!(
         out,
+        "# HELP baton_task_reminders_total Reminder and escalation emails queued for tasks waiting on people."
+    );
+    let _ = writeln!(out, "# TYPE baton_task_reminders_total counter");
+    let _ = writeln!(out, "baton_task_reminders_total{{kind=\"remind\"}} {}", m.reminders_sent.load(Ordering::Relaxed));
+    let _ =
+        writeln!(out, "baton_task_reminders_total{{kind=\"escalate\"}} {}", m.escalations_sent.load(Ordering::Relaxed));
+    let _ = writeln!(
+        out,
         "# HELP baton_topic_deliveries_total Deliveries of topic messages, by kind and outcome (retried counts failed attempts that will be tried again)."
     );
     let _ = writeln!(out, "# TYPE baton_topic_deliveries_total counter");

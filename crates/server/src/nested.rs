@@ -59,7 +59,7 @@ impl Integration for Nested {
         let link =
             ParentLink { execution_arn: call.execution_arn.clone(), task_id: call.task_id, pattern: pattern.into() };
         let parent = serde_json::to_string(&link).ok();
-        match crate::executions::start_execution(&state, sm_arn, name, input, parent).await {
+        match crate::executions::start_execution(&state, sm_arn, name, input, parent, None).await {
             Ok((arn, start)) => {
                 let mut response = json!({"ExecutionArn": arn, "StartDate": start});
                 match call.pattern {

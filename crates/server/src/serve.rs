@@ -176,8 +176,12 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         integrations,
         functions,
         links: Some(links),
+        reminders: true,
     };
     let engine = Engine::start(store, config);
+    engine::reminders::Reminders::start(engine.clone(), queues.clone(), topics.clone())
+        .await
+        .map_err(|e| ServeError::Topics(e.to_string()))?;
     let state = Arc::new(AppState {
         engine,
         arns: Arns { region: opts.region.clone(), account: opts.account.clone() },

@@ -161,7 +161,7 @@ async fn start(state: &AppState, trigger: &TriggerConfig, machine: &str, request
         None => None,
     };
     let arn = if machine.starts_with("arn:") { machine.to_owned() } else { state.arns.state_machine(machine) };
-    match crate::executions::start_execution(state, &arn, name.as_deref(), input.to_string(), None).await {
+    match crate::executions::start_execution(state, &arn, name.as_deref(), input.to_string(), None, None).await {
         Ok((execution_arn, start)) => {
             json_response(StatusCode::OK, &json!({"executionArn": execution_arn, "startDate": date(start)}))
         }

@@ -101,6 +101,9 @@ pub struct ExecutionRow {
     pub parent: Option<String>,
     /// Bumped by every commit; commits are conditional on it.
     pub version: i64,
+    /// Who started it, when the server knows: a console user, or the user an API access key
+    /// belongs to (else the access key id). For separation of duties and the console.
+    pub started_by: Option<String>,
 }
 
 /// What a queued task waits for.
@@ -208,6 +211,9 @@ pub struct Commit {
     /// The owner whose claim ([`Store::claim_pending`]) this commit ends, in the same
     /// transaction; `None` leaves any claim as it is.
     pub release: Option<String>,
+    /// Queue messages sent with the commit (e.g. a task's first reminder), so they exist if
+    /// and only if the step that asked for them is committed. Their queues must exist.
+    pub messages: Vec<MessageRow>,
 }
 
 /// What [`Store::claim_pending`] found.
@@ -307,6 +313,16 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<ExecutionRow>>;
+    /// Executions whose ARN starts with `prefix` (a machine's execution ARN prefix plus the
+    /// start of a name: a search by name), in ARN order after the cursor `after`, optionally
+    /// one status. A range of the primary key, so as fast with 100,000 executions as with ten.
+    async fn executions_by_prefix(
+        &self,
+        prefix: &str,
+        status: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRow>>;
     /// The execution and its resumable state (`None` state once it has ended).
     async fn load_execution(&self, arn: &str) -> Result<Option<(ExecutionRow, Option<String>)>>;
     async fn commit(&self, commit: &Commit) -> Result<()>;
@@ -395,13 +411,6 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_queue(&self, queue: &str) -> Result<u64>;
     /// (visible, in flight) message counts at `now`.
     async fn queue_counts(&self, queue: &str, now: Millis) -> Result<(i64, i64)>;
-    // --- people's answers -------------------------------------------------------------------
-    /// Keep an audit record of an answer a person gave to a task of this execution (opaque
-    /// JSON: who, when, from where, what they saw and answered).
-    async fn record_answer(&self, execution_arn: &str, at: Millis, entry: &str) -> Result<()>;
-    /// An execution's answer records, oldest first.
-    async fn answers(&self, execution_arn: &str) -> Result<Vec<(Millis, String)>>;
-
     // --- observability ---------------------------------------------------------------------
     async fn gauges(&self) -> Result<Gauges>;
 
@@ -455,4 +464,10 @@ impl Wake {
             },
         }
     }
+}
+
+/// The end of the range of strings that start with `prefix` (exclusive): nothing with the
+/// prefix sorts above it, U+10FFFF being the largest character.
+pub fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}{}", char::MAX)
 }

@@ -14,8 +14,8 @@ use tokio::sync::broadcast;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
 use crate::{
-    ActivityRow, AliasRow, AnswerFn, Claim, Commit, ExecutionRow, Gauges, MessageRow, Millis, QueueRow, Result,
-    StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow, Wake,
+    prefix_end, ActivityRow, AliasRow, AnswerFn, Claim, Commit, ExecutionRow, Gauges, MessageRow, Millis, QueueRow,
+    Result, StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow, Wake,
 };
 
 const CHANNEL: &str = "baton_wake";
@@ -89,11 +89,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX answers_by_execution ON answers(execution_arn, seq);
     "#,
+    // 5: who started an execution (separation of duties); people's answers are audited in
+    // the execution's history now, not in a table of their own.
+    r#"
+    ALTER TABLE executions ADD COLUMN started_by TEXT;
+    DROP TABLE answers;
+    "#,
 ];
 
 const SM_COLS: &str = "arn, name, definition, role_arn, kind, created, updated, revision_id, description, config";
 const EXEC_COLS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, version_arn, \
-                         alias_arn, definition, redrive_count, redrive_date, version, parent";
+                         alias_arn, definition, redrive_count, redrive_date, version, parent, started_by";
 const TASK_COLS: &str =
     "execution_arn, task_id, kind, resource, state_name, request, token_hash, status, worker, created, lease_until";
 const VERSION_COLS: &str = "arn, state_machine_arn, version, definition, role_arn, revision_id, description, created";
@@ -167,6 +173,7 @@ fn exec_from_row(r: &Row) -> ExecutionRow {
         redrive_date: r.get(14),
         version: r.get(15),
         parent: r.get(16),
+        started_by: r.get(17),
     }
 }
 
@@ -337,6 +344,14 @@ async fn apply_commit_children(tx: &deadpool_postgres::Transaction<'_>, c: &Comm
     }
     for seq in &c.consumed_events {
         tx.execute("DELETE FROM inbox WHERE seq = $1", &[seq]).await.map_err(backend)?;
+    }
+    for m in &c.messages {
+        tx.execute(
+            &format!("INSERT INTO messages ({MESSAGE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+            &[&m.queue, &m.id, &m.body, &m.attributes, &m.sent, &m.visible_at, &m.receive_count, &m.first_received],
+        )
+        .await
+        .map_err(backend)?;
     }
     if c.state.is_none() {
         tx.execute("DELETE FROM timers WHERE execution_arn = $1", &[&c.execution_arn]).await.map_err(backend)?;
@@ -606,7 +621,7 @@ impl Store for PostgresStore {
         tx.execute(
             &format!(
                 "INSERT INTO executions ({EXEC_COLS}, state) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
             ),
             &[
                 &row.arn,
@@ -626,6 +641,7 @@ impl Store for PostgresStore {
                 &row.redrive_date,
                 &1i64,
                 &row.parent,
+                &row.started_by,
                 &first.state,
             ],
         )
@@ -670,6 +686,31 @@ impl Store for PostgresStore {
                     if status.is_some() { "AND status = $2" } else { "AND $2::TEXT IS NULL" }
                 ),
                 &[&state_machine_arn, &status, &cstart, &carn, &(limit as i64)],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(rows.iter().map(exec_from_row).collect())
+    }
+
+    async fn executions_by_prefix(
+        &self,
+        prefix: &str,
+        status: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRow>> {
+        let (low, high, after) = (prefix.to_owned(), prefix_end(prefix), after.unwrap_or_default().to_owned());
+        // The range walks the primary key in byte order (a C collation); `starts_with` keeps
+        // the answer right under any other collation.
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {EXEC_COLS} FROM executions WHERE arn >= $1 AND arn < $2 AND arn > $3 \
+                     AND starts_with(arn, $1) AND ($4::TEXT IS NULL OR status = $4) ORDER BY arn LIMIT $5"
+                ),
+                &[&low, &high, &after, &status, &(limit as i64)],
             )
             .await
             .map_err(backend)?;
@@ -1167,28 +1208,6 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         Ok((r.get(0), r.get(1)))
-    }
-
-    async fn record_answer(&self, execution_arn: &str, at: Millis, entry: &str) -> Result<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO answers (execution_arn, at, entry) VALUES ($1, $2, $3)",
-                &[&execution_arn, &at, &entry],
-            )
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    async fn answers(&self, execution_arn: &str) -> Result<Vec<(Millis, String)>> {
-        let rows = self
-            .client()
-            .await?
-            .query("SELECT at, entry FROM answers WHERE execution_arn = $1 ORDER BY seq", &[&execution_arn])
-            .await
-            .map_err(backend)?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     async fn gauges(&self) -> Result<Gauges> {

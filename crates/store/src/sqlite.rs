@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use crate::{
-    ActivityRow, AliasRow, AnswerFn, Claim, Commit, ExecutionRow, Gauges, MessageRow, Millis, QueueRow, Result,
-    StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow,
+    prefix_end, ActivityRow, AliasRow, AnswerFn, Claim, Commit, ExecutionRow, Gauges, MessageRow, Millis, QueueRow,
+    Result, StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -90,6 +90,12 @@ const MIGRATIONS: &[&str] = &[
         seq INTEGER PRIMARY KEY AUTOINCREMENT, execution_arn TEXT NOT NULL, at INTEGER NOT NULL, entry TEXT NOT NULL
     );
     CREATE INDEX answers_by_execution ON answers(execution_arn, seq);
+    "#,
+    // 6: who started an execution (separation of duties); people's answers are audited in
+    // the execution's history now, not in a table of their own.
+    r#"
+    ALTER TABLE executions ADD COLUMN started_by TEXT;
+    DROP TABLE answers;
     "#,
 ];
 
@@ -182,7 +188,10 @@ impl SqliteStore {
         let mut writer = open_connection(path, WRITER_CACHE_KIB)?;
         migrate(&mut writer)?;
         let readers = (0..4)
-            .map(|i| open_connection(path, READER_CACHE_KIB).and_then(|c| connection_thread(&format!("sqlite-reader-{i}"), c)))
+            .map(|i| {
+                open_connection(path, READER_CACHE_KIB)
+                    .and_then(|c| connection_thread(&format!("sqlite-reader-{i}"), c))
+            })
             .collect::<Result<Vec<_>>>()?;
         // Checkpoints run on a thread of their own, not inside a commit: SQLite's automatic
         // checkpoint copies the WAL into the database and syncs it in whichever commit crosses
@@ -277,7 +286,7 @@ fn queue_from_row(r: &Row<'_>) -> rusqlite::Result<QueueRow> {
 
 const SM_COLS: &str = "arn, name, definition, role_arn, kind, created, updated, revision_id, description, config";
 const EXEC_COLS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, version_arn, \
-                         alias_arn, definition, redrive_count, redrive_date, version, parent";
+                         alias_arn, definition, redrive_count, redrive_date, version, parent, started_by";
 const TASK_COLS: &str =
     "execution_arn, task_id, kind, resource, state_name, request, token_hash, status, worker, created, lease_until";
 
@@ -300,6 +309,7 @@ fn exec_from_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRow> {
         redrive_date: r.get(14)?,
         version: r.get(15)?,
         parent: r.get(16)?,
+        started_by: r.get(17)?,
     })
 }
 
@@ -394,6 +404,12 @@ fn apply_commit_children(tx: &rusqlite::Transaction<'_>, c: &Commit) -> rusqlite
         for seq in &c.consumed_events {
             del.execute(params![seq])?;
         }
+    }
+    for m in &c.messages {
+        tx.execute(
+            &format!("INSERT INTO messages ({MESSAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+            params![m.queue, m.id, m.body, m.attributes, m.sent, m.visible_at, m.receive_count, m.first_received],
+        )?;
     }
     if c.state.is_none() {
         // Ended: nothing is left to fire or answer.
@@ -723,7 +739,7 @@ impl Store for SqliteStore {
             tx.execute(
                 &format!(
                     "INSERT INTO executions ({EXEC_COLS}, state) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
                 ),
                 params![
                     row.arn,
@@ -743,6 +759,7 @@ impl Store for SqliteStore {
                     row.redrive_date,
                     1i64,
                     row.parent,
+                    row.started_by,
                     first.state
                 ],
             )
@@ -802,6 +819,28 @@ impl Store for SqliteStore {
                 ))
                 .map_err(backend)?;
             let rows = st.query_map(params![sm, status, cstart, carn, limit as i64], exec_from_row).map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn executions_by_prefix(
+        &self,
+        prefix: &str,
+        status: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRow>> {
+        let (low, high, after) = (prefix.to_owned(), prefix_end(prefix), after.unwrap_or_default().to_owned());
+        let status = status.map(str::to_owned);
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {EXEC_COLS} FROM executions WHERE arn >= ?1 AND arn < ?2 AND arn > ?3 \
+                     AND (?4 IS NULL OR status = ?4) ORDER BY arn LIMIT ?5"
+                ))
+                .map_err(backend)?;
+            let rows = st.query_map(params![low, high, after, status, limit as i64], exec_from_row).map_err(backend)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
         })
         .await
@@ -1377,29 +1416,6 @@ impl Store for SqliteStore {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(backend)
-        })
-        .await
-    }
-
-    async fn record_answer(&self, execution_arn: &str, at: Millis, entry: &str) -> Result<()> {
-        let arn = execution_arn.to_owned();
-        let entry = entry.to_owned();
-        self.write(move |c| {
-            c.execute("INSERT INTO answers (execution_arn, at, entry) VALUES (?1, ?2, ?3)", params![arn, at, entry])
-                .map_err(backend)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn answers(&self, execution_arn: &str) -> Result<Vec<(Millis, String)>> {
-        let arn = execution_arn.to_owned();
-        self.read(move |c| {
-            let mut st = c
-                .prepare_cached("SELECT at, entry FROM answers WHERE execution_arn = ?1 ORDER BY seq")
-                .map_err(backend)?;
-            let rows = st.query_map(params![arn], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
         })
         .await
     }

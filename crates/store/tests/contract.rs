@@ -54,6 +54,7 @@ fn execution(arn: &str, start: i64) -> ExecutionRow {
         redrive_count: 0,
         redrive_date: None,
         parent: None,
+        started_by: None,
         version: 0,
     }
 }
@@ -99,11 +100,16 @@ async fn commits_are_conditional_on_the_version(s: &dyn Store) {
         output: Some("{}".into()),
         stop: Some(5),
         events: vec![(3, "e3".into())],
+        messages: vec![message("commit-q", "sent-with-commit", 0)],
         ..Commit::default()
     };
+    s.create_queue(&QueueRow { name: "commit-q".into(), attributes: "{}".into(), created: 0 }).await.expect("queue");
     s.commit(&next).await.expect("first writer wins");
-    // A second writer that read the same version loses.
+    // A second writer that read the same version loses, and sends nothing.
     assert!(matches!(s.commit(&next).await, Err(StoreError::Conflict(_))));
+    let sent = s.receive_messages("commit-q", 1, 2, 10).await.expect("receive");
+    assert_eq!(sent.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["sent-with-commit"]);
+    assert!(s.delete_queue("commit-q").await.expect("delete"));
     let (row, state) = s.load_execution("e").await.expect("load").expect("exists");
     assert_eq!((row.status.as_str(), state), ("SUCCEEDED", None));
     let ids: Vec<i64> = s.history("e", None, 10, false).await.expect("history").iter().map(|(id, _)| *id).collect();
@@ -167,13 +173,30 @@ async fn open_tasks_are_those_waiting_for_an_answer(s: &dyn Store) {
     assert_eq!(ids(s.open_tasks(Some("o"), 10).await.expect("open")), [2]);
 }
 
-async fn answers_are_kept_per_execution_in_order(s: &dyn Store) {
-    s.record_answer("x", 2, r#"{"by":"ana"}"#).await.expect("record");
-    s.record_answer("y", 1, "{}").await.expect("record");
-    s.record_answer("x", 1, r#"{"by":"bob"}"#).await.expect("record");
-    let got = s.answers("x").await.expect("answers");
-    assert_eq!(got, [(2, r#"{"by":"ana"}"#.to_owned()), (1, r#"{"by":"bob"}"#.to_owned())]);
-    assert!(s.answers("z").await.expect("answers").is_empty());
+async fn executions_are_found_by_prefix(s: &dyn Store) {
+    for arn in ["px:m:ab2", "px:m:ab1", "px:m:ac", "px:m:b", "px:n:ab"] {
+        s.insert_execution(&execution(arn, 1), &first_commit(arn)).await.expect("insert");
+    }
+    let arns = |rows: Vec<ExecutionRow>| rows.into_iter().map(|r| r.arn).collect::<Vec<_>>();
+    assert_eq!(
+        arns(s.executions_by_prefix("px:m:a", None, None, 10).await.expect("find")),
+        ["px:m:ab1", "px:m:ab2", "px:m:ac"]
+    );
+    assert_eq!(arns(s.executions_by_prefix("px:m:a", None, None, 2).await.expect("find")), ["px:m:ab1", "px:m:ab2"]);
+    assert_eq!(arns(s.executions_by_prefix("px:m:a", None, Some("px:m:ab2"), 2).await.expect("find")), ["px:m:ac"]);
+    assert_eq!(arns(s.executions_by_prefix("px:m:ab1", None, None, 10).await.expect("find")), ["px:m:ab1"]);
+    assert!(s.executions_by_prefix("px:m:a", Some("FAILED"), None, 10).await.expect("find").is_empty());
+    assert_eq!(s.executions_by_prefix("px:m:", Some("RUNNING"), None, 10).await.expect("find").len(), 4);
+}
+
+async fn who_started_an_execution_is_kept(s: &dyn Store) {
+    let row = ExecutionRow { started_by: Some("ana".into()), ..execution("started-by-ana", 1) };
+    s.insert_execution(&row, &first_commit("started-by-ana")).await.expect("insert");
+    s.insert_execution(&execution("started-by-nobody", 1), &first_commit("started-by-nobody")).await.expect("insert");
+    let got = s.get_execution("started-by-ana").await.expect("get").expect("exists");
+    assert_eq!(got.started_by.as_deref(), Some("ana"));
+    let got = s.get_execution("started-by-nobody").await.expect("get").expect("exists");
+    assert_eq!(got.started_by, None);
 }
 
 async fn an_activity_task_goes_to_one_worker(s: &dyn Store) {
@@ -277,7 +300,8 @@ async fn a_claim_reads_queued_events_and_its_commit_ends_it(s: &dyn Store) {
     assert!(s.claim_execution("p", "node-b", 4, 100).await.expect("claim"), "the commit ended node-a's claim");
     // A commit naming another owner leaves the claim alone.
     let (row, _) = s.load_execution("p").await.expect("load").expect("exists");
-    let other = Commit { expected_version: row.version, events: vec![(4, "e4".into())], consumed_events: vec![], ..next };
+    let other =
+        Commit { expected_version: row.version, events: vec![(4, "e4".into())], consumed_events: vec![], ..next };
     s.commit(&other).await.expect("commit");
     assert!(!s.claim_execution("p", "node-a", 5, 100).await.expect("claim"), "node-b still holds it");
 }
@@ -355,7 +379,8 @@ async fn sqlite_store_keeps_the_contract() {
     let (_dir2, s2) = temp_store();
     executions_list_newest_first_with_a_cursor(&*s2).await;
     open_tasks_are_those_waiting_for_an_answer(&*s2).await;
-    answers_are_kept_per_execution_in_order(&*s2).await;
+    who_started_an_execution_is_kept(&*s2).await;
+    executions_are_found_by_prefix(&*s2).await;
 }
 
 /// A PostgreSQL store in a schema of its own, so runs never see each other's rows. The
@@ -407,7 +432,8 @@ async fn postgres_store_keeps_the_contract() {
     let s2 = postgres_store().await;
     executions_list_newest_first_with_a_cursor(&*s2).await;
     open_tasks_are_those_waiting_for_an_answer(&*s2).await;
-    answers_are_kept_per_execution_in_order(&*s2).await;
+    who_started_an_execution_is_kept(&*s2).await;
+    executions_are_found_by_prefix(&*s2).await;
 }
 
 #[tokio::test]

@@ -2,9 +2,14 @@
 //! signed-in person (a cookie signed with the server's key, for 12 hours); without users the
 //! console is open, as the API is. A task can name who may answer it, in what it sends:
 //! `"BatonAssignee"` (a user name or email address, or a list) and `"BatonGroup"` (a group or a
-//! list), and `"BatonExclude"` who may not (separation of duties); the inbox shows a person
-//! only the tasks they may answer and refuses the others.
-//! Signed links need no sign-in: the link itself is the permission.
+//! list), and `"BatonExclude"` who may not, and `"BatonExcludeStarter": true` keeps out
+//! whoever started the execution (separation of duties); the inbox shows a person only the
+//! tasks they may answer and refuses the others. Who started an execution is known when they
+//! started it from the console, or through the API with an access key listed in their
+//! `access_keys`.
+//! Signed links need no sign-in: the link itself is the permission. A link made for one
+//! person (`baton:link:approve:PERSON`) is that person's answer, and is refused when the task
+//! excludes them.
 
 use std::collections::HashMap;
 
@@ -15,6 +20,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use engine::functions::ConsoleUser;
 use engine::links::{pbkdf2_sha256, same};
+use engine::reminders::find_member as find;
 use engine::service::now_ms;
 use serde_json::Value;
 
@@ -68,6 +74,17 @@ fn session_user(state: &SharedState, headers: &HeaderMap) -> Option<User> {
     }
     let u = users(state).get(name)?;
     Some(User { name: name.to_owned(), email: u.email.clone(), groups: u.groups.clone() })
+}
+
+/// Who makes an API request: the signed-in console user (the console's own calls), else the
+/// user whose `access_keys` hold the request's access key id, else that key id.
+pub fn caller(state: &SharedState, headers: &HeaderMap) -> Option<String> {
+    if let Some(user) = session_user(state, headers) {
+        return Some(user.name);
+    }
+    let key = crate::api::access_key_id(headers)?;
+    let owner = users(state).iter().find(|(_, u)| u.access_keys.iter().any(|k| k == key)).map(|(name, _)| name.clone());
+    Some(owner.unwrap_or_else(|| key.to_owned()))
 }
 
 /// Console pages need a signed-in person when users are configured.
@@ -152,27 +169,44 @@ fn names(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// The first member `key` in a message, looking into nested objects.
-fn find<'a>(v: &'a Value, key: &str, depth: usize) -> Option<&'a Value> {
-    match v {
-        Value::Object(o) if depth < 5 => o.get(key).or_else(|| o.values().find_map(|x| find(x, key, depth + 1))),
-        _ => None,
+/// Who a task's message says may answer it: (people, groups); both empty means anyone.
+pub fn assignment(message: &Value) -> (Vec<String>, Vec<String>) {
+    (names(find(message, "BatonAssignee")), names(find(message, "BatonGroup")))
+}
+
+/// The person a name stands for: the configured user with that name or email address, else
+/// someone known only by it.
+pub fn person(state: &SharedState, name: &str) -> User {
+    let users = users(state);
+    let found = users.get_key_value(name).or_else(|| users.iter().find(|(_, u)| u.email.as_deref() == Some(name)));
+    match found {
+        Some((n, u)) => User { name: n.clone(), email: u.email.clone(), groups: u.groups.clone() },
+        None => User { name: name.to_owned(), email: name.contains('@').then(|| name.to_owned()), groups: Vec::new() },
     }
 }
 
-/// Who a task's message says may answer it: (people, groups); both empty means anyone.
-pub fn assignment(message: &Value) -> (Vec<String>, Vec<String>) {
-    (names(find(message, "BatonAssignee", 0)), names(find(message, "BatonGroup", 0)))
+/// How many approvals a task needs (`"BatonApprovals": N` in its message), if it counts them.
+pub fn approvals_needed(message: &Value) -> Option<u32> {
+    find(message, "BatonApprovals").and_then(Value::as_u64).map(|n| n.clamp(1, 1000) as u32)
 }
 
-/// Whether `user` may answer a task with this message. Anyone may when nobody signs in.
-/// `"BatonExclude"` (a user name or address, or a list) keeps people out even when they are
-/// assigned: separation of duties, e.g. the requester may not approve their own request.
-pub fn may_answer(user: Option<&User>, message: &str) -> bool {
+/// Whether the task keeps `user` out: `"BatonExclude"` (a user name or address, or a list)
+/// names them, or `"BatonExcludeStarter": true` and they started the execution. Exclusion
+/// wins over assignment: separation of duties, e.g. the requester may not approve their own
+/// request.
+pub fn excluded(user: &User, message: &Value, started_by: Option<&str>) -> bool {
+    let is = |p: &str| p == user.name || user.email.as_deref() == Some(p);
+    names(find(message, "BatonExclude")).iter().any(|p| is(p))
+        || (find(message, "BatonExcludeStarter") == Some(&Value::Bool(true)) && started_by.is_some_and(is))
+}
+
+/// Whether `user` may answer a task with this message, of an execution `started_by` started.
+/// Anyone may when nobody signs in.
+pub fn may_answer(user: Option<&User>, message: &str, started_by: Option<&str>) -> bool {
     let Some(user) = user else { return true };
     let message: Value = serde_json::from_str(message).unwrap_or(Value::Null);
     let is = |p: &String| *p == user.name || user.email.as_deref() == Some(p.as_str());
-    if names(find(&message, "BatonExclude", 0)).iter().any(is) {
+    if excluded(user, &message, started_by) {
         return false;
     }
     let (people, groups) = assignment(&message);
@@ -203,13 +237,26 @@ mod tests {
         let bob = User { name: "bob".into(), email: None, groups: vec![] };
         let to_ana = r#"{"Payload": {"BatonAssignee": "ana@example.com"}}"#;
         let to_teachers = r#"{"BatonGroup": ["teachers"]}"#;
-        assert!(may_answer(Some(&ana), to_ana) && may_answer(Some(&ana), to_teachers));
-        assert!(!may_answer(Some(&bob), to_ana) && !may_answer(Some(&bob), to_teachers));
-        assert!(may_answer(Some(&bob), "{}"));
-        assert!(may_answer(None, to_ana));
+        assert!(may_answer(Some(&ana), to_ana, None) && may_answer(Some(&ana), to_teachers, None));
+        assert!(!may_answer(Some(&bob), to_ana, None) && !may_answer(Some(&bob), to_teachers, None));
+        assert!(may_answer(Some(&bob), "{}", None));
+        assert!(may_answer(None, to_ana, None));
         let not_by_ana = r#"{"BatonGroup": "teachers", "BatonExclude": ["ana"]}"#;
-        assert!(!may_answer(Some(&ana), not_by_ana));
-        assert!(!may_answer(Some(&ana), r#"{"BatonExclude": "ana@example.com"}"#));
-        assert!(may_answer(Some(&bob), r#"{"BatonExclude": "ana"}"#));
+        assert!(!may_answer(Some(&ana), not_by_ana, None));
+        assert!(!may_answer(Some(&ana), r#"{"BatonExclude": "ana@example.com"}"#, None));
+        assert!(may_answer(Some(&bob), r#"{"BatonExclude": "ana"}"#, None));
+    }
+
+    #[test]
+    fn the_starter_may_be_kept_out() {
+        let ana = User { name: "ana".into(), email: Some("ana@example.com".into()), groups: vec!["teachers".into()] };
+        let task = r#"{"BatonGroup": "teachers", "BatonExcludeStarter": true}"#;
+        assert!(!may_answer(Some(&ana), task, Some("ana")));
+        assert!(!may_answer(Some(&ana), task, Some("ana@example.com")));
+        assert!(may_answer(Some(&ana), task, Some("bob")));
+        assert!(may_answer(Some(&ana), task, None));
+        assert!(may_answer(Some(&ana), r#"{"BatonExcludeStarter": false}"#, Some("ana")));
+        assert_eq!(approvals_needed(&serde_json::json!({"Payload": {"BatonApprovals": 2}})), Some(2));
+        assert_eq!(approvals_needed(&serde_json::json!({"BatonApprovals": "2"})), None);
     }
 }

@@ -5,6 +5,13 @@
 //! What a task shows a person comes from the history (the `*Scheduled` event of its state):
 //! its message (the parameters or input it was sent), its deadline (`TimeoutSeconds`), and a
 //! form when the message describes one (see [`super::form`]).
+//!
+//! Every answer is audited in the execution's history as a `TaskAnswerRecorded` event (who,
+//! via what, from where, what they were shown and what they answered), written with the
+//! answer itself. A task whose message says `"BatonApprovals": N` needs N people to approve:
+//! each approve or reject is a vote, counted by the interpreter in order (one vote per
+//! person; the first rejection or the Nth approval decides), so two people answering at once
+//! cannot both decide or both be lost.
 
 use std::collections::HashMap;
 
@@ -34,17 +41,30 @@ pub struct Waiting {
     pub scheduled_at: Option<i64>,
     pub deadline: Option<i64>,
     pub fields: Vec<Field>,
+    /// Who started the execution, when known.
+    pub started_by: Option<String>,
+    /// `BatonApprovals`: how many approvals the task needs, if it counts votes.
+    pub approvals_needed: Option<u32>,
+    /// The votes so far (person, approved), oldest first.
+    pub votes: Vec<(String, bool)>,
 }
 
 /// What the history says about an open task.
 pub async fn describe(state: &SharedState, task: TaskRow) -> Waiting {
     let mut found: Option<Value> = None;
     let mut pending: Option<Value> = None;
+    let mut votes = Vec::new();
     if let Ok(events) = state.engine.store().history(&task.execution_arn, Some(i64::MAX), SCAN, true).await {
         for (_, text) in events {
             let Ok(event) = serde_json::from_str::<Value>(&text) else { continue };
             let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
-            if kind.ends_with("Scheduled") {
+            if kind == "TaskAnswerRecorded" {
+                let d = &event["taskAnswerRecordedEventDetails"];
+                if d["taskId"].as_i64() == Some(task.task_id) && d.get("approvals").is_some() {
+                    let by = d["answeredBy"].as_str().unwrap_or_default().to_owned();
+                    votes.push((by, d["decision"].as_str() == Some("approve")));
+                }
+            } else if kind.ends_with("Scheduled") {
                 pending = Some(event);
             } else if event
                 .get("stateEnteredEventDetails")
@@ -71,8 +91,33 @@ pub async fn describe(state: &SharedState, task: TaskRow) -> Waiting {
         .and_then(Value::as_i64)
         .zip(scheduled_at.or(Some(task.created)))
         .map(|(s, at)| at + s * 1000);
-    let fields = serde_json::from_str::<Value>(&message).ok().map(|m| form::find(&m)).unwrap_or_default();
-    Waiting { task, message, scheduled_at, deadline, fields }
+    let parsed = serde_json::from_str::<Value>(&message).unwrap_or(Value::Null);
+    let fields = form::find(&parsed);
+    let approvals_needed = access::approvals_needed(&parsed);
+    let started_by = match state.engine.store().get_execution(&task.execution_arn).await {
+        Ok(Some(row)) => row.started_by,
+        _ => None,
+    };
+    votes.reverse();
+    Waiting { task, message, scheduled_at, deadline, fields, started_by, approvals_needed, votes }
+}
+
+impl Waiting {
+    /// Whether `person` has voted on this task already.
+    pub fn voted(&self, person: &str) -> bool {
+        self.votes.iter().any(|(by, _)| by == person)
+    }
+
+    /// "1 of 2 approvals (ana)" for a task that counts them.
+    pub fn approvals_line(&self) -> Option<String> {
+        let needed = self.approvals_needed?;
+        let approvers: Vec<&str> = self.votes.iter().filter(|(_, yes)| *yes).map(|(by, _)| by.as_str()).collect();
+        Some(format!(
+            "{} of {needed} approvals{}",
+            approvers.len(),
+            if approvers.is_empty() { String::new() } else { format!(" ({})", approvers.join(", ")) }
+        ))
+    }
 }
 
 pub async fn list(State(state): State<SharedState>, user: Option<Extension<User>>) -> Response {
@@ -91,8 +136,8 @@ pub async fn list(State(state): State<SharedState>, user: Option<Extension<User>
     for task in tasks {
         let w = describe(&state, task).await;
         // A person sees only what they may answer.
-        if access::may_answer(user.as_ref(), &w.message) {
-            cards.push(card(&w, now));
+        if access::may_answer(user.as_ref(), &w.message, w.started_by.as_deref()) {
+            cards.push(card(&w, user.as_ref(), now));
         }
     }
     body.push_str(&format!("<p class=\"muted\">{} task(s) waiting, oldest first.</p>", cards.len()));
@@ -104,7 +149,7 @@ fn execution_name(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)
 }
 
-fn card(w: &Waiting, now: i64) -> String {
+fn card(w: &Waiting, user: Option<&User>, now: i64) -> String {
     let t = &w.task;
     let kind = match t.kind {
         TaskKind::Activity => "activity",
@@ -125,7 +170,14 @@ fn card(w: &Waiting, now: i64) -> String {
         age = age(now - w.scheduled_at.unwrap_or(t.created)),
         msg = json_block(&w.message),
     );
-    out.push_str(&answer_form("/inbox/answer", &t.execution_arn, t.task_id, &w.fields, &[]));
+    if let Some(line) = w.approvals_line() {
+        out.push_str(&format!("<p class=\"approvals\">{}</p>", escape(&line)));
+    }
+    if user.is_some_and(|u| w.voted(&u.name)) {
+        out.push_str("<p class=\"muted\">You have answered; the others' answers are awaited.</p>");
+    } else {
+        out.push_str(&answer_form("/inbox/answer", &t.execution_arn, t.task_id, &w.fields, &[]));
+    }
     out.push_str("</div>");
     out
 }
@@ -203,47 +255,80 @@ pub fn decide(params: &HashMap<String, String>, fields: &[Field]) -> Result<Task
 }
 
 /// Who answered, and from where: for the audit record.
-pub struct Answerer<'a> {
-    /// The signed-in user; `None` when nobody signs in, or through a signed link.
-    pub user: Option<&'a str>,
+pub struct Answerer {
+    /// The signed-in user, or the person a signed link was made for; `None` when nobody
+    /// signs in and the link names nobody.
+    pub person: Option<String>,
     /// `inbox` or `link`.
     pub via: &'static str,
     pub from: Option<String>,
 }
 
-/// Give the answer to the engine, then keep an audit record of it: who, when, from where,
-/// what they saw (the task's message) and what they answered.
+/// What became of an answer.
+pub enum Delivered {
+    /// It answered the task.
+    Answered,
+    /// It is a vote on a task that needs several approvals; the votes decide it in order.
+    Voted,
+}
+
+/// Give the answer to the engine with its audit record (who, from where, what they saw, what
+/// they answered), which the history keeps as `TaskAnswerRecorded`. `vote` is the decision of
+/// an approve or reject: on a task with `BatonApprovals` it is counted as this person's vote.
 pub async fn deliver(
     state: &SharedState,
     waiting: &Waiting,
     answer: TaskAnswer,
-    who: Answerer<'_>,
-) -> Result<(), Refusal> {
+    vote: Option<bool>,
+    who: Answerer,
+) -> Result<Delivered, Refusal> {
     let t = &waiting.task;
     let answered = match &answer {
         TaskAnswer::Success(output) => json!({"output": output}),
         TaskAnswer::Failure { error, cause } => json!({"error": error, "cause": cause}),
     };
-    match state.engine.answer_open_task(&t.execution_arn, t.task_id, answer).await {
-        Ok(()) => {}
-        Err(EngineError::TaskTimedOut) => return Err(Refusal::Gone),
-        Err(e) => return Err(Refusal::Failed(e.to_string())),
+    let mut audit = Map::new();
+    audit.insert("answeredBy".into(), who.person.clone().map_or(Value::Null, Value::String));
+    audit.insert("via".into(), json!(who.via));
+    audit.insert("sourceIp".into(), who.from.clone().map_or(Value::Null, Value::String));
+    audit.insert("stateName".into(), json!(t.state_name));
+    audit.insert("taskId".into(), json!(t.task_id));
+    audit.insert("shown".into(), json!(waiting.message));
+    audit.insert("answer".into(), json!(answered.to_string()));
+    if let Some(approve) = vote {
+        audit.insert("decision".into(), json!(if approve { "approve" } else { "reject" }));
     }
-    let at = now_ms();
-    let entry = json!({
-        "by": who.user,
-        "via": who.via,
-        "from": who.from,
-        "state": t.state_name,
-        "task": t.task_id,
-        "saw": serde_json::from_str::<Value>(&waiting.message).unwrap_or(Value::Null),
-        "answered": answered,
-    });
-    if let Err(e) = state.engine.store().record_answer(&t.execution_arn, at, &entry.to_string()).await {
-        // The answer itself is in: losing its audit record must not undo it.
-        tracing::error!(execution = t.execution_arn, error = %e, "could not keep the audit record of an answer");
+    let result = match (waiting.approvals_needed, vote) {
+        (Some(needed), Some(approve)) => {
+            // Without a name every anonymous vote would be the same person's: one vote.
+            let by = who.person.clone().unwrap_or_else(|| format!("anonymous ({})", who.via));
+            audit.insert("answeredBy".into(), json!(by));
+            state
+                .engine
+                .vote_on_task(&t.execution_arn, t.task_id, &by, approve, needed, audit)
+                .await
+                .map(|()| Delivered::Voted)
+        }
+        _ => state
+            .engine
+            .answer_open_task(&t.execution_arn, t.task_id, answer, audit)
+            .await
+            .map(|()| Delivered::Answered),
+    };
+    match result {
+        Ok(d) => Ok(d),
+        Err(EngineError::TaskTimedOut) => Err(Refusal::Gone),
+        Err(e) => Err(Refusal::Failed(e.to_string())),
     }
-    Ok(())
+}
+
+/// The decision of an approve or reject answer, for votes.
+pub fn vote_of(params: &HashMap<String, String>) -> Option<bool> {
+    match params.get("decision").map(String::as_str) {
+        Some("approve") => Some(true),
+        Some("reject") => Some(false),
+        _ => None,
+    }
 }
 
 /// The peer's address, when the server was started with connection info.
@@ -290,7 +375,7 @@ pub async fn answer(
         Err(e) => return super::store_error(e),
     };
     let waiting = describe(&state, task).await;
-    if !access::may_answer(user.as_ref(), &waiting.message) {
+    if !access::may_answer(user.as_ref(), &waiting.message, waiting.started_by.as_deref()) {
         tracing::warn!(execution, user = user.as_ref().map(|u| u.name.as_str()), "answer refused: not an assignee");
         return error_page(
             StatusCode::FORBIDDEN,
@@ -302,20 +387,32 @@ pub async fn answer(
         Ok(a) => a,
         Err(r) => return refusal_page(r),
     };
-    let who = Answerer { user: user.as_ref().map(|u| u.name.as_str()), via: "inbox", from };
-    if let Err(r) = deliver(&state, &waiting, answer, who).await {
-        return refusal_page(r);
+    if user.as_ref().is_some_and(|u| waiting.approvals_needed.is_some() && waiting.voted(&u.name)) {
+        return error_page(
+            StatusCode::CONFLICT,
+            "You have answered already",
+            "Each person answers once. Nothing was changed.",
+        );
     }
+    let who = Answerer { person: user.as_ref().map(|u| u.name.clone()), via: "inbox", from };
+    let delivered = match deliver(&state, &waiting, answer, vote_of(&params), who).await {
+        Ok(d) => d,
+        Err(r) => return refusal_page(r),
+    };
     tracing::info!(
         execution,
         state = waiting.task.state_name,
         user = user.as_ref().map(|u| u.name.as_str()),
         "task answered from the inbox"
     );
+    let sent = match delivered {
+        Delivered::Answered => "was sent",
+        Delivered::Voted => "was recorded; the task goes on once enough people have answered",
+    };
     page(
         "Answered",
         &format!(
-            "<h1>Answered</h1><p class=\"ok\">Your answer to <b>{}</b> was sent.</p>\
+            "<h1>Answered</h1><p class=\"ok\">Your answer to <b>{}</b> {sent}.</p>\
              <p><a href=\"/execution?arn={}\">See the execution</a> · <a href=\"/inbox\">Back to the inbox</a></p>",
             escape(&waiting.task.state_name),
             url(&execution)

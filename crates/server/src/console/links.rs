@@ -12,6 +12,9 @@ use axum::Form;
 use engine::links::{LinkAction, LinkClaim, LinkError};
 use engine::service::now_ms;
 
+use serde_json::Value;
+
+use super::access;
 use super::html::{date, error_page, escape, json_block, page};
 use super::inbox::{self, Refusal, Waiting};
 use crate::SharedState;
@@ -44,7 +47,30 @@ async fn open(state: &SharedState, signed: &str) -> Result<(LinkClaim, Waiting),
         Ok(_) => return Err(inbox::refusal_page(Refusal::Gone)),
         Err(e) => return Err(super::store_error(e)),
     };
-    Ok((claim, inbox::describe(state, task).await))
+    let waiting = inbox::describe(state, task).await;
+    if let Some(person) = claim.who.as_deref().map(|w| access::person(state, w)) {
+        let message: Value = serde_json::from_str(&waiting.message).unwrap_or(Value::Null);
+        if access::excluded(&person, &message, waiting.started_by.as_deref()) {
+            tracing::warn!(
+                execution = claim.execution_arn,
+                person = person.name,
+                "a link for an excluded person was refused"
+            );
+            return Err(error_page(
+                StatusCode::FORBIDDEN,
+                "You may not answer this task",
+                "This task excludes you (separation of duties). Nothing was changed.",
+            ));
+        }
+        if waiting.approvals_needed.is_some() && waiting.voted(&person.name) {
+            return Err(error_page(
+                StatusCode::CONFLICT,
+                "You have answered already",
+                "Each person answers once. Nothing was changed.",
+            ));
+        }
+    }
+    Ok((claim, waiting))
 }
 
 fn verb(action: LinkAction) -> &'static str {
@@ -63,12 +89,14 @@ pub async fn show(State(state): State<SharedState>, Path(signed): Path<String>) 
     };
     let action = format!("/link/{}", escape(&signed));
     let mut body = format!(
-        "<h1>{v}: {s}</h1><p class=\"muted\">Execution {e} · deadline {d}</p>\
+        "<h1>{v}: {s}</h1><p class=\"muted\">Execution {e} · deadline {d}{f}</p>{a}\
          <details open><summary>Message</summary>{m}</details>",
         v = verb(claim.action),
         s = escape(&w.task.state_name),
         e = escape(&claim.execution_arn),
         d = w.deadline.map(date).unwrap_or_else(|| "none".into()),
+        f = claim.who.as_deref().map(|p| format!(" · for {}", escape(p))).unwrap_or_default(),
+        a = w.approvals_line().map(|l| format!("<p class=\"approvals\">{}</p>", escape(&l))).unwrap_or_default(),
         m = json_block(&w.message),
     );
     match claim.action {
@@ -113,8 +141,9 @@ pub async fn act(
         Ok(a) => a,
         Err(r) => return inbox::refusal_page(r),
     };
-    let who = inbox::Answerer { user: None, via: "link", from };
-    if let Err(r) = inbox::deliver(&state, &w, answer, who).await {
+    let person = claim.who.as_deref().map(|p| access::person(&state, p).name);
+    let who = inbox::Answerer { person, via: "link", from };
+    if let Err(r) = inbox::deliver(&state, &w, answer, inbox::vote_of(&params), who).await {
         return inbox::refusal_page(r);
     }
     tracing::info!(execution = claim.execution_arn, state = w.task.state_name, "task answered through a signed link");

@@ -213,23 +213,22 @@ async fn executions(State(state): State<SharedState>, Query(q): Query<Executions
         }
     }
     let name = q.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    let (rows, more) = match name {
-        // An execution's ARN is its machine's plus its name: a search by name is one lookup.
+    let found = match name {
+        // An execution's ARN is its machine's plus its name: names starting with the search
+        // are a range of ARNs, in name order.
         Some(n) => {
-            let arn = state.arns.execution(&m.name, n);
-            match state.engine.store().get_execution(&arn).await {
-                Ok(found) => (found.into_iter().filter(|e| status.is_none_or(|s| e.status == s)).collect(), false),
-                Err(e) => return store_error(e),
-            }
+            let prefix = state.arns.execution(&m.name, n);
+            state.engine.store().executions_by_prefix(&prefix, status, q.after.as_deref(), PAGE + 1).await
         }
-        None => match state.engine.store().list_executions(&m.arn, status, q.after.as_deref(), PAGE + 1).await {
-            Ok(mut rows) => {
-                let more = rows.len() > PAGE;
-                rows.truncate(PAGE);
-                (rows, more)
-            }
-            Err(e) => return store_error(e),
-        },
+        None => state.engine.store().list_executions(&m.arn, status, q.after.as_deref(), PAGE + 1).await,
+    };
+    let (rows, more) = match found {
+        Ok(mut rows) => {
+            let more = rows.len() > PAGE;
+            rows.truncate(PAGE);
+            (rows, more)
+        }
+        Err(e) => return store_error(e),
     };
     let mut body = format!(
         "<h1>Executions of <a href=\"/machine?arn={u}\">{n}</a></h1>\
@@ -244,7 +243,7 @@ async fn executions(State(state): State<SharedState>, Query(q): Query<Executions
         body.push_str(&format!("<option{selected}>{s}</option>"));
     }
     body.push_str(&format!(
-        "</select></label><label>Name <input type=\"text\" name=\"name\" value=\"{}\" placeholder=\"exact name\"></label>\
+        "</select></label><label>Name <input type=\"text\" name=\"name\" value=\"{}\" placeholder=\"name starts with\"></label>\
          <button type=\"submit\">Filter</button></form>",
         escape(name.unwrap_or_default())
     ));
@@ -253,6 +252,9 @@ async fn executions(State(state): State<SharedState>, Query(q): Query<Executions
         let mut href = format!("/executions?machine={}&after={}", url(&m.arn), url(&last.arn));
         if let Some(s) = status {
             href.push_str(&format!("&status={}", url(s)));
+        }
+        if let Some(n) = name {
+            href.push_str(&format!("&name={}", url(n)));
         }
         href
     });
@@ -295,9 +297,10 @@ async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) 
     );
     body.push_str(&format!("<div id=\"live\" data-status=\"{}\">", escape(&e.status)));
     body.push_str(&format!(
-        "<p>{b} · started {s}{end}{redrives}</p>",
+        "<p>{b} · started {s}{by}{end}{redrives}</p>",
         b = badge(&e.status),
         s = date(e.start),
+        by = e.started_by.as_deref().map(|p| format!(" by {}", escape(p))).unwrap_or_default(),
         end = e.stop.map(|t| format!(" · ended {}", date(t))).unwrap_or_default(),
         redrives =
             if e.redrive_count > 0 { format!(" · redriven {} time(s)", e.redrive_count) } else { String::new() },
@@ -333,11 +336,7 @@ async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) 
     body.push_str("</div><div style=\"flex:1;min-width:300px\"><h2>Output</h2>");
     body.push_str(&e.output.as_deref().map(json_block).unwrap_or_else(|| "<p class=\"muted\">None yet.</p>".into()));
     body.push_str("</div></div>");
-    match store.answers(&e.arn).await {
-        Ok(answers) if !answers.is_empty() => body.push_str(&answers_table(&answers)),
-        Ok(_) => {}
-        Err(err) => return store_error(err),
-    }
+    body.push_str(&answers_table(&events));
     body.push_str("<h2>States</h2>");
     body.push_str(&status::states_table(&events));
     body.push_str("<h2>Event history</h2>");
@@ -351,25 +350,35 @@ async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) 
     page(&e.name, &body)
 }
 
-/// The audit records of people's answers: who, when, from where, what they saw and answered.
-fn answers_table(answers: &[(i64, String)]) -> String {
+/// The audit records of people's answers (`TaskAnswerRecorded` events): who, when, via what,
+/// from where, what they saw and answered. Nothing when nobody answered.
+fn answers_table(events: &[Value]) -> String {
+    let answers: Vec<&Value> =
+        events.iter().filter(|e| e.get("type").and_then(Value::as_str) == Some("TaskAnswerRecorded")).collect();
+    if answers.is_empty() {
+        return String::new();
+    }
     let mut out = String::from(
         "<h2>Answers</h2><table class=\"answers\"><tr><th>When</th><th>Who</th><th>Via</th><th>From</th>\
          <th>State</th><th>They saw</th><th>They answered</th></tr>",
     );
-    for (at, entry) in answers {
-        let e: Value = serde_json::from_str(entry).unwrap_or(Value::Null);
-        let text = |k: &str| e.get(k).and_then(Value::as_str).map(escape).unwrap_or_else(|| "—".into());
-        let json = |k: &str| json_block(&e.get(k).map(Value::to_string).unwrap_or_default());
+    for e in answers {
+        let d = &e["taskAnswerRecordedEventDetails"];
+        let text = |k: &str| d.get(k).and_then(Value::as_str).map(escape).unwrap_or_else(|| "—".into());
+        let json = |k: &str| json_block(d.get(k).and_then(Value::as_str).unwrap_or_default());
+        let mut answered = json("answer");
+        if let (Some(n), Some(of)) = (d["approvals"].as_u64(), d["approvalsNeeded"].as_u64()) {
+            answered = format!("<p>{}: {n} of {of} approvals</p>{answered}", text("decision"));
+        }
+        let at = e["timestamp"].as_f64().map(|t| (t * 1000.0) as i64).unwrap_or_default();
         out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            date(*at),
-            text("by"),
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{answered}</td></tr>",
+            date(at),
+            text("answeredBy"),
             text("via"),
-            text("from"),
-            text("state"),
-            json("saw"),
-            json("answered"),
+            text("sourceIp"),
+            text("stateName"),
+            json("shown"),
         ));
     }
     out.push_str("</table>");
