@@ -680,9 +680,11 @@ impl Store for PostgresStore {
             .query(
                 &format!(
                     "SELECT {EXEC_COLS} FROM executions WHERE state_machine_arn = $1 \
-                     {} AND (start < $3 OR (start = $3 AND arn > $4)) \
+                     {} AND start <= $3 AND (start < $3 OR (start = $3 AND arn > $4)) \
                      ORDER BY start DESC, arn LIMIT $5",
                     // Not `($2 IS NULL OR status = $2)`: a generic plan would not use the status index.
+                    // `start <= $3` is implied by what follows, but only it bounds the index scan:
+                    // without it a page deep in the list reads every row before the cursor.
                     if status.is_some() { "AND status = $2" } else { "AND $2::TEXT IS NULL" }
                 ),
                 &[&state_machine_arn, &status, &cstart, &carn, &(limit as i64)],
