@@ -130,22 +130,39 @@ pub struct SqliteStore {
 }
 
 /// How often the checkpoint thread looks at the WAL.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
-/// WAL frames (pages) beyond which a checkpoint waits for readers so the WAL can start over,
-/// in case passive checkpoints keep being overtaken (64 MiB of 4 KiB pages).
-const WAL_FRAMES_MAX: i64 = 16_384;
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+/// WAL frames (pages) beyond which the WAL starts over (16 MiB of 4 KiB pages). The WAL
+/// index in shared memory, part of the server's resident memory, is as large as the WAL ever
+/// was, and so is the WAL file on disk (cut back to this size when it starts over).
+const WAL_FRAMES_MAX: i64 = 4_096;
+const WAL_FILE_KEEP: i64 = WAL_FRAMES_MAX * 4096;
 
 /// Copy committed pages from the WAL into the database, beside the writer rather than in it.
 /// A passive checkpoint never blocks the writer or readers; once it has copied everything,
-/// the writer starts the WAL over at its next commit, so the file stays small.
-fn checkpoint_loop(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
+/// the writer starts the WAL over at its next commit, so the file stays small. Under steady
+/// writes that never happens (readers always hold a snapshot of the WAL), and a restarting
+/// checkpoint from this thread would starve: the writer is almost never idle, so the WAL
+/// grew without bound (over a gigabyte while starting 100,000 executions). Past
+/// [`WAL_FRAMES_MAX`] the restart is therefore run by the writer itself, between two of its
+/// jobs: a pause of the writes while readers finish, after which the WAL starts over.
+fn checkpoint_loop(conn: Connection, writer: std::sync::mpsc::Sender<WriteJob>, stop: std::sync::mpsc::Receiver<()>) {
+    let restart_queued = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
         let passive =
             conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
         match passive {
-            Ok((log, _)) if log > WAL_FRAMES_MAX => {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "restarting the write-ahead log");
+            Ok((log, _)) if log > WAL_FRAMES_MAX && !restart_queued.swap(true, Ordering::AcqRel) => {
+                let queued = restart_queued.clone();
+                let job: WriteJob = Box::new(move |c| {
+                    match c.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
+                        Ok(0) => {}
+                        Ok(_) => tracing::debug!("the write-ahead log could not start over yet; trying again"),
+                        Err(e) => tracing::warn!(error = %e, "restarting the write-ahead log"),
+                    }
+                    queued.store(false, Ordering::Release);
+                });
+                if writer.send(job).is_err() {
+                    return;
                 }
             }
             Ok(_) => {}
@@ -161,9 +178,9 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 /// Page cache per connection, in KiB. SQLite's default (2 MiB each) fills as the database
 /// grows, so six connections alone would let memory climb by 12 MiB with the number of
 /// stored executions; the operating system caches the file beneath them anyway.
-const WRITER_CACHE_KIB: i64 = 1024;
-const READER_CACHE_KIB: i64 = 512;
-const CHECKPOINT_CACHE_KIB: i64 = 64;
+const WRITER_CACHE_KIB: i64 = 512;
+const READER_CACHE_KIB: i64 = 64;
+const CHECKPOINT_CACHE_KIB: i64 = 16;
 
 fn open_connection(path: &Path, cache_kib: i64) -> Result<Connection> {
     let conn = Connection::open(path).map_err(backend)?;
@@ -196,13 +213,16 @@ impl SqliteStore {
         // Checkpoints run on a thread of their own, not inside a commit: SQLite's automatic
         // checkpoint copies the WAL into the database and syncs it in whichever commit crosses
         // the threshold, a stall of milliseconds for that one caller.
-        writer.execute_batch("PRAGMA wal_autocheckpoint=0").map_err(backend)?;
+        writer
+            .execute_batch(&format!("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WAL_FILE_KEEP};"))
+            .map_err(backend)?;
         let writer = connection_thread("sqlite-writer", writer)?;
         let (stop_checkpoints, stopped) = std::sync::mpsc::channel::<()>();
         let checkpointer = open_connection(path, CHECKPOINT_CACHE_KIB)?;
+        let to_writer = writer.clone();
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer, stopped))
+            .spawn(move || checkpoint_loop(checkpointer, to_writer, stopped))
             .map_err(backend)?;
         Ok(Self { writer, readers, next_reader: AtomicUsize::new(0), _stop_checkpoints: stop_checkpoints })
     }
