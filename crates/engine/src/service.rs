@@ -132,6 +132,10 @@ pub enum TaskAnswer {
     Failure { error: Option<String>, cause: Option<String> },
 }
 
+/// How long an activity's start (`ActivityStarted`) may wait for the worker's answer, so both
+/// are applied in one commit.
+const ACTIVITY_START_DELAY: Duration = Duration::from_millis(20);
+
 /// What GetActivityTask hands a worker.
 pub struct ActivityTask {
     pub token: String,
@@ -379,6 +383,19 @@ impl Engine {
         Ok(())
     }
 
+    /// Queue an event that may wait a moment to be applied: the execution is woken after
+    /// `delay`, or sooner by the next event, which then carries it along in the same commit.
+    async fn push_unhurried(&self, arn: &str, event: &Event, delay: Duration) -> Result<(), EngineError> {
+        let payload = serde_json::to_string(event).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.inner.store.push_event(arn, &payload).await?;
+        let (engine, arn) = (self.clone(), arn.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            engine.wake(&arn);
+        });
+        Ok(())
+    }
+
     pub async fn stop_execution(
         &self,
         arn: &str,
@@ -512,11 +529,11 @@ impl Engine {
             if let Some(task) = self.inner.store.claim_activity_task(activity_arn, worker.unwrap_or("")).await? {
                 let request: TaskRequest =
                     serde_json::from_str(&task.request).map_err(|e| StoreError::Backend(e.to_string()))?;
-                self.push(
-                    &task.execution_arn,
-                    &Event::TaskStarted { task: task.task_id as u64, worker_name: worker.map(str::to_owned) },
-                )
-                .await?;
+                // A worker often answers within a millisecond or two. Applying its start at
+                // once would make that answer wait for the start's own claim and commit; a
+                // start applied a moment later, or with the answer in one commit, saves both.
+                let started = Event::TaskStarted { task: task.task_id as u64, worker_name: worker.map(str::to_owned) };
+                self.push_unhurried(&task.execution_arn, &started, ACTIVITY_START_DELAY).await?;
                 let input = self.with_links(&request, &task.execution_arn);
                 return Ok(Some(ActivityTask {
                     token: request.token.unwrap_or_default(),
