@@ -1148,6 +1148,13 @@ impl<'a> Run<'a> {
                 let flow = self.handle_failure(f, failure, false);
                 match flow {
                     Flow::Fail(failure) => {
+                        if failure.from_task_result && self.in_parallel_branch(f) {
+                            // AWS ends a Task whose failure fails its Parallel branch with
+                            // TaskStateAborted, before the Parallel state's failure.
+                            if matches!(self.state_of(f).kind, StateKind::Task(_)) {
+                                self.emit(f, EventType::TaskStateAborted, Details::None);
+                            }
+                        }
                         self.complete_frame(f, Err(failure));
                         None
                     }
@@ -1155,6 +1162,11 @@ impl<'a> Run<'a> {
                 }
             }
         }
+    }
+
+    /// Whether frame `f` runs a branch of a Parallel state.
+    fn in_parallel_branch(&self, f: FrameId) -> bool {
+        self.frame(f).parent.as_ref().is_some_and(|p| matches!(self.state_of(p.frame).kind, StateKind::Parallel(_)))
     }
 
     fn move_to(&mut self, f: FrameId, next: StateId, input: Value) {

@@ -289,9 +289,19 @@ fn a_failing_branch_aborts_its_sibling() {
     assert_eq!(tasks.len(), 2, "both branches start");
     d.send(T0, Event::TaskFailed { task: tasks[0].task, error: Some("E".into()), cause: Some("c".into()) });
     assert!(d.commands.contains(&Command::CancelTask { task: tasks[1].task }));
-    assert!(d.types().contains(&"TaskStateAborted"));
     assert_eq!(d.failure(), (Some("E".into()), Some("c".into())));
-    assert_eq!(d.types()[d.types().len() - 2..], ["ParallelStateFailed", "ExecutionFailed"]);
+    // The failed Task and its sibling both end aborted (as AWS records it), then the Parallel.
+    let types = d.types();
+    let failed = types.iter().position(|t| *t == "TaskFailed").expect("the task failed");
+    assert_eq!(types[failed + 1], "TaskStateAborted");
+    assert_eq!(types.iter().filter(|t| **t == "TaskStateAborted").count(), 2);
+    assert_eq!(types[types.len() - 2..], ["ParallelStateFailed", "ExecutionFailed"]);
+    // Outside a Parallel a failed Task fails the execution with no abort event.
+    let lambda = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true});
+    let mut top = Driver::start(task_machine(lambda), json!({}));
+    let task = top.tasks()[0].task;
+    top.send(T0, Event::TaskFailed { task, error: Some("E".into()), cause: None });
+    assert!(!top.types().contains(&"TaskStateAborted"));
 }
 
 #[test]
