@@ -11,6 +11,7 @@ pub mod integrations;
 pub mod links;
 pub mod local;
 pub mod mail;
+pub mod people;
 pub mod queues;
 pub mod random;
 pub mod reminders;

@@ -35,6 +35,7 @@ use store::{MessageRow, TaskRow};
 use asl::interpreter::TaskRequest;
 
 use crate::links::{LinkAction, LinkClaim, DEFAULT_LINK_LIFETIME_MS};
+use crate::people::{find_member, names};
 use crate::queues::Queues;
 use crate::random::OsRandomness;
 use crate::service::{now_ms, Engine};
@@ -93,17 +94,6 @@ impl Kind {
             Kind::Escalate => "escalate",
         }
     }
-}
-
-/// The first member `key` in a message, looking into nested objects (a task's `Payload`).
-pub fn find_member<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    fn go<'a>(v: &'a Value, key: &str, depth: usize) -> Option<&'a Value> {
-        match v {
-            Value::Object(o) if depth < 5 => o.get(key).or_else(|| o.values().find_map(|x| go(x, key, depth + 1))),
-            _ => None,
-        }
-    }
-    go(v, key, 0)
 }
 
 /// The task's `BatonReminders`, if it asks for any; `Err` says what is wrong with them.
@@ -223,9 +213,11 @@ impl Reminders {
     }
 
     async fn handle(&self, m: crate::queues::ReceivedMessage) {
-        let done = |why: &'static str| {
-            tracing::debug!(why, "reminders of a task end");
-        };
+        if !self.topics.can_email() {
+            tracing::warn!(body = m.row.body, "a task asks for reminders but baton.toml has no [smtp]");
+            self.delete(&m).await;
+            return;
+        }
         let body: Value = serde_json::from_str(&m.row.body).unwrap_or_default();
         let (Some(execution), Some(task_id), Some(step)) =
             (body["execution"].as_str(), body["task"].as_i64(), body["step"].as_u64())
@@ -237,7 +229,7 @@ impl Reminders {
         let task = match store.get_task(execution, task_id).await {
             Ok(Some(t)) if t.token_hash.is_some() => t,
             Ok(_) => {
-                done("the task no longer waits");
+                tracing::debug!(execution, task_id, "the task no longer waits: its reminders end");
                 self.delete(&m).await;
                 return;
             }
@@ -269,26 +261,12 @@ impl Reminders {
             return;
         }
         let to = match kind {
-            Kind::Remind => spec.to.as_ref().map(People::list).unwrap_or_else(|| {
-                let assignees = find_member(&request.input, "BatonAssignee");
-                match assignees {
-                    Some(Value::String(s)) => vec![s.clone()],
-                    Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-                    _ => Vec::new(),
-                }
-            }),
+            Kind::Remind => {
+                spec.to.as_ref().map(People::list).unwrap_or_else(|| names(&request.input, "BatonAssignee"))
+            }
             Kind::Escalate => spec.escalate_to.as_ref().map(People::list).unwrap_or_default(),
         };
         let to: Vec<String> = to.into_iter().filter(|p| p.contains('@')).collect();
-        if !self.topics.can_email() {
-            tracing::warn!(
-                execution,
-                state = task.state_name,
-                "a task asks for reminders but baton.toml has no [smtp]"
-            );
-            self.delete(&m).await;
-            return;
-        }
         if to.is_empty() {
             tracing::warn!(execution, state = task.state_name, kind = kind.as_str(), "a reminder has nobody to go to");
         }

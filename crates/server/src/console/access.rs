@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use engine::functions::ConsoleUser;
 use engine::links::{pbkdf2_sha256, same};
-use engine::reminders::find_member as find;
+use engine::people::{find_member as find, names};
 use engine::service::now_ms;
 use serde_json::Value;
 
@@ -161,17 +161,9 @@ pub async fn logout() -> Response {
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }
 
-fn names(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// Who a task's message says may answer it: (people, groups); both empty means anyone.
 pub fn assignment(message: &Value) -> (Vec<String>, Vec<String>) {
-    (names(find(message, "BatonAssignee")), names(find(message, "BatonGroup")))
+    (names(message, "BatonAssignee"), names(message, "BatonGroup"))
 }
 
 /// The person a name stands for: the configured user with that name or email address, else
@@ -196,7 +188,7 @@ pub fn approvals_needed(message: &Value) -> Option<u32> {
 /// request.
 pub fn excluded(user: &User, message: &Value, started_by: Option<&str>) -> bool {
     let is = |p: &str| p == user.name || user.email.as_deref() == Some(p);
-    names(find(message, "BatonExclude")).iter().any(|p| is(p))
+    names(message, "BatonExclude").iter().any(|p| is(p))
         || (find(message, "BatonExcludeStarter") == Some(&Value::Bool(true)) && started_by.is_some_and(is))
 }
 
