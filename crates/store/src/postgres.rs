@@ -97,6 +97,9 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// An execution no other owner holds: `$1` the ARN, `$2` the claiming owner, `$3` now.
+const LEASE_FREE: &str = "arn = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3)";
+
 const SM_COLS: &str = "arn, name, definition, role_arn, kind, created, updated, revision_id, description, config";
 const EXEC_COLS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, version_arn, \
                          alias_arn, definition, redrive_count, redrive_date, version, parent, started_by";
@@ -835,8 +838,7 @@ impl Store for PostgresStore {
             .client()
             .await?
             .execute(
-                "UPDATE executions SET lease_owner = $2, lease_until = $4 WHERE arn = $1 \
-                 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3)",
+                &format!("UPDATE executions SET lease_owner = $2, lease_until = $4 WHERE {LEASE_FREE}"),
                 &[&arn, &owner, &now, &until],
             )
             .await
@@ -854,12 +856,11 @@ impl Store for PostgresStore {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-        let free = "arn = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3)";
         if events.is_empty() {
             // Nothing to apply: take no lease (and so write nothing), only tell whether one
             // could have been taken.
             let n: i64 = tx
-                .query_one(&format!("SELECT COUNT(*) FROM executions WHERE {free}"), &[&arn, &owner, &now])
+                .query_one(&format!("SELECT COUNT(*) FROM executions WHERE {LEASE_FREE}"), &[&arn, &owner, &now])
                 .await
                 .map_err(backend)?
                 .get(0);
@@ -869,7 +870,7 @@ impl Store for PostgresStore {
         let rows = tx
             .query(
                 &format!(
-                    "UPDATE executions SET lease_owner = $2, lease_until = $4 WHERE {free} RETURNING {EXEC_COLS}, state"
+                    "UPDATE executions SET lease_owner = $2, lease_until = $4 WHERE {LEASE_FREE} RETURNING {EXEC_COLS}, state"
                 ),
                 &[&arn, &owner, &now, &until],
             )

@@ -376,6 +376,16 @@ fn alias_from_row(r: &Row<'_>) -> rusqlite::Result<AliasRow> {
     })
 }
 
+fn insert_message(tx: &rusqlite::Transaction<'_>, m: &MessageRow) -> rusqlite::Result<usize> {
+    tx.execute(
+        &format!("INSERT INTO messages ({MESSAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        params![m.queue, m.id, m.body, m.attributes, m.sent, m.visible_at, m.receive_count, m.first_received],
+    )
+}
+
+/// An execution no other owner holds: `?1` the ARN, `?2` the claiming owner, `?3` now.
+const LEASE_FREE: &str = "arn = ?1 AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until < ?3)";
+
 /// The parts of a commit that are not the execution row itself.
 fn apply_commit_children(tx: &rusqlite::Transaction<'_>, c: &Commit) -> rusqlite::Result<()> {
     {
@@ -426,10 +436,7 @@ fn apply_commit_children(tx: &rusqlite::Transaction<'_>, c: &Commit) -> rusqlite
         }
     }
     for m in &c.messages {
-        tx.execute(
-            &format!("INSERT INTO messages ({MESSAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-            params![m.queue, m.id, m.body, m.attributes, m.sent, m.visible_at, m.receive_count, m.first_received],
-        )?;
+        insert_message(tx, m)?;
     }
     if c.state.is_none() {
         // Ended: nothing is left to fire or answer.
@@ -997,8 +1004,7 @@ impl Store for SqliteStore {
         self.write(move |c| {
             let n = c
                 .execute(
-                    "UPDATE executions SET lease_owner = ?2, lease_until = ?4 WHERE arn = ?1 \
-                     AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until < ?3)",
+                    &format!("UPDATE executions SET lease_owner = ?2, lease_until = ?4 WHERE {LEASE_FREE}"),
                     params![arn, owner, now, until],
                 )
                 .map_err(backend)?;
@@ -1020,12 +1026,11 @@ impl Store for SqliteStore {
                 let rows = st.query_map(params![arn], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
                 rows.collect::<rusqlite::Result<Vec<(i64, String)>>>().map_err(backend)?
             };
-            let free = "arn = ?1 AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until < ?3)";
             if events.is_empty() {
                 // Nothing to apply: take no lease, only tell whether one could have been taken.
                 let n: i64 = tx
                     .query_row(
-                        &format!("SELECT COUNT(*) FROM executions WHERE {free}"),
+                        &format!("SELECT COUNT(*) FROM executions WHERE {LEASE_FREE}"),
                         params![arn, owner, now],
                         |r| r.get(0),
                     )
@@ -1034,7 +1039,7 @@ impl Store for SqliteStore {
             }
             let n = tx
                 .execute(
-                    &format!("UPDATE executions SET lease_owner = ?2, lease_until = ?4 WHERE {free}"),
+                    &format!("UPDATE executions SET lease_owner = ?2, lease_until = ?4 WHERE {LEASE_FREE}"),
                     params![arn, owner, now, until],
                 )
                 .map_err(backend)?;
@@ -1344,11 +1349,7 @@ impl Store for SqliteStore {
             if exists.is_none() {
                 return Err(StoreError::NotFound(m.queue.clone()));
             }
-            tx.execute(
-                &format!("INSERT INTO messages ({MESSAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-                params![m.queue, m.id, m.body, m.attributes, m.sent, m.visible_at, m.receive_count, m.first_received],
-            )
-            .map_err(|e| {
+            insert_message(&tx, &m).map_err(|e| {
                 if unique_violation(&e) {
                     StoreError::AlreadyExists(m.id.clone())
                 } else {
