@@ -258,7 +258,7 @@ impl PostgresStore {
             }
             tx.batch_execute(sql).await.map_err(backend)?;
             tx.execute("INSERT INTO baton_schema (version) VALUES ($1)", &[&version]).await.map_err(backend)?;
-            tracing::info!(version, "store schema migrated");
+            tracing::debug!(version, "store schema migrated");
         }
         tx.commit().await.map_err(backend)
     }

@@ -261,7 +261,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         tx.execute_batch(sql).map_err(backend)?;
         tx.execute_batch(&format!("PRAGMA user_version={version}")).map_err(backend)?;
         tx.commit().map_err(backend)?;
-        tracing::info!(version, "store schema migrated");
+        tracing::debug!(version, "store schema migrated");
     }
     Ok(())
 }
