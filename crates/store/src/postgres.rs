@@ -1175,6 +1175,19 @@ impl Store for PostgresStore {
         Ok(taken.into_iter().map(|(_, m)| m).collect())
     }
 
+    async fn peek_messages(&self, queue: &str, limit: usize) -> Result<Vec<MessageRow>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!("SELECT {MESSAGE_COLS} FROM messages WHERE queue = $1 ORDER BY seq DESC LIMIT $2"),
+                &[&queue, &(limit as i64)],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(rows.iter().map(message_from_row).collect())
+    }
+
     async fn delete_message(&self, queue: &str, id: &str) -> Result<bool> {
         let n = self
             .client()

@@ -1396,6 +1396,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn peek_messages(&self, queue: &str, limit: usize) -> Result<Vec<MessageRow>> {
+        let queue = queue.to_owned();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE queue = ?1 ORDER BY seq DESC LIMIT ?2"))
+                .map_err(backend)?;
+            let rows = st.query_map(params![queue, limit as i64], message_from_row).map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        })
+        .await
+    }
+
     async fn delete_message(&self, queue: &str, id: &str) -> Result<bool> {
         let (queue, id) = (queue.to_owned(), id.to_owned());
         self.write(move |c| {

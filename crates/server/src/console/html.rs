@@ -48,7 +48,7 @@ pub fn page_with_status(status: StatusCode, title: &str, body: &str) -> Response
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{t} · Baton</title><style>{CSS}</style><script>{JS}</script></head><body>\
          <header><a class=\"brand\" href=\"/\">Baton</a><a href=\"/\">State machines</a>\
-         <a href=\"/inbox\">Inbox</a><form method=\"post\" action=\"/logout\" style=\"margin-left:auto\">\
+         <a href=\"/inbox\">Inbox</a><a href=\"/mail\">Mail</a><form method=\"post\" action=\"/logout\" style=\"margin-left:auto\">\
          <button type=\"submit\" style=\"padding:2px 10px\">Sign out</button></form></header><main>{body}</main></body></html>",
         t = escape(title),
     );

@@ -13,6 +13,7 @@ pub mod graph;
 pub mod html;
 pub mod inbox;
 pub mod links;
+pub mod mail;
 pub mod status;
 
 use axum::extract::{Query, State};
@@ -42,6 +43,7 @@ pub fn routes(state: SharedState) -> Router<SharedState> {
         .route("/execution", get(execution))
         .route("/inbox", get(inbox::list))
         .route("/inbox/answer", post(inbox::answer))
+        .route("/mail", get(mail::list))
         .route_layer(axum::middleware::from_fn_with_state(state, access::require_user));
     Router::new()
         .merge(pages)
