@@ -136,6 +136,44 @@ def test_a_caught_failure_and_a_failed_state_have_their_colours(server, sfn, mac
     assert 'data-action="RedriveExecution"' in get(server, "/execution", arn=failed)[1]
 
 
+def test_a_failed_execution_shows_its_error_and_cause_where_the_output_would_be(server, sfn, machine):
+    cause = "The card " + "x" * 300 + " was declined"
+    failed = sfn.start_execution(
+        stateMachineArn=machine(definition({"Pay": {"Type": "Fail", "Error": "PaymentDeclined", "Cause": cause}}))
+    )["executionArn"]
+    assert wait_done(sfn, failed)["status"] == "FAILED"
+    page = get(server, "/execution", arn=failed)[1]
+    assert "None yet." not in page
+    assert '<h2>Error</h2><p class="error"><b>PaymentDeclined</b></p>' in page
+    assert f"<pre>{cause}</pre>" in page
+
+
+def test_no_sign_out_without_users(server):
+    for path in ["/", "/inbox", "/mail"]:
+        status, page = get(server, path)
+        assert status == 200 and "Sign out" not in page and 'action="/logout"' not in page, path
+
+
+def test_choice_edges_are_labelled_with_their_conditions(server, sfn, machine):
+    states = {
+        "Check": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.total", "NumericGreaterThan": 100, "Next": "Review"},
+                {"Variable": "$.gift", "BooleanEquals": True, "Next": "Done"},
+            ],
+            "Default": "Done",
+        },
+        "Review": {"Type": "Pass", "Next": "Done"},
+        "Done": {"Type": "Succeed"},
+    }
+    page = get(server, "/machine", arn=machine(definition(states)))[1]
+    assert ">$.total &gt; 100</tspan>" in page
+    # The rule and the Default that both go to Done: one edge, both labels.
+    label = next(t for t in page.split('<g class="edge-labels">')[1:] if "$.gift" in t)
+    assert ">$.gift == true</tspan>" in label and ">default</tspan>" in label
+
+
 def test_inbox_approve_resumes_once(server, sfn, machine):
     arn = machine(definition({"Approve": callback_state(ResultPath="$.answer")}))
     ex = sfn.start_execution(stateMachineArn=arn, input='{"order": 7}')["executionArn"]

@@ -149,6 +149,15 @@ def test_separation_of_duties(secured):
     sfn.stop_execution(executionArn=ex)
 
 
+def test_the_header_names_who_is_signed_in_and_offers_sign_out(secured):
+    anon = Browser(secured)
+    assert "Sign out" not in anon.request("/login")[1]
+    ana = Browser(secured)
+    ana.sign_in("ana", "ana-secret")
+    page = ana.request("/")[1]
+    assert '<span class="account">ana</span>' in page and "Sign out" in page
+
+
 def test_each_person_sees_only_the_mail_sent_to_them(secured):
     sfn = support.client(secured.endpoint)
     arn = sfn.create_state_machine(

@@ -335,8 +335,8 @@ async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) 
     body.push_str(&graph::render(&e.definition, &statuses));
     body.push_str("<div class=\"row\"><div style=\"flex:1;min-width:300px\"><h2>Input</h2>");
     body.push_str(&json_block(&e.input));
-    body.push_str("</div><div style=\"flex:1;min-width:300px\"><h2>Output</h2>");
-    body.push_str(&e.output.as_deref().map(json_block).unwrap_or_else(|| "<p class=\"muted\">None yet.</p>".into()));
+    body.push_str("</div><div style=\"flex:1;min-width:300px\">");
+    body.push_str(&outcome(&e));
     body.push_str("</div></div>");
     body.push_str(&answers_table(&events));
     body.push_str("<h2>States</h2>");
@@ -350,6 +350,21 @@ async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) 
     }
     body.push_str("</div>");
     page(&e.name, &body)
+}
+
+/// What an execution ended with: its output, or its error and cause when it failed, timed
+/// out or was stopped; while it runs, that it has none yet.
+fn outcome(e: &ExecutionRow) -> String {
+    match (&e.output, &e.error) {
+        (Some(output), _) => format!("<h2>Output</h2>{}", json_block(output)),
+        (None, Some(error)) => format!(
+            "<h2>Error</h2><p class=\"error\"><b>{}</b></p>{}",
+            escape(error),
+            e.cause.as_deref().map(json_block).unwrap_or_default()
+        ),
+        (None, None) if e.status == "RUNNING" => "<h2>Output</h2><p class=\"muted\">None yet.</p>".into(),
+        (None, None) => format!("<h2>Output</h2><p class=\"muted\">None: the execution ended {}.</p>", escape(&e.status)),
+    }
 }
 
 /// The audit records of people's answers (`TaskAnswerRecorded` events): who, when, via what,
