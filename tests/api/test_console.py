@@ -174,6 +174,24 @@ def test_choice_edges_are_labelled_with_their_conditions(server, sfn, machine):
     assert ">$.gift == true</tspan>" in label and ">default</tspan>" in label
 
 
+def test_the_timeline_shows_how_long_a_task_waited_for_its_answer(server, sfn, machine):
+    arn = machine(definition({"Approve": callback_state(ResultPath="$.answer", Next="Pause"),
+                              "Pause": {"Type": "Wait", "Seconds": 1, "End": True}}))
+    ex = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    wait_event(sfn, ex, "TaskSubmitted")
+    page = get(server, "/execution", arn=ex)[1]
+    assert '<div class="tl-row" data-state="Approve">' in page and "tl-bar tl-open" in page
+    task = open_task(server, ex)
+    assert post(server, "/inbox/answer", {"execution": ex, "task": task, "decision": "approve"})[0] == 200
+    assert wait_done(sfn, ex)["status"] == "SUCCEEDED"
+    page = get(server, "/execution", arn=ex)[1]
+    timeline = page.split('<h2 id="timeline">Timeline</h2>')[1].split("<h2>")[0]
+    approve = timeline.split('data-state="Approve"')[1].split('<div class="tl-row"')[0]
+    assert 'class="tl-bar tl-ok"' in approve and 'title="waiting for an answer: ' in approve, approve
+    pause = timeline.split('data-state="Pause"')[1]
+    assert 'title="waiting (Wait state): 1.0 s"' in pause, pause
+
+
 def test_inbox_approve_resumes_once(server, sfn, machine):
     arn = machine(definition({"Approve": callback_state(ResultPath="$.answer")}))
     ex = sfn.start_execution(stateMachineArn=arn, input='{"order": 7}')["executionArn"]

@@ -15,6 +15,7 @@ pub mod inbox;
 pub mod links;
 pub mod mail;
 pub mod status;
+pub mod timeline;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -339,6 +340,12 @@ async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) 
     body.push_str(&outcome(&e));
     body.push_str("</div></div>");
     body.push_str(&answers_table(&events));
+    let end = e.stop.unwrap_or_else(|| {
+        let last = events.iter().filter_map(|ev| ev.get("timestamp").and_then(Value::as_f64)).fold(0.0, f64::max);
+        engine::service::now_ms().max((last * 1000.0) as i64)
+    });
+    body.push_str("<h2 id=\"timeline\">Timeline</h2>");
+    body.push_str(&timeline::render(&events, e.start, end, e.status == "RUNNING"));
     body.push_str("<h2>States</h2>");
     body.push_str(&status::states_table(&events));
     body.push_str("<h2>Event history</h2>");
