@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use asl::history::HistoryEvent;
-use asl::interpreter::Status;
 use asl::context::{ExecutionInfo, StateContext};
 use asl::eval::ContextSource as _;
+use asl::history::HistoryEvent;
+use asl::interpreter::Status;
 use asl::simulator::{Expression, ExpressionError};
 use asl::{Definition, DefinitionError};
 use clap::Args;

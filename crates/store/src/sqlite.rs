@@ -1400,7 +1400,9 @@ impl Store for SqliteStore {
         let queue = queue.to_owned();
         self.read(move |c| {
             let mut st = c
-                .prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE queue = ?1 ORDER BY seq DESC LIMIT ?2"))
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLS} FROM messages WHERE queue = ?1 ORDER BY seq DESC LIMIT ?2"
+                ))
                 .map_err(backend)?;
             let rows = st.query_map(params![queue, limit as i64], message_from_row).map_err(backend)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)

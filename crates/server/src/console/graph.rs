@@ -124,7 +124,13 @@ fn condition(rule: &Map<String, Value>) -> Option<String> {
     let all = |key: &str, joint: &str| -> Option<String> {
         let parts: Option<Vec<String>> =
             rule.get(key)?.as_array()?.iter().map(|r| r.as_object().and_then(condition)).collect();
-        Some(parts?.iter().map(|p| if p.contains(' ') { format!("({p})") } else { p.clone() }).collect::<Vec<_>>().join(joint))
+        Some(
+            parts?
+                .iter()
+                .map(|p| if p.contains(' ') { format!("({p})") } else { p.clone() })
+                .collect::<Vec<_>>()
+                .join(joint),
+        )
     };
     if let Some(c) = all("And", " and ").or_else(|| all("Or", " or ")) {
         return Some(c);
@@ -144,7 +150,9 @@ fn condition(rule: &Map<String, Value>) -> Option<String> {
     Some(match comparison {
         "IsPresent" => format!("{variable} {}", test("present", "absent")),
         "IsNull" => format!("{variable} {}", test("is null", "not null")),
-        _ if comparison.starts_with("Is") => format!("{variable} {} {}", test("is", "not"), comparison[2..].to_lowercase()),
+        _ if comparison.starts_with("Is") => {
+            format!("{variable} {} {}", test("is", "not"), comparison[2..].to_lowercase())
+        }
         _ if comparison.ends_with("GreaterThanEquals") => compared(">="),
         _ if comparison.ends_with("LessThanEquals") => compared("<="),
         _ if comparison.ends_with("GreaterThan") => compared(">"),
@@ -478,7 +486,16 @@ mod tests {
             "End":{"Type":"Succeed"}}}"#;
         let svg = render(def, &HashMap::new());
         let width: f64 = svg.split("width=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
-        let label_x: f64 = svg.split("<tspan x=\"").skip(1).find(|t| t.contains("$.more")).unwrap().split('"').next().unwrap().parse().unwrap();
+        let label_x: f64 = svg
+            .split("<tspan x=\"")
+            .skip(1)
+            .find(|t| t.contains("$.more"))
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         let label_end = PAD + label_x + text_width("$.more == true");
         assert!(label_end <= width, "the loop's label ends at {label_end}, the graph at {width}: {svg}");
     }

@@ -370,7 +370,9 @@ fn outcome(e: &ExecutionRow) -> String {
             e.cause.as_deref().map(json_block).unwrap_or_default()
         ),
         (None, None) if e.status == "RUNNING" => "<h2>Output</h2><p class=\"muted\">None yet.</p>".into(),
-        (None, None) => format!("<h2>Output</h2><p class=\"muted\">None: the execution ended {}.</p>", escape(&e.status)),
+        (None, None) => {
+            format!("<h2>Output</h2><p class=\"muted\">None: the execution ended {}.</p>", escape(&e.status))
+        }
     }
 }
 

@@ -61,9 +61,7 @@ pub fn visits(events: &[Value]) -> Vec<Visit> {
         let id = event.get("id").and_then(Value::as_i64).unwrap_or_default();
         let previous = event.get("previousEventId").and_then(Value::as_i64).unwrap_or_default();
         let Some(at) = millis(event) else { continue };
-        if let Some(name) =
-            event.get("stateEnteredEventDetails").and_then(|d| d.get("name")).and_then(Value::as_str)
-        {
+        if let Some(name) = event.get("stateEnteredEventDetails").and_then(|d| d.get("name")).and_then(Value::as_str) {
             let waits = if kind == "WaitStateEntered" { vec![(Waiting::Timer, at, None)] } else { Vec::new() };
             visits.push(Visit { state: name.to_owned(), start: at, end: None, failed: false, waits });
             visit_of_event.insert(id, visits.len() - 1);
@@ -91,7 +89,8 @@ pub fn visits(events: &[Value]) -> Vec<Visit> {
             }
         };
         // The work of a state: its task, activity or function call, its branches or items.
-        let work = ["Task", "Activity", "LambdaFunction", "ParallelState", "MapState"].iter().any(|p| kind.starts_with(p));
+        let work =
+            ["Task", "Activity", "LambdaFunction", "ParallelState", "MapState"].iter().any(|p| kind.starts_with(p));
         match kind {
             "TaskSubmitted" => visit.waits.push((Waiting::Answer, at, None)),
             "ActivityScheduled" => {
@@ -162,7 +161,9 @@ pub fn render(events: &[Value], start: i64, end: i64, running: bool) -> String {
             None => rows.push((&v.state, vec![v])),
         }
     }
-    let mut out = String::from("<div class=\"timeline\"><div class=\"tl-row tl-axis\"><div class=\"tl-name\"></div><div class=\"tl-track\">");
+    let mut out = String::from(
+        "<div class=\"timeline\"><div class=\"tl-row tl-axis\"><div class=\"tl-name\"></div><div class=\"tl-track\">",
+    );
     for quarter in 0..=4 {
         let at = start + (end - start) * quarter / 4;
         let _ = write!(
