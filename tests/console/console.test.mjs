@@ -78,8 +78,8 @@ function rawMails() {
   return fs.readdirSync(setup.mailDir).map((f) => fs.readFileSync(path.join(setup.mailDir, f), "utf8"));
 }
 
-// A note far longer than a line, with no space to break at.
-const LONG = "x".repeat(600);
+// A value far longer than a line, with no space to break at: a scanned answer sheet.
+const LONG = "data:application/pdf;base64," + "JVBERi0xLjcKJeLjz9MKMSAwIG9iago8PC9UeXBlL0NhdGFsb2c+Pgo".repeat(10);
 
 try {
   step("the machine page draws the graph, its Choice labelled, and refuses invalid JSON input");
@@ -94,7 +94,7 @@ try {
   await shot("machine");
   await noSidewaysScroll("the machine page");
   await page.fill("input[name=name]", setup.name);
-  await page.fill("textarea[name=input]", JSON.stringify({ student: "ana", to: "ana@example.com", note: LONG }));
+  await page.fill("textarea[name=input]", JSON.stringify({ student: "ana", to: "ana@example.com", sheet: LONG }));
   await page.locator(".status.ok").waitFor();
 
   step("start an execution from the console and watch it pause");
