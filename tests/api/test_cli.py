@@ -40,20 +40,27 @@ def aws_binary() -> str:
     return found
 
 
+def command(argv: list[str], expect_rc: int, env: dict | None) -> subprocess.CompletedProcess:
+    """Run a command as a person would type it (no stdin); check its exit code."""
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == expect_rc, f"rc={proc.returncode}\nstdout={proc.stdout}\nstderr={proc.stderr}"
+    return proc
+
+
 @pytest.fixture(scope="module")
 def aws(server):
     binary = aws_binary()
 
     def run(*args: str, expect_rc: int = 0, env: dict | None = None):
-        proc = subprocess.run(
-            [binary, "stepfunctions", *args, "--endpoint-url", server.endpoint, "--output", "json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, **(env or {})},
-            stdin=subprocess.DEVNULL,
-        )
-        assert proc.returncode == expect_rc, f"rc={proc.returncode}\nstdout={proc.stdout}\nstderr={proc.stderr}"
+        argv = [binary, "stepfunctions", *args, "--endpoint-url", server.endpoint, "--output", "json"]
+        proc = command(argv, expect_rc, env)
         if expect_rc == 0:
             return json.loads(proc.stdout) if proc.stdout.strip() else {}
         return proc.stderr
@@ -175,16 +182,7 @@ def test_cli_start_sync_execution_needs_host_prefix_injection_off(aws, machine):
 
 
 def baton(*args: str, expect_rc: int = 0, env: dict | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [str(baton_binary()), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-        stdin=subprocess.DEVNULL,
-    )
-    assert proc.returncode == expect_rc, f"rc={proc.returncode}\nstdout={proc.stdout}\nstderr={proc.stderr}"
-    return proc
+    return command([str(baton_binary()), *args], expect_rc, env)
 
 
 def test_eval_reads_the_context_object_of_a_made_up_execution_without_context():
