@@ -61,6 +61,7 @@ if ! pg_up; then
     fi
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
     for _ in $(seq 50); do pg_up && break; sleep 0.2; done
+    pg_up || todo+=("PostgreSQL did not start on $pg_host:$pg_port: see pg_lsclusters and its log in /var/log/postgresql")
   elif [ -n "$local_pg" ]; then
     todo+=("sudo apt-get install -y postgresql && sudo pg_ctlcluster \$(ls /etc/postgresql | head -n 1) main start")
   else
