@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README describes it:
+#   0. scripts/prerequisites.sh    PostgreSQL, psql, Python venv, Node.js, chromium: installed
+#                                  and started as root on Debian, else what to run is printed
 #   1. cargo test --workspace      unit, property and conformance tests of the crates
 #   2. cargo build -p baton        the binary the API suite starts
 #   3. pytest tests/api            boto3 and the aws CLI against a running `baton serve`,
@@ -13,6 +15,9 @@ export PYTHONDONTWRITEBYTECODE=1
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
 step() { printf '\n== %s\n' "$*"; }
+
+step "prerequisites (scripts/prerequisites.sh)"
+bash scripts/prerequisites.sh
 
 step "cargo test --workspace"
 cargo test --workspace
@@ -28,12 +33,6 @@ export BATON_BIN="${BATON_BIN:-$target_dir/debug/baton}"
 step "Python venv for tests/api"
 python="$(bash scripts/api-venv.sh)"
 echo "$python"
-
-# playwright-core for the console's browser tests (test_console_browser.py drives Chromium).
-if [ ! -d tests/console/node_modules ] && command -v npm >/dev/null; then
-  step "npm ci (tests/console)"
-  npm ci --prefix tests/console --no-audit --no-fund
-fi
 
 # Last, so pytest's summary line closes the output.
 step "pytest tests/api tests/cluster (BATON_BIN=$BATON_BIN)"

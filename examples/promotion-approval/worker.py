@@ -47,11 +47,14 @@ def main():
     message["From"] = os.environ.get("MAIL_FROM", task["managerEmailAddress"])
     message["To"] = task["managerEmailAddress"]
     message["Reply-To"] = task["managerEmailAddress"]
-    message.set_content(
+    text = (
         f"Hi!\n{task['employeeName']} has been nominated for promotion!\n"
         f"Can you please approve:\n{RESPOND_URL}/respond/succeed?taskToken={quoted}\n"
         f"Or reject:\n{RESPOND_URL}/respond/fail?taskToken={quoted}\n"
     )
+    # As written, never quoted-printable: the links must work as copied from the raw message
+    # (a debugging SMTP server prints that). 8bit when the text is not ASCII.
+    message.set_content(text, cte="7bit" if text.isascii() else "8bit")
     host = os.environ.get("SMTP_HOST", "localhost")
     port = int(os.environ.get("SMTP_PORT", "25"))
     with smtplib.SMTP(host, port, timeout=30) as smtp:

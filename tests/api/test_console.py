@@ -136,6 +136,62 @@ def test_a_caught_failure_and_a_failed_state_have_their_colours(server, sfn, mac
     assert 'data-action="RedriveExecution"' in get(server, "/execution", arn=failed)[1]
 
 
+def test_a_failed_execution_shows_its_error_and_cause_where_the_output_would_be(server, sfn, machine):
+    cause = "The card " + "x" * 300 + " was declined"
+    failed = sfn.start_execution(
+        stateMachineArn=machine(definition({"Pay": {"Type": "Fail", "Error": "PaymentDeclined", "Cause": cause}}))
+    )["executionArn"]
+    assert wait_done(sfn, failed)["status"] == "FAILED"
+    page = get(server, "/execution", arn=failed)[1]
+    assert "None yet." not in page
+    assert '<h2>Error</h2><p class="error"><b>PaymentDeclined</b></p>' in page
+    assert f"<pre>{cause}</pre>" in page
+
+
+def test_no_sign_out_without_users(server):
+    for path in ["/", "/inbox", "/mail"]:
+        status, page = get(server, path)
+        assert status == 200 and "Sign out" not in page and 'action="/logout"' not in page, path
+
+
+def test_choice_edges_are_labelled_with_their_conditions(server, sfn, machine):
+    states = {
+        "Check": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.total", "NumericGreaterThan": 100, "Next": "Review"},
+                {"Variable": "$.gift", "BooleanEquals": True, "Next": "Done"},
+            ],
+            "Default": "Done",
+        },
+        "Review": {"Type": "Pass", "Next": "Done"},
+        "Done": {"Type": "Succeed"},
+    }
+    page = get(server, "/machine", arn=machine(definition(states)))[1]
+    assert ">$.total &gt; 100</tspan>" in page
+    # The rule and the Default that both go to Done: one edge, both labels.
+    label = next(t for t in page.split('<g class="edge-labels">')[1:] if "$.gift" in t)
+    assert ">$.gift == true</tspan>" in label and ">default</tspan>" in label
+
+
+def test_the_timeline_shows_how_long_a_task_waited_for_its_answer(server, sfn, machine):
+    arn = machine(definition({"Approve": callback_state(ResultPath="$.answer", Next="Pause"),
+                              "Pause": {"Type": "Wait", "Seconds": 1, "End": True}}))
+    ex = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    wait_event(sfn, ex, "TaskSubmitted")
+    page = get(server, "/execution", arn=ex)[1]
+    assert '<div class="tl-row" data-state="Approve">' in page and "tl-bar tl-open" in page
+    task = open_task(server, ex)
+    assert post(server, "/inbox/answer", {"execution": ex, "task": task, "decision": "approve"})[0] == 200
+    assert wait_done(sfn, ex)["status"] == "SUCCEEDED"
+    page = get(server, "/execution", arn=ex)[1]
+    timeline = page.split('<h2 id="timeline">Timeline</h2>')[1].split("<h2>")[0]
+    approve = timeline.split('data-state="Approve"')[1].split('<div class="tl-row"')[0]
+    assert 'class="tl-bar tl-ok"' in approve and 'title="waiting for an answer: ' in approve, approve
+    pause = timeline.split('data-state="Pause"')[1]
+    assert 'title="waiting (Wait state): 1.0 s"' in pause, pause
+
+
 def test_inbox_approve_resumes_once(server, sfn, machine):
     arn = machine(definition({"Approve": callback_state(ResultPath="$.answer")}))
     ex = sfn.start_execution(stateMachineArn=arn, input='{"order": 7}')["executionArn"]

@@ -38,6 +38,13 @@ groups = ["teachers"]
 
 [console.users.bob]
 password = "{pbkdf2('bob-secret')}"
+email = "bob@example.com"
+
+[topics.people]
+subscriptions = [
+  {{ protocol = "email", endpoint = "Ana <ana@example.com>" }},
+  {{ protocol = "email", endpoint = "bob@example.com" }},
+]
 """
         )
     server.start()
@@ -140,3 +147,33 @@ def test_separation_of_duties(secured):
     assert any(status == 403 and "You may not answer this task" in body for status, body, _ in tries)
     assert sfn.describe_execution(executionArn=ex)["status"] == "RUNNING"
     sfn.stop_execution(executionArn=ex)
+
+
+def test_the_header_names_who_is_signed_in_and_offers_sign_out(secured):
+    anon = Browser(secured)
+    assert "Sign out" not in anon.request("/login")[1]
+    ana = Browser(secured)
+    ana.sign_in("ana", "ana-secret")
+    page = ana.request("/")[1]
+    assert '<span class="account">ana</span>' in page and "Sign out" in page
+
+
+def test_each_person_sees_only_the_mail_sent_to_them(secured):
+    sfn = support.client(secured.endpoint)
+    arn = sfn.create_state_machine(
+        name="mail-people",
+        definition=definition({"Tell": {
+            "Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+            "Parameters": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:people", "Subject": "For both",
+                           "Message": "hello"},
+            "End": True}}),
+        roleArn="arn:aws:iam::123456789012:role/r",
+    )["stateMachineArn"]
+    assert wait_done(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])["status"] == "SUCCEEDED"
+    assert Browser(secured).request("/mail")[0] == 303, "the Mail page needs sign-in"
+    ana, bob = Browser(secured), Browser(secured)
+    ana.sign_in("ana", "ana-secret")
+    bob.sign_in("bob", "bob-secret")
+    ana_mail, bob_mail = ana.request("/mail")[1], bob.request("/mail")[1]
+    assert "To Ana &lt;ana@example.com&gt;" in ana_mail and "bob@example.com" not in ana_mail
+    assert "To bob@example.com" in bob_mail and "ana@example.com" not in bob_mail

@@ -58,6 +58,9 @@ def test_a_large_order_waits_for_the_approval_api(baton, approved):
         assert (d["error"], d["cause"]) == ("ErrorA", "Invalid order.")
     types = history_types(sfn, arn)
     assert types.count("TaskSubmitted") == 1 and "TaskSucceeded" in types
+    # As the README promises: approving again answers 404, not an error of the function.
+    status, body = baton.http("POST", "/orders/approval", {"OrderID": order_id, "IsApproved": approved})
+    assert status == 404 and json.loads(body) == {"message": "no order waiting for approval with this OrderID"}
 
 
 def test_an_invalid_order_fails_and_approving_an_unknown_order_is_not_found(baton):
@@ -73,3 +76,18 @@ def test_the_same_order_twice_starts_one_execution(baton):
     order_id, arn = place(baton, 20)
     status, body = baton.http("POST", "/orders", {"OrderID": order_id, "OrderItems": ["desk"], "Cost": 20})
     assert status == 400 and "ExecutionAlreadyExists" in body
+
+
+def test_the_orders_are_kept_outside_the_repository_by_default(tmp_path):
+    """Without ORDERS_FILE the order table is in the temporary folder, as a Lambda function
+    may only write to /tmp: trying the example writes nothing into the clone."""
+    before = sorted(p.name for p in (EXAMPLE / "functions").iterdir())
+    with Baton(EXAMPLE / "baton.toml", env={"TMPDIR": str(tmp_path)}) as b:
+        b.create_machine("OrderProcessing", EXAMPLE / "definition.asl.json")
+        order_id, arn = place(b, 20)
+        assert wait_for_status(b.client(), arn)["status"] == "SUCCEEDED", b.logs()
+    orders = json.loads((tmp_path / "baton-order-approval" / "orders.json").read_text())
+    assert order_id in orders
+    after = sorted(p.name for p in (EXAMPLE / "functions").iterdir() if p.name != "__pycache__")
+    assert after == [n for n in before if n != "__pycache__"], "nothing new in the example's folder"
+    assert not list(EXAMPLE.glob("**/orders.json*"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import signal
 import threading
 import urllib.request
@@ -227,3 +228,80 @@ def test_an_email_waiting_for_its_retry_survives_a_crash_of_the_server(world):
             controller.stop()
     finally:
         first.__exit__(None, None, None)
+
+
+# ----- links in mail, and the console's Mail page ----------------------------------------------
+
+LINK_DEFINITION = {
+    "StartAt": "Ask",
+    "States": {"Ask": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
+                       "Parameters": {"TopicArn.$": "$.topic", "Subject": "Approve the order",
+                                      "Message.$": "States.Format('Order {} – approve: baton:link:approve\nor reject: "
+                                                   "baton:link:reject', $.order)"},
+                       "TimeoutSeconds": 600, "End": True}},
+}
+
+LINK = re.compile(r"http://127\.0\.0\.1:\d+/link/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def follow(link: str) -> str:
+    """Press the button of a link's page: POST it, as the page's form does."""
+    request = urllib.request.Request(link, data=b"comment=", method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return r.read().decode()
+
+
+def mail_page(baton) -> str:
+    with urllib.request.urlopen(baton.endpoint + "/mail", timeout=10) as r:
+        return r.read().decode()
+
+
+def test_links_in_an_email_work_as_copied_from_the_raw_message(world):
+    """What a debugging SMTP server prints is the raw message: its links must work as they
+    are there, with no quoted-printable `=3D` or soft line breaks to undo."""
+    baton, inbox = world["baton"], world["inbox"]
+    before = len(inbox.messages)
+    sfn = baton.client()
+    arn = machine(baton, "publish-links", LINK_DEFINITION)
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps(
+        {"topic": "arn:aws:sns:us-east-1:123456789012:alerts", "order": "o-7"}))["executionArn"]
+    _, raw = inbox.wait_for(before + 1)[-1]
+    headers, _, body = raw.partition("\r\n\r\n") if "\r\n\r\n" in raw else raw.partition("\n\n")
+    assert "Content-Transfer-Encoding: 8bit" in headers, headers  # the text holds a dash (U+2013)
+    assert "=\r\n" not in body and "=\n" not in body and "=3D" not in body, body
+    links = LINK.findall(body)
+    assert len(links) == 2, body
+    assert any(line.endswith(links[0]) and "approve" in line for line in body.splitlines()), body
+    # The link, copied from the raw message, answers the task.
+    assert "Thank you" in follow(links[0])
+    d = wait_for_status(sfn, ex)
+    assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"approved": True}
+    # The console's Mail page lists it, with the same links made clickable.
+    page = mail_page(baton)
+    assert "Approve the order" in page and "To ops@example.com" in page and "sent through [smtp]" in page
+    assert f'<a href="{links[1]}">' in page, page
+
+
+def test_without_smtp_email_is_kept_on_the_mail_page(tmp_path):
+    """No mail server is needed to try a flow that emails people: without [smtp] the server
+    starts, says so in its log, and keeps the mail on the console's Mail page."""
+    config = tmp_path / "baton.toml"
+    config.write_text('[topics.alerts]\nsubscriptions = [{ protocol = "email", endpoint = "ana@example.com" }]\n')
+    with Baton(config) as baton:
+        assert "no [smtp]" in baton.logs()
+        assert "No mail yet." in mail_page(baton)
+        sfn = baton.client()
+        arn = machine(baton, "publish-kept", LINK_DEFINITION)
+        ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps(
+            {"topic": "arn:aws:sns:us-east-1:123456789012:alerts", "order": "o-8"}))["executionArn"]
+        for _ in range(200):
+            page = mail_page(baton)
+            if "Approve the order" in page:
+                break
+            threading.Event().wait(0.05)
+        assert "To ana@example.com" in page and "kept here (no [smtp])" in page and "Order o-8" in page, page
+        approve = re.search(r'approve: <a href="(http[^"]+)"', page)
+        assert approve, page
+        assert "Thank you" in follow(approve[1])
+        assert wait_for_status(sfn, ex)["status"] == "SUCCEEDED"

@@ -1,7 +1,8 @@
 //! The data-flow simulator: evaluate one expression as a state would, outside any execution.
 //! Backs `baton eval`. An expression is a JSONPath (`$.a`, `$$.Execution.Id`), a payload
-//! template (a JSON object whose `.$` keys read paths or call intrinsics), or an intrinsic
-//! function call.
+//! template (a JSON object whose `.$` keys read paths or call intrinsics), an intrinsic
+//! function call, or a JSON literal (`-4`, `true`, `"text"`), which evaluates to itself as it
+//! would in a template.
 
 use serde_json::Value;
 
@@ -41,6 +42,9 @@ impl Expression {
             }
             return Ok(Expression::Template(template));
         }
+        if let Ok(literal) = serde_json::from_str::<Value>(trimmed) {
+            return Ok(Expression::Template(Template::Literal(literal)));
+        }
         if looks_like_intrinsic(trimmed) {
             return Intrinsic::parse(trimmed)
                 .map(|c| Expression::Intrinsic(Box::new(c)))
@@ -57,5 +61,37 @@ impl Expression {
             Expression::Template(t) => t.eval(&scope, random),
             Expression::Intrinsic(c) => c.eval(&scope, random),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::Randomness;
+    use serde_json::json;
+
+    struct NoRandom;
+    impl Randomness for NoRandom {
+        fn next_u64(&mut self) -> u64 {
+            0
+        }
+    }
+
+    fn eval(text: &str, input: Value) -> Value {
+        Expression::parse(text).unwrap().eval(&input, &json!({}), &mut NoRandom).unwrap()
+    }
+
+    #[test]
+    fn a_json_literal_evaluates_to_itself() {
+        assert_eq!(eval("-4", json!({})), json!(-4));
+        assert_eq!(eval(" true ", json!({})), json!(true));
+        assert_eq!(eval("\"$.a\"", json!({"a": 1})), json!("$.a"), "a quoted string is text, not a path");
+        assert_eq!(eval("$.a", json!({"a": 1})), json!(1));
+    }
+
+    #[test]
+    fn what_is_neither_a_path_nor_a_literal_is_a_path_error() {
+        assert!(matches!(Expression::parse("-$.a"), Err(ExpressionError::Path(_))));
+        assert!(matches!(Expression::parse("$.a["), Err(ExpressionError::Path(_))));
     }
 }

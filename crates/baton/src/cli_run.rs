@@ -1,17 +1,20 @@
 //! `baton run`, `baton eval` and `baton validate`.
 //!
 //! Exit codes are a contract scripts rely on: 0 the execution succeeded (or the expression
-//! evaluated, or the definition is valid); 1 the execution ended otherwise (or evaluation
-//! failed); 2 bad usage or an invalid definition.
+//! evaluated, or the definition is valid); 1 the execution ended otherwise (or the expression
+//! does not parse, in either language, or its evaluation failed); 2 bad usage or an invalid
+//! definition.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use asl::context::{ExecutionInfo, StateContext};
+use asl::eval::ContextSource as _;
 use asl::history::HistoryEvent;
 use asl::interpreter::Status;
-use asl::simulator::Expression;
-use asl::Definition;
+use asl::simulator::{Expression, ExpressionError};
+use asl::{Definition, DefinitionError};
 use clap::Args;
 use engine::functions::Config;
 use engine::random::OsRandomness;
@@ -44,19 +47,21 @@ pub struct RunArgs {
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// A JSONPath ($.a.b), a payload template ({"x.$": "$.a"}) or an intrinsic call.
-    #[arg(required_unless_present = "jsonata", conflicts_with = "jsonata")]
+    /// A JSONPath ($.a.b), a payload template ({"x.$": "$.a"}), an intrinsic call or a JSON
+    /// literal (-4). It may start with '-'.
+    #[arg(required_unless_present = "jsonata", conflicts_with = "jsonata", allow_hyphen_values = true)]
     expression: Option<String>,
     /// Evaluate this JSONata expression instead (as a JSONata state would, without {% %}).
-    #[arg(long, value_name = "EXPRESSION")]
+    #[arg(long, value_name = "EXPRESSION", allow_hyphen_values = true)]
     jsonata: Option<String>,
     /// The input document ($): JSON text, or @FILE. JSONPath default: {}; JSONata default:
     /// undefined.
     #[arg(long)]
     input: Option<String>,
-    /// The context object ($$): JSON text, or @FILE (JSONPath only).
-    #[arg(long, default_value = "{}", conflicts_with = "jsonata")]
-    context: String,
+    /// The context object ($$): JSON text, or @FILE (JSONPath only). Default: the context of
+    /// a made-up execution of a machine named "local" in a state named "Eval".
+    #[arg(long, conflicts_with = "jsonata")]
+    context: Option<String>,
     /// Variables for a JSONata expression: a JSON object, or @FILE.
     #[arg(long, requires = "jsonata")]
     bindings: Option<String>,
@@ -80,7 +85,24 @@ fn read_json_arg(arg: &str, what: &str) -> Result<Value> {
         Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {what} file {path}"))?,
         None => arg.to_owned(),
     };
-    serde_json::from_str(&text).with_context(|| format!("{what} is not valid JSON"))
+    serde_json::from_str(&text).map_err(|e| match file_named(arg) {
+        Some(path) => anyhow::anyhow!("{what} is not valid JSON ({e}); to read the file {path}, write {what} @{path}"),
+        None => anyhow::anyhow!("{what} is not valid JSON: {e}"),
+    })
+}
+
+/// Whether a JSON argument that does not parse was meant as a file name (given without `@`).
+fn file_named(arg: &str) -> Option<&str> {
+    let looks_like_a_file = [".json", ".yaml", ".yml", ".txt"].iter().any(|ext| arg.ends_with(ext));
+    (!arg.starts_with('@') && (looks_like_a_file || Path::new(arg).is_file())).then_some(arg)
+}
+
+/// Every problem of a definition that does not validate, one a line with the file's name, as
+/// compilers print them.
+fn print_problems(file: &Path, error: &DefinitionError) {
+    for p in &error.problems {
+        eprintln!("{}: {p}", file.display());
+    }
 }
 
 fn usage_error(json_mode: bool, message: &str) -> ExitCode {
@@ -103,7 +125,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             if args.json {
                 println!("{}", json!({"status": null, "error": "InvalidDefinition", "cause": e.to_string()}));
             } else {
-                eprintln!("InvalidDefinition: {e}");
+                print_problems(&args.definition, &e);
             }
             return ExitCode::from(2);
         }
@@ -206,12 +228,24 @@ pub fn eval(args: EvalArgs) -> ExitCode {
     if let Some(text) = &args.jsonata {
         return eval_jsonata(text, &args);
     }
-    let parsed = (|| -> Result<(Expression, Value, Value)> {
-        let expr = Expression::parse(args.expression.as_deref().unwrap_or_default()).map_err(anyhow::Error::msg)?;
+    let text = args.expression.as_deref().unwrap_or_default();
+    let expr = match Expression::parse(text) {
+        Ok(e) => e,
+        // Does not parse: exit 1, as a JSONata syntax error does.
+        Err(e) => {
+            let (code, message) = syntax_failure(e);
+            return eval_failed(args.json, Some(code), &message);
+        }
+    };
+    let parsed = (|| -> Result<(Value, Value)> {
         let input = read_json_arg(args.input.as_deref().unwrap_or("{}"), "--input")?;
-        Ok((expr, input, read_json_arg(&args.context, "--context")?))
+        let context = match &args.context {
+            Some(c) => read_json_arg(c, "--context")?,
+            None => made_up_context(&input),
+        };
+        Ok((input, context))
     })();
-    let (expr, input, context) = match parsed {
+    let (input, context) = match parsed {
         Ok(v) => v,
         Err(e) => return usage_error(args.json, &format!("{e:#}")),
     };
@@ -226,14 +260,63 @@ pub fn eval(args: EvalArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            if args.json {
-                println!("{}", json!({"error": e.error, "message": e.message}));
-            } else {
-                eprintln!("{}: {}", e.error, e.message);
+            let code = eval_failed(args.json, Some(&e.error), &e.message);
+            if !args.json && text.contains("$$") {
+                let fields = context.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "));
+                let which = if args.context.is_some() {
+                    "the one given with --context"
+                } else {
+                    "a made-up execution's (give another with --context JSON|@FILE)"
+                };
+                eprintln!("note: $$ is the context object, here {which}; it has {}", fields.unwrap_or_default());
             }
-            ExitCode::from(1)
+            code
         }
     }
+}
+
+/// Step Functions gives every execution a context object (`$$`); `baton eval` makes one up,
+/// so `$$.Execution.Id` and friends read as they would in a state of a machine named "local".
+fn made_up_context(input: &Value) -> Value {
+    let now = engine::service::now_ms();
+    let execution = ExecutionInfo::local("local", &OsRandomness::new_execution_name(), now);
+    StateContext {
+        execution: &execution,
+        execution_input: input,
+        state_name: "Eval",
+        entered_time: now,
+        retry_count: None,
+        task_token: None,
+        map_item: None,
+    }
+    .context_value()
+}
+
+/// An expression that does not parse: the code a definition holding it would report, and
+/// the message.
+fn syntax_failure(e: ExpressionError) -> (&'static str, String) {
+    match e {
+        ExpressionError::Template(d) => {
+            let code = d.problems.first().map_or("INVALID_JSON_PATH", |p| p.code.as_str());
+            (code, d.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        }
+        ExpressionError::Intrinsic(message) => ("INVALID_INTRINSIC_FUNCTION", message),
+        ExpressionError::Path(message) => ("INVALID_JSON_PATH", message),
+    }
+}
+
+/// An expression that does not parse or fails: `{"error", "message"}` with `--json`, else the
+/// message on stderr; exit code 1 either way.
+fn eval_failed(json_mode: bool, error: Option<&str>, message: &str) -> ExitCode {
+    if json_mode {
+        println!("{}", json!({"error": error, "message": message}));
+    } else {
+        match error {
+            Some(code) if !message.starts_with(code) => eprintln!("{code}: {message}"),
+            _ => eprintln!("{message}"),
+        }
+    }
+    ExitCode::from(1)
 }
 
 /// `baton eval --jsonata`: one JSONata expression through the glue JSONata states use (Step
@@ -286,14 +369,7 @@ fn eval_jsonata(text: &str, args: &EvalArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            if args.json {
-                println!("{}", json!({"error": e.code(), "message": e.to_string()}));
-            } else {
-                eprintln!("{e}");
-            }
-            ExitCode::from(1)
-        }
+        Err(e) => eval_failed(args.json, e.code(), &e.to_string()),
     }
 }
 
@@ -320,9 +396,7 @@ pub fn validate(args: ValidateArgs) -> ExitCode {
                     .collect();
                 println!("{}", json!({"valid": false, "diagnostics": diags}));
             } else {
-                for p in &e.problems {
-                    eprintln!("{}: {p}", args.definition.display());
-                }
+                print_problems(&args.definition, &e);
             }
             ExitCode::from(2)
         }

@@ -1,4 +1,5 @@
-//! `baton serve`: the Step Functions API on the embedded store.
+//! `baton serve`: the Step Functions API on the embedded SQLite store or a shared PostgreSQL
+//! database.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,11 +17,12 @@ pub struct ServeArgs {
     /// Port to listen on (8083 is the port Step Functions Local uses).
     #[arg(long, env = "BATON_PORT", default_value_t = 8083)]
     port: u16,
-    /// Where the embedded store keeps its data.
+    /// The data folder: the embedded SQLite store (baton.db), the link key and the node's id
+    /// (with --store, only the last two).
     #[arg(long, env = "BATON_DATA_DIR", default_value = "./baton-data")]
     data_dir: PathBuf,
-    /// A PostgreSQL URL (postgres://user:password@host/db) to share one database between
-    /// several nodes; without it the embedded store in --data-dir is used.
+    /// The store: without it the embedded SQLite store in --data-dir; a PostgreSQL URL
+    /// (postgres://user:password@host/db) shares one database between several nodes.
     #[arg(long, env = "BATON_STORE")]
     store: Option<String>,
     /// baton.toml: functions Tasks can call, triggers, HTTP Task settings.

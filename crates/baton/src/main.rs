@@ -4,6 +4,7 @@ mod cli_bench;
 mod cli_run;
 mod cli_serve;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -17,7 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
-    /// Serve the Step Functions API (and callbacks, activities) on the embedded store.
+    /// Serve the Step Functions API, queues, callbacks and the console, on the embedded SQLite
+    /// store (--data-dir) or a PostgreSQL database shared by several nodes (--store).
     Serve(cli_serve::ServeArgs),
     /// Run one execution of a definition in this process and print its result.
     Run(cli_run::RunArgs),
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour_logs())
         .init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -53,4 +56,10 @@ fn main() -> ExitCode {
         Commands::Validate(args) => cli_run::validate(args),
         Commands::Bench(args) => cli_bench::run(args),
     }
+}
+
+/// Colours only for a person at a terminal: a log redirected to a file or a pipe stays plain
+/// text, and `NO_COLOR` (any value) turns them off as <https://no-color.org> asks.
+fn colour_logs() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

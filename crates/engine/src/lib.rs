@@ -15,6 +15,7 @@ pub mod people;
 pub mod queues;
 pub mod random;
 pub mod reminders;
+pub mod sent_mail;
 pub mod service;
 pub mod topics;
 

@@ -12,12 +12,17 @@
 //! timeout_seconds = 30
 //! ```
 //!
+//! Text goes as it is written (7bit, or 8bit when it is not ASCII) whenever its lines fit
+//! SMTP's 998 octets, never quoted-printable: a link must work when copied from the raw
+//! message, as a debugging SMTP server prints it, without `=3D` or soft line breaks.
+//!
 //! This module only sends: retries, backoff and what a failure means for a workflow belong
 //! to its callers, which tell a failure worth retrying by [`MailError::is_transient`].
 
 use std::time::Duration;
 
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -145,23 +150,65 @@ impl Mailer {
         html_body: Option<&str>,
     ) -> Result<(), MailError> {
         let to = parse_mailbox("to", to)?;
-        let builder = Message::builder().from(self.from.clone()).to(to).subject(subject);
-        let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text_body.to_string());
-        let message = match html_body {
-            None => builder.singlepart(text),
+        let message = self.message(&to, subject, text_body, html_body, true)?;
+        let eight_bit = !(text_body.is_ascii() && html_body.is_none_or(str::is_ascii));
+        match self.transport.send(message).await {
+            // A server without 8BITMIME refuses raw UTF-8 before anything is sent: encode it.
+            Err(e) if eight_bit && e.is_client() => {
+                tracing::debug!(server = self.server, error = %e, "sending again with the text encoded");
+                let message = self.message(&to, subject, text_body, html_body, false)?;
+                self.transport.send(message).await
+            }
+            sent => sent,
+        }
+        .map(|_| ())
+        .map_err(|source| MailError::Smtp { server: self.server.clone(), source })
+    }
+
+    /// The message; with `unencoded`, text parts that fit go as written ([`as_written`]).
+    fn message(
+        &self,
+        to: &Mailbox,
+        subject: &str,
+        text_body: &str,
+        html_body: Option<&str>,
+        unencoded: bool,
+    ) -> Result<Message, MailError> {
+        let part = |content_type: ContentType, text: &str| {
+            let builder = SinglePart::builder().header(content_type);
+            match as_written(text).filter(|_| unencoded) {
+                Some(body) => builder.body(body),
+                None => builder.body(text.to_owned()),
+            }
+        };
+        let builder = Message::builder().from(self.from.clone()).to(to.clone()).subject(subject);
+        match html_body {
+            None => builder.singlepart(part(ContentType::TEXT_PLAIN, text_body)),
             Some(html) => builder.multipart(
                 MultiPart::alternative()
-                    .singlepart(text)
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html.to_string())),
+                    .singlepart(part(ContentType::TEXT_PLAIN, text_body))
+                    .singlepart(part(ContentType::TEXT_HTML, html)),
             ),
         }
-        .map_err(|e| MailError::Message(e.to_string()))?;
-        self.transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|source| MailError::Smtp { server: self.server.clone(), source })
+        .map_err(|e| MailError::Message(e.to_string()))
     }
+}
+
+/// SMTP's longest line, without its CRLF (RFC 5321 4.5.3.1.6).
+const MAX_LINE_OCTETS: usize = 998;
+
+/// `text` as it is written, with CRLF line ends: 7bit when it is ASCII, 8bit when not, as
+/// long as every line fits SMTP's limit and it holds no NUL or lone CR; `None` otherwise
+/// (then lettre encodes it). Lettre alone would quote every line of 76 characters or more,
+/// and links are longer than that.
+fn as_written(text: &str) -> Option<Body> {
+    let unix = text.replace("\r\n", "\n");
+    let fits = unix.split('\n').all(|line| line.len() <= MAX_LINE_OCTETS) && !unix.contains(['\0', '\r']);
+    if !fits {
+        return None;
+    }
+    let encoding = if unix.is_ascii() { ContentTransferEncoding::SevenBit } else { ContentTransferEncoding::EightBit };
+    Some(Body::dangerous_pre_encoded(unix.replace('\n', "\r\n").into_bytes(), encoding))
 }
 
 fn parse_mailbox(field: &'static str, address: &str) -> Result<Mailbox, MailError> {
@@ -178,6 +225,25 @@ mod tests {
 
     fn config(from: &str) -> SmtpConfig {
         toml::from_str(&format!("host = \"127.0.0.1\"\nport = 1\nfrom = \"{from}\"")).unwrap()
+    }
+
+    #[test]
+    fn text_that_fits_goes_as_written_so_links_survive() {
+        let link = format!("http://127.0.0.1:8083/link/{}.{}", "p".repeat(200), "s".repeat(43));
+        let body = as_written(&format!("Approve: {link}\nBye")).unwrap();
+        assert_eq!(body.encoding(), ContentTransferEncoding::SevenBit);
+        assert_eq!(String::from_utf8(body.into_vec()).unwrap(), format!("Approve: {link}\r\nBye"));
+        let body = as_written("Grüße\r\nà bientôt").unwrap();
+        assert_eq!(body.encoding(), ContentTransferEncoding::EightBit);
+        assert_eq!(String::from_utf8(body.into_vec()).unwrap(), "Grüße\r\nà bientôt");
+    }
+
+    #[test]
+    fn text_that_does_not_fit_smtp_is_left_to_lettre() {
+        assert!(as_written(&"x".repeat(MAX_LINE_OCTETS)).is_some());
+        assert!(as_written(&"x".repeat(MAX_LINE_OCTETS + 1)).is_none());
+        assert!(as_written("a\rb").is_none());
+        assert!(as_written("a\0b").is_none());
     }
 
     #[test]

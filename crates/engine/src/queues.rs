@@ -338,6 +338,27 @@ impl Queues {
         }
     }
 
+    /// The newest `limit` messages of a queue, newest first, without receiving them: for a
+    /// queue kept as a log (the sent mail), never for work.
+    pub async fn peek(&self, name: &str, limit: usize) -> Result<Vec<MessageRow>, QueueError> {
+        Ok(self.store.peek_messages(name, limit).await?)
+    }
+
+    /// Delete all but the newest `keep` messages of a queue kept as a log, once it holds
+    /// `slack` more than that (so a log is not trimmed on every message); the number deleted.
+    pub async fn keep_newest(&self, name: &str, keep: usize, slack: usize) -> Result<usize, QueueError> {
+        let (visible, in_flight) = self.store.queue_counts(name, now_ms()).await?;
+        let held = usize::try_from(visible + in_flight).unwrap_or(0);
+        if held <= keep + slack {
+            return Ok(0);
+        }
+        let mut deleted = 0;
+        for m in self.store.peek_messages(name, held).await?.iter().skip(keep) {
+            deleted += usize::from(self.store.delete_message(name, &m.id).await?);
+        }
+        Ok(deleted)
+    }
+
     /// DeleteMessage. Deleting a message already deleted succeeds, as on SQS.
     pub async fn delete_message(&self, name: &str, handle: &str) -> Result<(), QueueError> {
         let id = message_id_of(handle)?;

@@ -16,7 +16,7 @@
 //! answered, times out or its execution ends, and never come after the deadline. Each email
 //! carries a signed answer link made for its recipient (see [`crate::links`]) and goes out
 //! through the topics' outbox ([`crate::topics::Topics::email`]), so it is retried while SMTP
-//! fails transiently.
+//! fails transiently; without `[smtp]` it is kept on the console's Mail page only.
 //!
 //! Durability: a task's next reminder is a message in a built-in queue ([`QUEUE`]), delayed
 //! until it is due. The first is written in the same store commit as the task itself, so a
@@ -213,11 +213,6 @@ impl Reminders {
     }
 
     async fn handle(&self, m: crate::queues::ReceivedMessage) {
-        if !self.topics.can_email() {
-            tracing::warn!(body = m.row.body, "a task asks for reminders but baton.toml has no [smtp]");
-            self.delete(&m).await;
-            return;
-        }
         let body: Value = serde_json::from_str(&m.row.body).unwrap_or_default();
         let (Some(execution), Some(task_id), Some(step)) =
             (body["execution"].as_str(), body["task"].as_i64(), body["step"].as_u64())

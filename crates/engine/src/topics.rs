@@ -14,8 +14,10 @@
 //! envelope in the queue at once (it is a store write); emails and webhook calls go into a
 //! built-in outbox queue ([`OUTBOX`], durable like any queue) and a worker sends them,
 //! retrying with exponential backoff while their failure is transient, each attempt logged
-//! and counted in [`DeliveryMetrics`]. A topic is named by its ARN's last
-//! segment, whatever the region and account before it. Knows nothing of executions.
+//! and counted in [`DeliveryMetrics`]. Every email is also kept in the sent mail
+//! ([`crate::sent_mail`]), the console's Mail page; without `[smtp]` it is kept there only. A
+//! topic is named by its ARN's last segment, whatever the region and account before it. Knows
+//! nothing of executions.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +32,7 @@ use crate::integrations::{aws_cause, sdk_metadata, Integration, Outcome, Pattern
 use crate::mail::Mailer;
 use crate::queues::{name_from_url, OutgoingMessage, Queues};
 use crate::random::OsRandomness;
+use crate::sent_mail::SentMail;
 
 /// The Task resource for publishing.
 pub const PUBLISH: &str = "arn:aws:states:::sns:publish";
@@ -144,6 +147,7 @@ pub struct Topics {
     topics: Arc<BTreeMap<String, TopicConfig>>,
     queues: Queues,
     mailer: Option<Mailer>,
+    sent: SentMail,
     region: String,
     account: String,
     retry: RetryPolicy,
@@ -177,6 +181,7 @@ impl Topics {
     ) -> Self {
         Self {
             topics: Arc::new(topics),
+            sent: SentMail::new(queues.clone()),
             queues,
             mailer,
             region: region.to_owned(),
@@ -193,18 +198,12 @@ impl Topics {
         self
     }
 
-    /// The topics' configuration problems, found before the server starts: an email
-    /// subscription without `[smtp]`, a webhook that is not a URL.
+    /// The topics' configuration problems, found before the server starts: a webhook that
+    /// is not a URL.
     pub fn check(&self) -> Result<(), String> {
         for (name, topic) in self.topics.iter() {
             for s in &topic.subscriptions {
                 match s.protocol {
-                    Protocol::Email if self.mailer.is_none() => {
-                        return Err(format!(
-                            "[topics.{name}] has an email subscription ({}) but baton.toml has no [smtp] section",
-                            s.endpoint
-                        ))
-                    }
                     Protocol::Http | Protocol::Https
                         if !(s.endpoint.starts_with("http://") || s.endpoint.starts_with("https://")) =>
                     {
@@ -273,29 +272,33 @@ impl Topics {
         }
     }
 
-    /// Queue an email for the outbox worker.
+    /// Keep an email in the sent mail and, with `[smtp]`, queue it for the outbox worker.
     async fn enqueue_email(&self, topic: &str, to: &str, p: &Publication) {
         let subject = p.subject.clone().unwrap_or_else(|| "AWS Notification Message".to_owned());
         let text =
             format!("{}\n\n--\nThis message was published to the topic {} on Baton.\n", p.message, self.arn(topic));
-        let job = json!({"kind": "email", "topic": topic, "to": to, "subject": subject, "text": text});
-        self.enqueue(topic, job, &self.metrics.email_failed).await;
+        self.sent.record(to, &subject, &text, Some(topic), self.mailer.is_some()).await;
+        if self.mailer.is_some() {
+            let job = json!({"kind": "email", "topic": topic, "to": to, "subject": subject, "text": text});
+            self.enqueue(topic, job, &self.metrics.email_failed).await;
+        }
     }
 
-    /// Whether emails can be sent (`[smtp]` is configured).
-    pub fn can_email(&self) -> bool {
-        self.mailer.is_some()
-    }
-
-    /// Queue an email that belongs to no topic (a task's reminder) for the outbox worker: sent
-    /// and retried like a topic's.
+    /// An email that belongs to no topic (a task's reminder): kept in the sent mail and, with
+    /// `[smtp]`, queued for the outbox worker, sent and retried like a topic's.
     pub async fn email(&self, to: &str, subject: &str, text: &str) -> Result<(), crate::queues::QueueError> {
+        self.sent.record(to, subject, text, None, self.mailer.is_some()).await;
         if self.mailer.is_none() {
-            return Err(crate::queues::QueueError::InvalidParameterValue("no [smtp] in baton.toml".into()));
+            return Ok(());
         }
         let job = json!({"kind": "email", "topic": "", "to": to, "subject": subject, "text": text});
         let message = OutgoingMessage { body: job.to_string(), attributes: Map::new(), delay_seconds: 0 };
         self.queues.send(OUTBOX, message).await.map(|_| ())
+    }
+
+    /// The mail Baton sent (and, without `[smtp]`, kept instead of sending).
+    pub fn sent_mail(&self) -> &SentMail {
+        &self.sent
     }
 
     /// Queue a webhook call for the outbox worker.
@@ -320,6 +323,11 @@ impl Topics {
     /// hands each delivery to one of them.
     pub async fn start(&self) -> Result<(), crate::queues::QueueError> {
         self.queues.create(OUTBOX, Map::new()).await?;
+        self.sent.start().await?;
+        let emails = self.topics.values().flat_map(|t| &t.subscriptions).any(|s| s.protocol == Protocol::Email);
+        if emails && self.mailer.is_none() {
+            tracing::warn!("baton.toml has email subscriptions but no [smtp]: their mail is kept on the console's Mail page (/mail), not sent");
+        }
         // Without email or webhook subscriptions there is nothing to deliver, unless an
         // earlier configuration left deliveries behind: then do not poll the store for it.
         let subscribed = self

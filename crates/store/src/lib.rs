@@ -403,6 +403,9 @@ pub trait Store: Send + Sync + 'static {
         visible_until: Millis,
         limit: usize,
     ) -> Result<Vec<MessageRow>>;
+    /// The newest `limit` messages of a queue, newest first, leaving them as they are (not
+    /// received): for queues kept as logs, such as the mail Baton sent.
+    async fn peek_messages(&self, queue: &str, limit: usize) -> Result<Vec<MessageRow>>;
     /// Delete a message; false when it was not there (already deleted).
     async fn delete_message(&self, queue: &str, id: &str) -> Result<bool>;
     /// Make a message visible again at `visible_at`; false when it is not there.

@@ -258,7 +258,7 @@ impl PostgresStore {
             }
             tx.batch_execute(sql).await.map_err(backend)?;
             tx.execute("INSERT INTO baton_schema (version) VALUES ($1)", &[&version]).await.map_err(backend)?;
-            tracing::info!(version, "store schema migrated");
+            tracing::debug!(version, "store schema migrated");
         }
         tx.commit().await.map_err(backend)
     }
@@ -1173,6 +1173,19 @@ impl Store for PostgresStore {
         let mut taken: Vec<(i64, MessageRow)> = rows.iter().map(|r| (r.get(8), message_from_row(r))).collect();
         taken.sort_by_key(|(seq, _)| *seq);
         Ok(taken.into_iter().map(|(_, m)| m).collect())
+    }
+
+    async fn peek_messages(&self, queue: &str, limit: usize) -> Result<Vec<MessageRow>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!("SELECT {MESSAGE_COLS} FROM messages WHERE queue = $1 ORDER BY seq DESC LIMIT $2"),
+                &[&queue, &(limit as i64)],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(rows.iter().map(message_from_row).collect())
     }
 
     async fn delete_message(&self, queue: &str, id: &str) -> Result<bool> {

@@ -261,7 +261,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         tx.execute_batch(sql).map_err(backend)?;
         tx.execute_batch(&format!("PRAGMA user_version={version}")).map_err(backend)?;
         tx.commit().map_err(backend)?;
-        tracing::info!(version, "store schema migrated");
+        tracing::debug!(version, "store schema migrated");
     }
     Ok(())
 }
@@ -1392,6 +1392,20 @@ impl Store for SqliteStore {
             }
             tx.commit().map_err(backend)?;
             Ok(taken)
+        })
+        .await
+    }
+
+    async fn peek_messages(&self, queue: &str, limit: usize) -> Result<Vec<MessageRow>> {
+        let queue = queue.to_owned();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLS} FROM messages WHERE queue = ?1 ORDER BY seq DESC LIMIT ?2"
+                ))
+                .map_err(backend)?;
+            let rows = st.query_map(params![queue, limit as i64], message_from_row).map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
         })
         .await
     }

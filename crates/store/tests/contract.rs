@@ -338,6 +338,14 @@ async fn queues_hand_each_message_to_one_receiver_at_a_time(s: &dyn Store) {
     s.send_message(&delayed).await.expect("send");
     assert_eq!(s.queue_counts("orders", 20).await.expect("counts"), (2, 1));
 
+    // Peeking reads the newest first and changes nothing.
+    let peeked = s.peek_messages("orders", 2).await.expect("peek");
+    assert_eq!(peeked.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m3", "m2"]);
+    assert_eq!((peeked[1].receive_count, peeked[1].visible_at), (0, 11));
+    assert_eq!(s.peek_messages("orders", 10).await.expect("peek").len(), 3);
+    assert!(s.peek_messages("other", 10).await.expect("peek").is_empty());
+    assert_eq!(s.queue_counts("orders", 20).await.expect("counts"), (2, 1));
+
     let got = s.receive_messages("orders", 20, 50, 1).await.expect("receive");
     assert_eq!(got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m1"], "oldest first");
     assert_eq!((got[0].receive_count, got[0].first_received, got[0].visible_at), (1, Some(20), 50));

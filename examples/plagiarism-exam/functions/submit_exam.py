@@ -19,7 +19,8 @@ def handler(request, context):
     try:
         sfn.send_task_success(taskToken=token, output=json.dumps(result))
     except sfn.exceptions.TaskTimedOut:
-        return {"statusCode": 410, "body": json.dumps({"message": "the exam's deadline has passed"})}
+        message = "this exam no longer waits: it was submitted already, or its deadline has passed"
+        return {"statusCode": 410, "body": json.dumps({"message": message})}
     except (sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
         return {"statusCode": 404, "body": json.dumps({"message": "no exam waits for this submission"})}
     return {"statusCode": 200, "body": json.dumps({"message": "exam submitted", **result})}

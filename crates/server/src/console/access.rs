@@ -94,8 +94,9 @@ pub async fn require_user(State(state): State<SharedState>, mut req: Request, ne
     }
     match session_user(&state, req.headers()) {
         Some(user) => {
+            let name = user.name.clone();
             req.extensions_mut().insert(user);
-            next.run(req).await
+            super::html::as_signed_in(name, next.run(req)).await
         }
         None if req.method() == axum::http::Method::GET => {
             let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");

@@ -9,6 +9,18 @@ use serde_json::Value;
 const CSS: &str = include_str!("console.css");
 const JS: &str = include_str!("console.js");
 
+tokio::task_local! {
+    /// Who is signed in while a page is made; unset when the console has no users (then
+    /// nobody signs in or out).
+    static SIGNED_IN: String;
+}
+
+/// Make a page (run a handler) for the signed-in `person`: its header names them and offers
+/// "Sign out".
+pub async fn as_signed_in<F: std::future::Future>(person: String, handler: F) -> F::Output {
+    SIGNED_IN.scope(person, handler).await
+}
+
 /// Text made safe for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -43,13 +55,21 @@ pub fn page(title: &str, body: &str) -> Response {
 }
 
 pub fn page_with_status(status: StatusCode, title: &str, body: &str) -> Response {
+    let account = SIGNED_IN
+        .try_with(|person| {
+            format!(
+                "<span class=\"account\">{}</span><form method=\"post\" action=\"/logout\">\
+                 <button type=\"submit\" style=\"padding:2px 10px\">Sign out</button></form>",
+                escape(person)
+            )
+        })
+        .unwrap_or_default();
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{t} · Baton</title><style>{CSS}</style><script>{JS}</script></head><body>\
          <header><a class=\"brand\" href=\"/\">Baton</a><a href=\"/\">State machines</a>\
-         <a href=\"/inbox\">Inbox</a><form method=\"post\" action=\"/logout\" style=\"margin-left:auto\">\
-         <button type=\"submit\" style=\"padding:2px 10px\">Sign out</button></form></header><main>{body}</main></body></html>",
+         <a href=\"/inbox\">Inbox</a><a href=\"/mail\">Mail</a>{account}</header><main>{body}</main></body></html>",
         t = escape(title),
     );
     (status, [("cache-control", "no-store")], Html(html)).into_response()

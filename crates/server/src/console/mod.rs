@@ -13,7 +13,9 @@ pub mod graph;
 pub mod html;
 pub mod inbox;
 pub mod links;
+pub mod mail;
 pub mod status;
+pub mod timeline;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -42,6 +44,7 @@ pub fn routes(state: SharedState) -> Router<SharedState> {
         .route("/execution", get(execution))
         .route("/inbox", get(inbox::list))
         .route("/inbox/answer", post(inbox::answer))
+        .route("/mail", get(mail::list))
         .route_layer(axum::middleware::from_fn_with_state(state, access::require_user));
     Router::new()
         .merge(pages)
@@ -333,10 +336,16 @@ async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) 
     body.push_str(&graph::render(&e.definition, &statuses));
     body.push_str("<div class=\"row\"><div style=\"flex:1;min-width:300px\"><h2>Input</h2>");
     body.push_str(&json_block(&e.input));
-    body.push_str("</div><div style=\"flex:1;min-width:300px\"><h2>Output</h2>");
-    body.push_str(&e.output.as_deref().map(json_block).unwrap_or_else(|| "<p class=\"muted\">None yet.</p>".into()));
+    body.push_str("</div><div style=\"flex:1;min-width:300px\">");
+    body.push_str(&outcome(&e));
     body.push_str("</div></div>");
     body.push_str(&answers_table(&events));
+    let end = e.stop.unwrap_or_else(|| {
+        let last = events.iter().filter_map(|ev| ev.get("timestamp").and_then(Value::as_f64)).fold(0.0, f64::max);
+        engine::service::now_ms().max((last * 1000.0) as i64)
+    });
+    body.push_str("<h2 id=\"timeline\">Timeline</h2>");
+    body.push_str(&timeline::render(&events, e.start, end, e.status == "RUNNING"));
     body.push_str("<h2>States</h2>");
     body.push_str(&status::states_table(&events));
     body.push_str("<h2>Event history</h2>");
@@ -348,6 +357,23 @@ async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) 
     }
     body.push_str("</div>");
     page(&e.name, &body)
+}
+
+/// What an execution ended with: its output, or its error and cause when it failed, timed
+/// out or was stopped; while it runs, that it has none yet.
+fn outcome(e: &ExecutionRow) -> String {
+    match (&e.output, &e.error) {
+        (Some(output), _) => format!("<h2>Output</h2>{}", json_block(output)),
+        (None, Some(error)) => format!(
+            "<h2>Error</h2><p class=\"error\"><b>{}</b></p>{}",
+            escape(error),
+            e.cause.as_deref().map(json_block).unwrap_or_default()
+        ),
+        (None, None) if e.status == "RUNNING" => "<h2>Output</h2><p class=\"muted\">None yet.</p>".into(),
+        (None, None) => {
+            format!("<h2>Output</h2><p class=\"muted\">None: the execution ended {}.</p>", escape(&e.status))
+        }
+    }
 }
 
 /// The audit records of people's answers (`TaskAnswerRecorded` events): who, when, via what,
