@@ -75,7 +75,16 @@ pub fn call(
         serde_json::from_slice(&bytes)
             .map_err(|e| SendError::Transport(format!("Unable to unmarshall response ({e}). Response body: {}", String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>())))?
     };
-    Ok(Response { status, headers, body: from_wire(parsed, service.casing), length: bytes.len() })
+    Ok(Response { status, headers, body: from_wire(without_nulls(parsed), service.casing), length: bytes.len() })
+}
+
+/// The SDKs leave out members a response sets to `null`; so do results.
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
 }
 
 /// Member names as the service spells them.

@@ -545,9 +545,25 @@ const RESULT_HEADERS: &[(&str, &str)] = &[
     ("x-amz-website-redirect-location", "WebsiteRedirectLocation"),
 ];
 
-fn result_from_headers(headers: &[(String, String)], with_metadata: bool) -> Map<String, Value> {
+/// The members of PutObject's result (the others describe an object read).
+const PUT_MEMBERS: &[&str] = &[
+    "ChecksumCRC32",
+    "ChecksumCRC32C",
+    "ChecksumSHA1",
+    "ChecksumSHA256",
+    "ChecksumType",
+    "ETag",
+    "ServerSideEncryption",
+    "VersionId",
+];
+/// The members of DeleteObject's result.
+const DELETE_MEMBERS: &[&str] = &["DeleteMarker", "VersionId"];
+
+/// A result from response headers: every member [`RESULT_HEADERS`] names, or only `members`.
+fn result_from_headers(headers: &[(String, String)], members: Option<&[&str]>) -> Map<String, Value> {
+    let with_metadata = members.is_none();
     let mut out = Map::new();
-    for (header, member) in RESULT_HEADERS {
+    for (header, member) in RESULT_HEADERS.iter().filter(|(_, m)| members.is_none_or(|only| only.contains(m))) {
         if let Some((_, v)) = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(header)) {
             let value = match *member {
                 "ContentLength" => v.parse::<u64>().map_or_else(|_| Value::String(v.clone()), Value::from),
@@ -613,11 +629,11 @@ fn run_task(client: &Client, action: &str, input: &Value) -> Result<Option<Value
                 .take(MAX_RESULT_BYTES as u64 + 1)
                 .read_to_end(&mut body)
                 .map_err(|e| SendError::Transport(format!("reading the object: {e}")))?;
-            let mut result = result_from_headers(&object.info.headers, true);
+            let mut result = result_from_headers(&object.info.headers, None);
             result.insert("Body".into(), Value::String(String::from_utf8_lossy(&body).into_owned()));
             Value::Object(result)
         }
-        "headObject" => Value::Object(result_from_headers(&client.head_object(bucket()?, key()?)?.headers, true)),
+        "headObject" => Value::Object(result_from_headers(&client.head_object(bucket()?, key()?)?.headers, None)),
         "putObject" => {
             let body = match input.get("Body") {
                 None | Some(Value::Null) => Vec::new(),
@@ -634,9 +650,9 @@ fn run_task(client: &Client, action: &str, input: &Value) -> Result<Option<Value
                 }
             }
             let headers = client.put_object(bucket()?, key()?, &body, headers)?;
-            Value::Object(result_from_headers(&headers, false))
+            Value::Object(result_from_headers(&headers, Some(PUT_MEMBERS)))
         }
-        "deleteObject" => Value::Object(result_from_headers(&client.delete_object(bucket()?, key()?)?, false)),
+        "deleteObject" => Value::Object(result_from_headers(&client.delete_object(bucket()?, key()?)?, Some(DELETE_MEMBERS))),
         "copyObject" => {
             let source = input.get("CopySource").and_then(Value::as_str).ok_or_else(|| missing("CopySource"))?;
             let source = percent_encoding::percent_decode_str(source.trim_start_matches('/')).decode_utf8_lossy().into_owned();
