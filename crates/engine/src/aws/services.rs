@@ -284,6 +284,10 @@ impl Service {
     /// Whether an error code is one of this service's own (named as it is) rather than a
     /// generic failure.
     pub fn models(&self, code: &str) -> bool {
+        // `Http500`: an answer without an error code (see `ServiceError`) is no model's.
+        if code.strip_prefix("Http").is_some_and(|status| status.bytes().all(|b| b.is_ascii_digit())) {
+            return false;
+        }
         match self.modelled_errors {
             Some(list) => list.contains(&code),
             None => !COMMON_ERRORS.contains(&code),
@@ -313,6 +317,7 @@ mod tests {
         let dynamodb = by_sdk_name("dynamodb").expect("in the table");
         assert!(dynamodb.models("ConditionalCheckFailedException"));
         assert!(!dynamodb.models("ValidationException"));
+        assert!(!dynamodb.models("Http500"));
         let s3 = by_sdk_name("s3").expect("in the table");
         assert!(s3.models("NoSuchKey"));
         assert!(!s3.models("AccessDenied"));
