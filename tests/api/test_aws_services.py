@@ -338,3 +338,19 @@ def test_requests_carry_a_valid_sigv4_signature_for_the_configured_credentials(m
         assert seen["access_key"] == "AKIDBATONSIGNING" and seen["region"] == "eu-west-1", seen
         assert seen["valid"], f"botocore computes another signature for {seen}"
         assert not seen["valid_with_wrong_secret"], seen
+
+
+def test_validate_warns_of_sync_tasks_baton_cannot_follow(sfn):
+    states = {
+        "Run": {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "Parameters": {}, "Next": "Each"},
+        "Each": {"Type": "Map", "ItemProcessor": {"StartAt": "Job", "States": {
+            "Job": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync:2", "Parameters": {}, "End": True}}},
+                 "Next": "Child"},
+        "Child": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                  "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:x"}, "End": True},
+    }
+    r = sfn.validate_state_machine_definition(definition=json.dumps({"StartAt": "Run", "States": states}))
+    assert r["result"] == "OK"
+    sync = [d for d in r["diagnostics"] if d["code"] == "UNSUPPORTED_SYNC"]
+    assert {d["location"] for d in sync} == {"/States/Run/Resource", "/States/Each/ItemProcessor/States/Job/Resource"}
+    assert all(d["severity"] == "WARNING" and "without .sync" in d["message"] for d in sync)
