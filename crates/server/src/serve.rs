@@ -117,8 +117,8 @@ fn link_key(data_dir: &std::path::Path) -> Result<Vec<u8>, ServeError> {
 /// `AWS_ENDPOINT_URL` for the aws CLI to reach Baton must not make Baton call itself.
 fn aws_client(functions: &Config, opts: &ServeOptions) -> Result<engine::aws::Aws, ServeError> {
     let env = engine::aws::Environment::process();
-    let mut settings = engine::aws::config::Resolved::new(functions.aws.as_ref(), &env, &opts.region)
-        .map_err(ServeError::Aws)?;
+    let mut settings =
+        engine::aws::config::Resolved::new(functions.aws.as_ref(), &env, &opts.region).map_err(ServeError::Aws)?;
     let own = [Some(local_url(&opts.host, opts.port)), opts.public_url.clone()];
     for url in own.iter().flatten() {
         for dropped in settings.without_endpoints_at(url) {

@@ -15,6 +15,9 @@ use aws_sigv4::sign::v4;
 
 use super::config::{CredentialSource, Credentials};
 
+/// Response headers, in the order they came, names in lower case.
+pub type Headers = Vec<(String, String)>;
+
 /// How long a request may take unless its caller says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -38,7 +41,9 @@ pub struct Request<'a> {
 pub enum Body<'a> {
     Bytes(&'a [u8]),
     /// A body read as it is sent (S3 uploads): signed as `UNSIGNED-PAYLOAD`, its length known.
-    Stream { length: u64 },
+    Stream {
+        length: u64,
+    },
 }
 
 /// A response whose body is still to be read (S3 downloads stream it).
@@ -54,7 +59,7 @@ impl Response {
     }
 
     /// The whole body (capped at `limit` bytes plus one, so a caller can tell it was more).
-    pub fn read_body(self, limit: u64) -> Result<(u16, Vec<(String, String)>, Vec<u8>), SendError> {
+    pub fn read_body(self, limit: u64) -> Result<(u16, Headers, Vec<u8>), SendError> {
         let mut body = Vec::new();
         self.reader
             .take(limit + 1)
@@ -126,7 +131,11 @@ impl Client {
 
     /// Sign and send `request` with `payload` as its body (`Body::Bytes` must be the same
     /// bytes; a `Body::Stream` body is read from `payload`).
-    pub fn send(&self, request: Request<'_>, payload: Option<Box<dyn Read + Send + '_>>) -> Result<Response, SendError> {
+    pub fn send(
+        &self,
+        request: Request<'_>,
+        payload: Option<Box<dyn Read + Send + '_>>,
+    ) -> Result<Response, SendError> {
         let credentials = self.credentials()?;
         let mut headers = request.headers.clone();
         let length = match &request.body {
@@ -157,9 +166,7 @@ impl Client {
         let headers = response
             .headers_names()
             .into_iter()
-            .flat_map(|name| {
-                response.all(&name).into_iter().map(|v| (name.clone(), v.to_owned())).collect::<Vec<_>>()
-            })
+            .flat_map(|name| response.all(&name).into_iter().map(|v| (name.clone(), v.to_owned())).collect::<Vec<_>>())
             .collect();
         Ok(Response { status, headers, reader: Box::new(response.into_reader()) })
     }
@@ -221,7 +228,11 @@ fn run_credential_process(command: &str) -> Result<(Credentials, Option<SystemTi
         .output()
         .map_err(|e| format!("cannot run '{command}': {e}"))?;
     if !output.status.success() {
-        return Err(format!("'{command}' exited with {}: {}", output.status, String::from_utf8_lossy(&output.stderr).trim()));
+        return Err(format!(
+            "'{command}' exited with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
     }
     let v: serde_json::Value =
         serde_json::from_slice(&output.stdout).map_err(|e| format!("'{command}' printed no JSON: {e}"))?;
@@ -244,8 +255,11 @@ mod tests {
 
     #[test]
     fn signatures_name_the_key_the_scope_and_the_signed_headers() {
-        let credentials =
-            Credentials { access_key_id: "AKID".into(), secret_access_key: "secret".into(), session_token: Some("tok".into()) };
+        let credentials = Credentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: "secret".into(),
+            session_token: Some("tok".into()),
+        };
         let request = Request {
             method: "POST",
             url: "http://127.0.0.1:4566/".into(),

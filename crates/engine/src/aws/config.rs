@@ -87,9 +87,15 @@ impl std::fmt::Debug for Credentials {
 /// Where credentials come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialSource {
-    Static { credentials: Credentials, from: String },
+    Static {
+        credentials: Credentials,
+        from: String,
+    },
     /// `credential_process`: a command printing the SDKs' JSON; run when needed.
-    Process { command: String, profile: String },
+    Process {
+        command: String,
+        profile: String,
+    },
     /// None found: what would give some.
     Missing,
 }
@@ -149,8 +155,11 @@ impl Resolved {
             if profile_name == "default" { "default".to_owned() } else { format!("profile {profile_name}") };
         let profile = config_file.section(&profile_section).or_else(|| config_file.section(&profile_name));
 
-        let ignore_configured = env.var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"))
-            || profile.and_then(|p| p.get("ignore_configured_endpoint_urls")).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let ignore_configured =
+            env.var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                || profile
+                    .and_then(|p| p.get("ignore_configured_endpoint_urls"))
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true"));
 
         // Most specific first; the first found wins.
         let mut per_service = BTreeMap::new();
@@ -158,7 +167,8 @@ impl Resolved {
             for service in services::SERVICES {
                 let variable = service.endpoint_variable();
                 if let Some(url) = env.var(&variable) {
-                    per_service.insert(service.sdk_name, Endpoint { url: check_url(variable.clone(), url)?, from: variable });
+                    per_service
+                        .insert(service.sdk_name, Endpoint { url: check_url(variable.clone(), url)?, from: variable });
                 }
             }
         }
@@ -171,7 +181,8 @@ impl Resolved {
         let mut global = None;
         if !ignore_configured {
             if let Some(url) = env.var("AWS_ENDPOINT_URL") {
-                global = Some(Endpoint { url: check_url("AWS_ENDPOINT_URL".into(), url)?, from: "AWS_ENDPOINT_URL".into() });
+                global =
+                    Some(Endpoint { url: check_url("AWS_ENDPOINT_URL".into(), url)?, from: "AWS_ENDPOINT_URL".into() });
             }
         }
         if global.is_none() {
@@ -186,7 +197,10 @@ impl Resolved {
                     if let Some(section) = config_file.section(&format!("services {services_name}")) {
                         for service in services::SERVICES {
                             if let Some(url) = section.sub(&service.config_key(), "endpoint_url") {
-                                let from = format!("[services {services_name}] {} in the AWS config file", service.config_key());
+                                let from = format!(
+                                    "[services {services_name}] {} in the AWS config file",
+                                    service.config_key()
+                                );
                                 let url = check_url(from.clone(), url)?;
                                 per_service.entry(service.sdk_name).or_insert(Endpoint { url, from });
                             }
@@ -210,41 +224,45 @@ impl Resolved {
             .or_else(|| profile.and_then(|p| p.get("region")).map(str::to_owned))
             .unwrap_or_else(|| default_region.to_owned());
 
-        let credentials = if let (Some(id), Some(secret)) = (env.var("AWS_ACCESS_KEY_ID"), env.var("AWS_SECRET_ACCESS_KEY")) {
-            CredentialSource::Static {
-                credentials: Credentials {
-                    access_key_id: id.to_owned(),
-                    secret_access_key: secret.to_owned(),
-                    session_token: env.var("AWS_SESSION_TOKEN").map(str::to_owned),
-                },
-                from: "AWS_ACCESS_KEY_ID".into(),
-            }
-        } else {
-            let keys = |section: &Section| -> Option<Credentials> {
-                Some(Credentials {
-                    access_key_id: section.get("aws_access_key_id")?.to_owned(),
-                    secret_access_key: section.get("aws_secret_access_key")?.to_owned(),
-                    session_token: section.get("aws_session_token").map(str::to_owned),
-                })
-            };
-            if let Some(credentials) = credentials_file.section(&profile_name).and_then(keys) {
-                CredentialSource::Static { credentials, from: format!("the profile '{profile_name}' in the credentials file") }
-            } else if let Some(profile) = profile {
-                match (keys(profile), profile.get("credential_process")) {
-                    (Some(_), Some(_)) => return Err(AwsConfigError::ProfileAmbiguous { profile: profile_name }),
-                    (Some(credentials), None) => CredentialSource::Static {
-                        credentials,
-                        from: format!("the profile '{profile_name}' in the config file"),
+        let credentials =
+            if let (Some(id), Some(secret)) = (env.var("AWS_ACCESS_KEY_ID"), env.var("AWS_SECRET_ACCESS_KEY")) {
+                CredentialSource::Static {
+                    credentials: Credentials {
+                        access_key_id: id.to_owned(),
+                        secret_access_key: secret.to_owned(),
+                        session_token: env.var("AWS_SESSION_TOKEN").map(str::to_owned),
                     },
-                    (None, Some(command)) => {
-                        CredentialSource::Process { command: command.to_owned(), profile: profile_name.clone() }
-                    }
-                    (None, None) => CredentialSource::Missing,
+                    from: "AWS_ACCESS_KEY_ID".into(),
                 }
             } else {
-                CredentialSource::Missing
-            }
-        };
+                let keys = |section: &Section| -> Option<Credentials> {
+                    Some(Credentials {
+                        access_key_id: section.get("aws_access_key_id")?.to_owned(),
+                        secret_access_key: section.get("aws_secret_access_key")?.to_owned(),
+                        session_token: section.get("aws_session_token").map(str::to_owned),
+                    })
+                };
+                if let Some(credentials) = credentials_file.section(&profile_name).and_then(keys) {
+                    CredentialSource::Static {
+                        credentials,
+                        from: format!("the profile '{profile_name}' in the credentials file"),
+                    }
+                } else if let Some(profile) = profile {
+                    match (keys(profile), profile.get("credential_process")) {
+                        (Some(_), Some(_)) => return Err(AwsConfigError::ProfileAmbiguous { profile: profile_name }),
+                        (Some(credentials), None) => CredentialSource::Static {
+                            credentials,
+                            from: format!("the profile '{profile_name}' in the config file"),
+                        },
+                        (None, Some(command)) => {
+                            CredentialSource::Process { command: command.to_owned(), profile: profile_name.clone() }
+                        }
+                        (None, None) => CredentialSource::Missing,
+                    }
+                } else {
+                    CredentialSource::Missing
+                }
+            };
         Ok(Resolved { region, aws_enabled: config.is_some(), global, per_service, credentials })
     }
 
@@ -409,7 +427,10 @@ mod tests {
     #[test]
     fn unknown_services_and_bad_urls_are_refused() {
         let toml = AwsConfig { endpoints: [("dynamo".to_owned(), "http://x".to_owned())].into(), ..Default::default() };
-        assert_eq!(Resolved::new(Some(&toml), &env(&[]), "r").unwrap_err(), AwsConfigError::UnknownService("dynamo".into()));
+        assert_eq!(
+            Resolved::new(Some(&toml), &env(&[]), "r").unwrap_err(),
+            AwsConfigError::UnknownService("dynamo".into())
+        );
         let err = Resolved::new(None, &env(&[("AWS_ENDPOINT_URL", "localhost:4566")]), "r").unwrap_err();
         assert!(matches!(err, AwsConfigError::BadUrl { .. }), "{err}");
     }
@@ -424,7 +445,8 @@ mod tests {
              endpoint_url = http://everything:1\n[services local]\ndynamodb =\n  endpoint_url = http://dynamo:8000\n",
         )
         .unwrap();
-        std::fs::write(dir.join("credentials"), "[dev]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n").unwrap();
+        std::fs::write(dir.join("credentials"), "[dev]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n")
+            .unwrap();
         let vars = |profile: &str| {
             env(&[
                 ("AWS_CONFIG_FILE", dir.join("config").to_str().unwrap()),
@@ -436,7 +458,9 @@ mod tests {
         assert_eq!(r.region, "eu-central-1");
         assert_eq!(r.endpoint(dynamodb(), "x").unwrap().url, "http://dynamo:8000");
         assert_eq!(r.endpoint(services::by_sdk_name("ssm").unwrap(), "x").unwrap().url, "http://everything:1");
-        assert!(matches!(&r.credentials, CredentialSource::Static { credentials, .. } if credentials.access_key_id == "AKID"));
+        assert!(
+            matches!(&r.credentials, CredentialSource::Static { credentials, .. } if credentials.access_key_id == "AKID")
+        );
         let r = Resolved::new(None, &vars("default"), "us-east-1").unwrap();
         assert_eq!(r.region, "us-west-1");
         assert_eq!(r.credentials, CredentialSource::Missing);

@@ -85,7 +85,8 @@ pub fn name_service_error(service: &Service, flavour: Flavour, e: &ServiceError)
             } else {
                 format!("{p}Exception")
             };
-            let cause = format!("{} (Service: {p}, Status Code: {}, Request ID: {})", e.message, e.status, e.request_id);
+            let cause =
+                format!("{} (Service: {p}, Status Code: {}, Request ID: {})", e.message, e.status, e.request_id);
             (format!("{p}.{name}"), cause)
         }
     }
@@ -143,7 +144,10 @@ mod tests {
             &[("x-amzn-RequestId".into(), "abc".into())],
             br#"{"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", "message": "The conditional request failed"}"#,
         );
-        assert_eq!((e.code.as_str(), e.message.as_str(), e.request_id.as_str()), ("ConditionalCheckFailedException", "The conditional request failed", "abc"));
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str(), e.request_id.as_str()),
+            ("ConditionalCheckFailedException", "The conditional request failed", "abc")
+        );
         let e = ServiceError::from_json(500, &[("x-amzn-ErrorType".into(), "InternalFailure:http://x/".into())], b"");
         assert_eq!(e.code, "InternalFailure");
     }

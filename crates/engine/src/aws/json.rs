@@ -47,7 +47,10 @@ pub fn call(
     timeout: Duration,
 ) -> Result<Response, CallError> {
     let Protocol::Json { target, version } = service.protocol else {
-        return Err(CallError::Send(SendError::Transport(format!("{} does not speak the JSON protocol", service.sdk_name))));
+        return Err(CallError::Send(SendError::Transport(format!(
+            "{} does not speak the JSON protocol",
+            service.sdk_name
+        ))));
     };
     let endpoint = aws.endpoint(service, region)?;
     let body = serde_json::to_vec(&to_wire(input, service.casing)).unwrap_or_else(|_| b"{}".to_vec());
@@ -72,8 +75,12 @@ pub fn call(
     let parsed = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| SendError::Transport(format!("Unable to unmarshall response ({e}). Response body: {}", String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>())))?
+        serde_json::from_slice(&bytes).map_err(|e| {
+            SendError::Transport(format!(
+                "Unable to unmarshall response ({e}). Response body: {}",
+                String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>()
+            ))
+        })?
     };
     Ok(Response { status, headers, body: from_wire(without_nulls(parsed), service.casing), length: bytes.len() })
 }
@@ -81,7 +88,9 @@ pub fn call(
 /// The SDKs leave out members a response sets to `null`; so do results.
 fn without_nulls(value: Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect())
+        }
         Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
         other => other,
     }
@@ -111,7 +120,9 @@ pub fn from_wire(value: Value, casing: Casing) -> Value {
 
 fn rename_keys(value: Value, rename: &dyn Fn(&str) -> String) -> Value {
     match value {
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (rename(&k), rename_keys(v, rename))).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (rename(&k), rename_keys(v, rename))).collect())
+        }
         Value::Array(items) => Value::Array(items.into_iter().map(|v| rename_keys(v, rename)).collect()),
         other => other,
     }

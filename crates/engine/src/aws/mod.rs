@@ -89,10 +89,10 @@ impl Aws {
     /// Where `service` is reached in `region`, or the failure that tells the user how to
     /// configure it.
     pub fn endpoint(&self, service: &Service, region: &str) -> Result<Endpoint, NotConfigured> {
-        self.inner.settings.endpoint(service, region).ok_or_else(|| NotConfigured {
-            service: service.sdk_name,
-            how: Resolved::how_to_configure(service),
-        })
+        self.inner
+            .settings
+            .endpoint(service, region)
+            .ok_or_else(|| NotConfigured { service: service.sdk_name, how: Resolved::how_to_configure(service) })
     }
 
     /// Whether `service` has an endpoint of its own, so a built-in stand-in gives way to it.

@@ -232,7 +232,13 @@ impl Client {
     }
 
     /// Copy `source_bucket/source_key` to `bucket/key`: the result's XML as JSON.
-    pub fn copy_object(&self, source_bucket: &str, source_key: &str, bucket: &str, key: &str) -> Result<Value, S3Error> {
+    pub fn copy_object(
+        &self,
+        source_bucket: &str,
+        source_key: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Value, S3Error> {
         let source = format!("{}/{}", utf8_percent_encode(source_bucket, VALUE), utf8_percent_encode(source_key, KEY));
         let response =
             self.send("PUT", self.url(Some(bucket), Some(key), &[]), vec![("x-amz-copy-source".into(), source)], &[])?;
@@ -336,7 +342,12 @@ impl Client {
     }
 
     /// Start a multipart upload: its upload id.
-    pub fn create_multipart_upload(&self, bucket: &str, key: &str, content_type: Option<&str>) -> Result<String, S3Error> {
+    pub fn create_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: Option<&str>,
+    ) -> Result<String, S3Error> {
         let headers = content_type.map(|t| vec![("content-type".to_owned(), t.to_owned())]).unwrap_or_default();
         let response = self.send("POST", self.url(Some(bucket), Some(key), &[("uploads", "")]), headers, &[])?;
         let (_, _, body) = response.read_body(1024 * 1024)?;
@@ -347,7 +358,14 @@ impl Client {
     }
 
     /// Upload part `part_number` (from 1): its ETag.
-    pub fn upload_part(&self, bucket: &str, key: &str, upload_id: &str, part_number: u32, body: &[u8]) -> Result<String, S3Error> {
+    pub fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: &[u8],
+    ) -> Result<String, S3Error> {
         let part = part_number.to_string();
         let url = self.url(Some(bucket), Some(key), &[("partNumber", &part), ("uploadId", upload_id)]);
         let response = self.send("PUT", url, Vec::new(), body)?;
@@ -368,7 +386,8 @@ impl Client {
         }
         xml.push_str("</CompleteMultipartUpload>");
         let url = self.url(Some(bucket), Some(key), &[("uploadId", upload_id)]);
-        let response = self.send("POST", url, vec![("content-type".into(), "application/xml".into())], xml.as_bytes())?;
+        let response =
+            self.send("POST", url, vec![("content-type".into(), "application/xml".into())], xml.as_bytes())?;
         let (_, _, body) = response.read_body(1024 * 1024)?;
         // S3 may answer 200 with an error document when the completion fails late.
         let value = xml_to_json(&body, &[]);
@@ -513,7 +532,11 @@ fn scalar(text: &str) -> Value {
     match text {
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
-        t if !t.is_empty() && t.len() < 16 && t.bytes().all(|b| b.is_ascii_digit()) && !(t.len() > 1 && t.starts_with('0')) => {
+        t if !t.is_empty()
+            && t.len() < 16
+            && t.bytes().all(|b| b.is_ascii_digit())
+            && !(t.len() > 1 && t.starts_with('0')) =>
+        {
             t.parse::<u64>().map_or_else(|_| Value::String(t.to_owned()), Value::from)
         }
         t => Value::String(t.to_owned()),
@@ -574,7 +597,10 @@ fn result_from_headers(headers: &[(String, String)], members: Option<&[&str]>) -
         }
     }
     if with_metadata {
-        out.insert("Metadata".into(), Value::Object(object_info(headers).metadata.into_iter().map(|(k, v)| (k, Value::String(v))).collect()));
+        out.insert(
+            "Metadata".into(),
+            Value::Object(object_info(headers).metadata.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+        );
     }
     out
 }
@@ -652,10 +678,13 @@ fn run_task(client: &Client, action: &str, input: &Value) -> Result<Option<Value
             let headers = client.put_object(bucket()?, key()?, &body, headers)?;
             Value::Object(result_from_headers(&headers, Some(PUT_MEMBERS)))
         }
-        "deleteObject" => Value::Object(result_from_headers(&client.delete_object(bucket()?, key()?)?, Some(DELETE_MEMBERS))),
+        "deleteObject" => {
+            Value::Object(result_from_headers(&client.delete_object(bucket()?, key()?)?, Some(DELETE_MEMBERS)))
+        }
         "copyObject" => {
             let source = input.get("CopySource").and_then(Value::as_str).ok_or_else(|| missing("CopySource"))?;
-            let source = percent_encoding::percent_decode_str(source.trim_start_matches('/')).decode_utf8_lossy().into_owned();
+            let source =
+                percent_encoding::percent_decode_str(source.trim_start_matches('/')).decode_utf8_lossy().into_owned();
             let (source_bucket, source_key) = source.split_once('/').ok_or_else(|| missing("CopySource"))?;
             let copied = client.copy_object(source_bucket, source_key, bucket()?, key()?)?;
             json!({"CopyObjectResult": copied})
@@ -707,7 +736,8 @@ fn run_task(client: &Client, action: &str, input: &Value) -> Result<Option<Value
                     parts
                         .iter()
                         .map(|p| {
-                            let n = p.get("PartNumber").and_then(Value::as_u64).unwrap_or(0).min(u32::MAX as u64) as u32;
+                            let n =
+                                p.get("PartNumber").and_then(Value::as_u64).unwrap_or(0).min(u32::MAX as u64) as u32;
                             (n, p.get("ETag").and_then(Value::as_str).unwrap_or_default().to_owned())
                         })
                         .collect()
@@ -756,11 +786,11 @@ mod tests {
 
     #[test]
     fn urls_are_path_style_for_endpoints_and_encode_keys() {
-        let c = Client::new("http://127.0.0.1:9000/", "us-east-1", Credentials {
-            access_key_id: "a".into(),
-            secret_access_key: "b".into(),
-            session_token: None,
-        });
+        let c = Client::new(
+            "http://127.0.0.1:9000/",
+            "us-east-1",
+            Credentials { access_key_id: "a".into(), secret_access_key: "b".into(), session_token: None },
+        );
         assert_eq!(c.url(Some("b"), Some("dir/a b+c.csv"), &[]), "http://127.0.0.1:9000/b/dir/a%20b%2Bc.csv");
         assert_eq!(
             c.url(Some("b"), None, &[("list-type", "2"), ("prefix", "a/b")]),

@@ -137,7 +137,12 @@ const fn json(
     }
 }
 
-const fn optimized(name: &'static str, error_prefix: &'static str, client: &'static str, exception: &'static str) -> Option<Optimized> {
+const fn optimized(
+    name: &'static str,
+    error_prefix: &'static str,
+    client: &'static str,
+    exception: &'static str,
+) -> Option<Optimized> {
     Some(Optimized { name, error_prefix, client, exception })
 }
 
@@ -305,8 +310,14 @@ mod tests {
             assert_eq!(by_sdk_name(s.sdk_name), Some(s));
             assert_eq!(by_any_name(&s.config_key()), Some(s), "{}", s.sdk_name);
         }
-        assert_eq!(by_sdk_name("secretsmanager").map(Service::endpoint_variable).as_deref(), Some("AWS_ENDPOINT_URL_SECRETS_MANAGER"));
-        assert_eq!(by_sdk_name("cloudwatchlogs").map(Service::endpoint_variable).as_deref(), Some("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"));
+        assert_eq!(
+            by_sdk_name("secretsmanager").map(Service::endpoint_variable).as_deref(),
+            Some("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+        );
+        assert_eq!(
+            by_sdk_name("cloudwatchlogs").map(Service::endpoint_variable).as_deref(),
+            Some("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
+        );
         assert_eq!(by_any_name("logs").map(|s| s.sdk_name), Some("cloudwatchlogs"));
         assert_eq!(by_any_name("events").map(|s| s.sdk_name), Some("eventbridge"));
         assert_eq!(by_optimized_name("events").map(|s| s.sdk_name), Some("eventbridge"));
