@@ -354,3 +354,17 @@ def test_validate_warns_of_sync_tasks_baton_cannot_follow(sfn):
     sync = [d for d in r["diagnostics"] if d["code"] == "UNSUPPORTED_SYNC"]
     assert {d["location"] for d in sync} == {"/States/Run/Resource", "/States/Each/ItemProcessor/States/Job/Resource"}
     assert all(d["severity"] == "WARNING" and "without .sync" in d["message"] for d in sync)
+
+
+def test_built_in_queues_give_way_to_an_sqs_endpoint_of_its_own(moto, tmp_path):
+    sqs = moto.client("sqs")
+    queue = sqs.create_queue(QueueName="elsewhere")["QueueUrl"]
+    config = tmp_path / "baton.toml"
+    config.write_text("")
+    send = task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": queue, "MessageBody": {"order.$": "$.order"}})
+    with Baton(config, env={"AWS_ENDPOINT_URL_SQS": moto.endpoint}) as b:
+        d = run(b, send, {"order": 7})
+    assert d["status"] == "SUCCEEDED", d
+    assert d["output"]["MessageId"] and d["output"]["SdkHttpMetadata"]["HttpStatusCode"] == 200
+    [message] = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"]
+    assert json.loads(message["Body"]) == {"order": 7}

@@ -323,13 +323,20 @@ impl Config {
         Ok(cfg)
     }
 
-    /// The longest a call to any configured function may take.
+    /// The longest a call to any configured function may take (a function at a Lambda
+    /// endpoint: Lambda's own limit).
     pub fn longest_function_timeout(&self) -> Duration {
-        self.functions
+        let local = self
+            .functions
             .values()
             .map(|f| f.timeout)
             .max()
-            .unwrap_or(Duration::from_secs(DEFAULT_FUNCTION_TIMEOUT_SECONDS))
+            .unwrap_or(Duration::from_secs(DEFAULT_FUNCTION_TIMEOUT_SECONDS));
+        if self.aws_client.reaches("lambda") {
+            local.max(crate::aws::tasks::LAMBDA_TIMEOUT)
+        } else {
+            local
+        }
     }
 }
 

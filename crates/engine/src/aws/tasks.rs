@@ -160,6 +160,12 @@ pub fn call(aws: &Aws, target: Target<'_>, input: &Value) -> TaskOutcome {
             if flavour == Flavour::Optimized && service.sdk_name == "eventbridge" {
                 stringify_details(&mut request);
             }
+            // Step Functions sends a message body given as JSON as its text.
+            if flavour == Flavour::Optimized && service.sdk_name == "sqs" {
+                if let Some(body) = request.get_mut("MessageBody").filter(|b| !b.is_string()) {
+                    *body = Value::String(body.to_string());
+                }
+            }
             let result = json::call(aws, service, &region, &pascal(action), &request, DEFAULT_TIMEOUT);
             match result {
                 Ok(response) => {
