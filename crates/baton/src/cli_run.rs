@@ -141,6 +141,13 @@ pub fn run(args: RunArgs) -> ExitCode {
         },
         None => Config::default(),
     };
+    // Tasks on AWS services reach the endpoints `[aws]` and the environment name.
+    let mut config = config;
+    config.aws_client =
+        match engine::aws::Aws::new(config.aws.as_ref(), &engine::aws::Environment::process(), "us-east-1") {
+            Ok(aws) => aws,
+            Err(e) => return usage_error(args.json, &format!("AWS settings: {e}")),
+        };
     let execution_name = OsRandomness::new_execution_name();
     let options = LocalOptions {
         config,

@@ -66,6 +66,14 @@ pub struct Config {
     /// `baton serve`; `baton run` leaves the endpoint unset.
     #[serde(skip)]
     pub host: FunctionHost,
+    /// `[aws]`: where Tasks reach AWS services (see [`crate::aws`]); present or not, the
+    /// SDKs' environment variables and files apply.
+    #[serde(default)]
+    pub aws: Option<crate::aws::AwsConfig>,
+    /// The AWS client `aws` and the environment resolve to, made when Baton starts
+    /// ([`crate::aws::Aws::new`]); without it AWS Tasks fail as not configured.
+    #[serde(skip)]
+    pub aws_client: crate::aws::Aws,
 }
 
 /// The console's people: `[console.users.NAME]` with a password hash, an email address and
@@ -315,13 +323,20 @@ impl Config {
         Ok(cfg)
     }
 
-    /// The longest a call to any configured function may take.
+    /// The longest a call to any configured function may take (a function at a Lambda
+    /// endpoint: Lambda's own limit).
     pub fn longest_function_timeout(&self) -> Duration {
-        self.functions
+        let local = self
+            .functions
             .values()
             .map(|f| f.timeout)
             .max()
-            .unwrap_or(Duration::from_secs(DEFAULT_FUNCTION_TIMEOUT_SECONDS))
+            .unwrap_or(Duration::from_secs(DEFAULT_FUNCTION_TIMEOUT_SECONDS));
+        if self.aws_client.reaches("lambda") {
+            local.max(crate::aws::tasks::LAMBDA_TIMEOUT)
+        } else {
+            local
+        }
     }
 }
 
@@ -419,6 +434,9 @@ impl Config {
         if resource == crate::http_task::RESOURCE {
             return crate::http_task::call(&self.http, input);
         }
+        if let Some(target) = crate::aws::tasks::target(&self.aws_client, resource) {
+            return target.map_or_else(|failed| failed, |t| crate::aws::tasks::call(&self.aws_client, t, input));
+        }
         unsupported(
             resource,
             "this resource is not available to `baton run`; configure a function or use `baton serve`",
@@ -487,7 +505,11 @@ impl Config {
     pub fn call(&self, name: &str, payload: Vec<u8>) -> Result<Vec<u8>, CallFailure> {
         let request_id = new_request_id();
         let Some(function) = self.functions.get(name) else {
-            tracing::warn!(function = name, "no such function: configure it under [functions.{name}] in baton.toml");
+            // Not one of ours: a Lambda endpoint, when one is configured, has it.
+            if self.aws_client.reaches("lambda") {
+                return crate::aws::lambda::call_function(&self.aws_client, name, &payload);
+            }
+            tracing::warn!(function = name, "no such function: configure it under [functions.{name}] in baton.toml, or a Lambda endpoint (AWS_ENDPOINT_URL_LAMBDA)");
             return Err(CallFailure::Service {
                 error: "Lambda.ResourceNotFoundException".into(),
                 cause: format!(

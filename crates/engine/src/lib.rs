@@ -2,9 +2,10 @@
 //! returns (invoke a task, arm or cancel a timer).
 //!
 //! This crate holds the durable engine behind `baton serve` ([`service`]), the in-process
-//! runner behind `baton run` ([`local`]) and the task integrations both reach ([`functions`], [`http_task`]). It owns time and randomness: the interpreter
+//! runner behind `baton run` ([`local`]) and the task integrations both reach ([`functions`], [`http_task`], [`aws`]). It owns time and randomness: the interpreter
 //! receives both from here.
 
+pub mod aws;
 pub mod functions;
 pub mod http_task;
 pub mod integrations;

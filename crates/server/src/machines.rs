@@ -331,6 +331,17 @@ pub async fn validate(state: &AppState, req: Request<'_>) -> ApiResult {
                         "location": location,
                     })
                 })
+                .chain(engine::aws::tasks::unfollowed_sync_tasks(&parsed).into_iter().map(|(location, state, resource)| {
+                    json!({
+                        "severity": "WARNING",
+                        "code": "UNSUPPORTED_SYNC",
+                        "message": format!(
+                            "State '{state}' waits for '{resource}' to finish (.sync), which Baton cannot follow: \
+                             the Task fails with Baton.UnsupportedResource; call it without .sync and poll its status"
+                        ),
+                        "location": location,
+                    })
+                }))
                 .collect();
             Ok(json!({"result": "OK", "diagnostics": warnings, "truncated": false}))
         }

@@ -66,6 +66,8 @@ pub enum ServeError {
     Queues(engine::queues::QueueError),
     #[error("topics or [smtp] in baton.toml: {0}")]
     Topics(String),
+    #[error("AWS settings: {0}")]
+    Aws(engine::aws::AwsConfigError),
 }
 
 /// This node's identity in leases: kept in the data folder so a restarted node takes its
@@ -108,6 +110,22 @@ fn link_key(data_dir: &std::path::Path) -> Result<Vec<u8>, ServeError> {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(error)?;
     }
     Ok(key.to_vec())
+}
+
+/// Baton's own AWS client, from `[aws]` and the environment Baton was started in (not the
+/// one it gives functions). An endpoint at this very server is dropped: a shell that exports
+/// `AWS_ENDPOINT_URL` for the aws CLI to reach Baton must not make Baton call itself.
+fn aws_client(functions: &Config, opts: &ServeOptions) -> Result<engine::aws::Aws, ServeError> {
+    let env = engine::aws::Environment::process();
+    let mut settings =
+        engine::aws::config::Resolved::new(functions.aws.as_ref(), &env, &opts.region).map_err(ServeError::Aws)?;
+    let own = [Some(local_url(&opts.host, opts.port)), opts.public_url.clone()];
+    for url in own.iter().flatten() {
+        for dropped in settings.without_endpoints_at(url) {
+            tracing::warn!(endpoint = %dropped.url, from = %dropped.from, "this endpoint is this server; Tasks do not call AWS services there");
+        }
+    }
+    Ok(engine::aws::Aws::from_settings(settings))
 }
 
 /// Open the store named by the options.
@@ -153,6 +171,7 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         region: opts.region.clone(),
         account: opts.account.clone(),
     };
+    functions.aws_client = aws_client(&functions, opts)?;
     let links = LinkSigner::new(link_key(&opts.data_dir)?, functions.host.endpoint_url.as_deref().unwrap_or_default());
     let nested = Arc::new(Nested::default());
     let queues = Queues::new(store.clone());
@@ -160,7 +179,9 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
     queues.start_consumers(&functions).map_err(ServeError::Queues)?;
     let mut integrations = Integrations::with_functions(functions.clone());
     integrations.route("arn:aws:states:::states:startExecution", nested.clone());
-    integrations.route(engine::queues::SEND_MESSAGE, Arc::new(SendMessageTask(queues.clone())));
+    if !functions.aws_client.has_own_endpoint("sqs") {
+        integrations.route(engine::queues::SEND_MESSAGE, Arc::new(SendMessageTask(queues.clone())));
+    }
     let mailer = match &functions.smtp {
         Some(smtp) => Some(Mailer::new(smtp).map_err(|e| ServeError::Topics(e.to_string()))?),
         None => None,
