@@ -40,6 +40,8 @@ pub struct AppState {
     pub queues: engine::queues::Queues,
     /// The topics of baton.toml (their delivery counters show in `/metrics`).
     pub topics: engine::topics::Topics,
+    /// The built-in S3, when S3 calls are not configured to go elsewhere.
+    pub s3: Option<s3::Endpoint>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -53,7 +55,27 @@ pub fn router(state: SharedState) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(console::routes(state.clone()))
         .merge(triggers)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), s3_front))
         .with_state(state)
+}
+
+/// Requests signed for S3 go to the built-in S3 (one port serves Step Functions, SQS and S3,
+/// told apart by the service their signature names); everything else goes on.
+async fn s3_front(
+    State(state): State<SharedState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(s3) = &state.s3 else { return next.run(request).await };
+    let (parts, body) = request.into_parts();
+    if !s3::is_s3_request(&parts) {
+        return next.run(axum::extract::Request::from_parts(parts, body)).await;
+    }
+    let started = Instant::now();
+    let response = s3.call(axum::extract::Request::from_parts(parts, body)).await;
+    let ok = response.status().is_success() || response.status().is_redirection();
+    state.metrics.observe("s3", started.elapsed(), ok);
+    response.map(axum::body::Body::new)
 }
 
 async fn health() -> impl IntoResponse {

@@ -68,6 +68,8 @@ pub enum ServeError {
     Topics(String),
     #[error("AWS settings: {0}")]
     Aws(engine::aws::AwsConfigError),
+    #[error("cannot open the built-in S3 at {path}: {message}")]
+    S3 { path: String, message: String },
 }
 
 /// This node's identity in leases: kept in the data folder so a restarted node takes its
@@ -172,6 +174,21 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         account: opts.account.clone(),
     };
     functions.aws_client = aws_client(&functions, opts)?;
+    // The built-in S3 serves unless S3 calls are configured to go elsewhere.
+    let s3 = if functions.aws_client.reaches("s3") {
+        None
+    } else {
+        let dir = opts.data_dir.join("s3");
+        let endpoint = s3::Endpoint::open(&dir, &opts.region, Default::default())
+            .map_err(|e| ServeError::S3 { path: dir.display().to_string(), message: e.to_string() })?;
+        let own = engine::aws::config::Credentials {
+            access_key_id: "baton".into(),
+            secret_access_key: "baton".into(),
+            session_token: None,
+        };
+        functions.aws_client = functions.aws_client.clone().with_builtin_s3(local_url(&opts.host, opts.port), own);
+        Some(endpoint)
+    };
     let links = LinkSigner::new(link_key(&opts.data_dir)?, functions.host.endpoint_url.as_deref().unwrap_or_default());
     let nested = Arc::new(Nested::default());
     let queues = Queues::new(store.clone());
@@ -210,6 +227,7 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         activity_poll_ms: opts.activity_poll_ms,
         queues,
         topics,
+        s3,
     });
     nested.attach(Arc::downgrade(&state));
     Ok(state)

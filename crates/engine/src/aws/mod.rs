@@ -46,6 +46,9 @@ pub struct Aws {
 struct Inner {
     settings: Resolved,
     client: Arc<Client>,
+    /// Baton's own S3 (`baton serve` answers the S3 API), used when no endpoint is
+    /// configured for S3: its URL and the key Baton signs with there.
+    builtin_s3: Option<(String, config::Credentials)>,
 }
 
 impl Aws {
@@ -56,7 +59,27 @@ impl Aws {
 
     pub fn from_settings(settings: Resolved) -> Self {
         let client = Arc::new(Client::new(settings.credentials.clone()));
-        Self { inner: Arc::new(Inner { settings, client }) }
+        Self { inner: Arc::new(Inner { settings, client, builtin_s3: None }) }
+    }
+
+    /// Serve S3 calls from the built-in S3 at `url` (signing with `credentials`) unless an
+    /// endpoint is configured for S3 (its own, or a global one).
+    pub fn with_builtin_s3(self, url: impl Into<String>, credentials: config::Credentials) -> Self {
+        let inner = Inner {
+            settings: self.inner.settings.clone(),
+            client: self.inner.client.clone(),
+            builtin_s3: Some((url.into(), credentials)),
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// Whether S3 calls go to the built-in S3.
+    pub fn uses_builtin_s3(&self) -> bool {
+        self.inner.builtin_s3.is_some() && !self.s3_configured()
+    }
+
+    fn s3_configured(&self) -> bool {
+        services::by_sdk_name("s3").is_some_and(|s| self.inner.settings.endpoint(s, self.region()).is_some())
     }
 
     /// Nothing configured: every AWS Task fails with [`NOT_CONFIGURED`].
@@ -102,11 +125,15 @@ impl Aws {
 
     /// Whether `service` can be reached at all (an endpoint, or AWS itself).
     pub fn reaches(&self, sdk_name: &str) -> bool {
-        services::by_sdk_name(sdk_name).is_some_and(|s| self.inner.settings.endpoint(s, self.region()).is_some())
+        (sdk_name == "s3" && self.uses_builtin_s3())
+            || services::by_sdk_name(sdk_name).is_some_and(|s| self.inner.settings.endpoint(s, self.region()).is_some())
     }
 
     /// An S3 client for the configured S3 endpoint (or AWS's).
     pub fn s3(&self) -> Result<s3::Client, NotConfigured> {
+        if let (Some((url, credentials)), false) = (&self.inner.builtin_s3, self.s3_configured()) {
+            return Ok(s3::Client::new(url.clone(), self.region().to_owned(), credentials.clone()));
+        }
         let service = services::by_sdk_name("s3").unwrap_or_else(|| unreachable!("s3 is in the table"));
         let endpoint = self.endpoint(service, self.region())?;
         let path_style = !endpoint.url.ends_with(".amazonaws.com");
