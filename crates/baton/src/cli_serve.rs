@@ -41,6 +41,17 @@ pub struct ServeArgs {
     /// http://HOST:PORT.
     #[arg(long, env = "BATON_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, env = "BATON_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a connection may take to send a request's headers, or stay idle between
+    /// requests, before it is closed.
+    #[arg(long, env = "BATON_IDLE_TIMEOUT_SECONDS", default_value_t = 30)]
+    idle_timeout_seconds: u64,
+    /// Serve on an address other machines reach although nobody signs in (no
+    /// [console.users], no [credentials]). Refused without it.
+    #[arg(long, env = "BATON_ALLOW_OPEN")]
+    allow_open: bool,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -64,6 +75,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
         account: args.account,
         activity_poll_ms: args.activity_poll_ms,
         public_url: args.public_url,
+        connections: server::serve::ConnectionLimits {
+            max_connections: args.max_connections,
+            idle_timeout: std::time::Duration::from_secs(args.idle_timeout_seconds.max(1)),
+        },
+        allow_open: args.allow_open,
     };
     return_freed_memory();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

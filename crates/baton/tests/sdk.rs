@@ -578,3 +578,28 @@ async fn tags_versions_and_aliases() {
     assert_eq!(versions.state_machine_versions.len(), 1);
     server.assert_no_panic();
 }
+
+/// With `[credentials]`, the SDK signing with a configured key works; with a wrong secret or
+/// an unknown key it gets AWS's errors, as the SDK's unhandled variants with AWS's codes.
+#[tokio::test]
+async fn signed_calls_with_credentials_configured() {
+    let server = common::Server::start_with(
+        1000,
+        "[credentials.ci]\naccess_key_id = \"AKIABATONCI\"\nsecret_access_key = \"ci-secret\"\n",
+    );
+    let right = common::client_with_keys(&server, "AKIABATONCI", "ci-secret");
+    let arn = create(&right, "signed-sdk", &definition("P", json!({"P": {"Type": "Pass", "End": true}}))).await;
+    let started = right.start_execution().state_machine_arn(&arn).send().await.expect("a signed call works");
+    assert_eq!(wait_done(&right, started.execution_arn()).await.status(), &ExecutionStatus::Succeeded);
+    let code = |e: aws_sdk_sfn::error::SdkError<_, _>| {
+        use aws_sdk_sfn::error::ProvideErrorMetadata;
+        e.into_service_error().code().map(str::to_owned)
+    };
+    let wrong = common::client_with_keys(&server, "AKIABATONCI", "not-the-secret");
+    let e = wrong.list_state_machines().send().await.expect_err("a wrong secret is refused");
+    assert_eq!(code(e).as_deref(), Some("InvalidSignatureException"));
+    let unknown = common::client_with_keys(&server, "AKIAUNKNOWN", "ci-secret");
+    let e = unknown.list_state_machines().send().await.expect_err("an unknown key is refused");
+    assert_eq!(code(e).as_deref(), Some("UnrecognizedClientException"));
+    server.assert_no_panic();
+}

@@ -62,6 +62,10 @@ pub struct Config {
     /// Who may use the console (`[console.users.NAME]`); nobody signs in when it is empty.
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// `[credentials.NAME]`: the access keys API calls are signed with. When any are listed,
+    /// every call must carry a valid SigV4 signature made with one of them.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, ApiCredential>,
     /// Where functions run: the server they may call back, its region and account. Set by
     /// `baton serve`; `baton run` leaves the endpoint unset.
     #[serde(skip)]
@@ -98,6 +102,27 @@ pub struct ConsoleUser {
     /// execution they start is recorded as started by them.
     #[serde(default)]
     pub access_keys: Vec<String>,
+}
+
+/// `[credentials.NAME]`: one access key of the API, and the console user whose calls it
+/// signs (an execution started with it is started by that user).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiCredential {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+impl std::fmt::Debug for ApiCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiCredential")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"***")
+            .field("user", &self.user)
+            .finish()
+    }
 }
 
 /// What a function learns about the Baton that calls it.

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use md5::{Digest, Md5};
 use serde::Deserialize;
@@ -61,6 +62,9 @@ pub enum QueueError {
     NonExistentQueue(String),
     #[error("{0}")]
     InvalidParameterValue(String),
+    /// A message body with a character SQS does not carry.
+    #[error("Invalid binary character '#x{0:X}' was found in the message body, the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF")]
+    InvalidMessageContents(u32),
     #[error("The input receipt handle \"{0}\" is not a valid receipt handle.")]
     ReceiptHandleIsInvalid(String),
     #[error("Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.")]
@@ -123,6 +127,9 @@ impl ReceivedMessage {
 pub struct Queues {
     store: Arc<dyn Store>,
     ready: Arc<Notify>,
+    /// Signs receipt handles, so only a handle this server (or a node sharing its key) handed
+    /// out deletes a message or changes its visibility.
+    handle_key: Arc<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Queues {
@@ -144,7 +151,14 @@ impl Queues {
                 }
             });
         }
-        Self { store, ready }
+        Self { store, ready, handle_key: Arc::new(rand::random()) }
+    }
+
+    /// Sign receipt handles with a key derived from `secret`: nodes sharing a store and a
+    /// secret accept each other's handles.
+    pub fn with_handle_secret(mut self, secret: &[u8]) -> Self {
+        self.handle_key = Arc::new(crate::links::hmac(secret, b"sqs receipt handles"));
+        self
     }
 
     /// Create the queues `baton.toml` declares (existing ones are kept as they are).
@@ -162,6 +176,20 @@ impl Queues {
     /// CreateQueue: an existing queue of the name is returned as it is.
     pub async fn create(&self, name: &str, attributes: Map<String, Value>) -> Result<QueueRow, QueueError> {
         check_name(name)?;
+        let fifo = attributes.get("FifoQueue").is_some_and(|v| v.as_str() == Some("true") || v == &json!(true));
+        match (fifo, name.ends_with(".fifo")) {
+            (false, true) => {
+                return Err(QueueError::InvalidParameterValue(
+                    "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length".into(),
+                ))
+            }
+            (true, false) => {
+                return Err(QueueError::InvalidParameterValue(
+                    "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.".into(),
+                ))
+            }
+            _ => {}
+        }
         for (key, value) in &attributes {
             let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
             let bound = match key.as_str() {
@@ -235,6 +263,9 @@ impl Queues {
             return Err(QueueError::InvalidParameterValue(format!(
                 "One or more parameters are invalid. Reason: Message must be shorter than {MAX_MESSAGE_BYTES} bytes."
             )));
+        }
+        if let Some(c) = message.body.chars().find(|c| !sqs_character(*c)) {
+            return Err(QueueError::InvalidMessageContents(u32::from(c)));
         }
         check_attributes(&message.attributes)?;
         let queue = self.get(name).await?;
@@ -324,7 +355,7 @@ impl Queues {
                 return Ok(rows
                     .into_iter()
                     .map(|row| {
-                        let receipt_handle = receipt_handle(&row);
+                        let receipt_handle = receipt_handle(&self.handle_key, &row);
                         ReceivedMessage { row, receipt_handle }
                     })
                     .collect());
@@ -361,7 +392,7 @@ impl Queues {
 
     /// DeleteMessage. Deleting a message already deleted succeeds, as on SQS.
     pub async fn delete_message(&self, name: &str, handle: &str) -> Result<(), QueueError> {
-        let id = message_id_of(handle)?;
+        let id = message_id_of(&self.handle_key, name, handle)?;
         self.get(name).await?;
         self.store.delete_message(name, &id).await?;
         Ok(())
@@ -369,7 +400,7 @@ impl Queues {
 
     /// ChangeMessageVisibility: the message becomes visible `seconds` from now.
     pub async fn change_visibility(&self, name: &str, handle: &str, seconds: u64) -> Result<(), QueueError> {
-        let id = message_id_of(handle)?;
+        let id = message_id_of(&self.handle_key, name, handle)?;
         if seconds > MAX_VISIBILITY_SECONDS {
             return Err(QueueError::InvalidParameterValue(format!(
                 "Value {seconds} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200."
@@ -464,6 +495,16 @@ fn lambda_record(m: &ReceivedMessage, source_arn: &str, region: &str) -> Value {
     })
 }
 
+/// The prefix of Baton's own queues (the topics' outbox, reminders, the sent mail). They hold
+/// other people's answer links and mail, so no client may reach them: the SQS API and the
+/// sendMessage Task answer as if they did not exist.
+pub const INTERNAL_PREFIX: &str = "__baton";
+
+/// Whether a queue is one of Baton's own ([`INTERNAL_PREFIX`]).
+pub fn is_internal(name: &str) -> bool {
+    name.starts_with(INTERNAL_PREFIX)
+}
+
 /// The queue a URL names: its last path segment.
 pub fn name_from_url(url: &str) -> Option<&str> {
     let name = url.trim_end_matches('/').rsplit('/').next()?;
@@ -481,6 +522,12 @@ fn check_name(name: &str) -> Result<(), QueueError> {
             "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length".into(),
         ))
     }
+}
+
+/// The characters SQS carries in a message: XML's (`#x9 | #xA | #xD | #x20-#xD7FF |
+/// #xE000-#xFFFD | #x10000-#x10FFFF`; a Rust string holds no surrogates).
+fn sqs_character(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 fn check_attributes(attributes: &Map<String, Value>) -> Result<(), QueueError> {
@@ -513,18 +560,30 @@ fn seconds_attribute(attributes: &Map<String, Value>, key: &str, default: u64) -
     }
 }
 
-fn receipt_handle(row: &MessageRow) -> String {
-    let raw = format!("{}#{}#{}", row.queue, row.id, row.receive_count);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+/// A receipt handle: the queue, the message, the receive it was handed out for and 128
+/// random bits, signed with the handle key. Unguessable, different on every receive, and
+/// nothing in it can be made from a MessageId.
+fn receipt_handle(key: &[u8; 32], row: &MessageRow) -> String {
+    let nonce: [u8; 16] = rand::random();
+    let raw = format!("{}#{}#{}#{}", row.queue, row.id, row.receive_count, hex::encode(nonce));
+    let mac = crate::links::hmac(key, raw.as_bytes());
+    URL_SAFE_NO_PAD.encode(format!("{raw}#{}", hex::encode(mac)))
 }
 
-fn message_id_of(handle: &str) -> Result<String, QueueError> {
+/// The message a receipt handle of queue `name` stands for; a handle not signed with `key`,
+/// or signed for another queue, is invalid.
+fn message_id_of(key: &[u8; 32], name: &str, handle: &str) -> Result<String, QueueError> {
     let invalid = || QueueError::ReceiptHandleIsInvalid(handle.to_owned());
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(handle).map_err(|_| invalid())?;
+    let raw = URL_SAFE_NO_PAD.decode(handle).map_err(|_| invalid())?;
     let raw = String::from_utf8(raw).map_err(|_| invalid())?;
-    let mut parts = raw.split('#');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(_), Some(id), Some(_)) if !id.is_empty() => Ok(id.to_owned()),
+    let (signed, mac) = raw.rsplit_once('#').ok_or_else(invalid)?;
+    let given = hex::decode(mac).map_err(|_| invalid())?;
+    if !crate::links::same(&given, &crate::links::hmac(key, signed.as_bytes())) {
+        return Err(invalid());
+    }
+    let mut parts = signed.split('#');
+    match (parts.next(), parts.next()) {
+        (Some(queue), Some(id)) if queue == name && !id.is_empty() => Ok(id.to_owned()),
         _ => Err(invalid()),
     }
 }
@@ -588,6 +647,13 @@ impl SendMessageTask {
             .ok_or_else(|| invalid("The request must contain the parameter QueueUrl.".into()))?;
         let name =
             name_from_url(url).ok_or_else(|| invalid(format!("Value {url} for parameter QueueUrl is invalid.")))?;
+        if is_internal(name) {
+            let e = QueueError::NonExistentQueue(name.to_owned());
+            return Err((
+                "SQS.QueueDoesNotExistException".to_owned(),
+                aws_cause("AmazonSQS", &e.to_string(), 400, "AWS.SimpleQueueService.NonExistentQueue"),
+            ));
+        }
         let body = match input.get("MessageBody") {
             Some(Value::String(s)) => s.clone(),
             None | Some(Value::Null) => String::new(),
@@ -607,6 +673,10 @@ impl SendMessageTask {
                 QueueError::Store(s) => {
                     ("SQS.AmazonSQSException".to_owned(), aws_cause("AmazonSQS", &s.to_string(), 500, "InternalError"))
                 }
+                QueueError::InvalidMessageContents(_) => (
+                    "SQS.InvalidMessageContentsException".to_owned(),
+                    aws_cause("AmazonSQS", &e.to_string(), 400, "InvalidMessageContents"),
+                ),
                 other => invalid(other.to_string()),
             })?;
         let mut out = Map::new();
@@ -650,8 +720,16 @@ mod tests {
             receive_count: 3,
             first_received: None,
         };
-        assert_eq!(message_id_of(&receipt_handle(&row)).unwrap(), "m-1");
-        assert!(matches!(message_id_of("garbage!"), Err(QueueError::ReceiptHandleIsInvalid(_))));
+        let key = [7u8; 32];
+        let handle = receipt_handle(&key, &row);
+        assert_eq!(message_id_of(&key, "q", &handle).unwrap(), "m-1");
+        assert_ne!(receipt_handle(&key, &row), handle, "a new handle every time");
+        let invalid = |r: Result<String, QueueError>| matches!(r, Err(QueueError::ReceiptHandleIsInvalid(_)));
+        assert!(invalid(message_id_of(&[8u8; 32], "q", &handle)), "another key's handle");
+        assert!(invalid(message_id_of(&key, "other", &handle)), "another queue's handle");
+        assert!(invalid(message_id_of(&key, "q", "garbage!")));
+        let forged = URL_SAFE_NO_PAD.encode("q#m-1#3");
+        assert!(invalid(message_id_of(&key, "q", &forged)), "made from the MessageId");
     }
 
     #[test]

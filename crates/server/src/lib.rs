@@ -5,6 +5,7 @@
 pub mod activities;
 pub mod api;
 pub mod arn;
+pub mod auth;
 pub mod console;
 pub mod executions;
 pub mod machines;
@@ -30,6 +31,47 @@ use serde_json::{Map, Value};
 use crate::api::{ApiError, ApiResult, Request};
 use crate::arn::Arns;
 
+/// Every Step Functions action served here: `/metrics` labels requests with these names
+/// only, so a client cannot add label values of its own.
+pub const ACTIONS: &[&str] = &[
+    "CreateStateMachine",
+    "DescribeStateMachine",
+    "UpdateStateMachine",
+    "DeleteStateMachine",
+    "ListStateMachines",
+    "ValidateStateMachineDefinition",
+    "PublishStateMachineVersion",
+    "ListStateMachineVersions",
+    "DeleteStateMachineVersion",
+    "CreateStateMachineAlias",
+    "DescribeStateMachineAlias",
+    "UpdateStateMachineAlias",
+    "DeleteStateMachineAlias",
+    "ListStateMachineAliases",
+    "StartExecution",
+    "StartSyncExecution",
+    "StopExecution",
+    "DescribeExecution",
+    "DescribeStateMachineForExecution",
+    "ListExecutions",
+    "GetExecutionHistory",
+    "RedriveExecution",
+    "CreateActivity",
+    "DescribeActivity",
+    "DeleteActivity",
+    "ListActivities",
+    "GetActivityTask",
+    "SendTaskSuccess",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+];
+
+/// The actions the console's pages call on `POST /` with a session instead of a signature.
+const CONSOLE_ACTIONS: &[&str] = &["StartExecution", "StopExecution", "RedriveExecution"];
+
 pub struct AppState {
     pub engine: Engine,
     pub arns: Arns,
@@ -42,6 +84,8 @@ pub struct AppState {
     pub topics: engine::topics::Topics,
     /// The built-in S3, when S3 calls are not configured to go elsewhere.
     pub s3: Option<s3::Endpoint>,
+    /// Failed console sign-ins, to slow down password guessing.
+    pub sign_ins: console::access::SignInThrottle,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -51,9 +95,11 @@ pub fn router(state: SharedState) -> Router {
     let triggers = triggers::routes(&state.engine.config().functions.triggers);
     Router::new()
         .route("/", post(dispatch))
+        .merge(console::routes(state.clone()))
+        // Triggers are called from anywhere by design; the API and the console are not.
+        .route_layer(axum::middleware::from_fn(console::origin::refuse_cross_site))
         .route("/health", get(health))
         .route("/metrics", get(metrics::render))
-        .merge(console::routes(state.clone()))
         .merge(triggers)
         .layer(axum::middleware::from_fn_with_state(state.clone(), s3_front))
         .with_state(state)
@@ -82,7 +128,7 @@ async fn health() -> impl IntoResponse {
     (StatusCode::OK, [("content-type", "application/json")], r#"{"status":"ok"}"#)
 }
 
-const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+pub(crate) const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 
 fn respond(result: ApiResult) -> Response {
     match result {
@@ -94,21 +140,61 @@ fn respond(result: ApiResult) -> Response {
     }
 }
 
-async fn dispatch(State(state): State<SharedState>, headers: HeaderMap, body: Bytes) -> Response {
+/// Who makes an API call, or why it is refused. Without `[credentials]` anyone may call (the
+/// caller is the console session or the access key id the request names); with them, a
+/// call is signed by one of those keys (the caller is the key's user, else the key), or
+/// comes from the console's own pages with a signed-in person's session.
+async fn authenticate(
+    state: &SharedState,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<String>, auth::Denied> {
+    let credentials = &state.engine.config().functions.credentials;
+    if credentials.is_empty() {
+        return Ok(console::access::caller(state, headers).await);
+    }
+    if !headers.contains_key(axum::http::header::AUTHORIZATION) {
+        // The console's buttons, with the signed-in person's session; nothing more.
+        let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let from_console = target.strip_prefix("AWSStepFunctions.").is_some_and(|a| CONSOLE_ACTIONS.contains(&a));
+        return match console::access::session_user(state, headers).await {
+            Some(user) if from_console => Ok(Some(user.name)),
+            _ => Err(auth::Denied::Missing),
+        };
+    }
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let credential = auth::verify(credentials, "POST", path, headers, body, std::time::SystemTime::now())?;
+    Ok(Some(credential.user.clone().unwrap_or_else(|| credential.access_key_id.clone())))
+}
+
+async fn dispatch(State(state): State<SharedState>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let caller = match authenticate(&state, &uri, &headers, &body).await {
+        Ok(caller) => caller,
+        Err(denied) => {
+            tracing::info!(target, code = denied.code(), reason = %denied, "API call refused");
+            if let Some(action) = target.strip_prefix("AmazonSQS.") {
+                state.metrics.observe(&metrics::action_label("sqs:", sqs::ACTIONS, action), started.elapsed(), false);
+                return sqs::denied(&denied);
+            }
+            let action = target.strip_prefix("AWSStepFunctions.").unwrap_or_default();
+            state.metrics.observe(&metrics::action_label("", ACTIONS, action), started.elapsed(), false);
+            return respond(Err(ApiError::new(denied.code(), denied.to_string()).status(denied.status())));
+        }
+    };
     if let Some(action) = target.strip_prefix("AmazonSQS.") {
         let (response, ok) = sqs::dispatch(&state, action, &headers, &body).await;
-        state.metrics.observe(&format!("sqs:{action}"), started.elapsed(), ok);
+        state.metrics.observe(&metrics::action_label("sqs:", sqs::ACTIONS, action), started.elapsed(), ok);
         return response;
     }
     let action = target.strip_prefix("AWSStepFunctions.").unwrap_or_default().to_owned();
-    let caller = console::access::caller(&state, &headers);
     let result = handle(&state, &target, &action, &body, caller).await;
     if let Err(e) = &result {
         tracing::debug!(action, code = e.code, message = %e.message, "request failed");
     }
-    state.metrics.observe(if action.is_empty() { "unknown" } else { &action }, started.elapsed(), result.is_ok());
+    state.metrics.observe(&metrics::action_label("", ACTIONS, &action), started.elapsed(), result.is_ok());
     respond(result)
 }
 

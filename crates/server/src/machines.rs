@@ -81,8 +81,12 @@ fn check_express(definition: &str) -> Result<(), ApiError> {
     }
 }
 
+/// AWS's model: a definition has at most 1,048,576 characters (1 MiB).
+const MAX_DEFINITION_LENGTH: usize = 1_048_576;
+
 pub async fn create(state: &AppState, req: Request<'_>) -> ApiResult {
     let name = req.required_str("name")?;
+    req.str_at_most("definition", MAX_DEFINITION_LENGTH)?;
     let definition = req.required_str("definition")?;
     let role_arn = req.required_str("roleArn")?;
     check_name(name)?;
@@ -218,7 +222,7 @@ pub async fn update(state: &AppState, req: Request<'_>) -> ApiResult {
     let arn = req.required_str("stateMachineArn")?;
     let MachineRef::Base { arn, .. } = parse_machine(arn)? else { return Err(ApiError::invalid_arn(arn)) };
     let mut row = load_machine(state, &arn).await?;
-    let definition = req.str("definition")?;
+    let definition = req.str_at_most("definition", MAX_DEFINITION_LENGTH)?;
     let role = req.str("roleArn")?;
     let has_config = ["loggingConfiguration", "tracingConfiguration", "encryptionConfiguration"]
         .iter()
@@ -310,6 +314,7 @@ pub async fn list(state: &AppState, req: Request<'_>) -> ApiResult {
 }
 
 pub async fn validate(state: &AppState, req: Request<'_>) -> ApiResult {
+    req.str_at_most("definition", MAX_DEFINITION_LENGTH)?;
     let definition = req.required_str("definition")?;
     let _ = machine_type(&req)?;
     let _ = state;

@@ -1,6 +1,8 @@
 //! `/metrics` in Prometheus text format: executions started and finished, state
 //! transitions, open tasks, activity queue depth, pending timers, and request latency per
-//! action.
+//! action. Label values come from fixed sets (actions Baton serves, statuses), never from
+//! what a client sends, so the page stays valid and its size bounded; they are escaped all
+//! the same.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -49,6 +51,18 @@ impl RequestMetrics {
     }
 }
 
+/// The label for a request: `prefix` and the action when it is one of `known`, else
+/// `prefix` and `unknown` (one bucket for every name a client makes up).
+pub fn action_label(prefix: &str, known: &[&str], action: &str) -> String {
+    let action = if known.contains(&action) { action } else { "unknown" };
+    format!("{prefix}{action}")
+}
+
+/// A label value in Prometheus' text format: backslash, double quote and newline escaped.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
 pub async fn render(State(state): State<SharedState>) -> impl IntoResponse {
     let mut out = String::new();
     let m = state.engine.metrics();
@@ -58,7 +72,7 @@ pub async fn render(State(state): State<SharedState>) -> impl IntoResponse {
     let _ = writeln!(out, "# HELP baton_executions_finished_total Executions that ended, by status.");
     let _ = writeln!(out, "# TYPE baton_executions_finished_total counter");
     for (status, n) in m.executions_finished.lock().expect("metrics lock").iter() {
-        let _ = writeln!(out, "baton_executions_finished_total{{status=\"{status}\"}} {n}");
+        let _ = writeln!(out, "baton_executions_finished_total{{status=\"{}\"}} {n}", label(status));
     }
     let _ = writeln!(out, "# HELP baton_state_transitions_total States entered.");
     let _ = writeln!(out, "# TYPE baton_state_transitions_total counter");
@@ -83,14 +97,19 @@ pub async fn render(State(state): State<SharedState>) -> impl IntoResponse {
     );
     let _ = writeln!(out, "# TYPE baton_topic_deliveries_total counter");
     for (kind, outcome, n) in state.topics.metrics.counts() {
-        let _ = writeln!(out, "baton_topic_deliveries_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "baton_topic_deliveries_total{{kind=\"{}\",outcome=\"{}\"}} {n}",
+            label(kind),
+            label(outcome)
+        );
     }
     match state.engine.store().gauges().await {
         Ok(g) => {
             let _ = writeln!(out, "# HELP baton_executions Executions in the store, by status.");
             let _ = writeln!(out, "# TYPE baton_executions gauge");
             for (status, n) in &g.executions_by_status {
-                let _ = writeln!(out, "baton_executions{{status=\"{status}\"}} {n}");
+                let _ = writeln!(out, "baton_executions{{status=\"{}\"}} {n}", label(status));
             }
             let _ = writeln!(out, "# HELP baton_open_tasks Tasks waiting for a result, a callback or a worker.");
             let _ = writeln!(out, "# TYPE baton_open_tasks gauge");
@@ -107,6 +126,7 @@ pub async fn render(State(state): State<SharedState>) -> impl IntoResponse {
     let _ = writeln!(out, "# HELP baton_request_duration_seconds API request latency by action.");
     let _ = writeln!(out, "# TYPE baton_request_duration_seconds histogram");
     for (action, h) in state.metrics.by_action.lock().expect("metrics lock").iter() {
+        let action = label(action);
         for (i, bound) in BUCKETS.iter().enumerate() {
             let _ = writeln!(
                 out,

@@ -33,6 +33,27 @@ pub struct ServeOptions {
     /// The URL functions reach this server at (`AWS_ENDPOINT_URL`); by default
     /// `http://HOST:PORT`, with a wildcard host read as loopback.
     pub public_url: Option<String>,
+    /// How the listener treats connections.
+    pub connections: ConnectionLimits,
+    /// Serve on an address other machines reach although nobody signs in (no console users,
+    /// no API credentials): an explicit choice, never a default.
+    pub allow_open: bool,
+}
+
+/// What one client may hold of the server: connections beyond `max_connections` wait in the
+/// system's accept queue until one closes; a connection that takes longer than
+/// `idle_timeout` to send a request's headers, or sits that long between requests, is
+/// closed. Requests themselves (a long poll, a slow function) may take as long as they take.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub idle_timeout: std::time::Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self { max_connections: 1024, idle_timeout: std::time::Duration::from_secs(30) }
+    }
 }
 
 /// This server's URL as seen from the same machine.
@@ -56,6 +77,8 @@ pub enum ServeError {
     StoreUrl(String),
     #[error("invalid listen address {0}")]
     Address(String),
+    #[error("{0} is reachable from other machines, and with no [console.users] and no [credentials] in baton.toml anyone who reaches it may run, read and answer everything. Configure users or credentials, listen on 127.0.0.1, or pass --allow-open (BATON_ALLOW_OPEN=true) to serve openly anyway")]
+    OpenOnNetwork(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("server failed: {0}")]
@@ -70,6 +93,8 @@ pub enum ServeError {
     Aws(engine::aws::AwsConfigError),
     #[error("cannot open the built-in S3 at {path}: {message}")]
     S3 { path: String, message: String },
+    #[error("[credentials.{0}] in baton.toml: {1}")]
+    Credentials(String, String),
 }
 
 /// This node's identity in leases: kept in the data folder so a restarted node takes its
@@ -130,6 +155,33 @@ fn aws_client(functions: &Config, opts: &ServeOptions) -> Result<engine::aws::Aw
     Ok(engine::aws::Aws::from_settings(settings))
 }
 
+/// The built-in S3, unless S3 calls are configured to go elsewhere; S3 Tasks are pointed at
+/// it. With `[credentials]` it checks every signature against them, and Baton's own calls
+/// sign with a key made at start that only this process knows; without, nothing is checked.
+fn builtin_s3(functions: &mut Config, opts: &ServeOptions) -> Result<Option<s3::Endpoint>, ServeError> {
+    if functions.aws_client.reaches("s3") {
+        return Ok(None);
+    }
+    let own = engine::aws::config::Credentials {
+        access_key_id: format!("BATON{:016X}", rand::random::<u64>()),
+        secret_access_key: (0..40).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect(),
+        session_token: None,
+    };
+    let mut keys: std::collections::HashMap<String, String> = functions
+        .credentials
+        .values()
+        .map(|c| (c.access_key_id.clone(), c.secret_access_key.clone()))
+        .collect();
+    if !keys.is_empty() {
+        keys.insert(own.access_key_id.clone(), own.secret_access_key.clone());
+    }
+    let dir = opts.data_dir.join("s3");
+    let endpoint = s3::Endpoint::open(&dir, &opts.region, keys)
+        .map_err(|e| ServeError::S3 { path: dir.display().to_string(), message: e.to_string() })?;
+    functions.aws_client = functions.aws_client.clone().with_builtin_s3(local_url(&opts.host, opts.port), own);
+    Ok(Some(endpoint))
+}
+
 /// Open the store named by the options.
 async fn open_store(opts: &ServeOptions) -> Result<Arc<dyn Store>, ServeError> {
     match &opts.store {
@@ -160,10 +212,31 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Each API key is named once, has a secret, and maps to a configured user if any.
+fn check_credentials(functions: &Config) -> Result<(), ServeError> {
+    let mut seen = std::collections::HashSet::new();
+    for (name, c) in &functions.credentials {
+        let problem = |text: String| Err(ServeError::Credentials(name.clone(), text));
+        if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {
+            return problem("access_key_id and secret_access_key must not be empty".into());
+        }
+        if !seen.insert(c.access_key_id.as_str()) {
+            return problem(format!("the access key id {} is listed twice", c.access_key_id));
+        }
+        if let Some(user) = &c.user {
+            if !functions.console.users.contains_key(user) {
+                return problem(format!("user = {user:?} is not under [console.users]"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Open the store, start the engine and its integrations, and build the server's state.
 pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> {
     std::fs::create_dir_all(&opts.data_dir)
         .map_err(|source| ServeError::DataDir { path: opts.data_dir.display().to_string(), source })?;
+    check_credentials(&opts.functions)?;
     let store = open_store(opts).await?;
     crate::triggers::check(&opts.functions.triggers)?;
     // Functions call back into this server (SDK calls inside a handler): tell them where.
@@ -174,24 +247,12 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         account: opts.account.clone(),
     };
     functions.aws_client = aws_client(&functions, opts)?;
-    // The built-in S3 serves unless S3 calls are configured to go elsewhere.
-    let s3 = if functions.aws_client.reaches("s3") {
-        None
-    } else {
-        let dir = opts.data_dir.join("s3");
-        let endpoint = s3::Endpoint::open(&dir, &opts.region, Default::default())
-            .map_err(|e| ServeError::S3 { path: dir.display().to_string(), message: e.to_string() })?;
-        let own = engine::aws::config::Credentials {
-            access_key_id: "baton".into(),
-            secret_access_key: "baton".into(),
-            session_token: None,
-        };
-        functions.aws_client = functions.aws_client.clone().with_builtin_s3(local_url(&opts.host, opts.port), own);
-        Some(endpoint)
-    };
-    let links = LinkSigner::new(link_key(&opts.data_dir)?, functions.host.endpoint_url.as_deref().unwrap_or_default());
+    let s3 = builtin_s3(&mut functions, opts)?;
+    let link_key = link_key(&opts.data_dir)?;
     let nested = Arc::new(Nested::default());
-    let queues = Queues::new(store.clone());
+    // Receipt handles are signed with the link key, which the nodes of a cluster share.
+    let queues = Queues::new(store.clone()).with_handle_secret(&link_key);
+    let links = LinkSigner::new(link_key, functions.host.endpoint_url.as_deref().unwrap_or_default());
     queues.declare(&functions.queues).await.map_err(ServeError::Queues)?;
     queues.start_consumers(&functions).map_err(ServeError::Queues)?;
     let mut integrations = Integrations::with_functions(functions.clone());
@@ -228,16 +289,61 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         queues,
         topics,
         s3,
+        sign_ins: Default::default(),
     });
     nested.attach(Arc::downgrade(&state));
     Ok(state)
 }
 
+/// Whether only this machine reaches `addr`.
+fn loopback_only(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+/// What the server checks of its callers, for the decision to serve on the network.
+struct Exposure {
+    users: bool,
+    credentials: bool,
+}
+
+fn exposure(functions: &Config) -> Exposure {
+    Exposure { users: !functions.console.users.is_empty(), credentials: !functions.credentials.is_empty() }
+}
+
+/// Refuse to serve openly on an address other machines reach, unless asked to; warn about
+/// what stays open when serving there.
+fn check_exposure(addr: &SocketAddr, opts: &ServeOptions) -> Result<(), ServeError> {
+    if loopback_only(addr) {
+        return Ok(());
+    }
+    let Exposure { users, credentials } = exposure(&opts.functions);
+    match (users, credentials) {
+        (false, false) if !opts.allow_open => Err(ServeError::OpenOnNetwork(addr.to_string())),
+        (false, false) => {
+            tracing::warn!(%addr, "serving openly on an address other machines reach (--allow-open): anyone who reaches it may run, read and answer everything");
+            eprintln!("baton: warning: serving openly on {addr} (--allow-open): no console users, no API credentials");
+            Ok(())
+        }
+        (true, false) => {
+            tracing::warn!(%addr, "the API accepts any caller on an address other machines reach: configure [credentials] to require signed calls");
+            Ok(())
+        }
+        (false, true) => {
+            tracing::warn!(%addr, "the console is open on an address other machines reach: configure [console.users] to require sign-in");
+            Ok(())
+        }
+        (true, true) => Ok(()),
+    }
+}
+
 /// Serve until Ctrl-C.
 pub async fn serve(mut opts: ServeOptions) -> Result<(), ServeError> {
-    let addr: SocketAddr = format!("{}:{}", opts.host, opts.port)
+    let host = if opts.host == "localhost" { "127.0.0.1" } else { opts.host.as_str() };
+    let addr: SocketAddr = format!("{host}:{}", opts.port)
         .parse()
+        .or_else(|_| format!("[{host}]:{}", opts.port).parse())
         .map_err(|_| ServeError::Address(format!("{}:{}", opts.host, opts.port)))?;
+    check_exposure(&addr, &opts)?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Listen { addr, source })?;
     // With --port 0 the system picks the port; functions must be told the real one.
     let addr = listener.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
@@ -246,11 +352,65 @@ pub async fn serve(mut opts: ServeOptions) -> Result<(), ServeError> {
     let shown = opts.store.as_deref().map_or_else(|| opts.data_dir.join("baton.db").display().to_string(), redact);
     tracing::info!(%addr, store = %shown, "serving the Step Functions API");
     eprintln!("baton: listening on http://{addr} (store: {shown})");
-    // With the peer's address, so answers to tasks record where they came from.
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(ServeError::Serve)
+    accept_loop(listener, router(state), opts.connections, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    Ok(())
+}
+
+/// Serve HTTP/1.1 connections from `listener` with `limits` until `shutdown`, then let the
+/// requests in flight finish (up to 30 s).
+pub async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // The header-read timer runs from the moment a connection waits for a request's head, so
+    // it also closes keep-alive connections idle that long.
+    http.timer(TokioTimer::new()).header_read_timeout(limits.idle_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        // A slot first: past the cap, new connections wait in the accept queue.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        // With the peer's address, so answers to tasks record where they came from.
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %peer, "connection ended");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(std::time::Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still running 30 s after shutdown began; leaving them");
+    }
 }

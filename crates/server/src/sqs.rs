@@ -9,10 +9,26 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use engine::queues::{name_from_url, OutgoingMessage, QueueError, MAX_WAIT_SECONDS};
+use engine::queues::{is_internal, name_from_url, OutgoingMessage, QueueError, MAX_WAIT_SECONDS};
 use serde_json::{json, Map, Value};
 
 use crate::AppState;
+
+/// The SQS actions served here (the labels `/metrics` may use).
+pub const ACTIONS: &[&str] = &[
+    "CreateQueue",
+    "GetQueueUrl",
+    "ListQueues",
+    "DeleteQueue",
+    "PurgeQueue",
+    "GetQueueAttributes",
+    "SendMessage",
+    "SendMessageBatch",
+    "ReceiveMessage",
+    "DeleteMessage",
+    "DeleteMessageBatch",
+    "ChangeMessageVisibility",
+];
 
 /// An SQS error: the JSON protocol's type, the query protocol's code, the message.
 #[derive(Debug)]
@@ -60,6 +76,9 @@ impl From<QueueError> for SqsError {
                 SqsError::new("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", message)
             }
             QueueError::InvalidParameterValue(_) => SqsError::invalid(message),
+            QueueError::InvalidMessageContents(_) => {
+                SqsError::new("InvalidMessageContents", "InvalidMessageContents", message)
+            }
             QueueError::ReceiptHandleIsInvalid(_) => {
                 SqsError::new("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", message)
             }
@@ -75,6 +94,12 @@ impl From<QueueError> for SqsError {
 }
 
 type SqsResult = Result<Value, SqsError>;
+
+/// A refused call ([`crate::auth`]) in SQS's shape.
+pub fn denied(denied: &crate::auth::Denied) -> Response {
+    SqsError { status: denied.status(), ..SqsError::new(denied.code(), denied.query_code(), denied.to_string()) }
+        .into_response()
+}
 
 /// Answer one `AmazonSQS.*` request.
 pub async fn dispatch(state: &AppState, action: &str, headers: &HeaderMap, body: &[u8]) -> (Response, bool) {
@@ -114,6 +139,12 @@ async fn handle(state: &AppState, action: &str, headers: &HeaderMap, body: &[u8]
     match action {
         "CreateQueue" => {
             let name = required_str(&req, "QueueName")?;
+            if is_internal(name) {
+                return Err(SqsError::invalid(format!(
+                    "Value {name} for parameter QueueName is invalid. Reason: Queue names starting with {} are reserved.",
+                    engine::queues::INTERNAL_PREFIX
+                )));
+            }
             let attributes = match req.get("Attributes") {
                 Some(Value::Object(m)) => m.clone(),
                 _ => Map::new(),
@@ -122,7 +153,7 @@ async fn handle(state: &AppState, action: &str, headers: &HeaderMap, body: &[u8]
             Ok(json!({"QueueUrl": format!("{base}/{}", row.name)}))
         }
         "GetQueueUrl" => {
-            let name = required_str(&req, "QueueName")?;
+            let name = public(required_str(&req, "QueueName")?)?;
             let row = queues.get(name).await?;
             Ok(json!({"QueueUrl": format!("{base}/{}", row.name)}))
         }
@@ -133,7 +164,7 @@ async fn handle(state: &AppState, action: &str, headers: &HeaderMap, body: &[u8]
                 .list(prefix)
                 .await?
                 .into_iter()
-                .filter(|q| !q.name.starts_with("__baton"))
+                .filter(|q| !is_internal(&q.name))
                 .map(|q| format!("{base}/{}", q.name))
                 .collect();
             Ok(if urls.is_empty() { json!({}) } else { json!({"QueueUrls": urls}) })
@@ -199,11 +230,46 @@ async fn handle(state: &AppState, action: &str, headers: &HeaderMap, body: &[u8]
             queues.delete_message(name, required_str(&req, "ReceiptHandle")?).await?;
             Ok(json!({}))
         }
+        "SendMessageBatch" => {
+            let name = queue_name(&req)?;
+            let mut successful = Vec::new();
+            let mut failed = Vec::new();
+            for entry in batch_entries(&req, "SendMessageBatchRequestEntry")? {
+                let id = entry.get("Id").and_then(Value::as_str).unwrap_or_default();
+                let message = OutgoingMessage {
+                    body: entry.get("MessageBody").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    attributes: match entry.get("MessageAttributes") {
+                        Some(Value::Object(m)) => m.clone(),
+                        _ => Map::new(),
+                    },
+                    delay_seconds: entry.get("DelaySeconds").and_then(Value::as_u64).unwrap_or(0),
+                };
+                match queues.send(name, message).await {
+                    Ok(sent) => {
+                        let mut out =
+                            json!({"Id": id, "MessageId": sent.message_id, "MD5OfMessageBody": sent.md5_of_body});
+                        if let Some(md5) = sent.md5_of_attributes {
+                            out["MD5OfMessageAttributes"] = json!(md5);
+                        }
+                        successful.push(out);
+                    }
+                    Err(QueueError::NonExistentQueue(n)) => return Err(QueueError::NonExistentQueue(n).into()),
+                    Err(e) => {
+                        let e = SqsError::from(e);
+                        let sender_fault = e.status < 500;
+                        failed.push(
+                            json!({"Id": id, "Code": e.query_code, "Message": e.message, "SenderFault": sender_fault}),
+                        )
+                    }
+                }
+            }
+            Ok(json!({"Successful": successful, "Failed": failed}))
+        }
         "DeleteMessageBatch" => {
             let name = queue_name(&req)?;
             let mut successful = Vec::new();
             let mut failed = Vec::new();
-            for entry in req.get("Entries").and_then(Value::as_array).into_iter().flatten() {
+            for entry in batch_entries(&req, "DeleteMessageBatchRequestEntry")? {
                 let id = entry.get("Id").and_then(Value::as_str).unwrap_or_default();
                 let handle = entry.get("ReceiptHandle").and_then(Value::as_str).unwrap_or_default();
                 match queues.delete_message(name, handle).await {
@@ -232,6 +298,52 @@ async fn handle(state: &AppState, action: &str, headers: &HeaderMap, body: &[u8]
         )),
     }
 }
+
+/// The `Entries` of a batch request, checked as SQS checks them: at least one, at most 10,
+/// each `Id` well formed and distinct.
+fn batch_entries<'a>(req: &'a Map<String, Value>, entry_type: &str) -> Result<&'a Vec<Value>, SqsError> {
+    let entries = match req.get("Entries") {
+        Some(Value::Array(entries)) if !entries.is_empty() => entries,
+        _ => {
+            return Err(SqsError::new(
+                "EmptyBatchRequest",
+                "AWS.SimpleQueueService.EmptyBatchRequest",
+                format!("There should be at least one {entry_type} in the request."),
+            ))
+        }
+    };
+    if entries.len() > MAX_BATCH_ENTRIES {
+        return Err(SqsError::new(
+            "TooManyEntriesInBatchRequest",
+            "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+            format!("Maximum number of entries per request are {MAX_BATCH_ENTRIES}. You have sent {}.", entries.len()),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for entry in entries {
+        let id = entry.get("Id").and_then(Value::as_str).unwrap_or_default();
+        let well_formed =
+            (1..=80).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !well_formed {
+            return Err(SqsError::new(
+                "InvalidBatchEntryId",
+                "AWS.SimpleQueueService.InvalidBatchEntryId",
+                "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.",
+            ));
+        }
+        if !seen.insert(id) {
+            return Err(SqsError::new(
+                "BatchEntryIdsNotDistinct",
+                "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+                format!("Id {id} repeated."),
+            ));
+        }
+    }
+    Ok(entries)
+}
+
+/// Entries in one batch request (SQS's limit).
+const MAX_BATCH_ENTRIES: usize = 10;
 
 fn names_list(req: &Map<String, Value>, key: &str) -> Vec<String> {
     match req.get(key) {
@@ -273,7 +385,19 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
 
 fn queue_name(req: &Map<String, Value>) -> Result<&str, SqsError> {
     let url = required_str(req, "QueueUrl")?;
-    name_from_url(url).ok_or_else(|| SqsError::invalid(format!("Value {url} for parameter QueueUrl is invalid.")))
+    public(
+        name_from_url(url)
+            .ok_or_else(|| SqsError::invalid(format!("Value {url} for parameter QueueUrl is invalid.")))?,
+    )
+}
+
+/// A queue clients may use: Baton's own queues answer as SQS answers for a queue that does
+/// not exist.
+fn public(name: &str) -> Result<&str, SqsError> {
+    if is_internal(name) {
+        return Err(QueueError::NonExistentQueue(name.to_owned()).into());
+    }
+    Ok(name)
 }
 
 fn optional_str<'a>(req: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, SqsError> {

@@ -193,10 +193,15 @@ impl Intercept for NoHostPrefix {
 /// An aws-sdk-sfn client for the server, with static credentials and plain HTTP (no TLS
 /// stack needed on loopback).
 pub fn client(server: &Server) -> Client {
+    client_with_keys(server, "test", "test")
+}
+
+/// A client signing with these keys (for a server with `[credentials]`).
+pub fn client_with_keys(server: &Server, access_key_id: &str, secret_access_key: &str) -> Client {
     let config = aws_sdk_sfn::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .credentials_provider(Credentials::new(access_key_id, secret_access_key, None, None, "static"))
         .endpoint_url(server.endpoint())
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .interceptor(NoHostPrefix)

@@ -12,6 +12,7 @@
 //! excludes them.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -59,7 +60,20 @@ pub fn password_matches(hash: &str, password: &str) -> bool {
         && same(&pbkdf2_sha256(password.as_bytes(), &salt, iterations), &expected)
 }
 
-fn session_user(state: &SharedState, headers: &HeaderMap) -> Option<User> {
+/// Where sign-outs are kept: one tag per person (their name → when they last signed out, in
+/// ms) on a resource no ARN names, so the API's tag actions never reach it. Kept in the store,
+/// so a sign-out holds across restarts and on every node.
+const SIGNED_OUT: &str = "baton:console:signed-out";
+
+/// When `name` last signed out; `Err` when the store cannot say (then no session is trusted).
+async fn signed_out_at(state: &SharedState, name: &str) -> Result<Option<i64>, store::StoreError> {
+    let tags = state.engine.store().tags(SIGNED_OUT).await?;
+    Ok(tags.into_iter().find(|(k, _)| k == name).and_then(|(_, v)| v.parse().ok()))
+}
+
+/// The person a session cookie names, if it is signed, unexpired, and was issued after their
+/// last sign-out.
+pub async fn session_user(state: &SharedState, headers: &HeaderMap) -> Option<User> {
     let signer = state.engine.config().links.as_ref()?;
     let cookie = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
         c.split(';').map(str::trim).find_map(|kv| kv.strip_prefix(COOKIE).and_then(|r| r.strip_prefix('=')))
@@ -69,17 +83,27 @@ fn session_user(state: &SharedState, headers: &HeaderMap) -> Option<User> {
         return None;
     }
     let (name, expires) = body.rsplit_once('.')?;
-    if expires.parse::<i64>().ok()? <= now_ms() {
+    let expires = expires.parse::<i64>().ok()?;
+    if expires <= now_ms() {
         return None;
     }
     let u = users(state).get(name)?;
+    let issued = expires - SESSION_MS;
+    match signed_out_at(state, name).await {
+        Ok(Some(signed_out)) if issued <= signed_out => return None,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read sign-outs; the session is not trusted");
+            return None;
+        }
+    }
     Some(User { name: name.to_owned(), email: u.email.clone(), groups: u.groups.clone() })
 }
 
 /// Who makes an API request: the signed-in console user (the console's own calls), else the
 /// user whose `access_keys` hold the request's access key id, else that key id.
-pub fn caller(state: &SharedState, headers: &HeaderMap) -> Option<String> {
-    if let Some(user) = session_user(state, headers) {
+pub async fn caller(state: &SharedState, headers: &HeaderMap) -> Option<String> {
+    if let Some(user) = session_user(state, headers).await {
         return Some(user.name);
     }
     let key = crate::api::access_key_id(headers)?;
@@ -92,7 +116,7 @@ pub async fn require_user(State(state): State<SharedState>, mut req: Request, ne
     if users(&state).is_empty() {
         return next.run(req).await;
     }
-    match session_user(&state, req.headers()) {
+    match session_user(&state, req.headers()).await {
         Some(user) => {
             let name = user.name.clone();
             req.extensions_mut().insert(user);
@@ -126,27 +150,130 @@ fn login_page(status: StatusCode, next: &str, error: Option<&str>) -> Response {
     )
 }
 
-/// Only local paths: never send a person elsewhere after signing in.
+/// Only paths on this site: never send a person elsewhere after signing in.
 fn safe_next(next: Option<&String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//")).cloned().unwrap_or_else(|| "/".into())
+    next.filter(|n| same_site_path(n)).cloned().unwrap_or_else(|| "/".into())
+}
+
+/// Whether `next` is a path on this site however a browser reads it: one leading `/`, no
+/// second `/` or `\` after it (`//host`, `/\host` are other sites), no backslash anywhere
+/// (browsers read it as `/`), only visible ASCII (browsers drop tabs and newlines; anything
+/// else is percent-encoded by a real link), and the same once percent-decoded, in case
+/// something decodes it again.
+pub fn same_site_path(next: &str) -> bool {
+    let local = |p: &str| p.strip_prefix('/').is_some_and(|r| !r.starts_with('/')) && !p.contains('\\');
+    let decoded = percent_encoding::percent_decode_str(next).decode_utf8_lossy();
+    local(next)
+        && next.bytes().all(|b| b.is_ascii_graphic())
+        && local(&decoded)
+        && !decoded.chars().any(char::is_control)
 }
 
 pub async fn login_form(axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>) -> Response {
     login_page(StatusCode::OK, &safe_next(q.get("next")), None)
 }
 
-pub async fn login(State(state): State<SharedState>, Form(f): Form<HashMap<String, String>>) -> Response {
+/// Failed sign-ins counted per user name and per client address; past a limit within the
+/// window, sign-in is refused without looking at the password until the window has passed.
+/// Bounded: at most [`THROTTLE_KEYS`] names and addresses are remembered.
+#[derive(Default)]
+pub struct SignInThrottle {
+    failures: Mutex<HashMap<String, Vec<i64>>>,
+}
+
+/// How long a failed sign-in counts.
+const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// Failed sign-ins within the window after which a user name is refused.
+const FAILURES_PER_NAME: usize = 5;
+/// Failed sign-ins within the window after which a client address is refused.
+const FAILURES_PER_ADDRESS: usize = 20;
+/// Names and addresses remembered at most (the oldest are forgotten first).
+const THROTTLE_KEYS: usize = 10_000;
+
+impl SignInThrottle {
+    /// When the first of `keys` (with their limits) may try again, if any is over its limit.
+    fn blocked_until(&self, keys: &[(String, usize)], now: i64) -> Option<i64> {
+        let failures = self.failures.lock().expect("sign-in throttle lock");
+        keys.iter()
+            .filter_map(|(key, limit)| {
+                let times = failures.get(key)?;
+                let recent: Vec<i64> = times.iter().copied().filter(|t| now - t < THROTTLE_WINDOW_MS).collect();
+                (recent.len() >= *limit).then(|| recent[recent.len() - limit] + THROTTLE_WINDOW_MS)
+            })
+            .max()
+    }
+
+    fn failed(&self, keys: &[(String, usize)], now: i64) {
+        let mut failures = self.failures.lock().expect("sign-in throttle lock");
+        if failures.len() >= THROTTLE_KEYS {
+            failures.retain(|_, times| times.last().is_some_and(|t| now - t < THROTTLE_WINDOW_MS));
+            while failures.len() >= THROTTLE_KEYS {
+                let oldest = failures.iter().min_by_key(|(_, t)| t.last().copied()).map(|(k, _)| k.clone());
+                match oldest {
+                    Some(key) => failures.remove(&key),
+                    None => break,
+                };
+            }
+        }
+        for (key, limit) in keys {
+            let times = failures.entry(key.clone()).or_default();
+            times.retain(|t| now - t < THROTTLE_WINDOW_MS);
+            times.push(now);
+            let keep = times.len().saturating_sub(*limit);
+            times.drain(..keep);
+        }
+    }
+
+    fn succeeded(&self, name_key: &str) {
+        self.failures.lock().expect("sign-in throttle lock").remove(name_key);
+    }
+}
+
+/// A hash no password matches, costing what the configured users' hashes cost: an unknown
+/// name takes as long to refuse as a wrong password, so names do not leak by timing.
+fn dummy_hash(state: &SharedState) -> String {
+    let iterations = users(state)
+        .values()
+        .filter_map(|u| u.password.split('$').nth(1).and_then(|i| i.parse::<u32>().ok()))
+        .max()
+        .unwrap_or(1);
+    format!("pbkdf2-sha256${iterations}$00000000000000000000000000000000${}", "00".repeat(32))
+}
+
+pub async fn login(
+    State(state): State<SharedState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     let next = safe_next(f.get("next"));
-    let name = f.get("user").map(|s| s.trim()).unwrap_or_default();
-    let password = f.get("password").map(String::as_str).unwrap_or_default();
-    let (Some(user), Some(signer)) = (users(&state).get(name), state.engine.config().links.as_ref()) else {
-        tracing::info!(user = name, "console sign-in refused: unknown user");
+    let name = f.get("user").map(|s| s.trim()).unwrap_or_default().to_owned();
+    let password = f.get("password").cloned().unwrap_or_default();
+    let address = peer.map(|p| p.0 .0.ip().to_string()).unwrap_or_default();
+    let name_key = format!("user:{name}");
+    let keys = [(name_key.clone(), FAILURES_PER_NAME), (format!("address:{address}"), FAILURES_PER_ADDRESS)];
+    let now = now_ms();
+    if let Some(until) = state.sign_ins.blocked_until(&keys, now) {
+        tracing::info!(user = name, address, "console sign-in refused: too many failed attempts");
+        let minutes = (until - now).max(0) / 60_000 + 1;
+        let message = format!("Too many failed sign-ins. Try again in {minutes} minute(s).");
+        return login_page(StatusCode::TOO_MANY_REQUESTS, &next, Some(&message));
+    }
+    let Some(signer) = state.engine.config().links.as_ref() else {
         return login_page(StatusCode::UNAUTHORIZED, &next, Some("Unknown user or wrong password."));
     };
-    if !password_matches(&user.password, password) {
-        tracing::info!(user = name, "console sign-in refused: wrong password");
+    let user = users(&state).get(&name);
+    // The same work for a known and an unknown name, off the async workers (PBKDF2 takes
+    // as long as its iteration count makes it).
+    let hash = user.map_or_else(|| dummy_hash(&state), |u| u.password.clone());
+    let matches = tokio::task::spawn_blocking(move || password_matches(&hash, &password)).await.unwrap_or(false);
+    if user.is_none() || !matches {
+        state.sign_ins.failed(&keys, now);
+        let why = if user.is_none() { "unknown user" } else { "wrong password" };
+        tracing::info!(user = name, address, "console sign-in refused: {why}");
         return login_page(StatusCode::UNAUTHORIZED, &next, Some("Unknown user or wrong password."));
     }
+    state.sign_ins.succeeded(&name_key);
+    let name = name.as_str();
     let body = format!("{name}.{}", now_ms() + SESSION_MS);
     let cookie = format!(
         "{COOKIE}={body}.{}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
@@ -157,9 +284,67 @@ pub async fn login(State(state): State<SharedState>, Form(f): Form<HashMap<Strin
     ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
 }
 
-pub async fn logout() -> Response {
+/// Sign out: the person's sessions end in the store, so a copy of the cookie is refused too
+/// (every session of theirs, on every device, ends).
+pub async fn logout(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    if let Some(user) = session_user(&state, &headers).await {
+        let now = now_ms().to_string();
+        if let Err(e) = state.engine.store().tag(SIGNED_OUT, &[(user.name.clone(), now)]).await {
+            tracing::warn!(error = %e, user = user.name, "cannot record a sign-out");
+            return super::html::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Storage error",
+                "The sign-out could not be recorded; try again.",
+            );
+        }
+        tracing::info!(user = user.name, "signed out of the console");
+    }
     let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}
+
+/// `html` with the task tokens of tasks `user` may not answer replaced by a mark: a token
+/// answers its task through the API, so a page must not hand it to people the task keeps
+/// out. A token is 43 base64url characters (32 random bytes); every such run on the page is
+/// looked up by its hash, so tokens are found wherever they show (history, inputs, outputs).
+pub async fn hide_tokens(state: &SharedState, user: &User, html: String) -> String {
+    use sha2::Digest as _;
+    let mut hidden = Vec::new();
+    for candidate in token_candidates(&html) {
+        let hash = sha2::Sha256::digest(candidate.as_bytes()).to_vec();
+        let task = match state.engine.store().task_by_token(&hash).await {
+            Ok(Some(task)) => task,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "looking up a task token; hiding it");
+                hidden.push(candidate);
+                continue;
+            }
+        };
+        let waiting = super::inbox::describe(state, task).await;
+        if !may_answer(Some(user), &waiting.message, waiting.started_by.as_deref()) {
+            hidden.push(candidate);
+        }
+    }
+    hidden.iter().fold(html, |page, token| page.replace(token.as_str(), "[task token hidden]"))
+}
+
+/// Runs of exactly 43 base64url characters: what a task token looks like.
+fn token_candidates(text: &str) -> std::collections::BTreeSet<String> {
+    let is_b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    let bytes = text.as_bytes();
+    let mut found = std::collections::BTreeSet::new();
+    let mut start = 0;
+    for i in 0..=bytes.len() {
+        if i < bytes.len() && is_b64(bytes[i]) {
+            continue;
+        }
+        if i - start == 43 {
+            found.insert(text[start..i].to_owned());
+        }
+        start = i + 1;
+    }
+    found
 }
 
 /// Who a task's message says may answer it: (people, groups); both empty means anyone.
@@ -222,6 +407,15 @@ mod tests {
         let salt = [0u8, 0x11];
         let real: String = pbkdf2_sha256(b"secret", &salt, 1000).iter().map(|b| format!("{b:02x}")).collect();
         assert!(password_matches(&format!("pbkdf2-sha256$1000$0011${real}"), "secret"));
+    }
+
+    #[test]
+    fn token_candidates_are_whole_43_character_runs() {
+        let token = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
+        assert_eq!(token.len(), 43);
+        let page = format!("<td>&quot;{token}&quot;</td> {token}x {token}");
+        assert_eq!(token_candidates(&page).into_iter().collect::<Vec<_>>(), vec![token.to_owned()]);
+        assert!(token_candidates(&format!("{token}a")).is_empty());
     }
 
     #[test]

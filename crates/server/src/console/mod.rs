@@ -14,6 +14,7 @@ pub mod html;
 pub mod inbox;
 pub mod links;
 pub mod mail;
+pub mod origin;
 pub mod status;
 pub mod timeline;
 
@@ -265,7 +266,11 @@ async fn executions(State(state): State<SharedState>, Query(q): Query<Executions
     page("Executions", &body)
 }
 
-async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) -> Response {
+async fn execution(
+    State(state): State<SharedState>,
+    user: Option<axum::Extension<access::User>>,
+    Query(q): Query<ArnQuery>,
+) -> Response {
     let store = state.engine.store();
     let e = match store.get_execution(&q.arn).await {
         Ok(Some(e)) => e,
@@ -356,6 +361,10 @@ async fn execution(State(state): State<SharedState>, Query(q): Query<ArnQuery>) 
         ));
     }
     body.push_str("</div>");
+    // With users, a task's token shows only to people who may answer the task.
+    if let Some(axum::Extension(user)) = user {
+        body = access::hide_tokens(&state, &user, body).await;
+    }
     page(&e.name, &body)
 }
 
