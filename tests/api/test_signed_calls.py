@@ -157,3 +157,27 @@ def test_task_tokens_show_only_to_people_who_may_answer(signed):
     assert token in ana
     sfn.send_task_success(taskToken=token, output="{}")
     assert support.wait_done(sfn, ex)["status"] == "SUCCEEDED"
+
+
+def test_the_built_in_s3_checks_signatures_against_the_same_keys(signed):
+    s3 = client(signed, "s3")
+    s3.create_bucket(Bucket="signed-data")
+    s3.put_object(Bucket="signed-data", Key="in.json", Body=b'{"n": 1}')
+    assert s3.get_object(Bucket="signed-data", Key="in.json")["Body"].read() == b'{"n": 1}'
+    assert error_of(lambda: client(signed, "s3", secret="wrong").list_objects_v2(Bucket="signed-data")) == (
+        "SignatureDoesNotMatch", 403)
+    assert error_of(lambda: client(signed, "s3", key="AKIAUNKNOWN").list_objects_v2(Bucket="signed-data")) == (
+        "InvalidAccessKeyId", 403)
+    # Baton's own S3 Tasks sign with a key only the server knows.
+    sfn = client(signed)
+    definition = support.definition({
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": "signed-data", "Key": "in.json"},
+                "ResultSelector": {"Body.$": "$.Body"}, "End": True},
+    })
+    arn = sfn.create_state_machine(name="signed-s3-task", definition=definition,
+                                   roleArn=support.ROLE_ARN)["stateMachineArn"]
+    ex = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    done = support.wait_done(sfn, ex, timeout=30)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"Body": '{"n": 1}'}
