@@ -151,6 +151,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     let execution_name = OsRandomness::new_execution_name();
     let options = LocalOptions {
         config,
+        integrations: None,
         fast_forward: args.fast_forward,
         state_machine_name: args.name.clone(),
         execution_name,

@@ -57,6 +57,23 @@ pub struct TaskCall {
     pub task_id: u64,
 }
 
+impl TaskCall {
+    /// The initial call of the task the interpreter asked for, with `input` as the effective
+    /// input (the request's own, or with signed links added).
+    pub fn of(request: &asl::interpreter::TaskRequest, execution_arn: &str, input: Value) -> Self {
+        let (resource, pattern) = Pattern::split(&request.resource);
+        Self {
+            resource: resource.to_owned(),
+            pattern,
+            input,
+            token: request.token.clone(),
+            execution_arn: execution_arn.to_owned(),
+            state_name: request.state_name.clone(),
+            task_id: request.task,
+        }
+    }
+}
+
 /// How an initial call ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {

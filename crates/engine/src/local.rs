@@ -1,7 +1,10 @@
 //! The in-process runner: one execution, start to end, in memory. Backs `baton run` and the
 //! conformance tests.
 //!
-//! Tasks run synchronously through [`Config::invoke`]; timers sleep on the real clock, or,
+//! Tasks go through the same [`Integrations`] as `baton serve`'s Standard executions (by
+//! default the functions, HTTP Task and AWS services of the configuration; `baton serve`
+//! hands in all of its own for Express executions), each call awaited before the execution
+//! goes on; timers sleep on the real clock, or,
 //! with `fast_forward`, jump a virtual clock to the next timer so a workflow that waits a day
 //! finishes in milliseconds while its history still shows the virtual times.
 
@@ -16,7 +19,8 @@ use asl::timestamp::Millis;
 use asl::Definition;
 use serde_json::Value;
 
-use crate::functions::{Config, TaskOutcome};
+use crate::functions::{Config, UNSUPPORTED_RESOURCE};
+use crate::integrations::{Integrations, Outcome, TaskCall};
 use crate::random::OsRandomness;
 
 /// Called with each batch of new history events as the execution runs.
@@ -24,6 +28,8 @@ pub type EventSink = Box<dyn FnMut(&[HistoryEvent])>;
 
 pub struct LocalOptions {
     pub config: Config,
+    /// What Tasks reach; `None`: the configuration's functions, HTTP Task and AWS services.
+    pub integrations: Option<Integrations>,
     pub fast_forward: bool,
     pub state_machine_name: String,
     pub execution_name: String,
@@ -36,6 +42,7 @@ impl Default for LocalOptions {
     fn default() -> Self {
         Self {
             config: Config::default(),
+            integrations: None,
             fast_forward: false,
             state_machine_name: "local".into(),
             execution_name: "local-execution".into(),
@@ -61,11 +68,45 @@ fn wall_clock_ms() -> Millis {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
 }
 
-/// Run `definition` with `input` to its end.
+/// Where the integrations' calls are awaited: the runtime of the caller (a blocking thread of
+/// `baton serve`'s runtime), or one of our own when called from plain code (`baton run`,
+/// tests).
+enum Calls {
+    Caller(tokio::runtime::Handle),
+    Own(tokio::runtime::Runtime),
+}
+
+impl Calls {
+    fn new() -> Self {
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => Calls::Caller(handle),
+            Err(_) => Calls::Own(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a current-thread runtime builds on any platform Baton runs on"),
+            ),
+        }
+    }
+
+    fn run(&self, integrations: &Integrations, call: TaskCall) -> Outcome {
+        match self {
+            Calls::Caller(handle) => handle.block_on(integrations.call(call)),
+            Calls::Own(runtime) => runtime.block_on(integrations.call(call)),
+        }
+    }
+}
+
+/// Run `definition` with `input` to its end. Blocks: call it from a blocking thread (e.g.
+/// `spawn_blocking`), never from an async task.
 pub fn run_local(definition: &Definition, input: Value, mut options: LocalOptions) -> LocalRun {
     let mut random: Box<dyn Randomness> = options.random.take().unwrap_or_else(|| Box::new(OsRandomness::new()));
     let mut clock = Clock { fast_forward: options.fast_forward, virtual_now: wall_clock_ms() };
     let info = ExecutionInfo::local(&options.state_machine_name, &options.execution_name, clock.now());
+    let execution_arn = info.execution_arn.clone();
+    let integrations =
+        options.integrations.take().unwrap_or_else(|| Integrations::with_functions(options.config.clone()));
+    let calls = Calls::new();
     let (mut execution, first) = {
         let mut env = Env { now: clock.now(), random: random.as_mut(), missing_activities: &[] };
         interpreter::start(definition, info, input, &mut env)
@@ -85,16 +126,23 @@ pub fn run_local(definition: &Definition, input: Value, mut options: LocalOption
             match cmd {
                 Command::InvokeTask(req) => {
                     events.push_back(Event::TaskStarted { task: req.task, worker_name: None });
-                    match options.config.invoke(&req.resource, &req.input) {
-                        TaskOutcome::Succeeded(output) => {
-                            events.push_back(Event::TaskSucceeded { task: req.task, output })
+                    let call = TaskCall::of(&req, &execution_arn, req.input.clone());
+                    let (error, cause) = match calls.run(&integrations, call) {
+                        Outcome::Succeeded(output) => {
+                            events.push_back(Event::TaskSucceeded { task: req.task, output });
+                            continue;
                         }
-                        TaskOutcome::Failed { error, cause } => events.push_back(Event::TaskFailed {
-                            task: req.task,
-                            error: Some(error),
-                            cause: Some(cause),
-                        }),
-                    }
+                        Outcome::Failed { error, cause } => (error, cause),
+                        // Nothing can answer a token or report a child's end here.
+                        Outcome::Submitted(_) => (
+                            UNSUPPORTED_RESOURCE.to_owned(),
+                            format!(
+                                "Resource '{}': it waits for a callback or for work it started, which only baton serve's Standard executions can receive",
+                                req.resource
+                            ),
+                        ),
+                    };
+                    events.push_back(Event::TaskFailed { task: req.task, error: Some(error), cause: Some(cause) });
                 }
                 // Tasks here finish synchronously, so there is nothing left to cancel.
                 Command::CancelTask { .. } => {}

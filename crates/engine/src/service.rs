@@ -32,7 +32,7 @@ use store::{Claim, Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, T
 use tokio::sync::{mpsc, Notify};
 
 use crate::functions::Config;
-use crate::integrations::{Integrations, Outcome, Pattern, TaskCall};
+use crate::integrations::{Integrations, Outcome, TaskCall};
 use crate::random::OsRandomness;
 
 pub type Millis = i64;
@@ -995,16 +995,7 @@ impl Engine {
         };
         let id = request.task;
         let _ = self.push(&arn, &Event::TaskStarted { task: id, worker_name: None }).await;
-        let (resource, pattern) = Pattern::split(&request.resource);
-        let call = TaskCall {
-            resource: resource.to_owned(),
-            pattern,
-            input: self.with_links(&request, &arn),
-            token: request.token.clone(),
-            execution_arn: arn.clone(),
-            state_name: request.state_name.clone(),
-            task_id: id,
-        };
+        let call = TaskCall::of(&request, &arn, self.with_links(&request, &arn));
         let event = match self.inner.config.integrations.call(call).await {
             Outcome::Submitted(output) => {
                 // Queue the submission before marking it: whatever ends the task (a callback,

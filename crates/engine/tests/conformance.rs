@@ -323,6 +323,7 @@ fn run_case(case: &Case) -> Vec<String> {
     };
     let options = LocalOptions {
         config: Config::default(),
+        integrations: None,
         fast_forward: true,
         state_machine_name: "conformance".into(),
         execution_name: raw["execution_name"].as_str().unwrap_or("conformance-execution").to_owned(),

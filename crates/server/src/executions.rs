@@ -2,7 +2,6 @@
 //! redrive.
 
 use asl::interpreter::Status;
-use engine::functions::Config;
 use engine::local::{run_local, LocalOptions};
 use engine::service::now_ms;
 use serde_json::{json, Map, Value};
@@ -66,11 +65,10 @@ pub async fn start_execution(
         let arn = state.arns.express_execution(&machine.name, &name, &state.engine.new_name());
         let start = now_ms();
         let def = state.engine.definition(&resolved.definition)?;
-        let config = state.engine.config().functions.clone();
-        let machine_name = machine.name.clone();
+        let express = Express::of(state, &machine.name, &name);
         let input_value: Value = serde_json::from_str(&input).unwrap_or(Value::Null);
         tokio::task::spawn_blocking(move || {
-            run_local(&def, input_value, express_options(config, &machine_name, &name));
+            run_local(&def, input_value, express.options());
         });
         return Ok((arn, start));
     }
@@ -109,14 +107,37 @@ pub async fn start_execution(
     }
 }
 
-fn express_options(config: Config, machine: &str, name: &str) -> LocalOptions {
-    LocalOptions {
-        config,
-        fast_forward: false,
-        state_machine_name: machine.to_owned(),
-        execution_name: name.to_owned(),
-        random: None,
-        on_events: None,
+/// What an Express execution runs with. It reaches every integration a Standard one does
+/// (those AWS allows for Express: the patterns it refuses are refused when the machine is
+/// created).
+struct Express {
+    config: engine::functions::Config,
+    integrations: engine::integrations::Integrations,
+    machine: String,
+    name: String,
+}
+
+impl Express {
+    fn of(state: &AppState, machine: &str, name: &str) -> Self {
+        let config = state.engine.config();
+        Self {
+            config: config.functions.clone(),
+            integrations: config.integrations.clone(),
+            machine: machine.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    fn options(self) -> LocalOptions {
+        LocalOptions {
+            config: self.config,
+            integrations: Some(self.integrations),
+            fast_forward: false,
+            state_machine_name: self.machine,
+            execution_name: self.name,
+            random: None,
+            on_events: None,
+        }
     }
 }
 
@@ -139,16 +160,13 @@ pub async fn start_sync(state: &AppState, req: Request<'_>) -> ApiResult {
     };
     let input = read_input(&req)?;
     let def = state.engine.definition(&resolved.definition)?;
-    let config = state.engine.config().functions.clone();
     let arn = state.arns.express_execution(&machine.name, &name, &state.engine.new_name());
     let start = now_ms();
     let input_value: Value = serde_json::from_str(&input).unwrap_or(Value::Null);
-    let (machine_name, exec_name) = (machine.name.clone(), name.clone());
-    let run = tokio::task::spawn_blocking(move || {
-        run_local(&def, input_value, express_options(config, &machine_name, &exec_name))
-    })
-    .await
-    .map_err(|e| ApiError::new("InternalFailure", e.to_string()).status(500))?;
+    let express = Express::of(state, &machine.name, &name);
+    let run = tokio::task::spawn_blocking(move || run_local(&def, input_value, express.options()))
+        .await
+        .map_err(|e| ApiError::new("InternalFailure", e.to_string()).status(500))?;
     let stop = now_ms();
     let mut out = json!({
         "executionArn": arn,

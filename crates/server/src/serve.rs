@@ -167,11 +167,8 @@ fn builtin_s3(functions: &mut Config, opts: &ServeOptions) -> Result<Option<s3::
         secret_access_key: (0..40).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect(),
         session_token: None,
     };
-    let mut keys: std::collections::HashMap<String, String> = functions
-        .credentials
-        .values()
-        .map(|c| (c.access_key_id.clone(), c.secret_access_key.clone()))
-        .collect();
+    let mut keys: std::collections::HashMap<String, String> =
+        functions.credentials.values().map(|c| (c.access_key_id.clone(), c.secret_access_key.clone())).collect();
     if !keys.is_empty() {
         keys.insert(own.access_key_id.clone(), own.secret_access_key.clone());
     }
