@@ -294,3 +294,53 @@ def test_console_finds_executions_by_the_start_of_their_name(world):
     assert found == ["order-17", "order-18"]
     page = ana.request(f"/executions?machine={q}&name=refund")[1]
     assert re.findall(r">((?:order|refund)-\d+)</a>", page) == ["refund-17"]
+
+
+def cards(page: str, execution: str) -> dict[str, str]:
+    """The inbox's task cards of one execution: task id → the card's HTML."""
+    found = {}
+    for card in page.split('<div class="card task"')[1:]:
+        tid = task_id(card, execution)
+        if tid is not None:
+            found[tid] = card
+    return found
+
+
+def test_map_tasks_of_one_state_each_go_to_their_own_person(world):
+    """Every item of a Map waits on the same state: each task is its own, shown, restricted,
+    answered and audited as what it was sent, never as another item's task."""
+    baton = world["baton"]
+    sfn = sfn_as(baton.endpoint)
+    activity = sfn.create_activity(name="expense-items")["activityArn"]
+    approve = {"Type": "Task", "Resource": activity, "End": True, "TimeoutSeconds": 300,
+               "Parameters": {"Expense.$": "$.expense", "BatonAssignee.$": "$.approver", "BatonGroup": "teachers",
+                              "BatonExclude.$": "$.submitter"}}
+    machine = sfn.create_state_machine(name="expense-items", roleArn=ROLE_ARN, definition=definition({
+        "Each": {"Type": "Map", "ItemsPath": "$.items", "End": True,
+                 "ItemProcessor": {"StartAt": "Approve", "States": {"Approve": approve}}},
+    }))["stateMachineArn"]
+    items = [{"expense": "taxi-by-ana", "submitter": "ana", "approver": "bob"},
+             {"expense": "hotel-by-bob", "submitter": "bob", "approver": "ana"}]
+    ex = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"items": items}))["executionArn"]
+    ana, bob = signed_in(baton, "ana"), signed_in(baton, "bob")
+    mine = {}
+    for who, person, expense, other in ((ana, "ana", "hotel-by-bob", "taxi-by-ana"),
+                                        (bob, "bob", "taxi-by-ana", "hotel-by-bob")):
+        seen = wait_for(lambda: cards(who.request("/inbox")[1], ex), what=f"a task in {person}'s inbox")
+        assert len(seen) == 1, f"{person} sees {len(seen)} tasks"
+        (tid, card), = seen.items()
+        assert expense in card and other not in card, f"{person} is shown another item's message"
+        mine[person] = tid
+    assert mine["ana"] != mine["bob"]
+    # Nobody answers the other's task (Ana's own expense is Bob's to approve).
+    status, body, _ = ana.request("/inbox/answer", {"execution": ex, "task": mine["bob"], "decision": "approve"})
+    assert status == 403 and "You may not answer this task" in body
+    assert bob.request("/inbox/answer", {"execution": ex, "task": mine["bob"], "decision": "approve"})[0] == 200
+    assert ana.request("/inbox/answer", {"execution": ex, "task": mine["ana"], "decision": "reject"})[0] == 200
+    out = json.loads(wait_done(sfn, ex)["output"])
+    assert out == [{"approved": True}, {"approved": False}]
+    audited = {a["answeredBy"]: a for a in answers(baton.endpoint, ex)}
+    assert json.loads(audited["bob"]["shown"])["Expense"] == "taxi-by-ana"
+    assert json.loads(audited["ana"]["shown"])["Expense"] == "hotel-by-bob"
+    assert str(audited["bob"]["taskId"]) == mine["bob"] and str(audited["ana"]["taskId"]) == mine["ana"]
+

@@ -166,6 +166,18 @@ fn token_hash(token: &str) -> Option<Vec<u8>> {
     (bytes.len() == 32).then(|| Sha256::digest(token.trim().as_bytes()).to_vec())
 }
 
+/// What a person answering a task is shown: the message it was sent, as JSON text, with its
+/// task token left out (the store keeps tokens only as hashes).
+fn shown_message(input: &Value, token: &str) -> String {
+    let text = serde_json::to_string(input).unwrap_or_else(|_| "{}".into());
+    // A token is base64url text, so it appears in JSON text exactly as it is.
+    if token.is_empty() {
+        text
+    } else {
+        text.replace(token, "(task token)")
+    }
+}
+
 impl Engine {
     /// Start the engine's background loops (workers, timers, dispatcher) on the current
     /// tokio runtime, and pick up whatever the store says is pending.
@@ -783,6 +795,13 @@ impl Engine {
                         let kind =
                             if req.resource.contains(":activity:") { TaskKind::Activity } else { TaskKind::Invoke };
                         let token_hash = req.token.as_deref().and_then(token_hash);
+                        let (message, deadline) = match (&token_hash, &req.token) {
+                            (Some(_), Some(token)) => (
+                                Some(shown_message(&req.input, token)),
+                                req.timeout_seconds.map(|s| now.saturating_add(s.saturating_mul(1000) as i64)),
+                            ),
+                            _ => (None, None),
+                        };
                         let row = TaskRow {
                             execution_arn: arn.to_owned(),
                             task_id: req.task as i64,
@@ -795,6 +814,8 @@ impl Engine {
                             worker: None,
                             created: now,
                             lease_until: None,
+                            message,
+                            deadline,
                         };
                         if self.inner.config.reminders {
                             messages.extend(crate::reminders::first_message(&row, &req));
