@@ -344,3 +344,40 @@ def test_map_tasks_of_one_state_each_go_to_their_own_person(world):
     assert json.loads(audited["ana"]["shown"])["Expense"] == "hotel-by-bob"
     assert str(audited["bob"]["taskId"]) == mine["bob"] and str(audited["ana"]["taskId"]) == mine["ana"]
 
+
+def test_restrictions_hold_however_long_the_history_grows(world):
+    """A task whose scheduling is 600 events back keeps its assignees and its two approvals."""
+    baton = world["baton"]
+    sfn = sfn_as(baton.endpoint)
+    activity = sfn.create_activity(name="long-history")["activityArn"]
+    ask = {"Type": "Task", "Resource": activity, "End": True, "TimeoutSeconds": 300,
+           "Parameters": {"BatonAssignee": ["ana", "bob"], "BatonApprovals": 2, "Report": "annual"}}
+    busy = {
+        "StartAt": "Count",
+        "States": {
+            "Count": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "More?"},
+            "More?": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 150, "Next": "Count"}],
+                      "Default": "Enough"},
+            "Enough": {"Type": "Succeed"},
+        },
+    }
+    machine = sfn.create_state_machine(name="long-history", roleArn=ROLE_ARN, definition=definition({
+        "Both": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "Ask", "States": {"Ask": ask}}, busy]},
+    }))["stateMachineArn"]
+    ex = sfn.start_execution(stateMachineArn=machine, input='{"n": 0}')["executionArn"]
+    events = wait_for(lambda: (h := raw_history(baton.endpoint, ex)) and h[-1]["type"] == "SucceedStateExited" and h,
+                      what="the busy branch's end")
+    scheduled = next(i for i, e in enumerate(events) if e["type"] == "ActivityScheduled")
+    assert len(events) - scheduled > 600
+    ana, bob, carol = signed_in(baton, "ana"), signed_in(baton, "bob"), signed_in(baton, "carol")
+    assert not cards(carol.request("/inbox")[1], ex), "Carol is not an assignee"
+    task = wait_for(lambda: task_id(ana.request("/inbox")[1], ex), what="the task in Ana's inbox")
+    status, body, _ = carol.request("/inbox/answer", {"execution": ex, "task": task, "decision": "approve"})
+    assert status == 403 and "You may not answer this task" in body
+    assert ana.request("/inbox/answer", {"execution": ex, "task": task, "decision": "approve"})[0] == 200
+    wait_for(lambda: len(answers(baton.endpoint, ex)) == 1, what="Ana's vote")
+    assert sfn.describe_execution(executionArn=ex)["status"] == "RUNNING", "one approval of two decided"
+    assert bob.request("/inbox/answer", {"execution": ex, "task": task, "decision": "approve"})[0] == 200
+    out = json.loads(wait_done(sfn, ex)["output"])
+    assert out[0] == {"approved": True, "approvals": ["ana", "bob"]}
