@@ -156,8 +156,16 @@ struct Inner {
     activity_ready: Notify,
     dispatch_ready: Notify,
     timers_changed: Notify,
-    random: Mutex<OsRandomness>,
+    /// Interpreter steps running at once, off the async workers (see [`Engine::interpret`]).
+    interpreters: Arc<tokio::sync::Semaphore>,
     metrics: Metrics,
+}
+
+/// How many interpreter steps may run at once: each runs on a blocking thread of its own, so
+/// a step that takes long (a JSONata expression may run up to its time limit, a Catch loop
+/// may repeat it) holds one of these and delays only its own execution.
+fn interpreter_threads() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4)
 }
 
 /// A task token: the base64url text of 32 random bytes.
@@ -193,7 +201,7 @@ impl Engine {
                 activity_ready: Notify::new(),
                 dispatch_ready: Notify::new(),
                 timers_changed: Notify::new(),
-                random: Mutex::new(OsRandomness::new()),
+                interpreters: Arc::new(tokio::sync::Semaphore::new(interpreter_threads())),
                 metrics: Metrics::default(),
             }),
         };
@@ -299,14 +307,29 @@ impl Engine {
         Ok(missing)
     }
 
-    fn with_random<T>(&self, f: impl FnOnce(&mut dyn Randomness) -> T) -> T {
-        let mut r = self.inner.random.lock().expect("randomness lock");
-        f(&mut *r)
+    /// Run interpreter work off the async workers: on a blocking thread, at most
+    /// [`interpreter_threads`] at once, with randomness of its own (seeded from the operating
+    /// system's, so task tokens stay unguessable), so one slow step never holds the server's
+    /// other work, nor a lock any other execution needs.
+    async fn interpret<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Randomness) -> T + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let _permit = self
+            .inner
+            .interpreters
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Backend("the engine is shutting down".into()))?;
+        tokio::task::spawn_blocking(move || f(&mut OsRandomness::new()))
+            .await
+            .map_err(|e| EngineError::Store(StoreError::Backend(format!("an interpreter step failed: {e}"))))
     }
 
     /// A fresh execution name (a UUID, as AWS generates).
     pub fn new_name(&self) -> String {
-        self.with_random(|r| r.uuid_v4())
+        OsRandomness::new().uuid_v4()
     }
 
     // ----- starting ------------------------------------------------------------------------
@@ -333,10 +356,13 @@ impl Engine {
             state_machine_alias_arn: row.alias_arn.clone(),
         };
         let missing = self.missing_activities(&row.definition).await?;
-        let (exec, out) = self.with_random(|random| {
-            let mut env = Env { now: row.start, random, missing_activities: &missing };
-            interpreter::start(&def, info, input, &mut env)
-        });
+        let now = row.start;
+        let (exec, out) = self
+            .interpret(move |random| {
+                let mut env = Env { now, random, missing_activities: &missing };
+                interpreter::start(&def, info, input, &mut env)
+            })
+            .await?;
         let commit = self.build_commit(&row.arn, 0, &exec, vec![out], Vec::new(), Vec::new());
         match self.inner.store.insert_execution(&row, &commit).await {
             Ok(()) => {}
@@ -369,10 +395,14 @@ impl Engine {
             let def = self.definition(&row.definition)?;
             let now = now_ms();
             let missing = self.missing_activities(&row.definition).await?;
-            let out = self.with_random(|random| {
-                let mut env = Env { now, random, missing_activities: &missing };
-                interpreter::redrive(&def, &mut exec, &mut env)
-            });
+            let (redriven, out) = self
+                .interpret(move |random| {
+                    let mut env = Env { now, random, missing_activities: &missing };
+                    let out = interpreter::redrive(&def, &mut exec, &mut env);
+                    (exec, out)
+                })
+                .await?;
+            exec = redriven;
             let Some(out) = out else { return Err(not_redrivable()) };
             let commit = self.build_commit(arn, row.version, &exec, vec![out], Vec::new(), Vec::new());
             match self.inner.store.reopen_execution(&commit, exec.info.redrive_count as i64, now).await {
@@ -663,31 +693,34 @@ impl Engine {
         let mut exec: Execution = serde_json::from_str(&state).map_err(|e| StoreError::Backend(e.to_string()))?;
         let def = self.definition(&row.definition)?;
         let missing = self.missing_activities(&row.definition).await?;
-        let mut outs = Vec::with_capacity(events.len());
-        let mut finished_tasks = Vec::new();
-        for (_, payload) in &events {
-            let Ok(event) = serde_json::from_str::<Event>(payload) else {
-                tracing::warn!(execution = %arn, payload, "dropping an event that does not parse");
-                continue;
-            };
-            if let Some(task) = event.ending_task() {
-                finished_tasks.push(task as i64);
-            }
-            let voted = match &event {
-                Event::TaskVote { task, .. } => Some(*task),
-                _ => None,
-            };
-            let now = now_ms();
-            let out = self.with_random(|random| {
-                let mut env = Env { now, random, missing_activities: &missing };
-                interpreter::step(&def, &mut exec, event, &mut env)
-            });
-            // A vote that decided its task ends it: its token is no longer valid.
-            if let Some(task) = voted.filter(|t| !exec.open_tasks().any(|open| open == *t)) {
-                finished_tasks.push(task as i64);
-            }
-            outs.push(out);
-        }
+        let execution = arn.to_owned();
+        let (exec, outs, finished_tasks) = self
+            .interpret(move |random| {
+                let mut outs = Vec::with_capacity(events.len());
+                let mut finished_tasks = Vec::new();
+                for (_, payload) in &events {
+                    let Ok(event) = serde_json::from_str::<Event>(payload) else {
+                        tracing::warn!(execution = %execution, payload, "dropping an event that does not parse");
+                        continue;
+                    };
+                    if let Some(task) = event.ending_task() {
+                        finished_tasks.push(task as i64);
+                    }
+                    let voted = match &event {
+                        Event::TaskVote { task, .. } => Some(*task),
+                        _ => None,
+                    };
+                    let mut env = Env { now: now_ms(), random: &mut *random, missing_activities: &missing };
+                    let out = interpreter::step(&def, &mut exec, event, &mut env);
+                    // A vote that decided its task ends it: its token is no longer valid.
+                    if let Some(task) = voted.filter(|t| !exec.open_tasks().any(|open| open == *t)) {
+                        finished_tasks.push(task as i64);
+                    }
+                    outs.push(out);
+                }
+                (exec, outs, finished_tasks)
+            })
+            .await?;
         let mut commit = self.build_commit(arn, row.version, &exec, outs, consumed, finished_tasks);
         commit.release = release;
         store.commit(&commit).await?;
