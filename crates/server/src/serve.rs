@@ -162,8 +162,8 @@ fn redact(url: &str) -> String {
 pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> {
     std::fs::create_dir_all(&opts.data_dir)
         .map_err(|source| ServeError::DataDir { path: opts.data_dir.display().to_string(), source })?;
-    let store = open_store(opts).await?;
     crate::triggers::check(&opts.functions.triggers)?;
+    let store = open_store(opts).await?;
     // Functions call back into this server (SDK calls inside a handler): tell them where.
     let mut functions = opts.functions.clone();
     functions.host = FunctionHost {
@@ -217,6 +217,8 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
 
 /// Serve until Ctrl-C.
 pub async fn serve(mut opts: ServeOptions) -> Result<(), ServeError> {
+    // A configuration the router cannot take is refused before anything listens.
+    crate::triggers::check(&opts.functions.triggers)?;
     let addr: SocketAddr = format!("{}:{}", opts.host, opts.port)
         .parse()
         .map_err(|_| ServeError::Address(format!("{}:{}", opts.host, opts.port)))?;
@@ -225,11 +227,12 @@ pub async fn serve(mut opts: ServeOptions) -> Result<(), ServeError> {
     let addr = listener.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
     opts.port = addr.port();
     let state = assemble(&opts).await?;
+    let app = router(state);
     let shown = opts.store.as_deref().map_or_else(|| opts.data_dir.join("baton.db").display().to_string(), redact);
     tracing::info!(%addr, store = %shown, "serving the Step Functions API");
     eprintln!("baton: listening on http://{addr} (store: {shown})");
     // With the peer's address, so answers to tasks record where they came from.
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
