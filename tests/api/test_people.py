@@ -381,3 +381,18 @@ def test_restrictions_hold_however_long_the_history_grows(world):
     assert bob.request("/inbox/answer", {"execution": ex, "task": task, "decision": "approve"})[0] == 200
     out = json.loads(wait_done(sfn, ex)["output"])
     assert out[0] == {"approved": True, "approvals": ["ana", "bob"]}
+
+
+def test_form_choices_written_with_spaces_around_them_can_be_chosen(world):
+    baton = world["baton"]
+    sfn = sfn_as(baton.endpoint)
+    form = [{"name": "grade", "allowed": [" pass ", "fail  "], "required": True}]
+    machine, _ = activity_task(sfn, "spaced-choices", {"BatonForm": form, "BatonAssignee": "ana"}, TimeoutSeconds=300)
+    ex = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    ana = signed_in(baton, "ana")
+    task = wait_for(lambda: task_id(ana.request("/inbox")[1], ex), what="the task in Ana's inbox")
+    page = ana.request("/inbox")[1]
+    assert "<option>pass</option>" in page, "the choice is offered as it will be compared"
+    status, body, _ = ana.request("/inbox/answer", {"execution": ex, "task": task, "decision": "form", "f.grade": "pass"})
+    assert status == 200, body
+    assert json.loads(wait_done(sfn, ex)["output"])["answer"] == {"grade": "pass"}
