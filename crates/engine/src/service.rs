@@ -132,6 +132,10 @@ pub enum TaskAnswer {
     Failure { error: Option<String>, cause: Option<String> },
 }
 
+/// How long StopExecution waits for its stop to be applied to an execution busy in a long
+/// step before it answers anyway (the stop stays queued).
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
 /// How long an activity's start (`ActivityStarted`) may wait for the worker's answer, so both
 /// are applied in one commit.
 const ACTIVITY_START_DELAY: Duration = Duration::from_millis(20);
@@ -447,10 +451,27 @@ impl Engine {
         let Some(row) = self.inner.store.get_execution(arn).await? else {
             return Err(EngineError::ExecutionDoesNotExist(arn.to_owned()));
         };
-        if row.status == "RUNNING" {
-            self.push(arn, &Event::Stop { error, cause }).await?;
+        if row.status != "RUNNING" {
+            return Ok(now_ms());
         }
-        Ok(now_ms())
+        self.push(arn, &Event::Stop { error, cause }).await?;
+        // As on AWS, the execution is stopped when StopExecution answers: wait for the commit
+        // that applies the stop (made by this engine or another sharing the store).
+        let mut nap = Duration::from_millis(1);
+        let give_up = tokio::time::Instant::now() + STOP_WAIT;
+        loop {
+            match self.inner.store.get_execution(arn).await? {
+                Some(row) if row.status == "RUNNING" => {}
+                Some(row) => return Ok(row.stop.unwrap_or_else(now_ms)),
+                None => return Err(EngineError::ExecutionDoesNotExist(arn.to_owned())),
+            }
+            if tokio::time::Instant::now() >= give_up {
+                // Still busy in a long step: the stop is queued and applied after it.
+                return Ok(now_ms());
+            }
+            tokio::time::sleep(nap).await;
+            nap = (nap * 2).min(Duration::from_millis(50));
+        }
     }
 
     async fn answer(&self, token: &str, event: impl Fn(i64) -> Event + Send + 'static) -> Result<(), EngineError> {
