@@ -396,3 +396,25 @@ def test_form_choices_written_with_spaces_around_them_can_be_chosen(world):
     status, body, _ = ana.request("/inbox/answer", {"execution": ex, "task": task, "decision": "form", "f.grade": "pass"})
     assert status == 200, body
     assert json.loads(wait_done(sfn, ex)["output"])["answer"] == {"grade": "pass"}
+
+
+def test_a_second_or_late_vote_is_told_what_became_of_it(world):
+    baton = world["baton"]
+    sfn = sfn_as(baton.endpoint)
+    params = {"BatonApprovals": 2, "Anyone": "baton:link:approve", "Ana": "baton:link:approve:ana"}
+    machine, activity = activity_task(sfn, "told-votes", params, TimeoutSeconds=300)
+    ex = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    sent = json.loads(sfn.get_activity_task(activityArn=activity, workerName="mailer")["input"])
+    path = {k: urllib.parse.urlparse(re.search(r"http://\S+/link/[A-Za-z0-9_.-]+", sent[k]).group(0)).path
+            for k in ("Anyone", "Ana")}
+    anon = Browser(baton)
+    status, body, _ = anon.request(path["Anyone"], {})
+    assert status == 200 and "was recorded" in body, body
+    # The same link again is the same (anonymous) person: the vote counts once, and says so.
+    status, body, _ = anon.request(path["Anyone"], {})
+    assert status == 409 and "You have answered already" in body, body
+    assert anon.request(path["Ana"], {})[0] == 200
+    out = json.loads(wait_done(sfn, ex)["output"])["answer"]
+    assert out == {"approved": True, "approvals": ["anonymous (link)", "ana"]}
+    status, body, _ = anon.request(path["Anyone"], {})
+    assert status == 409 and "no longer waiting" in body, body

@@ -136,6 +136,20 @@ pub enum TaskAnswer {
 /// step before it answers anyway (the stop stays queued).
 const STOP_WAIT: Duration = Duration::from_secs(10);
 
+/// What became of a person's vote ([`Engine::vote_on_task`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vote {
+    /// Counted (and it may have decided the task).
+    Counted,
+    /// Queued behind a long step of the execution; it is counted when applied, unless it is
+    /// a second vote or comes too late.
+    Queued,
+    /// This person had voted on the task already: nothing changed.
+    AlreadyVoted,
+    /// The task was decided (or ended) before the vote was applied: nothing changed.
+    NotWaiting,
+}
+
 /// How long an activity's start (`ActivityStarted`) may wait for the worker's answer, so both
 /// are applied in one commit.
 const ACTIVITY_START_DELAY: Duration = Duration::from_millis(20);
@@ -552,7 +566,9 @@ impl Engine {
     /// One person's vote on an open task that needs `needed` approvals: queued for the
     /// interpreter, which counts the votes in order and ends the task when they decide it (see
     /// [`Event::TaskVote`]). The task's token stays valid until then, so SendTaskSuccess can
-    /// still decide for everyone.
+    /// still decide for everyone. Answers once the vote is applied, with what became of it: a
+    /// second vote of the same person, or one arriving after the task was decided, counts
+    /// for nothing and says so.
     pub async fn vote_on_task(
         &self,
         execution_arn: &str,
@@ -561,13 +577,41 @@ impl Engine {
         approve: bool,
         needed: u32,
         audit: Map<String, Value>,
-    ) -> Result<(), EngineError> {
-        match self.inner.store.get_task(execution_arn, task_id).await? {
+    ) -> Result<Vote, EngineError> {
+        let store = &self.inner.store;
+        match store.get_task(execution_arn, task_id).await? {
             Some(t) if t.token_hash.is_some() => {}
             _ => return Err(EngineError::TaskTimedOut),
         }
+        let before = store.history(execution_arn, Some(i64::MAX), 1, true).await?.first().map_or(0, |(id, _)| *id);
         let event = Event::TaskVote { task: task_id as u64, by: by.to_owned(), approve, needed, audit };
-        self.push(execution_arn, &event).await
+        let payload = serde_json::to_string(&event).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let seq = store.push_event(execution_arn, &payload).await?;
+        self.wake(execution_arn);
+        let mut nap = Duration::from_millis(1);
+        let give_up = tokio::time::Instant::now() + STOP_WAIT;
+        while store.pending_events(execution_arn).await?.iter().any(|(s, _)| *s == seq) {
+            if tokio::time::Instant::now() >= give_up {
+                // The execution is busy in a long step: the vote is applied after it.
+                return Ok(Vote::Queued);
+            }
+            tokio::time::sleep(nap).await;
+            nap = (nap * 2).min(Duration::from_millis(50));
+        }
+        // Applied: counted if the history has it since the vote was queued.
+        let recorded = store.history(execution_arn, Some(before), 1000, false).await?.iter().any(|(_, text)| {
+            serde_json::from_str::<Value>(text).is_ok_and(|e| {
+                let d = &e["taskAnswerRecordedEventDetails"];
+                e["type"] == "TaskAnswerRecorded" && d["taskId"].as_i64() == Some(task_id) && d["answeredBy"] == by
+            })
+        });
+        if recorded {
+            return Ok(Vote::Counted);
+        }
+        Ok(match store.get_task(execution_arn, task_id).await? {
+            Some(t) if t.token_hash.is_some() => Vote::AlreadyVoted,
+            _ => Vote::NotWaiting,
+        })
     }
 
     pub async fn send_task_heartbeat(&self, token: &str) -> Result<(), EngineError> {

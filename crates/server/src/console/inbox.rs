@@ -22,7 +22,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
-use engine::service::{now_ms, EngineError, TaskAnswer};
+use engine::service::{now_ms, EngineError, TaskAnswer, Vote};
 use serde_json::{json, Map, Value};
 use store::{TaskKind, TaskRow};
 
@@ -247,6 +247,8 @@ pub enum Refusal {
     Invalid(String),
     /// Nobody waits for this answer any more (answered, timed out, execution ended).
     Gone,
+    /// This person has answered the task already (a vote counts once).
+    AlreadyAnswered,
     Failed(String),
 }
 
@@ -327,11 +329,12 @@ pub async fn deliver(
             // Without a name every anonymous vote would be the same person's: one vote.
             let by = who.person.clone().unwrap_or_else(|| format!("anonymous ({})", who.via));
             audit.insert("answeredBy".into(), json!(by));
-            state
-                .engine
-                .vote_on_task(&t.execution_arn, t.task_id, &by, approve, needed, audit)
-                .await
-                .map(|()| Delivered::Voted)
+            match state.engine.vote_on_task(&t.execution_arn, t.task_id, &by, approve, needed, audit).await {
+                Ok(Vote::Counted | Vote::Queued) => Ok(Delivered::Voted),
+                Ok(Vote::AlreadyVoted) => return Err(Refusal::AlreadyAnswered),
+                Ok(Vote::NotWaiting) => return Err(Refusal::Gone),
+                Err(e) => Err(e),
+            }
         }
         _ => state
             .engine
@@ -378,6 +381,11 @@ pub fn refusal_page(r: Refusal) -> Response {
             "This task is no longer waiting",
             "It was answered already, timed out, or its execution ended. Nothing was changed.",
         ),
+        Refusal::AlreadyAnswered => error_page(
+            StatusCode::CONFLICT,
+            "You have answered already",
+            "Each person answers once. Nothing was changed.",
+        ),
         Refusal::Failed(m) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "The answer could not be delivered", &m),
     }
 }
@@ -412,11 +420,7 @@ pub async fn answer(
         Err(r) => return refusal_page(r),
     };
     if user.as_ref().is_some_and(|u| waiting.approvals_needed.is_some() && waiting.voted(&u.name)) {
-        return error_page(
-            StatusCode::CONFLICT,
-            "You have answered already",
-            "Each person answers once. Nothing was changed.",
-        );
+        return refusal_page(Refusal::AlreadyAnswered);
     }
     let who = Answerer { person: user.as_ref().map(|u| u.name.clone()), via: "inbox", from };
     let delivered = match deliver(&state, &waiting, answer, vote_of(&params), who).await {
