@@ -293,3 +293,16 @@ def wait_healthy(endpoint: str, timeout: float = 30.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def test_serve_refuses_a_trigger_on_a_console_path_before_listening(tmp_path):
+    config = tmp_path / "baton.toml"
+    config.write_text('[triggers.grab-inbox]\npath = "/inbox"\nmethod = "GET"\nstate_machine = "Any"\n')
+    proc = subprocess.run(
+        [str(baton_binary()), "serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "data"),
+         "--config", str(config)],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode != 0, proc.stderr
+    assert "grab-inbox" in proc.stderr and "/inbox" in proc.stderr and "serves itself" in proc.stderr, proc.stderr
+    assert "listening on" not in proc.stderr and "panicked" not in proc.stderr, proc.stderr

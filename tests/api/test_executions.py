@@ -156,6 +156,16 @@ def test_stop_without_error_or_cause(sfn, machine):
     assert aborted.get("executionAbortedEventDetails", {}) == {}
 
 
+def test_an_execution_is_aborted_when_stop_execution_returns(sfn, machine):
+    sm = machine(WAITING)
+    for _ in range(30):
+        arn = sfn.start_execution(stateMachineArn=sm)["executionArn"]
+        stopped = sfn.stop_execution(executionArn=arn)
+        d = sfn.describe_execution(executionArn=arn)
+        assert d["status"] == "ABORTED", "StopExecution answered before the stop was made"
+        assert d["stopDate"] == stopped["stopDate"]
+
+
 def test_stop_with_error_and_cause(sfn, machine):
     arn = sfn.start_execution(stateMachineArn=machine(WAITING))["executionArn"]
     wait_event(sfn, arn, "WaitStateEntered")

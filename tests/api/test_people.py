@@ -294,3 +294,127 @@ def test_console_finds_executions_by_the_start_of_their_name(world):
     assert found == ["order-17", "order-18"]
     page = ana.request(f"/executions?machine={q}&name=refund")[1]
     assert re.findall(r">((?:order|refund)-\d+)</a>", page) == ["refund-17"]
+
+
+def cards(page: str, execution: str) -> dict[str, str]:
+    """The inbox's task cards of one execution: task id → the card's HTML."""
+    found = {}
+    for card in page.split('<div class="card task"')[1:]:
+        tid = task_id(card, execution)
+        if tid is not None:
+            found[tid] = card
+    return found
+
+
+def test_map_tasks_of_one_state_each_go_to_their_own_person(world):
+    """Every item of a Map waits on the same state: each task is its own, shown, restricted,
+    answered and audited as what it was sent, never as another item's task."""
+    baton = world["baton"]
+    sfn = sfn_as(baton.endpoint)
+    activity = sfn.create_activity(name="expense-items")["activityArn"]
+    approve = {"Type": "Task", "Resource": activity, "End": True, "TimeoutSeconds": 300,
+               "Parameters": {"Expense.$": "$.expense", "BatonAssignee.$": "$.approver", "BatonGroup": "teachers",
+                              "BatonExclude.$": "$.submitter"}}
+    machine = sfn.create_state_machine(name="expense-items", roleArn=ROLE_ARN, definition=definition({
+        "Each": {"Type": "Map", "ItemsPath": "$.items", "End": True,
+                 "ItemProcessor": {"StartAt": "Approve", "States": {"Approve": approve}}},
+    }))["stateMachineArn"]
+    items = [{"expense": "taxi-by-ana", "submitter": "ana", "approver": "bob"},
+             {"expense": "hotel-by-bob", "submitter": "bob", "approver": "ana"}]
+    ex = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"items": items}))["executionArn"]
+    ana, bob = signed_in(baton, "ana"), signed_in(baton, "bob")
+    mine = {}
+    for who, person, expense, other in ((ana, "ana", "hotel-by-bob", "taxi-by-ana"),
+                                        (bob, "bob", "taxi-by-ana", "hotel-by-bob")):
+        seen = wait_for(lambda: cards(who.request("/inbox")[1], ex), what=f"a task in {person}'s inbox")
+        assert len(seen) == 1, f"{person} sees {len(seen)} tasks"
+        (tid, card), = seen.items()
+        assert expense in card and other not in card, f"{person} is shown another item's message"
+        mine[person] = tid
+    assert mine["ana"] != mine["bob"]
+    # Nobody answers the other's task (Ana's own expense is Bob's to approve).
+    status, body, _ = ana.request("/inbox/answer", {"execution": ex, "task": mine["bob"], "decision": "approve"})
+    assert status == 403 and "You may not answer this task" in body
+    assert bob.request("/inbox/answer", {"execution": ex, "task": mine["bob"], "decision": "approve"})[0] == 200
+    assert ana.request("/inbox/answer", {"execution": ex, "task": mine["ana"], "decision": "reject"})[0] == 200
+    out = json.loads(wait_done(sfn, ex)["output"])
+    assert out == [{"approved": True}, {"approved": False}]
+    audited = {a["answeredBy"]: a for a in answers(baton.endpoint, ex)}
+    assert json.loads(audited["bob"]["shown"])["Expense"] == "taxi-by-ana"
+    assert json.loads(audited["ana"]["shown"])["Expense"] == "hotel-by-bob"
+    assert str(audited["bob"]["taskId"]) == mine["bob"] and str(audited["ana"]["taskId"]) == mine["ana"]
+
+
+def test_restrictions_hold_however_long_the_history_grows(world):
+    """A task whose scheduling is 600 events back keeps its assignees and its two approvals."""
+    baton = world["baton"]
+    sfn = sfn_as(baton.endpoint)
+    activity = sfn.create_activity(name="long-history")["activityArn"]
+    ask = {"Type": "Task", "Resource": activity, "End": True, "TimeoutSeconds": 300,
+           "Parameters": {"BatonAssignee": ["ana", "bob"], "BatonApprovals": 2, "Report": "annual"}}
+    busy = {
+        "StartAt": "Count",
+        "States": {
+            "Count": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "More?"},
+            "More?": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 150, "Next": "Count"}],
+                      "Default": "Enough"},
+            "Enough": {"Type": "Succeed"},
+        },
+    }
+    machine = sfn.create_state_machine(name="long-history", roleArn=ROLE_ARN, definition=definition({
+        "Both": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "Ask", "States": {"Ask": ask}}, busy]},
+    }))["stateMachineArn"]
+    ex = sfn.start_execution(stateMachineArn=machine, input='{"n": 0}')["executionArn"]
+    events = wait_for(lambda: (h := raw_history(baton.endpoint, ex)) and h[-1]["type"] == "SucceedStateExited" and h,
+                      what="the busy branch's end")
+    scheduled = next(i for i, e in enumerate(events) if e["type"] == "ActivityScheduled")
+    assert len(events) - scheduled > 600
+    ana, bob, carol = signed_in(baton, "ana"), signed_in(baton, "bob"), signed_in(baton, "carol")
+    assert not cards(carol.request("/inbox")[1], ex), "Carol is not an assignee"
+    task = wait_for(lambda: task_id(ana.request("/inbox")[1], ex), what="the task in Ana's inbox")
+    status, body, _ = carol.request("/inbox/answer", {"execution": ex, "task": task, "decision": "approve"})
+    assert status == 403 and "You may not answer this task" in body
+    assert ana.request("/inbox/answer", {"execution": ex, "task": task, "decision": "approve"})[0] == 200
+    wait_for(lambda: len(answers(baton.endpoint, ex)) == 1, what="Ana's vote")
+    assert sfn.describe_execution(executionArn=ex)["status"] == "RUNNING", "one approval of two decided"
+    assert bob.request("/inbox/answer", {"execution": ex, "task": task, "decision": "approve"})[0] == 200
+    out = json.loads(wait_done(sfn, ex)["output"])
+    assert out[0] == {"approved": True, "approvals": ["ana", "bob"]}
+
+
+def test_form_choices_written_with_spaces_around_them_can_be_chosen(world):
+    baton = world["baton"]
+    sfn = sfn_as(baton.endpoint)
+    form = [{"name": "grade", "allowed": [" pass ", "fail  "], "required": True}]
+    machine, _ = activity_task(sfn, "spaced-choices", {"BatonForm": form, "BatonAssignee": "ana"}, TimeoutSeconds=300)
+    ex = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    ana = signed_in(baton, "ana")
+    task = wait_for(lambda: task_id(ana.request("/inbox")[1], ex), what="the task in Ana's inbox")
+    page = ana.request("/inbox")[1]
+    assert "<option>pass</option>" in page, "the choice is offered as it will be compared"
+    status, body, _ = ana.request("/inbox/answer", {"execution": ex, "task": task, "decision": "form", "f.grade": "pass"})
+    assert status == 200, body
+    assert json.loads(wait_done(sfn, ex)["output"])["answer"] == {"grade": "pass"}
+
+
+def test_a_second_or_late_vote_is_told_what_became_of_it(world):
+    baton = world["baton"]
+    sfn = sfn_as(baton.endpoint)
+    params = {"BatonApprovals": 2, "Anyone": "baton:link:approve", "Ana": "baton:link:approve:ana"}
+    machine, activity = activity_task(sfn, "told-votes", params, TimeoutSeconds=300)
+    ex = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    sent = json.loads(sfn.get_activity_task(activityArn=activity, workerName="mailer")["input"])
+    path = {k: urllib.parse.urlparse(re.search(r"http://\S+/link/[A-Za-z0-9_.-]+", sent[k]).group(0)).path
+            for k in ("Anyone", "Ana")}
+    anon = Browser(baton)
+    status, body, _ = anon.request(path["Anyone"], {})
+    assert status == 200 and "was recorded" in body, body
+    # The same link again is the same (anonymous) person: the vote counts once, and says so.
+    status, body, _ = anon.request(path["Anyone"], {})
+    assert status == 409 and "You have answered already" in body, body
+    assert anon.request(path["Ana"], {})[0] == 200
+    out = json.loads(wait_done(sfn, ex)["output"])["answer"]
+    assert out == {"approved": True, "approvals": ["anonymous (link)", "ana"]}
+    status, body, _ = anon.request(path["Anyone"], {})
+    assert status == 409 and "no longer waiting" in body, body

@@ -19,7 +19,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use jsonata_core::ast::{AstNode, PathStep, Stage};
-use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
+use jsonata_core::evaluator::{CancelToken, Context, Evaluator, EvaluatorError, EvaluatorOptions};
 use jsonata_core::parser::{self, ParserError};
 use jsonata_core::value::{JArray, JMap, JValue};
 use serde_json::{Map, Number, Value};
@@ -35,7 +35,9 @@ pub fn expression_text(text: &str) -> Option<&str> {
 }
 
 /// How far one evaluation may go. Depth and sequence length are deterministic; the timeout is
-/// the last guard against an expression that is slow without being deep or long.
+/// the last guard against an expression that is slow without being deep or long, and the
+/// memory bound the one against an expression that builds too much in total (many sequences,
+/// each within the length limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Wall-clock budget of one evaluation (JSONata D1012 when exceeded).
@@ -44,19 +46,31 @@ pub struct Limits {
     pub max_depth: Option<usize>,
     /// Longest sequence one step may build (D2015).
     pub max_sequence: Option<usize>,
+    /// Most memory one evaluation may hold at once, in bytes: the values it builds and the
+    /// documents it reads (see [`memory`]).
+    pub max_memory: Option<usize>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { timeout_ms: Some(5_000), max_depth: Some(5_000), max_sequence: Some(10_000_000) }
+        Self {
+            timeout_ms: Some(5_000),
+            max_depth: Some(5_000),
+            max_sequence: Some(10_000_000),
+            max_memory: Some(MAX_MEMORY),
+        }
     }
 }
 
+/// [`Limits::max_memory`]'s default, 1 GiB: room for the longest range JSONata allows
+/// (10,000,000 items, which the reference suite counts) and little more.
+pub const MAX_MEMORY: usize = 1 << 30;
+
 impl Limits {
-    fn options(self) -> EvaluatorOptions {
+    fn options(self, cancel: Option<CancelToken>) -> EvaluatorOptions {
         EvaluatorOptions {
             timeout_ms: self.timeout_ms,
-            cancel: None,
+            cancel,
             max_stack_depth: self.max_depth,
             max_sequence_length: self.max_sequence,
         }
@@ -245,10 +259,124 @@ impl Expression {
                 context.bind(name.clone(), value);
             }
         }
-        let mut evaluator = Evaluator::with_options(context, host.limits.options());
+        let Some(max_memory) = host.limits.max_memory else {
+            let mut evaluator = Evaluator::with_options(context, host.limits.options(None));
+            register_host_functions(&mut evaluator, self.refs.host, host);
+            return evaluator.evaluate(&self.ast, data).map_err(|e| EvalError::from_evaluator(&e));
+        };
+        let cancel = CancelToken::new();
+        let mut evaluator = Evaluator::with_options(context, host.limits.options(Some(cancel.clone())));
         register_host_functions(&mut evaluator, self.refs.host, host);
-        evaluator.evaluate(&self.ast, data).map_err(|e| EvalError::from_evaluator(&e))
+        let (result, exceeded) = memory::bounded(&cancel, max_memory, || evaluator.evaluate(&self.ast, data));
+        drop(evaluator);
+        if exceeded {
+            return Err(EvalError {
+                code: None,
+                message: format!(
+                    "The evaluation exceeded the memory limit of {} MiB: it builds too many values.",
+                    max_memory >> 20
+                ),
+            });
+        }
+        result.map_err(|e| EvalError::from_evaluator(&e))
     }
+}
+
+/// The memory bound of one evaluation. jsonata-core bounds each sequence's length but not how
+/// many it builds (`[1..10000000].[1..10000000]` builds ten million sequences of ten million
+/// items), and has no hook for counting what it builds. So the process's allocator counts,
+/// per thread, the bytes held by the evaluation running on that thread (allocated minus
+/// freed: `JValue`s are not `Send`, so an evaluation's values live and die on its thread),
+/// and once they pass the bound it cancels the evaluation through jsonata-core's
+/// [`CancelToken`], which the evaluator checks at every level and in every loop. Outside an
+/// evaluation the allocator adds one thread-local read to each call.
+pub mod memory {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    use jsonata_core::evaluator::CancelToken;
+
+    thread_local! {
+        /// The token of the evaluation running on this thread; null outside evaluations.
+        static TOKEN: Cell<*const CancelToken> = const { Cell::new(std::ptr::null()) };
+        /// Bytes the running evaluation holds (allocated minus freed since it started).
+        static HELD: Cell<isize> = const { Cell::new(0) };
+        /// The bound of the running evaluation.
+        static BOUND: Cell<isize> = const { Cell::new(isize::MAX) };
+        static EXCEEDED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Run `f` (one evaluation, cancelled by `cancel`) holding at most `bound` bytes; also
+    /// says whether it went past them (and so was cancelled).
+    pub fn bounded<T>(cancel: &CancelToken, bound: usize, f: impl FnOnce() -> T) -> (T, bool) {
+        /// Ends the count however `f` returns, before `cancel` can be dropped.
+        struct Reset(*const CancelToken);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                TOKEN.with(|t| t.set(self.0));
+                BOUND.with(|b| b.set(isize::MAX));
+            }
+        }
+        let outer = TOKEN.with(|t| t.replace(cancel));
+        let held_before = HELD.with(|h| h.replace(0));
+        let exceeded_before = EXCEEDED.with(|e| e.replace(false));
+        BOUND.with(|b| b.set(isize::try_from(bound).unwrap_or(isize::MAX)));
+        let reset = Reset(outer);
+        let out = f();
+        drop(reset);
+        let exceeded = EXCEEDED.with(|e| e.replace(exceeded_before));
+        HELD.with(|h| h.set(held_before));
+        (out, exceeded)
+    }
+
+    #[inline]
+    fn count(delta: isize) {
+        // `try_with`: the allocator also runs while threads start and end.
+        let _ = TOKEN.try_with(|t| {
+            let token = t.get();
+            if token.is_null() {
+                return;
+            }
+            let held = HELD.with(|h| {
+                let held = h.get().saturating_add(delta);
+                h.set(held);
+                held
+            });
+            if delta > 0 && held > BOUND.with(Cell::get) && !EXCEEDED.with(|e| e.replace(true)) {
+                // SAFETY: `bounded` keeps the token alive while it is set on this thread.
+                unsafe { (*token).cancel() };
+            }
+        });
+    }
+
+    /// The process's allocator: the system's, with the count above.
+    pub struct Counting;
+
+    // SAFETY: every call goes to `System` unchanged; counting neither allocates nor unwinds.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            count(layout.size() as isize);
+            System.alloc(layout)
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            count(layout.size() as isize);
+            System.alloc_zeroed(layout)
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            count(-(layout.size() as isize));
+            System.dealloc(ptr, layout)
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            count(new_size as isize - layout.size() as isize);
+            System.realloc(ptr, layout, new_size)
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Counting = Counting;
 }
 
 fn syntax_error(e: &ParserError) -> SyntaxError {

@@ -596,3 +596,23 @@ fn an_answer_that_overtakes_its_submission_waits_for_it_and_repeats_are_ignored(
         ]
     );
 }
+
+#[test]
+fn jsonata_evaluation_that_builds_too_much_fails_with_a_query_evaluation_error() {
+    // Ten million sequences of ten million items: each within the sequence limit, together
+    // far past any memory. Bounded, it fails as any JSONata error does, and can be caught.
+    let d = Driver::start(
+        json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Output": {"n": "{% $count([1..10000000].[1..10000000]) %}"}, "End": true}}}),
+        json!({}),
+    );
+    assert_eq!(d.types(), ["ExecutionStarted", "PassStateEntered", "EvaluationFailed", "ExecutionFailed"]);
+    match &d.exec.status {
+        Status::Failed { error, cause } => {
+            assert_eq!(error.as_deref(), Some("States.QueryEvaluationError"));
+            let cause = cause.as_deref().unwrap_or_default();
+            assert!(cause.contains("'Output/n'") && cause.contains("memory limit of 1024 MiB"), "{cause}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}

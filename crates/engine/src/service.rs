@@ -132,6 +132,24 @@ pub enum TaskAnswer {
     Failure { error: Option<String>, cause: Option<String> },
 }
 
+/// How long StopExecution waits for its stop to be applied to an execution busy in a long
+/// step before it answers anyway (the stop stays queued).
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
+/// What became of a person's vote ([`Engine::vote_on_task`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vote {
+    /// Counted (and it may have decided the task).
+    Counted,
+    /// Queued behind a long step of the execution; it is counted when applied, unless it is
+    /// a second vote or comes too late.
+    Queued,
+    /// This person had voted on the task already: nothing changed.
+    AlreadyVoted,
+    /// The task was decided (or ended) before the vote was applied: nothing changed.
+    NotWaiting,
+}
+
 /// How long an activity's start (`ActivityStarted`) may wait for the worker's answer, so both
 /// are applied in one commit.
 const ACTIVITY_START_DELAY: Duration = Duration::from_millis(20);
@@ -156,14 +174,34 @@ struct Inner {
     activity_ready: Notify,
     dispatch_ready: Notify,
     timers_changed: Notify,
-    random: Mutex<OsRandomness>,
+    /// Interpreter steps running at once, off the async workers (see [`Engine::interpret`]).
+    interpreters: Arc<tokio::sync::Semaphore>,
     metrics: Metrics,
+}
+
+/// How many interpreter steps may run at once: each runs on a blocking thread of its own, so
+/// a step that takes long (a JSONata expression may run up to its time limit, a Catch loop
+/// may repeat it) holds one of these and delays only its own execution.
+fn interpreter_threads() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4)
 }
 
 /// A task token: the base64url text of 32 random bytes.
 fn token_hash(token: &str) -> Option<Vec<u8>> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
     (bytes.len() == 32).then(|| Sha256::digest(token.trim().as_bytes()).to_vec())
+}
+
+/// What a person answering a task is shown: the message it was sent, as JSON text, with its
+/// task token left out (the store keeps tokens only as hashes).
+fn shown_message(input: &Value, token: &str) -> String {
+    let text = serde_json::to_string(input).unwrap_or_else(|_| "{}".into());
+    // A token is base64url text, so it appears in JSON text exactly as it is.
+    if token.is_empty() {
+        text
+    } else {
+        text.replace(token, "(task token)")
+    }
 }
 
 impl Engine {
@@ -181,7 +219,7 @@ impl Engine {
                 activity_ready: Notify::new(),
                 dispatch_ready: Notify::new(),
                 timers_changed: Notify::new(),
-                random: Mutex::new(OsRandomness::new()),
+                interpreters: Arc::new(tokio::sync::Semaphore::new(interpreter_threads())),
                 metrics: Metrics::default(),
             }),
         };
@@ -287,14 +325,29 @@ impl Engine {
         Ok(missing)
     }
 
-    fn with_random<T>(&self, f: impl FnOnce(&mut dyn Randomness) -> T) -> T {
-        let mut r = self.inner.random.lock().expect("randomness lock");
-        f(&mut *r)
+    /// Run interpreter work off the async workers: on a blocking thread, at most
+    /// [`interpreter_threads`] at once, with randomness of its own (seeded from the operating
+    /// system's, so task tokens stay unguessable), so one slow step never holds the server's
+    /// other work, nor a lock any other execution needs.
+    async fn interpret<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Randomness) -> T + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let _permit = self
+            .inner
+            .interpreters
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Backend("the engine is shutting down".into()))?;
+        tokio::task::spawn_blocking(move || f(&mut OsRandomness::new()))
+            .await
+            .map_err(|e| EngineError::Store(StoreError::Backend(format!("an interpreter step failed: {e}"))))
     }
 
     /// A fresh execution name (a UUID, as AWS generates).
     pub fn new_name(&self) -> String {
-        self.with_random(|r| r.uuid_v4())
+        OsRandomness::new().uuid_v4()
     }
 
     // ----- starting ------------------------------------------------------------------------
@@ -321,10 +374,13 @@ impl Engine {
             state_machine_alias_arn: row.alias_arn.clone(),
         };
         let missing = self.missing_activities(&row.definition).await?;
-        let (exec, out) = self.with_random(|random| {
-            let mut env = Env { now: row.start, random, missing_activities: &missing };
-            interpreter::start(&def, info, input, &mut env)
-        });
+        let now = row.start;
+        let (exec, out) = self
+            .interpret(move |random| {
+                let mut env = Env { now, random, missing_activities: &missing };
+                interpreter::start(&def, info, input, &mut env)
+            })
+            .await?;
         let commit = self.build_commit(&row.arn, 0, &exec, vec![out], Vec::new(), Vec::new());
         match self.inner.store.insert_execution(&row, &commit).await {
             Ok(()) => {}
@@ -357,10 +413,14 @@ impl Engine {
             let def = self.definition(&row.definition)?;
             let now = now_ms();
             let missing = self.missing_activities(&row.definition).await?;
-            let out = self.with_random(|random| {
-                let mut env = Env { now, random, missing_activities: &missing };
-                interpreter::redrive(&def, &mut exec, &mut env)
-            });
+            let (redriven, out) = self
+                .interpret(move |random| {
+                    let mut env = Env { now, random, missing_activities: &missing };
+                    let out = interpreter::redrive(&def, &mut exec, &mut env);
+                    (exec, out)
+                })
+                .await?;
+            exec = redriven;
             let Some(out) = out else { return Err(not_redrivable()) };
             let commit = self.build_commit(arn, row.version, &exec, vec![out], Vec::new(), Vec::new());
             match self.inner.store.reopen_execution(&commit, exec.info.redrive_count as i64, now).await {
@@ -405,10 +465,27 @@ impl Engine {
         let Some(row) = self.inner.store.get_execution(arn).await? else {
             return Err(EngineError::ExecutionDoesNotExist(arn.to_owned()));
         };
-        if row.status == "RUNNING" {
-            self.push(arn, &Event::Stop { error, cause }).await?;
+        if row.status != "RUNNING" {
+            return Ok(now_ms());
         }
-        Ok(now_ms())
+        self.push(arn, &Event::Stop { error, cause }).await?;
+        // As on AWS, the execution is stopped when StopExecution answers: wait for the commit
+        // that applies the stop (made by this engine or another sharing the store).
+        let mut nap = Duration::from_millis(1);
+        let give_up = tokio::time::Instant::now() + STOP_WAIT;
+        loop {
+            match self.inner.store.get_execution(arn).await? {
+                Some(row) if row.status == "RUNNING" => {}
+                Some(row) => return Ok(row.stop.unwrap_or_else(now_ms)),
+                None => return Err(EngineError::ExecutionDoesNotExist(arn.to_owned())),
+            }
+            if tokio::time::Instant::now() >= give_up {
+                // Still busy in a long step: the stop is queued and applied after it.
+                return Ok(now_ms());
+            }
+            tokio::time::sleep(nap).await;
+            nap = (nap * 2).min(Duration::from_millis(50));
+        }
     }
 
     async fn answer(&self, token: &str, event: impl Fn(i64) -> Event + Send + 'static) -> Result<(), EngineError> {
@@ -489,7 +566,9 @@ impl Engine {
     /// One person's vote on an open task that needs `needed` approvals: queued for the
     /// interpreter, which counts the votes in order and ends the task when they decide it (see
     /// [`Event::TaskVote`]). The task's token stays valid until then, so SendTaskSuccess can
-    /// still decide for everyone.
+    /// still decide for everyone. Answers once the vote is applied, with what became of it: a
+    /// second vote of the same person, or one arriving after the task was decided, counts
+    /// for nothing and says so.
     pub async fn vote_on_task(
         &self,
         execution_arn: &str,
@@ -498,13 +577,41 @@ impl Engine {
         approve: bool,
         needed: u32,
         audit: Map<String, Value>,
-    ) -> Result<(), EngineError> {
-        match self.inner.store.get_task(execution_arn, task_id).await? {
+    ) -> Result<Vote, EngineError> {
+        let store = &self.inner.store;
+        match store.get_task(execution_arn, task_id).await? {
             Some(t) if t.token_hash.is_some() => {}
             _ => return Err(EngineError::TaskTimedOut),
         }
+        let before = store.history(execution_arn, Some(i64::MAX), 1, true).await?.first().map_or(0, |(id, _)| *id);
         let event = Event::TaskVote { task: task_id as u64, by: by.to_owned(), approve, needed, audit };
-        self.push(execution_arn, &event).await
+        let payload = serde_json::to_string(&event).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let seq = store.push_event(execution_arn, &payload).await?;
+        self.wake(execution_arn);
+        let mut nap = Duration::from_millis(1);
+        let give_up = tokio::time::Instant::now() + STOP_WAIT;
+        while store.pending_events(execution_arn).await?.iter().any(|(s, _)| *s == seq) {
+            if tokio::time::Instant::now() >= give_up {
+                // The execution is busy in a long step: the vote is applied after it.
+                return Ok(Vote::Queued);
+            }
+            tokio::time::sleep(nap).await;
+            nap = (nap * 2).min(Duration::from_millis(50));
+        }
+        // Applied: counted if the history has it since the vote was queued.
+        let recorded = store.history(execution_arn, Some(before), 1000, false).await?.iter().any(|(_, text)| {
+            serde_json::from_str::<Value>(text).is_ok_and(|e| {
+                let d = &e["taskAnswerRecordedEventDetails"];
+                e["type"] == "TaskAnswerRecorded" && d["taskId"].as_i64() == Some(task_id) && d["answeredBy"] == by
+            })
+        });
+        if recorded {
+            return Ok(Vote::Counted);
+        }
+        Ok(match store.get_task(execution_arn, task_id).await? {
+            Some(t) if t.token_hash.is_some() => Vote::AlreadyVoted,
+            _ => Vote::NotWaiting,
+        })
     }
 
     pub async fn send_task_heartbeat(&self, token: &str) -> Result<(), EngineError> {
@@ -651,31 +758,34 @@ impl Engine {
         let mut exec: Execution = serde_json::from_str(&state).map_err(|e| StoreError::Backend(e.to_string()))?;
         let def = self.definition(&row.definition)?;
         let missing = self.missing_activities(&row.definition).await?;
-        let mut outs = Vec::with_capacity(events.len());
-        let mut finished_tasks = Vec::new();
-        for (_, payload) in &events {
-            let Ok(event) = serde_json::from_str::<Event>(payload) else {
-                tracing::warn!(execution = %arn, payload, "dropping an event that does not parse");
-                continue;
-            };
-            if let Some(task) = event.ending_task() {
-                finished_tasks.push(task as i64);
-            }
-            let voted = match &event {
-                Event::TaskVote { task, .. } => Some(*task),
-                _ => None,
-            };
-            let now = now_ms();
-            let out = self.with_random(|random| {
-                let mut env = Env { now, random, missing_activities: &missing };
-                interpreter::step(&def, &mut exec, event, &mut env)
-            });
-            // A vote that decided its task ends it: its token is no longer valid.
-            if let Some(task) = voted.filter(|t| !exec.open_tasks().any(|open| open == *t)) {
-                finished_tasks.push(task as i64);
-            }
-            outs.push(out);
-        }
+        let execution = arn.to_owned();
+        let (exec, outs, finished_tasks) = self
+            .interpret(move |random| {
+                let mut outs = Vec::with_capacity(events.len());
+                let mut finished_tasks = Vec::new();
+                for (_, payload) in &events {
+                    let Ok(event) = serde_json::from_str::<Event>(payload) else {
+                        tracing::warn!(execution = %execution, payload, "dropping an event that does not parse");
+                        continue;
+                    };
+                    if let Some(task) = event.ending_task() {
+                        finished_tasks.push(task as i64);
+                    }
+                    let voted = match &event {
+                        Event::TaskVote { task, .. } => Some(*task),
+                        _ => None,
+                    };
+                    let mut env = Env { now: now_ms(), random: &mut *random, missing_activities: &missing };
+                    let out = interpreter::step(&def, &mut exec, event, &mut env);
+                    // A vote that decided its task ends it: its token is no longer valid.
+                    if let Some(task) = voted.filter(|t| !exec.open_tasks().any(|open| open == *t)) {
+                        finished_tasks.push(task as i64);
+                    }
+                    outs.push(out);
+                }
+                (exec, outs, finished_tasks)
+            })
+            .await?;
         let mut commit = self.build_commit(arn, row.version, &exec, outs, consumed, finished_tasks);
         commit.release = release;
         store.commit(&commit).await?;
@@ -783,6 +893,13 @@ impl Engine {
                         let kind =
                             if req.resource.contains(":activity:") { TaskKind::Activity } else { TaskKind::Invoke };
                         let token_hash = req.token.as_deref().and_then(token_hash);
+                        let (message, deadline) = match (&token_hash, &req.token) {
+                            (Some(_), Some(token)) => (
+                                Some(shown_message(&req.input, token)),
+                                req.timeout_seconds.map(|s| now.saturating_add(s.saturating_mul(1000) as i64)),
+                            ),
+                            _ => (None, None),
+                        };
                         let row = TaskRow {
                             execution_arn: arn.to_owned(),
                             task_id: req.task as i64,
@@ -795,6 +912,8 @@ impl Engine {
                             worker: None,
                             created: now,
                             lease_until: None,
+                            message,
+                            deadline,
                         };
                         if self.inner.config.reminders {
                             messages.extend(crate::reminders::first_message(&row, &req));

@@ -234,8 +234,8 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
     std::fs::create_dir_all(&opts.data_dir)
         .map_err(|source| ServeError::DataDir { path: opts.data_dir.display().to_string(), source })?;
     check_credentials(&opts.functions)?;
-    let store = open_store(opts).await?;
     crate::triggers::check(&opts.functions.triggers)?;
+    let store = open_store(opts).await?;
     // Functions call back into this server (SDK calls inside a handler): tell them where.
     let mut functions = opts.functions.clone();
     functions.host = FunctionHost {
@@ -335,6 +335,8 @@ fn check_exposure(addr: &SocketAddr, opts: &ServeOptions) -> Result<(), ServeErr
 
 /// Serve until Ctrl-C.
 pub async fn serve(mut opts: ServeOptions) -> Result<(), ServeError> {
+    // A configuration the router cannot take is refused before anything listens.
+    crate::triggers::check(&opts.functions.triggers)?;
     let host = if opts.host == "localhost" { "127.0.0.1" } else { opts.host.as_str() };
     let addr: SocketAddr = format!("{host}:{}", opts.port)
         .parse()
@@ -346,6 +348,7 @@ pub async fn serve(mut opts: ServeOptions) -> Result<(), ServeError> {
     let addr = listener.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
     opts.port = addr.port();
     let state = assemble(&opts).await?;
+    let app = router(state);
     let shown = opts.store.as_deref().map_or_else(|| opts.data_dir.join("baton.db").display().to_string(), redact);
     tracing::info!(%addr, store = %shown, "serving the Step Functions API");
     eprintln!("baton: listening on http://{addr} (store: {shown})");

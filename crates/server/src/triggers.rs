@@ -34,8 +34,19 @@ use serde_json::{json, Map, Value};
 use crate::api::date;
 use crate::{AppState, SharedState};
 
-/// Paths Baton serves itself, which a trigger may not take.
+/// Paths Baton serves itself besides the console's, which a trigger may not take.
 const RESERVED: [&str; 3] = ["/", "/health", "/metrics"];
+
+/// Whether Baton serves `path` itself: the API, health, metrics, and the console's pages and
+/// signed links.
+fn reserved(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    let path = if path.is_empty() { "/" } else { path };
+    RESERVED.contains(&path)
+        || crate::console::PATHS.contains(&path)
+        || path.starts_with(crate::console::LINKS)
+        || path == crate::console::LINKS.trim_end_matches('/')
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
@@ -51,7 +62,7 @@ pub enum TriggerError {
 pub fn check(triggers: &BTreeMap<String, TriggerConfig>) -> Result<(), TriggerError> {
     let mut seen: BTreeMap<(String, String), &str> = BTreeMap::new();
     for (name, t) in triggers {
-        if RESERVED.contains(&t.path.as_str()) {
+        if reserved(&t.path) {
             return Err(TriggerError::Reserved(name.clone(), t.path.clone()));
         }
         if t.path.contains("//") || t.path.contains('*') || t.path.contains('{') || t.path.contains(':') {
@@ -288,6 +299,10 @@ mod tests {
         let mut t = BTreeMap::new();
         t.insert("a".to_owned(), trigger("/health", "GET"));
         assert!(matches!(check(&t), Err(TriggerError::Reserved(..))));
+        for console in ["/inbox", "/inbox/answer/", "/login", "/link/x", "/execution"] {
+            let t = BTreeMap::from([("a".to_owned(), trigger(console, "POST"))]);
+            assert!(matches!(check(&t), Err(TriggerError::Reserved(..))), "{console}");
+        }
         let mut t = BTreeMap::new();
         t.insert("a".to_owned(), trigger("/orders", "POST"));
         t.insert("b".to_owned(), trigger("/orders", "post"));

@@ -177,6 +177,13 @@ pub struct TaskRow {
     pub worker: Option<String>,
     pub created: Millis,
     pub lease_until: Option<Millis>,
+    /// What a person answering the task is shown, kept with the task from its scheduling
+    /// until its end, so its restrictions (assignees, exclusions, approvals, form) never
+    /// depend on the history: the message it was sent (JSON text, the task token left out).
+    /// Tasks with a token only.
+    pub message: Option<String>,
+    /// When the task times out (`TimeoutSeconds` after it was scheduled), if it does.
+    pub deadline: Option<Millis>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

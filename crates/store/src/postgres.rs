@@ -95,6 +95,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE executions ADD COLUMN started_by TEXT;
     DROP TABLE answers;
     "#,
+    // 6: what a person answering a task is shown (its message, with the restrictions it
+    // names, and its deadline), kept with the task rather than found in the history (the
+    // embedded store's migration 7).
+    r#"
+    ALTER TABLE tasks ADD COLUMN message TEXT;
+    ALTER TABLE tasks ADD COLUMN deadline BIGINT;
+    "#,
 ];
 
 /// An execution no other owner holds: `$1` the ARN, `$2` the claiming owner, `$3` now.
@@ -104,7 +111,8 @@ const SM_COLS: &str = "arn, name, definition, role_arn, kind, created, updated, 
 const EXEC_COLS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, version_arn, \
                          alias_arn, definition, redrive_count, redrive_date, version, parent, started_by";
 const TASK_COLS: &str =
-    "execution_arn, task_id, kind, resource, state_name, request, token_hash, status, worker, created, lease_until";
+    "execution_arn, task_id, kind, resource, state_name, request, token_hash, status, worker, created, lease_until, \
+     message, deadline";
 const VERSION_COLS: &str = "arn, state_machine_arn, version, definition, role_arn, revision_id, description, created";
 const ALIAS_COLS: &str = "arn, state_machine_arn, name, description, routing, created, updated";
 
@@ -195,6 +203,8 @@ fn task_from_row(r: &Row) -> TaskRow {
         worker: r.get(8),
         created: r.get(9),
         lease_until: r.get(10),
+        message: r.get(11),
+        deadline: r.get(12),
     }
 }
 
@@ -325,7 +335,7 @@ async fn apply_commit_children(tx: &deadpool_postgres::Transaction<'_>, c: &Comm
     for t in &c.tasks_added {
         tx.execute(
             &format!(
-                "INSERT INTO tasks ({TASK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                "INSERT INTO tasks ({TASK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (execution_arn, task_id) DO NOTHING"
             ),
             &[
@@ -340,6 +350,8 @@ async fn apply_commit_children(tx: &deadpool_postgres::Transaction<'_>, c: &Comm
                 &t.worker,
                 &t.created,
                 &t.lease_until,
+                &t.message,
+                &t.deadline,
             ],
         )
         .await

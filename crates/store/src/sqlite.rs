@@ -97,6 +97,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE executions ADD COLUMN started_by TEXT;
     DROP TABLE answers;
     "#,
+    // 7: what a person answering a task is shown (its message, with the restrictions it
+    // names, and its deadline), kept with the task rather than found in the history.
+    r#"
+    ALTER TABLE tasks ADD COLUMN message TEXT;
+    ALTER TABLE tasks ADD COLUMN deadline INTEGER;
+    "#,
 ];
 
 /// A call on one connection, run on the thread that owns it.
@@ -308,7 +314,8 @@ const SM_COLS: &str = "arn, name, definition, role_arn, kind, created, updated, 
 const EXEC_COLS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, version_arn, \
                          alias_arn, definition, redrive_count, redrive_date, version, parent, started_by";
 const TASK_COLS: &str =
-    "execution_arn, task_id, kind, resource, state_name, request, token_hash, status, worker, created, lease_until";
+    "execution_arn, task_id, kind, resource, state_name, request, token_hash, status, worker, created, lease_until, \
+     message, deadline";
 
 fn exec_from_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRow> {
     Ok(ExecutionRow {
@@ -348,6 +355,8 @@ fn task_from_row(r: &Row<'_>) -> rusqlite::Result<TaskRow> {
         worker: r.get(8)?,
         created: r.get(9)?,
         lease_until: r.get(10)?,
+        message: r.get(11)?,
+        deadline: r.get(12)?,
     })
 }
 
@@ -411,7 +420,7 @@ fn apply_commit_children(tx: &rusqlite::Transaction<'_>, c: &Commit) -> rusqlite
             del.execute(params![c.execution_arn, id])?;
         }
         let mut ins = tx.prepare_cached(&format!(
-            "INSERT OR REPLACE INTO tasks ({TASK_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            "INSERT OR REPLACE INTO tasks ({TASK_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
         ))?;
         for t in &c.tasks_added {
             ins.execute(params![
@@ -425,7 +434,9 @@ fn apply_commit_children(tx: &rusqlite::Transaction<'_>, c: &Commit) -> rusqlite
                 t.status.as_str(),
                 t.worker,
                 t.created,
-                t.lease_until
+                t.lease_until,
+                t.message,
+                t.deadline
             ])?;
         }
     }

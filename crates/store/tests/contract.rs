@@ -82,6 +82,8 @@ fn task(arn: &str, id: i64, kind: TaskKind, resource: &str, token: Option<&[u8]>
         worker: None,
         created: id,
         lease_until: None,
+        message: token.map(|_| format!(r#"{{"BatonAssignee":"p{id}"}}"#)),
+        deadline: token.map(|_| id + 1000),
     }
 }
 
@@ -211,6 +213,8 @@ async fn an_activity_task_goes_to_one_worker(s: &dyn Store) {
     let stored = s.get_task("a", 1).await.expect("get").expect("still open");
     assert_eq!(stored.request, "{}", "the token is not kept after it is handed out");
     assert_eq!(stored.worker.as_deref(), Some("w1"));
+    assert_eq!(stored.message.as_deref(), Some(r#"{"BatonAssignee":"p1"}"#), "what people see stays with the task");
+    assert_eq!(stored.deadline, Some(1001));
 }
 
 async fn invocations_are_leased_and_taken_over_when_the_lease_ends(s: &dyn Store) {

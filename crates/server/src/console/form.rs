@@ -55,10 +55,11 @@ fn find_in(v: &Value, depth: usize) -> Option<Vec<Field>> {
 fn parse_field(v: &Value) -> Option<Field> {
     let name = v.get("name")?.as_str()?.to_owned();
     let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    // Trimmed, as answers are: a value written with spaces around it can still be chosen.
     let allowed: Vec<String> = v
         .get("allowed")
         .and_then(Value::as_array)
-        .map(|a| a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned)).collect())
+        .map(|a| a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), |s| s.trim().to_owned())).collect())
         .unwrap_or_default();
     let kind = text("type").unwrap_or_else(|| if allowed.is_empty() { "text".into() } else { "select".into() });
     Some(Field {
@@ -180,5 +181,13 @@ mod tests {
             validate(&fields, &params(&[("f.score", "1"), ("f.grade", "maybe")])),
             Err("grade: 'maybe' is not one of pass, fail".into())
         );
+    }
+
+    #[test]
+    fn allowed_values_with_spaces_around_them_can_be_chosen() {
+        let fields = find(&json!({"BatonForm": [{"name": "grade", "allowed": [" pass ", "fail  "]}]}));
+        assert!(render(&fields).contains("<option>pass</option>"), "{}", render(&fields));
+        assert_eq!(validate(&fields, &params(&[("f.grade", "pass")])), Ok(json!({"grade": "pass"})));
+        assert_eq!(validate(&fields, &params(&[("f.grade", " fail ")])), Ok(json!({"grade": "fail"})));
     }
 }

@@ -2,9 +2,12 @@
 //! answer reaches the engine as SendTaskSuccess/SendTaskFailure would, by the task's token
 //! hash, so a task is answered at most once however many people try.
 //!
-//! What a task shows a person comes from the history (the `*Scheduled` event of its state):
-//! its message (the parameters or input it was sent), its deadline (`TimeoutSeconds`), and a
-//! form when the message describes one (see [`super::form`]).
+//! What a task shows a person is kept with the task itself (its store row, written when the
+//! task is scheduled): its message (the parameters or input it was sent, the token left
+//! out), with the restrictions it names (assignees, exclusions, approvals, a form, see
+//! [`super::form`]), and its deadline (`TimeoutSeconds`). A task is always named by its own
+//! identity (execution and task id), never by its state name, which many tasks of a Map or
+//! Parallel share.
 //!
 //! Every answer is audited in the execution's history as a `TaskAnswerRecorded` event (who,
 //! via what, from where, what they were shown and what they answered), written with the
@@ -19,7 +22,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
-use engine::service::{now_ms, EngineError, TaskAnswer};
+use engine::service::{now_ms, EngineError, TaskAnswer, Vote};
 use serde_json::{json, Map, Value};
 use store::{TaskKind, TaskRow};
 
@@ -30,7 +33,8 @@ use crate::SharedState;
 
 /// Tasks listed at most.
 const INBOX_LIMIT: usize = 500;
-/// History events read backwards to find what a task was sent.
+/// History events read backwards to find the votes on a task (and, for a task scheduled
+/// before tasks kept their message, what it was sent).
 const SCAN: usize = 400;
 
 /// A task waiting for a person, with what it was sent.
@@ -49,22 +53,49 @@ pub struct Waiting {
     pub votes: Vec<(String, bool)>,
 }
 
-/// What the history says about an open task.
+/// What a person is shown of an open task: its message, restrictions and deadline kept with
+/// the task itself (so they are the task's own, whatever its state name, and however long
+/// the history is), and the votes cast on it so far.
 pub async fn describe(state: &SharedState, task: TaskRow) -> Waiting {
-    let mut found: Option<Value> = None;
-    let mut pending: Option<Value> = None;
     let mut votes = Vec::new();
     if let Ok(events) = state.engine.store().history(&task.execution_arn, Some(i64::MAX), SCAN, true).await {
         for (_, text) in events {
             let Ok(event) = serde_json::from_str::<Value>(&text) else { continue };
-            let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
-            if kind == "TaskAnswerRecorded" {
+            if event.get("type").and_then(Value::as_str) == Some("TaskAnswerRecorded") {
                 let d = &event["taskAnswerRecordedEventDetails"];
                 if d["taskId"].as_i64() == Some(task.task_id) && d.get("approvals").is_some() {
                     let by = d["answeredBy"].as_str().unwrap_or_default().to_owned();
                     votes.push((by, d["decision"].as_str() == Some("approve")));
                 }
-            } else if kind.ends_with("Scheduled") {
+            }
+        }
+    }
+    let (message, scheduled_at, deadline) = match &task.message {
+        Some(m) => (m.clone(), Some(task.created), task.deadline),
+        None => scheduled_before_upgrade(state, &task).await,
+    };
+    let parsed = serde_json::from_str::<Value>(&message).unwrap_or(Value::Null);
+    let fields = form::find(&parsed);
+    let approvals_needed = access::approvals_needed(&parsed);
+    let started_by = match state.engine.store().get_execution(&task.execution_arn).await {
+        Ok(Some(row)) => row.started_by,
+        _ => None,
+    };
+    votes.reverse();
+    Waiting { task, message, scheduled_at, deadline, fields, started_by, approvals_needed, votes }
+}
+
+/// A task scheduled before tasks kept their message: (message, scheduled at, deadline) from
+/// the newest `*Scheduled` event of its state in the last [`SCAN`] events. Such a task has
+/// nothing else to go by; every task scheduled since carries its own.
+async fn scheduled_before_upgrade(state: &SharedState, task: &TaskRow) -> (String, Option<i64>, Option<i64>) {
+    let mut found: Option<Value> = None;
+    let mut pending: Option<Value> = None;
+    if let Ok(events) = state.engine.store().history(&task.execution_arn, Some(i64::MAX), SCAN, true).await {
+        for (_, text) in events {
+            let Ok(event) = serde_json::from_str::<Value>(&text) else { continue };
+            let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
+            if kind.ends_with("Scheduled") {
                 pending = Some(event);
             } else if event
                 .get("stateEnteredEventDetails")
@@ -91,15 +122,7 @@ pub async fn describe(state: &SharedState, task: TaskRow) -> Waiting {
         .and_then(Value::as_i64)
         .zip(scheduled_at.or(Some(task.created)))
         .map(|(s, at)| at + s * 1000);
-    let parsed = serde_json::from_str::<Value>(&message).unwrap_or(Value::Null);
-    let fields = form::find(&parsed);
-    let approvals_needed = access::approvals_needed(&parsed);
-    let started_by = match state.engine.store().get_execution(&task.execution_arn).await {
-        Ok(Some(row)) => row.started_by,
-        _ => None,
-    };
-    votes.reverse();
-    Waiting { task, message, scheduled_at, deadline, fields, started_by, approvals_needed, votes }
+    (message, scheduled_at, deadline)
 }
 
 impl Waiting {
@@ -160,11 +183,12 @@ fn card(w: &Waiting, user: Option<&User>, now: i64) -> String {
         None => "none".into(),
     };
     let mut out = format!(
-        "<div class=\"card task\" data-execution=\"{ea}\" data-state=\"{sn}\" style=\"margin-bottom:14px\">\
+        "<div class=\"card task\" data-execution=\"{ea}\" data-task=\"{tid}\" data-state=\"{sn}\" style=\"margin-bottom:14px\">\
          <p><b>{sn}</b> in <a href=\"/execution?arn={eu}\">{en}</a> · {kind} · waiting {age} · deadline {deadline}</p>\
          <details open><summary>Message</summary>{msg}</details>",
         ea = escape(&t.execution_arn),
         sn = escape(&t.state_name),
+        tid = t.task_id,
         eu = url(&t.execution_arn),
         en = escape(execution_name(&t.execution_arn)),
         age = age(now - w.scheduled_at.unwrap_or(t.created)),
@@ -223,6 +247,8 @@ pub enum Refusal {
     Invalid(String),
     /// Nobody waits for this answer any more (answered, timed out, execution ended).
     Gone,
+    /// This person has answered the task already (a vote counts once).
+    AlreadyAnswered,
     Failed(String),
 }
 
@@ -303,11 +329,12 @@ pub async fn deliver(
             // Without a name every anonymous vote would be the same person's: one vote.
             let by = who.person.clone().unwrap_or_else(|| format!("anonymous ({})", who.via));
             audit.insert("answeredBy".into(), json!(by));
-            state
-                .engine
-                .vote_on_task(&t.execution_arn, t.task_id, &by, approve, needed, audit)
-                .await
-                .map(|()| Delivered::Voted)
+            match state.engine.vote_on_task(&t.execution_arn, t.task_id, &by, approve, needed, audit).await {
+                Ok(Vote::Counted | Vote::Queued) => Ok(Delivered::Voted),
+                Ok(Vote::AlreadyVoted) => return Err(Refusal::AlreadyAnswered),
+                Ok(Vote::NotWaiting) => return Err(Refusal::Gone),
+                Err(e) => Err(e),
+            }
         }
         _ => state
             .engine
@@ -354,6 +381,11 @@ pub fn refusal_page(r: Refusal) -> Response {
             "This task is no longer waiting",
             "It was answered already, timed out, or its execution ended. Nothing was changed.",
         ),
+        Refusal::AlreadyAnswered => error_page(
+            StatusCode::CONFLICT,
+            "You have answered already",
+            "Each person answers once. Nothing was changed.",
+        ),
         Refusal::Failed(m) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "The answer could not be delivered", &m),
     }
 }
@@ -388,11 +420,7 @@ pub async fn answer(
         Err(r) => return refusal_page(r),
     };
     if user.as_ref().is_some_and(|u| waiting.approvals_needed.is_some() && waiting.voted(&u.name)) {
-        return error_page(
-            StatusCode::CONFLICT,
-            "You have answered already",
-            "Each person answers once. Nothing was changed.",
-        );
+        return refusal_page(Refusal::AlreadyAnswered);
     }
     let who = Answerer { person: user.as_ref().map(|u| u.name.clone()), via: "inbox", from };
     let delivered = match deliver(&state, &waiting, answer, vote_of(&params), who).await {

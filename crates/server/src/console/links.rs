@@ -63,11 +63,7 @@ async fn open(state: &SharedState, signed: &str) -> Result<(LinkClaim, Waiting),
             ));
         }
         if waiting.approvals_needed.is_some() && waiting.voted(&person.name) {
-            return Err(error_page(
-                StatusCode::CONFLICT,
-                "You have answered already",
-                "Each person answers once. Nothing was changed.",
-            ));
+            return Err(inbox::refusal_page(Refusal::AlreadyAnswered));
         }
     }
     Ok((claim, waiting))
@@ -143,15 +139,17 @@ pub async fn act(
     };
     let person = claim.who.as_deref().map(|p| access::person(&state, p).name);
     let who = inbox::Answerer { person, via: "link", from };
-    if let Err(r) = inbox::deliver(&state, &w, answer, inbox::vote_of(&params), who).await {
-        return inbox::refusal_page(r);
-    }
+    let delivered = match inbox::deliver(&state, &w, answer, inbox::vote_of(&params), who).await {
+        Ok(d) => d,
+        Err(r) => return inbox::refusal_page(r),
+    };
     tracing::info!(execution = claim.execution_arn, state = w.task.state_name, "task answered through a signed link");
+    let what = match delivered {
+        inbox::Delivered::Answered => "was sent",
+        inbox::Delivered::Voted => "was recorded; the task goes on once enough people have answered",
+    };
     page(
         "Thank you",
-        &format!(
-            "<h1>Thank you</h1><p class=\"ok\">Your answer to <b>{}</b> was recorded.</p>",
-            escape(&w.task.state_name)
-        ),
+        &format!("<h1>Thank you</h1><p class=\"ok\">Your answer to <b>{}</b> {what}.</p>", escape(&w.task.state_name)),
     )
 }

@@ -35,6 +35,12 @@ const PAGE: usize = 50;
 /// History events shown on an execution's page.
 const HISTORY_SHOWN: usize = 2000;
 
+/// The paths the console serves (signed links are under [`LINKS`]): no trigger may take them.
+pub const PATHS: [&str; 9] =
+    ["/", "/machine", "/executions", "/execution", "/inbox", "/inbox/answer", "/mail", "/login", "/logout"];
+/// Signed task links are `LINKS` followed by the signed claim.
+pub const LINKS: &str = "/link/";
+
 /// The console's routes. Pages and the inbox need a signed-in person when users are
 /// configured; signed links and the sign-in page do not.
 pub fn routes(state: SharedState) -> Router<SharedState> {
