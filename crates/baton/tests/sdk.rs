@@ -591,15 +591,12 @@ async fn signed_calls_with_credentials_configured() {
     let arn = create(&right, "signed-sdk", &definition("P", json!({"P": {"Type": "Pass", "End": true}}))).await;
     let started = right.start_execution().state_machine_arn(&arn).send().await.expect("a signed call works");
     assert_eq!(wait_done(&right, started.execution_arn()).await.status(), &ExecutionStatus::Succeeded);
-    let code = |e: aws_sdk_sfn::error::SdkError<_, _>| {
-        use aws_sdk_sfn::error::ProvideErrorMetadata;
-        e.into_service_error().code().map(str::to_owned)
-    };
+    use aws_sdk_sfn::error::ProvideErrorMetadata;
     let wrong = common::client_with_keys(&server, "AKIABATONCI", "not-the-secret");
     let e = wrong.list_state_machines().send().await.expect_err("a wrong secret is refused");
-    assert_eq!(code(e).as_deref(), Some("InvalidSignatureException"));
+    assert_eq!(e.into_service_error().code(), Some("InvalidSignatureException"));
     let unknown = common::client_with_keys(&server, "AKIAUNKNOWN", "ci-secret");
     let e = unknown.list_state_machines().send().await.expect_err("an unknown key is refused");
-    assert_eq!(code(e).as_deref(), Some("UnrecognizedClientException"));
+    assert_eq!(e.into_service_error().code(), Some("UnrecognizedClientException"));
     server.assert_no_panic();
 }
