@@ -352,7 +352,7 @@ pub async fn serve(mut opts: ServeOptions) -> Result<(), ServeError> {
     let shown = opts.store.as_deref().map_or_else(|| opts.data_dir.join("baton.db").display().to_string(), redact);
     tracing::info!(%addr, store = %shown, "serving the Step Functions API");
     eprintln!("baton: listening on http://{addr} (store: {shown})");
-    accept_loop(listener, router(state), opts.connections, async {
+    accept_loop(listener, app, opts.connections, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
