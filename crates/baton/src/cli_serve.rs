@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use engine::functions::Config;
 use engine::service::ACTIVITY_POLL_MS;
-use server::serve::{serve, ServeOptions};
+use server::serve::{serve, Durability, ServeOptions};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -41,6 +41,12 @@ pub struct ServeArgs {
     /// http://HOST:PORT.
     #[arg(long, env = "BATON_PUBLIC_URL")]
     public_url: Option<String>,
+    /// When a write is answered: `full` (the default) once it is on disk, so it survives
+    /// power loss; `relaxed` once the operating system has it, so it survives Baton
+    /// crashing but power loss may take the last moments of writes. Default from `[store]
+    /// durability` in baton.toml.
+    #[arg(long, env = "BATON_DURABILITY")]
+    durability: Option<Durability>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -54,6 +60,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         },
         None => Config::default(),
     };
+    let durability = args.durability.or(functions.store.durability).unwrap_or_default();
     let opts = ServeOptions {
         host: args.host,
         port: args.port,
@@ -64,6 +71,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         account: args.account,
         activity_poll_ms: args.activity_poll_ms,
         public_url: args.public_url,
+        durability,
     };
     return_freed_memory();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -130,6 +130,7 @@ async fn main() {
         account: "123456789012".into(),
         activity_poll_ms: 1000,
         public_url: None,
+        durability: Default::default(),
     };
     let state = assemble(&opts).await.expect("the server assembles");
     let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:bench".to_owned();
