@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use engine::functions::Config;
 use engine::service::ACTIVITY_POLL_MS;
-use server::serve::{serve, ServeOptions};
+use server::serve::{serve, Durability, ServeOptions};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -52,6 +52,12 @@ pub struct ServeArgs {
     /// [console.users], no [credentials]). Refused without it.
     #[arg(long, env = "BATON_ALLOW_OPEN")]
     allow_open: bool,
+    /// When a write is answered: `full` (the default) once it is on disk, so it survives
+    /// power loss; `relaxed` once the operating system has it, so it survives Baton
+    /// crashing but power loss may take the last moments of writes. Default from `[store]
+    /// durability` in baton.toml.
+    #[arg(long, env = "BATON_DURABILITY")]
+    durability: Option<Durability>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -65,6 +71,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         },
         None => Config::default(),
     };
+    let durability = args.durability.or(functions.store.durability).unwrap_or_default();
     let opts = ServeOptions {
         host: args.host,
         port: args.port,
@@ -80,6 +87,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             idle_timeout: std::time::Duration::from_secs(args.idle_timeout_seconds.max(1)),
         },
         allow_open: args.allow_open,
+        durability,
     };
     return_freed_memory();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -305,3 +305,56 @@ timeout_seconds = 3600
     }
     server.assert_no_panic();
 }
+
+/// The line `baton serve` prints once it listens, from a process started with `args`, `env`
+/// and a baton.toml holding `config`; the process is then stopped.
+fn listening_line(args: &[&str], env: &[(&str, &str)], config: &str) -> String {
+    use std::io::BufRead;
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("baton-durability-{}-{run}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a folder");
+    std::fs::write(dir.join("baton.toml"), config).expect("baton.toml");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["serve", "--host", "127.0.0.1", "--port", "0", "--config"])
+        .arg(dir.join("baton.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .env_remove("BATON_DURABILITY")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("baton serve starts");
+    let stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let line = stderr.lines().map_while(Result::ok).find(|l| l.contains("listening on")).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    line
+}
+
+#[test]
+fn durability_is_full_unless_relaxed_is_chosen() {
+    assert!(listening_line(&[], &[], "").contains("durability: full"), "full by default");
+    let relaxed_file = "[store]\ndurability = \"relaxed\"\n";
+    assert!(listening_line(&[], &[], relaxed_file).contains("durability: relaxed"), "baton.toml chooses");
+    assert!(
+        listening_line(&[], &[("BATON_DURABILITY", "full")], relaxed_file).contains("durability: full"),
+        "the variable wins over the file"
+    );
+    assert!(
+        listening_line(&["--durability", "relaxed"], &[], "").contains("durability: relaxed"),
+        "the option chooses"
+    );
+    let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["serve", "--port", "0", "--durability", "sometimes"])
+        .output()
+        .expect("baton runs");
+    assert_eq!(wrong.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(said.contains("--durability") && said.contains("use full or relaxed"), "{said}");
+}

@@ -78,6 +78,18 @@ pub struct Config {
     /// ([`crate::aws::Aws::new`]); without it AWS Tasks fail as not configured.
     #[serde(skip)]
     pub aws_client: crate::aws::Aws,
+    /// `[store]`: how the store answers writes.
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[store]` in `baton.toml`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `full` (the default) or `relaxed`; `--durability` and `BATON_DURABILITY` win over it.
+    #[serde(default)]
+    pub durability: Option<store::Durability>,
 }
 
 /// The console's people: `[console.users.NAME]` with a password hash, an email address and

@@ -443,17 +443,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Queue an event that may wait a moment to be applied: the execution is woken after
+    /// Apply an event queued a moment ago that may wait: the execution is woken after
     /// `delay`, or sooner by the next event, which then carries it along in the same commit.
-    async fn push_unhurried(&self, arn: &str, event: &Event, delay: Duration) -> Result<(), EngineError> {
-        let payload = serde_json::to_string(event).map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.inner.store.push_event(arn, &payload).await?;
+    fn wake_unhurried(&self, arn: &str, delay: Duration) {
         let (engine, arn) = (self.clone(), arn.to_owned());
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             engine.wake(&arn);
         });
-        Ok(())
     }
 
     pub async fn stop_execution(
@@ -633,14 +630,22 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.inner.activity_ready.notified();
-            if let Some(task) = self.inner.store.claim_activity_task(activity_arn, worker.unwrap_or("")).await? {
+            // The start is queued with the hand-out, in one write that waits for no sync: a
+            // worker's round trip costs one sync, its answer's.
+            let worker_name = worker.map(str::to_owned);
+            let started: store::AnswerFn = Box::new(move |task: &TaskRow| {
+                serde_json::to_string(&Event::TaskStarted { task: task.task_id as u64, worker_name })
+                    .unwrap_or_default()
+            });
+            if let Some(task) =
+                self.inner.store.claim_activity_task(activity_arn, worker.unwrap_or(""), started).await?
+            {
                 let request: TaskRequest =
                     serde_json::from_str(&task.request).map_err(|e| StoreError::Backend(e.to_string()))?;
                 // A worker often answers within a millisecond or two. Applying its start at
                 // once would make that answer wait for the start's own claim and commit; a
                 // start applied a moment later, or with the answer in one commit, saves both.
-                let started = Event::TaskStarted { task: task.task_id as u64, worker_name: worker.map(str::to_owned) };
-                self.push_unhurried(&task.execution_arn, &started, ACTIVITY_START_DELAY).await?;
+                self.wake_unhurried(&task.execution_arn, ACTIVITY_START_DELAY);
                 let input = self.with_links(&request, &task.execution_arn);
                 return Ok(Some(ActivityTask {
                     token: request.token.unwrap_or_default(),

@@ -132,6 +132,7 @@ async fn main() {
         public_url: None,
         connections: Default::default(),
         allow_open: false,
+        durability: Default::default(),
     };
     let state = assemble(&opts).await.expect("the server assembles");
     let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:bench".to_owned();

@@ -12,7 +12,8 @@ use engine::queues::{Queues, SendMessageTask};
 use engine::service::{Engine, EngineConfig};
 use engine::topics::{PublishTask, Topics};
 use store::postgres::PostgresStore;
-use store::sqlite::SqliteStore;
+use store::sqlite::{SqliteOptions, SqliteStore};
+pub use store::Durability;
 use store::Store;
 
 use crate::arn::Arns;
@@ -38,6 +39,8 @@ pub struct ServeOptions {
     /// Serve on an address other machines reach although nobody signs in (no console users,
     /// no API credentials): an explicit choice, never a default.
     pub allow_open: bool,
+    /// When a write is answered: once on disk (`Full`), or once handed to the OS.
+    pub durability: Durability,
 }
 
 /// What one client may hold of the server: connections beyond `max_connections` wait in the
@@ -107,8 +110,21 @@ fn node_id(data_dir: &std::path::Path) -> Result<String, ServeError> {
         }
     }
     let id = engine::random::OsRandomness::new_execution_name();
-    std::fs::write(&path, &id).map_err(|source| ServeError::DataDir { path: path.display().to_string(), source })?;
+    write_synced(&path, &id).map_err(|source| ServeError::DataDir { path: path.display().to_string(), source })?;
     Ok(id)
+}
+
+/// Write a file that is made once and relied on ever after (links signed with a key lost to
+/// a power failure would stop working): it and its folder entry are on disk before use.
+fn write_synced(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)?;
+    std::fs::File::open(path)?.sync_all()?;
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() { std::path::Path::new(".") } else { dir };
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// The key that signs task links: made once, kept in the data folder (readable by its owner
@@ -130,7 +146,7 @@ fn link_key(data_dir: &std::path::Path) -> Result<Vec<u8>, ServeError> {
     let key: [u8; 32] = rand::random();
     let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
     let error = |source| ServeError::DataDir { path: path.display().to_string(), source };
-    std::fs::write(&path, &text).map_err(error)?;
+    write_synced(&path, &text).map_err(error)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -183,14 +199,16 @@ fn builtin_s3(functions: &mut Config, opts: &ServeOptions) -> Result<Option<s3::
 async fn open_store(opts: &ServeOptions) -> Result<Arc<dyn Store>, ServeError> {
     match &opts.store {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let store =
-                PostgresStore::connect(url).await.map_err(|source| ServeError::Store { path: redact(url), source })?;
+            let store = PostgresStore::connect_durable(url, opts.durability)
+                .await
+                .map_err(|source| ServeError::Store { path: redact(url), source })?;
             Ok(Arc::new(store))
         }
         Some(other) => Err(ServeError::StoreUrl(redact(other))),
         None => {
             let db = opts.data_dir.join("baton.db");
-            let store = SqliteStore::open(&db)
+            let options = SqliteOptions { durability: opts.durability, vfs: None };
+            let store = SqliteStore::open_with(&db, &options)
                 .map_err(|source| ServeError::Store { path: db.display().to_string(), source })?;
             Ok(Arc::new(store))
         }
@@ -350,8 +368,8 @@ pub async fn serve(mut opts: ServeOptions) -> Result<(), ServeError> {
     let state = assemble(&opts).await?;
     let app = router(state);
     let shown = opts.store.as_deref().map_or_else(|| opts.data_dir.join("baton.db").display().to_string(), redact);
-    tracing::info!(%addr, store = %shown, "serving the Step Functions API");
-    eprintln!("baton: listening on http://{addr} (store: {shown})");
+    tracing::info!(%addr, store = %shown, durability = %opts.durability, "serving the Step Functions API");
+    eprintln!("baton: listening on http://{addr} (store: {shown}, durability: {})", opts.durability);
     accept_loop(listener, app, opts.connections, async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -31,6 +31,40 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// When a write is answered, relative to the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// A write is answered once it is on disk (fsync), so it survives power loss. The
+    /// embedded store syncs once for every write made while the previous sync ran (group
+    /// commit).
+    #[default]
+    Full,
+    /// A write is answered once it is in the operating system's hands: it survives the
+    /// process crashing, but power loss may take the last moments of writes.
+    Relaxed,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "full" => Ok(Durability::Full),
+            "relaxed" => Ok(Durability::Relaxed),
+            other => Err(format!("unknown durability {other:?}: use full or relaxed")),
+        }
+    }
+}
+
+impl std::fmt::Display for Durability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Durability::Full => "full",
+            Durability::Relaxed => "relaxed",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateMachineRow {
     pub arn: String,
@@ -365,8 +399,11 @@ pub trait Store: Send + Sync + 'static {
     /// Tasks a person or a worker can answer (they hold a token): activities not yet done and
     /// invocations waiting for their callback. Oldest first, of one execution or of all.
     async fn open_tasks(&self, execution_arn: Option<&str>, limit: usize) -> Result<Vec<TaskRow>>;
-    /// Hand the oldest queued task of an activity to `worker`.
-    async fn claim_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<TaskRow>>;
+    /// Hand the oldest queued task of an activity to `worker` and queue the event `started`
+    /// builds from it, in one transaction. Answered without waiting for the disk: should the
+    /// hand-out be lost with power, the task is queued again, with the same token.
+    async fn claim_activity_task(&self, activity_arn: &str, worker: &str, started: AnswerFn)
+        -> Result<Option<TaskRow>>;
     /// Claim invocations for `owner` to carry out: queued ones, and running ones whose lease
     /// expired (their node died).
     async fn claim_invocations(

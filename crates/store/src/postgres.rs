@@ -14,8 +14,8 @@ use tokio::sync::broadcast;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
 use crate::{
-    prefix_end, ActivityRow, AliasRow, AnswerFn, Claim, Commit, ExecutionRow, Gauges, MessageRow, Millis, QueueRow,
-    Result, StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow, Wake,
+    prefix_end, ActivityRow, AliasRow, AnswerFn, Claim, Commit, Durability, ExecutionRow, Gauges, MessageRow, Millis,
+    QueueRow, Result, StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow, Wake,
 };
 
 const CHANNEL: &str = "baton_wake";
@@ -238,6 +238,21 @@ impl PostgresStore {
     /// listening for other nodes' wake-ups.
     pub async fn connect(url: &str) -> Result<Self> {
         let pg: tokio_postgres::Config = url.parse().map_err(backend)?;
+        Self::connect_with(pg).await
+    }
+
+    /// Connect to `url` with the durability asked for: PostgreSQL answers a commit once its
+    /// WAL is flushed (`synchronous_commit`, on by default), and group-commits on its own;
+    /// [`Durability::Relaxed`] turns `synchronous_commit` off for Baton's sessions.
+    pub async fn connect_durable(url: &str, durability: Durability) -> Result<Self> {
+        let mut pg: tokio_postgres::Config = url.parse().map_err(backend)?;
+        if durability == Durability::Relaxed {
+            let options = match pg.get_options() {
+                Some(given) => format!("{given} -c synchronous_commit=off"),
+                None => "-c synchronous_commit=off".to_owned(),
+            };
+            pg.options(&options);
+        }
         Self::connect_with(pg).await
     }
 
@@ -988,7 +1003,12 @@ impl Store for PostgresStore {
         Ok(rows.first().map(task_from_row))
     }
 
-    async fn claim_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<TaskRow>> {
+    async fn claim_activity_task(
+        &self,
+        activity_arn: &str,
+        worker: &str,
+        started: AnswerFn,
+    ) -> Result<Option<TaskRow>> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
         let rows = tx
@@ -1006,6 +1026,12 @@ impl Store for PostgresStore {
         tx.execute(
             "UPDATE tasks SET status = 'running', worker = $3, request = '{}' WHERE execution_arn = $1 AND task_id = $2",
             &[&task.execution_arn, &task.task_id, &worker],
+        )
+        .await
+        .map_err(backend)?;
+        tx.execute(
+            "INSERT INTO inbox (execution_arn, payload) VALUES ($1, $2)",
+            &[&task.execution_arn, &started(&task)],
         )
         .await
         .map_err(backend)?;

@@ -6,6 +6,12 @@
 //! busy instead of handing a lock from one parked thread to the next, and the threads stay
 //! few and fixed, so the heap does not spread over ever more malloc arenas. Migrations are numbered and append-only; the schema's version is SQLite's
 //! `user_version`.
+//!
+//! Durability ([`Durability`]): with `Full` (the default) a write is answered once the WAL
+//! is synced past its commit, one sync for many writes ([`group_commit`]); writes no client
+//! is answered about do not wait. With `Relaxed` every write is answered at once.
+
+mod group_commit;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,8 +20,8 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use crate::{
-    prefix_end, ActivityRow, AliasRow, AnswerFn, Claim, Commit, ExecutionRow, Gauges, MessageRow, Millis, QueueRow,
-    Result, StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow,
+    prefix_end, ActivityRow, AliasRow, AnswerFn, Claim, Commit, Durability, ExecutionRow, Gauges, MessageRow, Millis,
+    QueueRow, Result, StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -111,7 +117,12 @@ type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
 /// A thread that owns `conn` and runs the jobs sent to it in order; it ends when the
 /// store, the only sender, is dropped. Fixed threads, unlike tokio's blocking pool, which
 /// starts and ends threads and so spreads the heap over more and more malloc arenas.
-fn connection_thread(name: &str, mut conn: Connection) -> Result<std::sync::mpsc::Sender<WriteJob>> {
+/// `ended` runs when the thread ends.
+fn connection_thread(
+    name: &str,
+    mut conn: Connection,
+    ended: impl FnOnce() + Send + 'static,
+) -> Result<std::sync::mpsc::Sender<WriteJob>> {
     let (jobs, queue) = std::sync::mpsc::channel::<WriteJob>();
     std::thread::Builder::new()
         .name(name.to_owned())
@@ -121,14 +132,36 @@ fn connection_thread(name: &str, mut conn: Connection) -> Result<std::sync::mpsc
                 // on with the next.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
             }
+            ended();
         })
         .map_err(backend)?;
     Ok(jobs)
 }
 
+/// How the embedded store is opened.
+#[derive(Debug, Clone, Default)]
+pub struct SqliteOptions {
+    pub durability: Durability,
+    /// The SQLite VFS to open the database with (registered beforehand); SQLite's default
+    /// when `None`.
+    pub vfs: Option<String>,
+}
+
+/// Whether a write's answer waits for its commit to be on disk (with [`Durability::Full`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// Something a client is answered about: answered once on disk.
+    WhenSynced,
+    /// Claims, leases and the engine's own steps: nobody is told they happened, and a restart
+    /// derives them again from what is on disk. Answered at once; the next sync covers them.
+    AtOnce,
+}
+
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
     writer: std::sync::mpsc::Sender<WriteJob>,
+    /// With [`Durability::Full`]: holds answers until the sync that covers their commit.
+    group_commit: Option<std::sync::Arc<group_commit::GroupCommit>>,
     readers: Vec<std::sync::mpsc::Sender<WriteJob>>,
     next_reader: AtomicUsize,
     /// Dropped with the store, which ends the checkpoint thread.
@@ -188,10 +221,15 @@ const WRITER_CACHE_KIB: i64 = 512;
 const READER_CACHE_KIB: i64 = 64;
 const CHECKPOINT_CACHE_KIB: i64 = 16;
 
-fn open_connection(path: &Path, cache_kib: i64) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(backend)?;
+fn open_connection(path: &Path, cache_kib: i64, vfs: Option<&str>) -> Result<Connection> {
+    let conn = match vfs {
+        None => Connection::open(path),
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, rusqlite::OpenFlags::default(), vfs),
+    }
+    .map_err(backend)?;
     // NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the
-    // last commits), and avoids an fsync per commit.
+    // last commits) and syncs no commit; with Durability::Full the group commit syncs the
+    // WAL once for many commits before their answers go out.
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF; \
          PRAGMA cache_size=-{cache_kib};"
@@ -201,19 +239,39 @@ fn open_connection(path: &Path, cache_kib: i64) -> Result<Connection> {
 }
 
 impl SqliteStore {
-    /// Open (creating and migrating as needed) the database at `path`.
+    /// Open (creating and migrating as needed) the database at `path`, fully durable.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, &SqliteOptions::default())
+    }
+
+    /// Open (creating and migrating as needed) the database at `path`.
+    pub fn open_with(path: &Path, options: &SqliteOptions) -> Result<Self> {
+        let vfs = options.vfs.as_deref();
+        let mut dir_to_sync = None;
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(backend)?;
+                dir_to_sync = Some(dir);
             }
         }
-        let mut writer = open_connection(path, WRITER_CACHE_KIB)?;
+        let mut writer = open_connection(path, WRITER_CACHE_KIB, vfs)?;
         migrate(&mut writer)?;
+        if options.durability == Durability::Full {
+            // The database file's own entry in its folder, new or not, is on disk before any
+            // answer relies on it.
+            #[cfg(unix)]
+            if let Ok(dir) = std::fs::File::open(dir_to_sync.unwrap_or(Path::new("."))) {
+                dir.sync_all().map_err(backend)?;
+            }
+        }
+        let group_commit = match options.durability {
+            Durability::Full => Some(group_commit::GroupCommit::start(&writer)?),
+            Durability::Relaxed => None,
+        };
         let readers = (0..4)
             .map(|i| {
-                open_connection(path, READER_CACHE_KIB)
-                    .and_then(|c| connection_thread(&format!("sqlite-reader-{i}"), c))
+                open_connection(path, READER_CACHE_KIB, vfs)
+                    .and_then(|c| connection_thread(&format!("sqlite-reader-{i}"), c, || {}))
             })
             .collect::<Result<Vec<_>>>()?;
         // Checkpoints run on a thread of their own, not inside a commit: SQLite's automatic
@@ -222,24 +280,72 @@ impl SqliteStore {
         writer
             .execute_batch(&format!("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WAL_FILE_KEEP};"))
             .map_err(backend)?;
-        let writer = connection_thread("sqlite-writer", writer)?;
+        let syncer = group_commit.clone();
+        let writer = connection_thread("sqlite-writer", writer, move || {
+            if let Some(syncer) = syncer {
+                syncer.writer_stopped();
+            }
+        })?;
         let (stop_checkpoints, stopped) = std::sync::mpsc::channel::<()>();
-        let checkpointer = open_connection(path, CHECKPOINT_CACHE_KIB)?;
+        let checkpointer = open_connection(path, CHECKPOINT_CACHE_KIB, vfs)?;
         let to_writer = writer.clone();
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint_loop(checkpointer, to_writer, stopped))
             .map_err(backend)?;
-        Ok(Self { writer, readers, next_reader: AtomicUsize::new(0), _stop_checkpoints: stop_checkpoints })
+        Ok(Self {
+            writer,
+            group_commit,
+            readers,
+            next_reader: AtomicUsize::new(0),
+            _stop_checkpoints: stop_checkpoints,
+        })
     }
 
+    /// A write a client is answered about: with [`Durability::Full`] the answer waits until
+    /// the commit, and every commit before it, is on disk.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.write_answered(Answer::WhenSynced, f).await
+    }
+
+    /// A write nobody is told about, re-derived after a crash from what is on disk (see
+    /// [`Answer::AtOnce`]): it is answered without waiting for the disk.
+    async fn write_unsynced<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.write_answered(Answer::AtOnce, f).await
+    }
+
+    async fn write_answered<T: Send + 'static>(
+        &self,
+        when: Answer,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (answer, answered) = tokio::sync::oneshot::channel();
+        let group_commit = self.group_commit.clone();
         let job: WriteJob = Box::new(move |conn| {
-            let _ = answer.send(f(conn));
+            let result = f(conn);
+            match group_commit {
+                None => {
+                    let _ = answer.send(result);
+                }
+                // Failures wait too: an answer such as "already exists" may rest on a write
+                // that is not on disk yet.
+                Some(group) if when == Answer::WhenSynced => group.after_job(
+                    conn,
+                    Some(Box::new(move |synced: Result<()>| {
+                        let _ = answer.send(synced.and(result));
+                    })),
+                ),
+                Some(group) => {
+                    group.after_job(conn, None);
+                    let _ = answer.send(result);
+                }
+            }
         });
         self.writer.send(job).map_err(|_| StoreError::Backend("the writer thread has stopped".into()))?;
         answered.await.map_err(|_| StoreError::Backend("a write failed without an answer".into()))?
@@ -898,7 +1004,9 @@ impl Store for SqliteStore {
 
     async fn commit(&self, commit: &Commit) -> Result<()> {
         let commit = commit.clone();
-        self.write(move |c| {
+        // An execution's own step: no client waits for it, and should the power take it, the
+        // events it consumed are still queued on disk and the step runs again.
+        self.write_unsynced(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let n = tx
                 .execute(
@@ -988,7 +1096,7 @@ impl Store for SqliteStore {
     async fn pending_events(&self, execution_arn: &str) -> Result<Vec<(i64, String)>> {
         let arn = execution_arn.to_owned();
         // Read through the writer: an event pushed a moment ago must be seen.
-        self.write(move |c| {
+        self.write_unsynced(move |c| {
             let mut st = c
                 .prepare_cached("SELECT seq, payload FROM inbox WHERE execution_arn = ?1 ORDER BY seq")
                 .map_err(backend)?;
@@ -1012,7 +1120,7 @@ impl Store for SqliteStore {
     async fn claim_execution(&self, arn: &str, owner: &str, now: Millis, until: Millis) -> Result<bool> {
         let arn = arn.to_owned();
         let owner = owner.to_owned();
-        self.write(move |c| {
+        self.write_unsynced(move |c| {
             let n = c
                 .execute(
                     &format!("UPDATE executions SET lease_owner = ?2, lease_until = ?4 WHERE {LEASE_FREE}"),
@@ -1028,7 +1136,7 @@ impl Store for SqliteStore {
         let arn = arn.to_owned();
         let owner = owner.to_owned();
         // One job on the writer: no other write can come between the claim and the reads.
-        self.write(move |c| {
+        self.write_unsynced(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let events = {
                 let mut st = tx
@@ -1071,7 +1179,7 @@ impl Store for SqliteStore {
     async fn release_execution(&self, arn: &str, owner: &str) -> Result<()> {
         let arn = arn.to_owned();
         let owner = owner.to_owned();
-        self.write(move |c| {
+        self.write_unsynced(move |c| {
             c.execute(
                 "UPDATE executions SET lease_owner = NULL, lease_until = NULL WHERE arn = ?1 AND lease_owner = ?2",
                 params![arn, owner],
@@ -1101,7 +1209,7 @@ impl Store for SqliteStore {
 
     async fn fire_timers(&self, fired: &[(TimerRow, String)]) -> Result<()> {
         let fired = fired.to_vec();
-        self.write(move |c| {
+        self.write_unsynced(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             {
                 let mut del = tx
@@ -1165,10 +1273,15 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<TaskRow>> {
+    async fn claim_activity_task(
+        &self,
+        activity_arn: &str,
+        worker: &str,
+        started: AnswerFn,
+    ) -> Result<Option<TaskRow>> {
         let activity = activity_arn.to_owned();
         let worker = worker.to_owned();
-        self.write(move |c| {
+        self.write_unsynced(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let task = tx
                 .query_row(
@@ -1188,6 +1301,11 @@ impl Store for SqliteStore {
                 params![task.execution_arn, task.task_id, worker],
             )
             .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO inbox (execution_arn, payload) VALUES (?1, ?2)",
+                params![task.execution_arn, started(&task)],
+            )
+            .map_err(backend)?;
             tx.commit().map_err(backend)?;
             task.status = TaskStatus::Running;
             task.worker = Some(worker);
@@ -1204,7 +1322,7 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<TaskRow>> {
         let owner = owner.to_owned();
-        self.write(move |c| {
+        self.write_unsynced(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let tasks = {
                 let mut st = tx
@@ -1243,7 +1361,7 @@ impl Store for SqliteStore {
 
     async fn reclaim_invocations(&self, _owner: &str) -> Result<u64> {
         // One node per embedded store: every lease is the dead run's, whoever it names.
-        self.write(move |c| {
+        self.write_unsynced(move |c| {
             let n = c
                 .execute(
                     "UPDATE tasks SET status = 'queued', worker = NULL, lease_until = NULL \
@@ -1258,7 +1376,7 @@ impl Store for SqliteStore {
 
     async fn set_task_status(&self, execution_arn: &str, task_id: i64, status: TaskStatus) -> Result<()> {
         let arn = execution_arn.to_owned();
-        self.write(move |c| {
+        self.write_unsynced(move |c| {
             let sql = if status == TaskStatus::Submitted {
                 "UPDATE tasks SET status = ?3, lease_until = NULL, request = '{}' WHERE execution_arn = ?1 AND task_id = ?2"
             } else {
@@ -1380,7 +1498,7 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<MessageRow>> {
         let queue = queue.to_owned();
-        self.write(move |c| {
+        self.write_unsynced(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let mut taken = {
                 let mut st = tx

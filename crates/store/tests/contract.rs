@@ -205,9 +205,16 @@ async fn an_activity_task_goes_to_one_worker(s: &dyn Store) {
     let mut c = first_commit("a");
     c.tasks_added = vec![task("a", 1, TaskKind::Activity, "arn:activity:x", Some(b"h1"))];
     s.insert_execution(&execution("a", 1), &c).await.expect("insert");
-    let first = s.claim_activity_task("arn:activity:x", "w1").await.expect("claim");
-    let second = s.claim_activity_task("arn:activity:x", "w2").await.expect("claim");
+    let started =
+        |worker: &'static str| -> store::AnswerFn { Box::new(move |t| format!("started {} by {worker}", t.task_id)) };
+    let first = s.claim_activity_task("arn:activity:x", "w1", started("w1")).await.expect("claim");
+    let second = s.claim_activity_task("arn:activity:x", "w2", started("w2")).await.expect("claim");
     let first = first.expect("the first worker gets the task");
+    assert_eq!(
+        s.pending_events("a").await.expect("events").into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
+        ["started 1 by w1"],
+        "the hand-out queues its start, once"
+    );
     assert!(second.is_none(), "the second worker gets nothing");
     assert_eq!(first.request, r#"{"token":"secret"}"#, "the worker receives the request once");
     let stored = s.get_task("a", 1).await.expect("get").expect("still open");

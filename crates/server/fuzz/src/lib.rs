@@ -54,6 +54,7 @@ fn harness() -> &'static Harness {
             activity_poll_ms: 10,
             public_url: None,
             connections: Default::default(),
+            durability: Default::default(),
             allow_open: false,
         };
         let state: Arc<server::AppState> =
