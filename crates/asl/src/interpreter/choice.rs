@@ -11,7 +11,7 @@ use crate::error::names;
 use crate::eval::Scope;
 use crate::jsonata::QueryFailure;
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
     pub(super) fn run_choice(&mut self, f: FrameId, state: &'a State, c: &'a Choice) -> Flow {
         if state.query_language == QueryLanguage::Jsonata {
             return self.run_jsonata_choice(f, state, c);

@@ -10,7 +10,7 @@ use crate::error::EvalFailure;
 use crate::eval::Scope;
 use crate::template::{compact, DynamicValue};
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
     pub(super) fn run_fail(&mut self, f: FrameId, state: &'a State, fail: &'a Fail) -> Flow {
         let jsonata = state.query_language == QueryLanguage::Jsonata;
         let (error_field, cause_field) = if jsonata { ("Error", "Cause") } else { ("ErrorPath", "CausePath") };

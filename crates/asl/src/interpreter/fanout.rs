@@ -41,7 +41,7 @@ pub(super) struct Tolerance {
     pub(super) percentage: Option<f64>,
 }
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
     /// Run `inputs` as children of the state in frame `f`, `max_concurrency` at a time (0: no
     /// limit). The frame blocks until they have all finished or one failed.
     pub(super) fn start_fanout(

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use super::fanout::Tolerance;
-use super::{fields, integer_value, json_value_text, state_context, Flow, FrameId, FrameVars, Run, StepError};
+use super::{fields, integer_value, json_value_text, state_context, Flow, FrameId, FrameVars, Run, Stage, StepError};
 use crate::definition::{Dynamic, MapState, Payload, QueryLanguage};
 use crate::error::EvalFailure;
 use crate::eval::{PathRef, Scope};
@@ -16,7 +16,7 @@ use crate::io;
 use crate::jsonata::{JsonataTemplate, QueryFailure};
 use crate::template::compact;
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
     /// Select the items, shape each, and start the iterations (with the Map Run of a
     /// distributed Map).
     pub(super) fn run_map(&mut self, f: FrameId, m: &MapState) -> Flow {
@@ -33,6 +33,9 @@ impl<'a> Run<'a> {
                 Err(e) => return Flow::Fail(self.eval_failure(f, e)),
             }
         };
+        if self.state_of(f).query_language == QueryLanguage::JsonPath {
+            self.observe(f, Stage::AfterInputPath, &selected);
+        }
         let prepared = self.map_setup(f, m, &selected);
         let (items, max_concurrency) = match prepared {
             Ok(v) => v,

@@ -44,6 +44,7 @@ use crate::template::compact;
 use crate::timestamp::Millis;
 
 use fanout::Fanout;
+pub use pipeline::{Stage, StageObserver};
 pub use retry_catch::{error_matches, retry_delay_ms};
 use task::TaskWait;
 use variables::{Assigned, FrameVars};
@@ -368,6 +369,17 @@ enum Flow {
 
 /// Start an execution: writes `ExecutionStarted` and runs until everything waits.
 pub fn start(def: &Definition, info: ExecutionInfo, input: Value, env: &mut Env<'_>) -> (Execution, StepOutput) {
+    start_observed(def, info, input, env, None)
+}
+
+/// [`start`], reporting each state's processing stages to `observer`.
+pub fn start_observed(
+    def: &Definition,
+    info: ExecutionInfo,
+    input: Value,
+    env: &mut Env<'_>,
+    observer: Option<&mut dyn StageObserver>,
+) -> (Execution, StepOutput) {
     let mut exec = Execution {
         info,
         input: input.clone(),
@@ -390,6 +402,7 @@ pub fn start(def: &Definition, info: ExecutionInfo, input: Value, env: &mut Env<
         now: env.now,
         out: StepOutput::default(),
         work: Vec::new(),
+        observer,
     };
     let mut started_details = json!({
         "input": compact(&input),
@@ -426,6 +439,17 @@ pub fn start(def: &Definition, info: ExecutionInfo, input: Value, env: &mut Env<
 
 /// Feed one event to a running execution.
 pub fn step(def: &Definition, exec: &mut Execution, event: Event, env: &mut Env<'_>) -> StepOutput {
+    step_observed(def, exec, event, env, None)
+}
+
+/// [`step`], reporting each state's processing stages to `observer`.
+pub fn step_observed(
+    def: &Definition,
+    exec: &mut Execution,
+    event: Event,
+    env: &mut Env<'_>,
+    observer: Option<&mut dyn StageObserver>,
+) -> StepOutput {
     if exec.status.is_terminal() {
         return StepOutput::default();
     }
@@ -437,6 +461,7 @@ pub fn step(def: &Definition, exec: &mut Execution, event: Event, env: &mut Env<
         now: env.now,
         out: StepOutput::default(),
         work: Vec::new(),
+        observer,
     };
     run.handle(event);
     run.drain();
@@ -462,6 +487,7 @@ pub fn redrive(def: &Definition, exec: &mut Execution, env: &mut Env<'_>) -> Opt
         now: env.now,
         out: StepOutput::default(),
         work: Vec::new(),
+        observer: None,
     };
     let prev = run.exec.next_event_id - 1;
     run.emit_raw(prev, EventType::ExecutionRedriven, Details::Fields(fields(json!({"redriveCount": redrive_count}))));
@@ -475,7 +501,7 @@ pub fn redrive(def: &Definition, exec: &mut Execution, env: &mut Env<'_>) -> Opt
     Some(run.out)
 }
 
-struct Run<'a> {
+struct Run<'a, 'o> {
     def: &'a Definition,
     exec: &'a mut Execution,
     random: &'a mut dyn Randomness,
@@ -483,6 +509,8 @@ struct Run<'a> {
     now: Millis,
     out: StepOutput,
     work: Vec<Work>,
+    /// Who sees each state's processing stages; `None` for ordinary runs.
+    observer: Option<&'o mut dyn StageObserver>,
 }
 
 fn fields(v: Value) -> Map<String, Value> {
@@ -513,7 +541,7 @@ fn payload_too_large(v: &Value) -> bool {
     }
 }
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
     fn frame(&self, id: FrameId) -> &Frame {
         self.exec.frames[id].as_ref().expect("frame ids on the work stack refer to live frames")
     }
@@ -753,10 +781,12 @@ impl<'a> Run<'a> {
                     let failure = self.data_limit(f);
                     return self.follow(f, Flow::Fail(failure));
                 }
+                self.observe_variables(f, &assigned);
                 let assigned_variables = match self.apply_assigned(f, assigned) {
                     Ok(a) => a,
                     Err(failure) => return self.follow(f, Flow::Fail(failure)),
                 };
+                self.observe(f, Stage::Output, &output);
                 let state = self.state_of(f);
                 let transition = crate::definition::transition_of(&state.kind).unwrap_or(Transition::End);
                 let ty = EventType::state_exited(state.kind.type_name());
@@ -774,10 +804,12 @@ impl<'a> Run<'a> {
                 }
             }
             Flow::Caught { output, next, assigned } => {
+                self.observe_variables(f, &assigned);
                 let assigned_variables = match self.apply_assigned(f, assigned) {
                     Ok(a) => a,
                     Err(failure) => return self.follow(f, Flow::Fail(failure)),
                 };
+                self.observe(f, Stage::Output, &output);
                 let state = self.state_of(f);
                 let ty = EventType::state_exited(state.kind.type_name());
                 let name = state.name.clone();
@@ -846,6 +878,10 @@ impl<'a> Run<'a> {
     /// Run the current state's work: one dispatch per state type; each state's module reads
     /// its fields in the state's query language.
     fn run_state(&mut self, f: FrameId) -> Flow {
+        if self.observer.is_some() {
+            let input = self.frame(f).input.clone();
+            self.observe(f, Stage::Input, &input);
+        }
         let state = self.state_of(f);
         match &state.kind {
             StateKind::Pass(p) => self.run_pass(f, state, p),

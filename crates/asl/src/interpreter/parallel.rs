@@ -3,18 +3,21 @@
 //! iteration model of [`super::fanout`].
 
 use super::fanout::Tolerance;
-use super::{Flow, FrameId, Run};
+use super::{Flow, FrameId, Run, Stage};
 use crate::definition::{Parallel, QueryLanguage, State};
 use crate::history::{Details, EventType};
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
     pub(super) fn run_parallel(&mut self, f: FrameId, state: &'a State, p: &'a Parallel) -> Flow {
         let effective = if state.query_language == QueryLanguage::Jsonata {
             let raw = self.frame(f).input.clone();
             match &p.arguments {
                 None => raw,
                 Some(args) => match self.jsonata_template(f, args, &raw, "Arguments", None) {
-                    Ok(v) => v,
+                    Ok(v) => {
+                        self.observe(f, Stage::AfterArguments, &v);
+                        v
+                    }
                     Err(q) => return self.query_flow(f, q),
                 },
             }

@@ -9,6 +9,37 @@
 
 use serde_json::{Map, Value};
 
+/// A named stage of a state's processing, as TestState's inspection data names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The state's raw input, each time its work runs (again after a retry).
+    Input,
+    /// After `InputPath`.
+    AfterInputPath,
+    /// After `Parameters`: a JSONPath state's effective input (the same as after InputPath
+    /// when there are none).
+    AfterParameters,
+    /// After `Arguments`: a JSONata Task's or Parallel's effective input.
+    AfterArguments,
+    /// What the state's work gave: a task's output, the outputs of a Parallel's branches or
+    /// a Map's iterations, a Pass state's `Result` (else its effective input).
+    Result,
+    /// After `ResultSelector`.
+    AfterResultSelector,
+    /// After `ResultPath`.
+    AfterResultPath,
+    /// The variables the state assigns as it leaves, as an object.
+    Variables,
+    /// The state's output as it leaves.
+    Output,
+}
+
+/// Sees the value of each stage of each state as an execution runs (TestState's inspection
+/// data, the console's per-state view). Without an observer nothing is built for it.
+pub trait StageObserver {
+    fn stage(&mut self, state: &str, stage: Stage, value: &Value);
+}
+
 use super::{
     eval_failure, live_frame, state_context, whole_number, with_assigned, Assigned, Failure, Flow, FrameId, FrameVars,
     Run, StepError,
@@ -21,7 +52,26 @@ use crate::io;
 use crate::jsonata::{Documents, Expression, JsonataTemplate, QueryFailure};
 use crate::template::Template;
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
+    /// Report a stage's value to the observer, if there is one; nothing happens otherwise.
+    pub(super) fn observe(&mut self, f: FrameId, stage: Stage, value: &Value) {
+        if self.observer.is_none() {
+            return;
+        }
+        let name = &self.state_of(f).name;
+        if let Some(observer) = self.observer.as_deref_mut() {
+            observer.stage(name, stage, value);
+        }
+    }
+
+    /// Report what a state assigns as it leaves (an object of the values).
+    pub(super) fn observe_variables(&mut self, f: FrameId, assigned: &Assigned) {
+        if let (Some(_), Some(vars)) = (&self.observer, assigned) {
+            let vars = Value::Object((**vars).clone());
+            self.observe(f, Stage::Variables, &vars);
+        }
+    }
+
     /// InputPath, then (when given) a payload template over the result.
     pub(super) fn effective_input(
         &mut self,
@@ -29,25 +79,34 @@ impl<'a> Run<'a> {
         template: Option<&Template>,
         token: Option<&str>,
     ) -> Result<Value, Failure> {
-        let state = self.state_of(f);
-        let raw = &live_frame(self.exec, f).input;
-        let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-        let ctx = state_context(self.def, self.exec, f, token);
-        let scope = Scope::new(raw, &ctx).with_variables(&vars);
-        let selected = io::select(&state.input_path, &scope).map_err(|e| eval_failure(self.def, self.exec, f, e))?;
-        match template {
-            None => Ok(selected),
-            Some(t) => {
-                let scope = scope.with_input(&selected);
-                let result = t.eval(&scope, &mut *self.random);
-                result.map_err(|e| eval_failure(self.def, self.exec, f, e))
-            }
-        }
+        let (selected, parameters) = {
+            let state = self.state_of(f);
+            let raw = &live_frame(self.exec, f).input;
+            let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+            let ctx = state_context(self.def, self.exec, f, token);
+            let scope = Scope::new(raw, &ctx).with_variables(&vars);
+            let selected =
+                io::select(&state.input_path, &scope).map_err(|e| eval_failure(self.def, self.exec, f, e))?;
+            let parameters = match template {
+                None => None,
+                Some(t) => {
+                    let scope = scope.with_input(&selected);
+                    let result = t.eval(&scope, &mut *self.random);
+                    Some(result.map_err(|e| eval_failure(self.def, self.exec, f, e))?)
+                }
+            };
+            (selected, parameters)
+        };
+        self.observe(f, Stage::AfterInputPath, &selected);
+        let effective = parameters.unwrap_or(selected);
+        self.observe(f, Stage::AfterParameters, &effective);
+        Ok(effective)
     }
 
     /// After a Task/Parallel/Map produced `result`: `Assign` (reading the raw result), then
     /// ResultSelector, ResultPath and OutputPath; in JSONata, `Output` and `Assign`.
     pub(super) fn after_result(&mut self, f: FrameId, result: Value) -> Flow {
+        self.observe(f, Stage::Result, &result);
         let state = self.state_of(f);
         if state.query_language == QueryLanguage::Jsonata {
             let raw = self.frame(f).input.clone();
@@ -78,8 +137,12 @@ impl<'a> Run<'a> {
                 }
             }
         };
+        self.observe(f, Stage::AfterResultSelector, &selected);
         match io::merge_result(result_path, &self.frame(f).input, selected) {
-            Ok(v) => with_assigned(self.output_path(f, v), assigned),
+            Ok(v) => {
+                self.observe(f, Stage::AfterResultPath, &v);
+                with_assigned(self.output_path(f, v), assigned)
+            }
             Err(e) => Flow::Fail(self.eval_failure(f, e)),
         }
     }

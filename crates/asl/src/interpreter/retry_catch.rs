@@ -13,7 +13,7 @@ use crate::eval::Randomness;
 use crate::history::{Details, EventType};
 use crate::io;
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
     /// Retry (re-running the state after a backoff) or Catch (leaving to the catcher's
     /// state); a failure neither handles comes back as `Flow::Fail`.
     pub(super) fn handle_failure(&mut self, f: FrameId, failure: Failure, children_failed: bool) -> Flow {

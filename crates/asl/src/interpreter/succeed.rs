@@ -4,7 +4,7 @@
 use super::{Flow, FrameId, Run};
 use crate::definition::{QueryLanguage, State};
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
     pub(super) fn run_succeed(&mut self, f: FrameId, state: &'a State) -> Flow {
         if state.query_language == QueryLanguage::Jsonata {
             let raw = self.frame(f).input.clone();

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     fields, integer_value, payload_too_large, state_context, Command, Event, Failure, Flow, FrameId, FrameVars, Phase,
-    Run, StepError, TaskId, TaskRequest, TimerId, TimerPurpose, Work,
+    Run, Stage, StepError, TaskId, TaskRequest, TimerId, TimerPurpose, Work,
 };
 use crate::definition::{Dynamic, Payload, QueryLanguage, Task, DEFAULT_TASK_TIMEOUT_SECONDS};
 use crate::error::{names, EvalFailure};
@@ -83,7 +83,7 @@ impl ResourceKind {
     }
 }
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
     /// `TimeoutSeconds`/`HeartbeatSeconds` (or their `*Path`/JSONata forms) as a number.
     fn resolve_seconds(
         &mut self,
@@ -130,7 +130,10 @@ impl<'a> Run<'a> {
                 None => raw.clone(),
                 Some(args) => {
                     match self.jsonata_template_with_token(f, args, &raw, "Arguments", None, token.as_deref()) {
-                        Ok(v) => v,
+                        Ok(v) => {
+                            self.observe(f, Stage::AfterArguments, &v);
+                            v
+                        }
                         Err(q) => return self.query_flow(f, q),
                     }
                 }

@@ -45,7 +45,7 @@ impl VariableSource for FrameVars<'_> {
     }
 }
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
     /// Set what a state assigned in its frame's scope, checking AWS's rules. Returns the
     /// `assignedVariables` of the exit event.
     pub(super) fn apply_assigned(&mut self, f: FrameId, assigned: Assigned) -> Result<Assigned, Failure> {

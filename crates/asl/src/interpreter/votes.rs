@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::{Event, Phase, Run, TaskId};
 use crate::history::{Details, EventType};
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
     /// A person's answer with its audit record: the record first, then the answer's own
     /// events; nothing when the task no longer waits.
     pub(super) fn task_answered(&mut self, audit: Map<String, Value>, answer: Box<Event>) {

@@ -15,7 +15,7 @@ use crate::jsonata::QueryFailure;
 use crate::template::compact;
 use crate::timestamp::{self, Millis};
 
-impl<'a> Run<'a> {
+impl<'a> Run<'a, '_> {
     pub(super) fn run_wait(&mut self, f: FrameId, state: &'a State, w: &'a Wait) -> Flow {
         if state.query_language == QueryLanguage::Jsonata {
             let raw = self.frame(f).input.clone();
