@@ -18,6 +18,31 @@ pub(super) const WITH_ERROR_OUTPUT: StatesRefs =
     StatesRefs { input: true, result: false, error_output: true, context: true };
 
 impl Parser {
+    /// `Parameters` (JSONPath) or `Arguments` (JSONata): what makes a state's effective input.
+    pub(super) fn input_stages(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        jsonata: bool,
+    ) -> (Option<Template>, Option<JsonataTemplate>) {
+        let parameters = if jsonata { None } else { self.template(obj, "Parameters", at) };
+        (parameters, self.arguments(obj, at, jsonata))
+    }
+
+    /// `ResultSelector` and `ResultPath`: JSONPath only; a JSONata state's `Output` reads
+    /// `$states.result` instead.
+    pub(super) fn result_stages(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        jsonata: bool,
+    ) -> (Option<Template>, ResultPath) {
+        if jsonata {
+            return (None, ResultPath::Replace);
+        }
+        (self.template(obj, "ResultSelector", at), self.result_path(obj, "ResultPath", at))
+    }
+
     /// JSONata's `Arguments`: it reads the input and the context only.
     pub(super) fn arguments(&mut self, obj: &Map<String, Value>, at: &str, jsonata: bool) -> Option<JsonataTemplate> {
         let v = obj.get("Arguments").filter(|_| jsonata)?;

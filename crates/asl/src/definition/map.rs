@@ -157,6 +157,8 @@ impl Parser {
                 );
             }
         }
+        let (result_selector, result_path) = self.result_stages(obj, at, jsonata);
+        let (retry, catch, transition) = self.recovery(obj, at, index, jsonata);
         MapState {
             processor,
             distributed,
@@ -166,11 +168,11 @@ impl Parser {
             max_concurrency: max_concurrency.unwrap_or(Dynamic::Fixed(0)),
             tolerated_failure_count,
             tolerated_failure_percentage,
-            result_selector: if jsonata { None } else { self.template(obj, "ResultSelector", at) },
-            result_path: if jsonata { ResultPath::Replace } else { self.result_path(obj, "ResultPath", at) },
-            retry: self.retriers(obj, at),
-            catch: self.catchers(obj, at, index, jsonata),
-            transition: self.transition(obj, at, index),
+            result_selector,
+            result_path,
+            retry,
+            catch,
+            transition,
             label,
         }
     }

@@ -41,16 +41,10 @@ impl Parser {
                 format!("{at}/Branches"),
             ),
         }
-        Parallel {
-            branches,
-            parameters: if jsonata { None } else { self.template(obj, "Parameters", at) },
-            arguments: self.arguments(obj, at, jsonata),
-            result_selector: if jsonata { None } else { self.template(obj, "ResultSelector", at) },
-            result_path: if jsonata { ResultPath::Replace } else { self.result_path(obj, "ResultPath", at) },
-            retry: self.retriers(obj, at),
-            catch: self.catchers(obj, at, index, jsonata),
-            transition: self.transition(obj, at, index),
-        }
+        let (parameters, arguments) = self.input_stages(obj, at, jsonata);
+        let (result_selector, result_path) = self.result_stages(obj, at, jsonata);
+        let (retry, catch, transition) = self.recovery(obj, at, index, jsonata);
+        Parallel { branches, parameters, arguments, result_selector, result_path, retry, catch, transition }
     }
 }
 

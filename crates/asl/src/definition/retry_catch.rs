@@ -35,6 +35,19 @@ pub struct Catcher {
 }
 
 impl Parser {
+    /// `Retry`, `Catch` and the transition of a state that can fail (Task, Parallel, Map).
+    pub(super) fn recovery(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        index: &HashMap<String, StateId>,
+        jsonata: bool,
+    ) -> (Vec<Retrier>, Vec<Catcher>, Transition) {
+        let retry = self.retriers(obj, at);
+        let catch = self.catchers(obj, at, index, jsonata);
+        (retry, catch, self.transition(obj, at, index))
+    }
+
     pub(super) fn error_equals(&mut self, obj: &Map<String, Value>, at: &str) -> Vec<String> {
         match obj.get("ErrorEquals") {
             Some(Value::Array(items)) if !items.is_empty() => {

@@ -88,18 +88,21 @@ impl Parser {
             ))),
             Some(_) => self.template(obj, "Credentials", at).map(Payload::Path),
         };
+        let (parameters, arguments) = self.input_stages(obj, at, jsonata);
+        let (result_selector, result_path) = self.result_stages(obj, at, jsonata);
+        let (retry, catch, transition) = self.recovery(obj, at, index, jsonata);
         Task {
             resource,
-            parameters: if jsonata { None } else { self.template(obj, "Parameters", at) },
-            arguments: self.arguments(obj, at, jsonata),
-            result_selector: if jsonata { None } else { self.template(obj, "ResultSelector", at) },
-            result_path: if jsonata { ResultPath::Replace } else { self.result_path(obj, "ResultPath", at) },
+            parameters,
+            arguments,
+            result_selector,
+            result_path,
             timeout_seconds,
             heartbeat_seconds,
             credentials,
-            retry: self.retriers(obj, at),
-            catch: self.catchers(obj, at, index, jsonata),
-            transition: self.transition(obj, at, index),
+            retry,
+            catch,
+            transition,
         }
     }
 }
