@@ -73,6 +73,7 @@ impl<'a> Run<'a, '_> {
 
     /// The name under which the state in frame `p` records its iterations in this history:
     /// an inline Map's; a distributed Map and a Parallel record none.
+    #[inline]
     fn recorded_iterations(&self, p: FrameId) -> Option<&'a str> {
         let state = self.state_of(p);
         match &state.kind {
@@ -82,6 +83,7 @@ impl<'a> Run<'a, '_> {
     }
 
     /// `MapIterationStarted` and its kin for iteration `slot`; the event's id, when written.
+    #[inline]
     fn emit_iteration(&mut self, p: FrameId, event_type: EventType, slot: usize) -> Option<u64> {
         let name = self.recorded_iterations(p)?;
         Some(self.emit(p, event_type, Details::Fields(fields(json!({"name": name, "index": slot})))))

@@ -19,6 +19,7 @@ mod choice;
 mod fail;
 mod fanout;
 mod map;
+mod messages;
 mod parallel;
 mod pass;
 mod pipeline;
@@ -44,6 +45,7 @@ use crate::template::compact;
 use crate::timestamp::Millis;
 
 use fanout::Fanout;
+pub use messages::{Command, Event, StepOutput, TaskRequest};
 pub use pipeline::{Stage, StageObserver};
 pub use retry_catch::{error_matches, retry_delay_ms};
 use task::TaskWait;
@@ -70,111 +72,6 @@ pub struct Env<'a> {
     /// Activity ARNs that do not exist (the engine looks up those the definition names). A
     /// Task on one fails the execution with `States.Runtime` when it is entered, as AWS does.
     pub missing_activities: &'a [String],
-}
-
-/// Something that happened outside the interpreter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Event {
-    /// A worker or integration picked the task up (`TaskStarted`, `ActivityStarted`).
-    TaskStarted {
-        task: TaskId,
-        worker_name: Option<String>,
-    },
-    /// The call that hands out a task token succeeded; the task now waits for the callback.
-    TaskSubmitted {
-        task: TaskId,
-        output: Value,
-    },
-    /// `SendTaskHeartbeat`: the heartbeat clock starts again.
-    TaskHeartbeat {
-        task: TaskId,
-    },
-    TaskSucceeded {
-        task: TaskId,
-        output: Value,
-    },
-    TaskFailed {
-        task: TaskId,
-        error: Option<String>,
-        cause: Option<String>,
-    },
-    TimerFired {
-        timer: TimerId,
-    },
-    /// `StopExecution`.
-    Stop {
-        error: Option<String>,
-        cause: Option<String>,
-    },
-    /// A person's answer (`TaskSucceeded` or `TaskFailed`) with its audit record: the
-    /// record goes into the history as `TaskAnswerRecorded` just before the answer's own
-    /// event, or nowhere if the task no longer waits.
-    TaskAnswered {
-        audit: Map<String, Value>,
-        answer: Box<Event>,
-    },
-    /// One person's vote on a task that needs several approvals. Votes are recorded in the
-    /// history (`TaskAnswerRecorded`, with the count so far); a second vote by the same person
-    /// counts once. The task succeeds with `{"approved": false, "approvals": [...],
-    /// "rejectedBy": by}` at the first rejection, or with `{"approved": true, "approvals":
-    /// [...]}` once `needed` different people approved. Votes come one at a time (the
-    /// execution's events are applied in order), so exactly one vote decides.
-    TaskVote {
-        task: TaskId,
-        by: String,
-        approve: bool,
-        needed: u32,
-        audit: Map<String, Value>,
-    },
-}
-
-impl Event {
-    /// The task this event ends when it is applied, if any.
-    pub fn ending_task(&self) -> Option<TaskId> {
-        match self {
-            Event::TaskSucceeded { task, .. } | Event::TaskFailed { task, .. } => Some(*task),
-            Event::TaskAnswered { answer, .. } => answer.ending_task(),
-            _ => None,
-        }
-    }
-}
-
-/// Work the shell must carry out.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Command {
-    InvokeTask(Box<TaskRequest>),
-    /// The task is no longer awaited (timed out, or its branch or execution ended).
-    CancelTask {
-        task: TaskId,
-    },
-    StartTimer {
-        timer: TimerId,
-        fire_at: Millis,
-    },
-    CancelTimer {
-        timer: TimerId,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskRequest {
-    pub task: TaskId,
-    pub state_name: String,
-    pub resource: String,
-    /// The effective input (after InputPath and Parameters).
-    pub input: Value,
-    /// Set for `.waitForTaskToken` resources and activities.
-    pub token: Option<String>,
-    pub timeout_seconds: Option<u64>,
-    pub heartbeat_seconds: Option<u64>,
-    pub credentials: Option<Value>,
-}
-
-/// The result of one call to [`start`] or [`step`].
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct StepOutput {
-    pub events: Vec<HistoryEvent>,
-    pub commands: Vec<Command>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -513,6 +410,7 @@ struct Run<'a, 'o> {
     observer: Option<&'o mut dyn StageObserver>,
 }
 
+#[inline]
 fn fields(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -520,6 +418,7 @@ fn fields(v: Value) -> Map<String, Value> {
     }
 }
 
+#[inline]
 fn payload_too_large(v: &Value) -> bool {
     // Cheap bound first: most payloads are tiny.
     struct Counter(usize);
@@ -542,24 +441,29 @@ fn payload_too_large(v: &Value) -> bool {
 }
 
 impl<'a> Run<'a, '_> {
+    #[inline]
     fn frame(&self, id: FrameId) -> &Frame {
         self.exec.frames[id].as_ref().expect("frame ids on the work stack refer to live frames")
     }
 
+    #[inline]
     fn frame_mut(&mut self, id: FrameId) -> &mut Frame {
         self.exec.frames[id].as_mut().expect("frame ids on the work stack refer to live frames")
     }
 
+    #[inline]
     fn live(&self, id: FrameId) -> bool {
         self.exec.frames.get(id).is_some_and(Option::is_some)
     }
 
+    #[inline]
     fn state_of(&self, id: FrameId) -> &'a State {
         let f = self.frame(id);
         let def: &'a Definition = self.def;
         def.state(f.graph, f.state)
     }
 
+    #[inline]
     fn new_frame(&mut self, graph: GraphId, parent: Option<Parent>, input: Value, last_event: u64) -> FrameId {
         let start = self.def.graph(graph).start_at;
         let silent = parent.as_ref().is_some_and(|p| {
@@ -592,6 +496,7 @@ impl<'a> Run<'a, '_> {
         }
     }
 
+    #[inline]
     fn free_frame(&mut self, id: FrameId) {
         if let Some(vars) = self.exec.frames.get(id).and_then(Option::as_ref).and_then(|f| f.vars.as_ref()) {
             let size: usize = vars.values().map(|v| compact(v).len()).sum();
@@ -605,6 +510,7 @@ impl<'a> Run<'a, '_> {
 
     // ----- events and commands -------------------------------------------------------------
 
+    #[inline]
     fn emit_raw(&mut self, previous: u64, event_type: EventType, details: Details) -> u64 {
         let id = self.exec.next_event_id;
         self.exec.next_event_id += 1;
@@ -619,6 +525,7 @@ impl<'a> Run<'a, '_> {
     }
 
     /// Write an event in a frame's lineage.
+    #[inline]
     fn emit(&mut self, frame: FrameId, event_type: EventType, details: Details) -> u64 {
         if self.frame(frame).silent {
             return self.frame(frame).last_event;
@@ -629,6 +536,7 @@ impl<'a> Run<'a, '_> {
         id
     }
 
+    #[inline]
     fn start_timer(&mut self, purpose: TimerPurpose, delay_ms: u64) -> TimerId {
         let id = self.exec.next_timer;
         self.exec.next_timer += 1;
@@ -638,6 +546,7 @@ impl<'a> Run<'a, '_> {
         id
     }
 
+    #[inline]
     fn cancel_timer(&mut self, id: Option<TimerId>) {
         if let Some(id) = id {
             if self.exec.timers.remove(&id).is_some() {
@@ -852,6 +761,7 @@ impl<'a> Run<'a, '_> {
         self.frame(f).parent.as_ref().is_some_and(|p| matches!(self.state_of(p.frame).kind, StateKind::Parallel(_)))
     }
 
+    #[inline]
     fn move_to(&mut self, f: FrameId, next: StateId, input: Value) {
         let fr = self.frame_mut(f);
         fr.state = next;
@@ -1015,6 +925,7 @@ impl<'a> Run<'a, '_> {
     }
 }
 
+#[inline]
 fn live_frame(exec: &Execution, f: FrameId) -> &Frame {
     exec.frames[f].as_ref().expect("frame ids on the work stack refer to live frames")
 }
@@ -1036,6 +947,7 @@ fn eval_failure(def: &Definition, exec: &Execution, f: FrameId, e: EvalFailure) 
 }
 
 /// The context object for the state frame `f` is in.
+#[inline]
 fn state_context<'s>(
     def: &'s Definition,
     exec: &'s Execution,
@@ -1076,6 +988,7 @@ impl From<QueryFailure> for StepError {
 }
 
 /// Attach a state's assignments to the way it leaves.
+#[inline]
 fn with_assigned(flow: Flow, assigned: Assigned) -> Flow {
     match flow {
         Flow::Exit(output, _) => Flow::Exit(output, assigned),

@@ -54,6 +54,7 @@ use crate::template::Template;
 
 impl<'a> Run<'a, '_> {
     /// Report a stage's value to the observer, if there is one; nothing happens otherwise.
+    #[inline]
     pub(super) fn observe(&mut self, f: FrameId, stage: Stage, value: &Value) {
         if self.observer.is_none() {
             return;
@@ -65,6 +66,7 @@ impl<'a> Run<'a, '_> {
     }
 
     /// Report what a state assigns as it leaves (an object of the values).
+    #[inline]
     pub(super) fn observe_variables(&mut self, f: FrameId, assigned: &Assigned) {
         if let (Some(_), Some(vars)) = (&self.observer, assigned) {
             let vars = Value::Object((**vars).clone());
@@ -147,6 +149,7 @@ impl<'a> Run<'a, '_> {
         }
     }
 
+    #[inline]
     pub(super) fn output_path(&mut self, f: FrameId, value: Value) -> Flow {
         let state = self.state_of(f);
         if matches!(state.output_path, DataPath::Whole) {
@@ -163,6 +166,7 @@ impl<'a> Run<'a, '_> {
 
     /// A JSONPath `Assign` block, with `$` reading `doc` (the result, the effective input or
     /// the error output, by where the block is).
+    #[inline]
     pub(super) fn assign_path(
         &mut self,
         f: FrameId,
@@ -186,6 +190,7 @@ impl<'a> Run<'a, '_> {
     /// A JSONata state's way out: its `Assign` and its `Output` (`None`: the default output),
     /// both reading the documents as they are when the state leaves, so neither sees what
     /// the other produces.
+    #[inline]
     pub(super) fn jsonata_exit(
         &mut self,
         f: FrameId,

@@ -24,6 +24,7 @@ pub(super) struct FrameVars<'a> {
 
 impl FrameVars<'_> {
     /// The frames whose scopes are visible, innermost first.
+    #[inline]
     pub(super) fn scopes(&self) -> impl Iterator<Item = &Frame> {
         let mut next = self.exec.frames.get(self.frame).and_then(Option::as_ref);
         std::iter::from_fn(move || {
@@ -40,6 +41,7 @@ impl FrameVars<'_> {
 }
 
 impl VariableSource for FrameVars<'_> {
+    #[inline]
     fn variable(&self, name: &str) -> Option<&Value> {
         self.scopes().find_map(|f| f.vars.as_ref()?.get(name))
     }
@@ -48,6 +50,7 @@ impl VariableSource for FrameVars<'_> {
 impl<'a> Run<'a, '_> {
     /// Set what a state assigned in its frame's scope, checking AWS's rules. Returns the
     /// `assignedVariables` of the exit event.
+    #[inline]
     pub(super) fn apply_assigned(&mut self, f: FrameId, assigned: Assigned) -> Result<Assigned, Failure> {
         let Some(assigned) = assigned else { return Ok(None) };
         let state_name = self.state_of(f).name.clone();
