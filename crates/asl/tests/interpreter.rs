@@ -616,3 +616,70 @@ fn jsonata_evaluation_that_builds_too_much_fails_with_a_query_evaluation_error()
         other => panic!("expected a failure, got {other:?}"),
     }
 }
+
+/// Every stage value a run reports, in order.
+#[derive(Default)]
+struct Stages(Vec<(String, interpreter::Stage, Value)>);
+
+impl interpreter::StageObserver for Stages {
+    fn stage(&mut self, state: &str, stage: interpreter::Stage, value: &Value) {
+        self.0.push((state.to_owned(), stage, value.clone()));
+    }
+}
+
+#[test]
+fn each_processing_stage_of_a_state_can_be_observed_without_changing_the_run() {
+    use interpreter::Stage::*;
+    let definition = json!({
+        "StartAt": "Shape",
+        "States": {
+            "Shape": {
+                "Type": "Pass", "InputPath": "$.order", "Parameters": {"id.$": "$.id"},
+                "ResultPath": "$.shaped", "OutputPath": "$.shaped", "Assign": {"seen.$": "$.id"},
+                "Next": "Call"
+            },
+            "Call": {
+                "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "ResultSelector": {"total.$": "$.Payload.total"}, "ResultPath": "$.result", "End": true
+            }
+        }
+    });
+    let def = Definition::from_value(&definition).expect("valid");
+    let input = json!({"order": {"id": 7}});
+    let run = |observer: Option<&mut dyn interpreter::StageObserver>| {
+        let mut random = SplitMix64(7);
+        let info = ExecutionInfo::local("machine", "exec-1", T0);
+        let mut env = Env { now: T0, random: &mut random, missing_activities: &[] };
+        interpreter::start_observed(&def, info, input.clone(), &mut env, observer)
+    };
+    let mut stages = Stages::default();
+    let (mut exec, started) = run(Some(&mut stages));
+    assert_eq!(started, run(None).1, "observing changes nothing the run writes");
+    let task = exec.open_tasks().next().expect("the task waits");
+    let mut random = SplitMix64(7);
+    let mut env = Env { now: T0, random: &mut random, missing_activities: &[] };
+    let event = Event::TaskSucceeded { task, output: json!({"Payload": {"total": 3}}) };
+    interpreter::step_observed(&def, &mut exec, event, &mut env, Some(&mut stages));
+    assert!(matches!(exec.status, Status::Succeeded { .. }));
+    let seen: Vec<(&str, interpreter::Stage, Value)> =
+        stages.0.iter().map(|(s, st, v)| (s.as_str(), *st, v.clone())).collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("Shape", Input, json!({"order": {"id": 7}})),
+            ("Shape", AfterInputPath, json!({"id": 7})),
+            ("Shape", AfterParameters, json!({"id": 7})),
+            ("Shape", Result, json!({"id": 7})),
+            ("Shape", AfterResultPath, json!({"order": {"id": 7}, "shaped": {"id": 7}})),
+            ("Shape", Variables, json!({"seen": 7})),
+            ("Shape", Output, json!({"id": 7})),
+            ("Call", Input, json!({"id": 7})),
+            ("Call", AfterInputPath, json!({"id": 7})),
+            ("Call", AfterParameters, json!({"id": 7})),
+            ("Call", Result, json!({"Payload": {"total": 3}})),
+            ("Call", AfterResultSelector, json!({"total": 3})),
+            ("Call", AfterResultPath, json!({"id": 7, "result": {"total": 3}})),
+            ("Call", Output, json!({"id": 7, "result": {"total": 3}})),
+        ]
+    );
+}

@@ -1,0 +1,361 @@
+//! Field parsing shared by every state type, written once: transitions, paths, `ResultPath`,
+//! payload templates, numbers given as values or paths, `Assign`, and JSONata fields with
+//! what each may read of `$states`.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::*;
+
+/// What JSONata expressions in most fields may read of `$states`.
+pub(super) const INPUT_CONTEXT: StatesRefs =
+    StatesRefs { input: true, result: false, error_output: false, context: true };
+/// `Output` and `Assign` of Task, Parallel and Map also read the result.
+pub(super) const WITH_RESULT: StatesRefs = StatesRefs { input: true, result: true, error_output: false, context: true };
+/// A catcher's `Output` and `Assign` read the error output instead.
+pub(super) const WITH_ERROR_OUTPUT: StatesRefs =
+    StatesRefs { input: true, result: false, error_output: true, context: true };
+
+impl Parser {
+    /// `Parameters` (JSONPath) or `Arguments` (JSONata): what makes a state's effective input.
+    pub(super) fn input_stages(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        jsonata: bool,
+    ) -> (Option<Template>, Option<JsonataTemplate>) {
+        let parameters = if jsonata { None } else { self.template(obj, "Parameters", at) };
+        (parameters, self.arguments(obj, at, jsonata))
+    }
+
+    /// `ResultSelector` and `ResultPath`: JSONPath only; a JSONata state's `Output` reads
+    /// `$states.result` instead.
+    pub(super) fn result_stages(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        jsonata: bool,
+    ) -> (Option<Template>, ResultPath) {
+        if jsonata {
+            return (None, ResultPath::Replace);
+        }
+        (self.template(obj, "ResultSelector", at), self.result_path(obj, "ResultPath", at))
+    }
+
+    /// JSONata's `Arguments`: it reads the input and the context only.
+    pub(super) fn arguments(&mut self, obj: &Map<String, Value>, at: &str, jsonata: bool) -> Option<JsonataTemplate> {
+        let v = obj.get("Arguments").filter(|_| jsonata)?;
+        Some(self.jsonata_template(v, &format!("{at}/Arguments"), "Arguments", INPUT_CONTEXT))
+    }
+    /// A JSONata field value: compiled, with each expression checked for what it may read.
+    pub(super) fn jsonata_template(
+        &mut self,
+        value: &Value,
+        at: &str,
+        field: &str,
+        allowed: StatesRefs,
+    ) -> JsonataTemplate {
+        let mut problems = Vec::new();
+        let template = JsonataTemplate::compile(value, at, &mut problems);
+        for p in problems {
+            self.problem(Code::SchemaValidationFailed, p.message, p.location);
+        }
+        for e in template.expressions() {
+            self.check_states(e, at, field, allowed);
+        }
+        template
+    }
+    /// One `{% %}` string in a field that takes a single expression.
+    pub(super) fn jsonata_expression(
+        &mut self,
+        text: &str,
+        at: &str,
+        field: &str,
+        allowed: StatesRefs,
+    ) -> Option<Expression> {
+        match self.jsonata_template(&Value::String(text.to_owned()), at, field, allowed) {
+            JsonataTemplate::Expression(e) => Some(*e),
+            _ => None,
+        }
+    }
+    pub(super) fn check_states(&mut self, e: &Expression, at: &str, field: &str, allowed: StatesRefs) {
+        let used = e.states_refs();
+        let misused =
+            [(used.result && !allowed.result, "result"), (used.error_output && !allowed.error_output, "errorOutput")];
+        for (bad, member) in misused {
+            if bad {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!(
+                        "The JSONata expression '{}' references '$states.{member}', which is not available in the field '{field}'",
+                        e.as_str()
+                    ),
+                    at.to_owned(),
+                );
+            }
+        }
+    }
+    /// A number field of a JSONata state: the number, or a `{% %}` expression.
+    pub(super) fn jsonata_dynamic<T>(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        at: &str,
+        read: impl Fn(&Value) -> Option<T>,
+        what: &str,
+    ) -> Option<Dynamic<T>> {
+        let v = obj.get(key)?;
+        let loc = format!("{at}/{key}");
+        if let Some(text) = v.as_str().filter(|t| expression_text(t).is_some()) {
+            return self.jsonata_expression(text, &loc, key, INPUT_CONTEXT).map(|e| Dynamic::Jsonata(Box::new(e)));
+        }
+        match read(v) {
+            Some(n) => Some(Dynamic::Fixed(n)),
+            None => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("The value for the field '{key}' must be {what} or a JSONata expression"),
+                    loc,
+                );
+                None
+            }
+        }
+    }
+    /// `Assign`: each key a variable name (with `.$` in JSONPath for a dynamic value).
+    pub(super) fn assign(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        jsonata: bool,
+        allowed: StatesRefs,
+    ) -> Option<Assign> {
+        let value = obj.get("Assign")?;
+        let loc = format!("{at}/Assign");
+        let Some(map) = value.as_object() else {
+            self.problem(Code::SchemaValidationFailed, "The value for the field 'Assign' must be an OBJECT", loc);
+            return None;
+        };
+        for key in map.keys() {
+            let name = if jsonata { key.as_str() } else { key.strip_suffix(".$").unwrap_or(key) };
+            if let Err(why) = check_variable_name(name) {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("The variable name '{name}' is not valid: {why}"),
+                    format!("{loc}/{}", escape_pointer(key)),
+                );
+            }
+        }
+        Some(if jsonata {
+            Assign::Jsonata(self.jsonata_template(value, &loc, "Assign", allowed))
+        } else {
+            Assign::Path(Template::compile(value, &loc, &mut self.problems))
+        })
+    }
+    pub(super) fn transition(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        index: &HashMap<String, StateId>,
+    ) -> Transition {
+        match (obj.get("Next"), obj.get("End")) {
+            (Some(_), Some(Value::Bool(true))) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "The fields 'Next' and 'End' cannot both be present",
+                    at.to_owned(),
+                );
+                Transition::End
+            }
+            (Some(Value::String(next)), _) => Transition::Next(self.target(next, &format!("{at}/Next"), index)),
+            (Some(_), _) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "The value for the field 'Next' must be a STRING",
+                    format!("{at}/Next"),
+                );
+                Transition::End
+            }
+            (None, Some(Value::Bool(true))) => Transition::End,
+            (None, Some(Value::Bool(false))) | (None, None) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "This state must have either a 'Next' or an 'End' field",
+                    at.to_owned(),
+                );
+                Transition::End
+            }
+            (None, Some(_)) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "The value for the field 'End' must be a BOOLEAN",
+                    format!("{at}/End"),
+                );
+                Transition::End
+            }
+        }
+    }
+    pub(super) fn target(&mut self, name: &str, at: &str, index: &HashMap<String, StateId>) -> StateId {
+        match index.get(name) {
+            Some(&i) => i,
+            None => {
+                self.problem(Code::MissingTransitionTarget, format!("Missing 'Next' target: {name}"), at.to_owned());
+                0
+            }
+        }
+    }
+    pub(super) fn opt_string(&mut self, obj: &Map<String, Value>, key: &str, at: &str) -> Option<String> {
+        match obj.get(key) {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("The value for the field '{key}' must be a STRING"),
+                    format!("{at}/{key}"),
+                );
+                None
+            }
+        }
+    }
+    pub(super) fn opt_positive_int(&mut self, obj: &Map<String, Value>, key: &str, at: &str) -> Option<u64> {
+        match obj.get(key) {
+            None => None,
+            Some(v) => match v.as_u64() {
+                Some(n) if n > 0 && n <= 99_999_999 => Some(n),
+                _ => {
+                    self.problem(
+                        Code::SchemaValidationFailed,
+                        format!("The value for the field '{key}' must be a positive INTEGER (at most 99999999)"),
+                        format!("{at}/{key}"),
+                    );
+                    None
+                }
+            },
+        }
+    }
+    pub(super) fn dynamic_int(&mut self, obj: &Map<String, Value>, key: &str, at: &str) -> Option<Dynamic<u64>> {
+        self.dynamic_generic(obj, key, at, |v| v.as_u64().filter(|n| *n > 0 && *n <= 99_999_999), "a positive INTEGER")
+    }
+    pub(super) fn dynamic_int_allow_zero(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        at: &str,
+    ) -> Option<Dynamic<u64>> {
+        self.dynamic_generic(obj, key, at, |v| v.as_u64(), "a non-negative INTEGER")
+    }
+    pub(super) fn dynamic_number(&mut self, obj: &Map<String, Value>, key: &str, at: &str) -> Option<Dynamic<f64>> {
+        self.dynamic_generic(obj, key, at, |v| v.as_f64(), "a NUMBER")
+    }
+    pub(super) fn dynamic_generic<T>(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        at: &str,
+        read: impl Fn(&Value) -> Option<T>,
+        what: &str,
+    ) -> Option<Dynamic<T>> {
+        let path_key = format!("{key}Path");
+        match (obj.get(key), obj.get(&path_key)) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("The fields '{key}' and '{path_key}' cannot both be present"),
+                    at.to_owned(),
+                );
+                None
+            }
+            (Some(v), None) => match read(v) {
+                Some(n) => Some(Dynamic::Fixed(n)),
+                None => {
+                    self.problem(
+                        Code::SchemaValidationFailed,
+                        format!("The value for the field '{key}' must be {what}"),
+                        format!("{at}/{key}"),
+                    );
+                    None
+                }
+            },
+            (None, Some(v)) => self.reference_path_ref(v, &format!("{at}/{path_key}")).map(Dynamic::Path),
+            (None, None) => None,
+        }
+    }
+    pub(super) fn reference_path_ref(&mut self, v: &Value, at: &str) -> Option<PathRef> {
+        let field = at.rsplit('/').next().unwrap_or(at).to_owned();
+        let Some(text) = v.as_str() else {
+            self.problem(
+                Code::SchemaValidationFailed,
+                format!("The value for the field '{field}' must be a STRING"),
+                at.to_owned(),
+            );
+            return None;
+        };
+        match PathRef::parse(text) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.problem(
+                    Code::InvalidReferencePath,
+                    format!("The value for the field '{field}' must be a valid JSONPath: {e}"),
+                    at.to_owned(),
+                );
+                None
+            }
+        }
+    }
+    pub(super) fn data_path(&mut self, obj: &Map<String, Value>, key: &str, at: &str) -> DataPath {
+        match obj.get(key) {
+            None => DataPath::Whole,
+            Some(Value::Null) => DataPath::Empty,
+            Some(Value::String(s)) => match PathRef::parse(s) {
+                Ok(p) => DataPath::Path(p),
+                Err(e) => {
+                    self.problem(
+                        Code::InvalidJsonPath,
+                        format!("The value for the field '{key}' must be a valid JSONPath: {e}"),
+                        format!("{at}/{key}"),
+                    );
+                    DataPath::Whole
+                }
+            },
+            Some(_) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("The value for the field '{key}' must be a STRING"),
+                    format!("{at}/{key}"),
+                );
+                DataPath::Whole
+            }
+        }
+    }
+    pub(super) fn result_path(&mut self, obj: &Map<String, Value>, key: &str, at: &str) -> ResultPath {
+        match obj.get(key) {
+            None => ResultPath::Replace,
+            Some(Value::Null) => ResultPath::Discard,
+            Some(Value::String(s)) => match ReferencePath::parse(s) {
+                Ok(p) if p.is_root() => ResultPath::Replace,
+                Ok(p) => ResultPath::Path(p),
+                Err(e) => {
+                    self.problem(
+                        Code::InvalidReferencePath,
+                        format!("The value for the field '{key}' must be a valid ReferencePath: {e}"),
+                        format!("{at}/{key}"),
+                    );
+                    ResultPath::Replace
+                }
+            },
+            Some(_) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("The value for the field '{key}' must be a STRING"),
+                    format!("{at}/{key}"),
+                );
+                ResultPath::Replace
+            }
+        }
+    }
+    pub(super) fn template(&mut self, obj: &Map<String, Value>, key: &str, at: &str) -> Option<Template> {
+        let v = obj.get(key)?;
+        Some(Template::compile(v, &format!("{at}/{key}"), &mut self.problems))
+    }
+}

@@ -1,0 +1,269 @@
+//! `Retry` and `Catch`: retriers (`ErrorEquals`, backoff, jitter) and catchers (`Next`, and
+//! what they output and assign from the error output).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::fields::WITH_ERROR_OUTPUT;
+use super::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jitter {
+    None,
+    Full,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrier {
+    pub error_equals: Vec<String>,
+    pub interval_seconds: u64,
+    pub max_attempts: u64,
+    pub backoff_rate: f64,
+    pub max_delay_seconds: Option<u64>,
+    pub jitter: Jitter,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catcher {
+    pub error_equals: Vec<String>,
+    pub next: StateId,
+    pub result_path: ResultPath,
+    pub assign: Option<Assign>,
+    /// JSONata's `Output` (from `$states.errorOutput`); absent: the error output.
+    pub output: Option<JsonataTemplate>,
+}
+
+impl Parser {
+    /// `Retry`, `Catch` and the transition of a state that can fail (Task, Parallel, Map).
+    pub(super) fn recovery(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        index: &HashMap<String, StateId>,
+        jsonata: bool,
+    ) -> (Vec<Retrier>, Vec<Catcher>, Transition) {
+        let retry = self.retriers(obj, at);
+        let catch = self.catchers(obj, at, index, jsonata);
+        (retry, catch, self.transition(obj, at, index))
+    }
+
+    pub(super) fn error_equals(&mut self, obj: &Map<String, Value>, at: &str) -> Vec<String> {
+        match obj.get("ErrorEquals") {
+            Some(Value::Array(items)) if !items.is_empty() => {
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item.as_str() {
+                        Some(s) => out.push(s.to_owned()),
+                        None => self.problem(
+                            Code::SchemaValidationFailed,
+                            "The values of the field 'ErrorEquals' must be STRINGs",
+                            format!("{at}/ErrorEquals/{i}"),
+                        ),
+                    }
+                }
+                if out.iter().any(|e| e == crate::error::names::ALL) && out.len() > 1 {
+                    self.problem(
+                        Code::SchemaValidationFailed,
+                        "'States.ALL' must appear alone in 'ErrorEquals'",
+                        format!("{at}/ErrorEquals"),
+                    );
+                }
+                out
+            }
+            _ => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "The field 'ErrorEquals' is required and must be a non-empty array",
+                    format!("{at}/ErrorEquals"),
+                );
+                Vec::new()
+            }
+        }
+    }
+    pub(super) fn retriers(&mut self, obj: &Map<String, Value>, at: &str) -> Vec<Retrier> {
+        let Some(v) = obj.get("Retry") else { return Vec::new() };
+        let Some(items) = v.as_array() else {
+            self.problem(
+                Code::SchemaValidationFailed,
+                "The value for the field 'Retry' must be an array",
+                format!("{at}/Retry"),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let loc = format!("{at}/Retry/{i}");
+            let Some(r) = item.as_object() else {
+                self.problem(Code::SchemaValidationFailed, "A retrier must be an object", loc);
+                continue;
+            };
+            for key in r.keys() {
+                if ![
+                    "ErrorEquals",
+                    "IntervalSeconds",
+                    "MaxAttempts",
+                    "BackoffRate",
+                    "MaxDelaySeconds",
+                    "JitterStrategy",
+                    "Comment",
+                ]
+                .contains(&key.as_str())
+                {
+                    self.problem(
+                        Code::SchemaValidationFailed,
+                        format!("The field '{key}' is not supported by Step Functions"),
+                        format!("{loc}/{}", escape_pointer(key)),
+                    );
+                }
+            }
+            let error_equals = self.error_equals(r, &loc);
+            let interval_seconds = match r.get("IntervalSeconds") {
+                None => 1,
+                Some(v) => match v.as_u64() {
+                    Some(n) if (1..=99_999_999).contains(&n) => n,
+                    _ => {
+                        self.problem(
+                            Code::SchemaValidationFailed,
+                            "The value for the field 'IntervalSeconds' must be an INTEGER from 1 to 99999999",
+                            format!("{loc}/IntervalSeconds"),
+                        );
+                        1
+                    }
+                },
+            };
+            let max_attempts = match r.get("MaxAttempts") {
+                None => 3,
+                Some(v) => match v.as_u64() {
+                    Some(n) if n <= 99_999_999 => n,
+                    _ => {
+                        self.problem(
+                            Code::SchemaValidationFailed,
+                            "The value for the field 'MaxAttempts' must be an INTEGER from 0 to 99999999",
+                            format!("{loc}/MaxAttempts"),
+                        );
+                        3
+                    }
+                },
+            };
+            let backoff_rate = match r.get("BackoffRate") {
+                None => 2.0,
+                Some(v) => match v.as_f64() {
+                    Some(n) if n >= 1.0 => n,
+                    _ => {
+                        self.problem(
+                            Code::SchemaValidationFailed,
+                            "The value for the field 'BackoffRate' must be a NUMBER of at least 1.0",
+                            format!("{loc}/BackoffRate"),
+                        );
+                        2.0
+                    }
+                },
+            };
+            let max_delay_seconds = match r.get("MaxDelaySeconds") {
+                None => None,
+                Some(v) => match v.as_u64() {
+                    Some(n) if n > 0 && n < 31_622_401 => Some(n),
+                    _ => {
+                        self.problem(
+                            Code::SchemaValidationFailed,
+                            "The value for the field 'MaxDelaySeconds' must be an INTEGER from 1 to 31622400",
+                            format!("{loc}/MaxDelaySeconds"),
+                        );
+                        None
+                    }
+                },
+            };
+            let jitter = match r.get("JitterStrategy") {
+                None => Jitter::None,
+                Some(Value::String(s)) if s == "NONE" => Jitter::None,
+                Some(Value::String(s)) if s == "FULL" => Jitter::Full,
+                Some(_) => {
+                    self.problem(
+                        Code::SchemaValidationFailed,
+                        "The value for the field 'JitterStrategy' must be one of [FULL, NONE]",
+                        format!("{loc}/JitterStrategy"),
+                    );
+                    Jitter::None
+                }
+            };
+            out.push(Retrier { error_equals, interval_seconds, max_attempts, backoff_rate, max_delay_seconds, jitter });
+        }
+        self.check_all_last(out.iter().map(|r| &r.error_equals), &format!("{at}/Retry"));
+        out
+    }
+    pub(super) fn catchers(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        index: &HashMap<String, StateId>,
+        jsonata: bool,
+    ) -> Vec<Catcher> {
+        let Some(v) = obj.get("Catch") else { return Vec::new() };
+        let Some(items) = v.as_array() else {
+            self.problem(
+                Code::SchemaValidationFailed,
+                "The value for the field 'Catch' must be an array",
+                format!("{at}/Catch"),
+            );
+            return Vec::new();
+        };
+        let allowed: &[&str] = if jsonata {
+            &["ErrorEquals", "Next", "Output", "Assign", "Comment"]
+        } else {
+            &["ErrorEquals", "Next", "ResultPath", "Assign", "Comment"]
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let loc = format!("{at}/Catch/{i}");
+            let Some(c) = item.as_object() else {
+                self.problem(Code::SchemaValidationFailed, "A catcher must be an object", loc);
+                continue;
+            };
+            for key in c.keys() {
+                if !allowed.contains(&key.as_str()) {
+                    self.problem(
+                        Code::SchemaValidationFailed,
+                        format!("The field '{key}' is not supported by Step Functions"),
+                        format!("{loc}/{}", escape_pointer(key)),
+                    );
+                }
+            }
+            let error_equals = self.error_equals(c, &loc);
+            let next = match c.get("Next") {
+                Some(Value::String(n)) => self.target(n, &format!("{loc}/Next"), index),
+                _ => {
+                    self.problem(
+                        Code::SchemaValidationFailed,
+                        "The field 'Next' is required and must be a STRING",
+                        format!("{loc}/Next"),
+                    );
+                    0
+                }
+            };
+            let result_path = if jsonata { ResultPath::Replace } else { self.result_path(c, "ResultPath", &loc) };
+            let assign = self.assign(c, &loc, jsonata, WITH_ERROR_OUTPUT);
+            let output = match c.get("Output") {
+                Some(v) if jsonata => {
+                    Some(self.jsonata_template(v, &format!("{loc}/Output"), "Output", WITH_ERROR_OUTPUT))
+                }
+                _ => None,
+            };
+            out.push(Catcher { error_equals, next, result_path, assign, output });
+        }
+        self.check_all_last(out.iter().map(|c| &c.error_equals), &format!("{at}/Catch"));
+        out
+    }
+    pub(super) fn check_all_last<'a>(&mut self, lists: impl Iterator<Item = &'a Vec<String>>, at: &str) {
+        let lists: Vec<_> = lists.collect();
+        for (i, list) in lists.iter().enumerate() {
+            if list.iter().any(|e| e == crate::error::names::ALL) && i + 1 != lists.len() {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "'States.ALL' must appear only in the last retrier or catcher",
+                    format!("{at}/{i}/ErrorEquals"),
+                );
+            }
+        }
+    }
+}

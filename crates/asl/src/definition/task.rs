@@ -1,0 +1,174 @@
+//! Task states: `Resource`, timeouts and heartbeats, `Credentials`, the effective input
+//! (`Parameters` or `Arguments`) and the result stages; also the lint for tasks that may wait
+//! a year.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub resource: String,
+    pub parameters: Option<Template>,
+    /// JSONata's `Arguments`: the task's input. Absent: the state's input.
+    pub arguments: Option<JsonataTemplate>,
+    pub result_selector: Option<Template>,
+    pub result_path: ResultPath,
+    pub timeout_seconds: Option<Dynamic<u64>>,
+    pub heartbeat_seconds: Option<Dynamic<u64>>,
+    pub credentials: Option<Payload>,
+    pub retry: Vec<Retrier>,
+    pub catch: Vec<Catcher>,
+    pub transition: Transition,
+}
+
+impl Parser {
+    pub(super) fn task(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        index: &HashMap<String, StateId>,
+        jsonata: bool,
+    ) -> Task {
+        let resource = match obj.get("Resource") {
+            Some(Value::String(r)) => {
+                if !r.starts_with("arn:") {
+                    self.problem(
+                        Code::SchemaValidationFailed,
+                        format!("The value for the field 'Resource' must be an ARN, not '{r}'"),
+                        format!("{at}/Resource"),
+                    );
+                }
+                r.clone()
+            }
+            Some(_) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "The value for the field 'Resource' must be a STRING",
+                    format!("{at}/Resource"),
+                );
+                String::new()
+            }
+            None => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "The field 'Resource' should be non-null",
+                    format!("{at}/Resource"),
+                );
+                String::new()
+            }
+        };
+        let positive = |v: &Value| v.as_u64().filter(|n| *n > 0 && *n <= 99_999_999);
+        let (timeout_seconds, heartbeat_seconds) = if jsonata {
+            (
+                self.jsonata_dynamic(obj, "TimeoutSeconds", at, positive, "a positive INTEGER"),
+                self.jsonata_dynamic(obj, "HeartbeatSeconds", at, positive, "a positive INTEGER"),
+            )
+        } else {
+            (self.dynamic_int(obj, "TimeoutSeconds", at), self.dynamic_int(obj, "HeartbeatSeconds", at))
+        };
+        if let (Some(Dynamic::Fixed(t)), Some(Dynamic::Fixed(h))) = (&timeout_seconds, &heartbeat_seconds) {
+            if h >= t {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "The value for the field 'HeartbeatSeconds' must be smaller than the value for the field 'TimeoutSeconds'",
+                    format!("{at}/HeartbeatSeconds"),
+                );
+            }
+        }
+        let credentials = match obj.get("Credentials") {
+            None => None,
+            Some(v) if jsonata => Some(Payload::Jsonata(self.jsonata_template(
+                v,
+                &format!("{at}/Credentials"),
+                "Credentials",
+                INPUT_CONTEXT,
+            ))),
+            Some(_) => self.template(obj, "Credentials", at).map(Payload::Path),
+        };
+        let (parameters, arguments) = self.input_stages(obj, at, jsonata);
+        let (result_selector, result_path) = self.result_stages(obj, at, jsonata);
+        let (retry, catch, transition) = self.recovery(obj, at, index, jsonata);
+        Task {
+            resource,
+            parameters,
+            arguments,
+            result_selector,
+            result_path,
+            timeout_seconds,
+            heartbeat_seconds,
+            credentials,
+            retry,
+            catch,
+            transition,
+        }
+    }
+}
+
+/// Tasks that wait for a token or an activity worker without `TimeoutSeconds` (or
+/// `TimeoutSecondsPath`): AWS lets them wait a year. Returned as (JSON pointer, state name) for
+/// ValidateStateMachineDefinition's warnings; works on any JSON, valid or not.
+pub fn waits_without_timeout(definition: &Value) -> Vec<(String, String)> {
+    fn walk(graph: &Value, pointer: &str, out: &mut Vec<(String, String)>) {
+        let Some(states) = graph.get("States").and_then(Value::as_object) else { return };
+        for (name, state) in states {
+            let here = format!("{pointer}/States/{}", name.replace('~', "~0").replace('/', "~1"));
+            let resource = state.get("Resource").and_then(Value::as_str).unwrap_or_default();
+            let waits = state.get("Type").and_then(Value::as_str) == Some("Task")
+                && (resource.ends_with(".waitForTaskToken") || resource.contains(":activity:"));
+            if waits && state.get("TimeoutSeconds").is_none() && state.get("TimeoutSecondsPath").is_none() {
+                out.push((here.clone(), name.clone()));
+            }
+            if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
+                for (i, b) in branches.iter().enumerate() {
+                    walk(b, &format!("{here}/Branches/{i}"), out);
+                }
+            }
+            for key in ["ItemProcessor", "Iterator"] {
+                if let Some(inner) = state.get(key) {
+                    walk(inner, &format!("{here}/{key}"), out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(definition, "", &mut out);
+    out
+}
+
+/// The fields of a Task state, besides `Type`, `Comment` and `QueryLanguage`.
+pub(super) const FIELDS: StateFields = StateFields {
+    json_path: &[
+        "Resource",
+        "InputPath",
+        "OutputPath",
+        "Parameters",
+        "ResultSelector",
+        "ResultPath",
+        "Retry",
+        "Catch",
+        "TimeoutSeconds",
+        "TimeoutSecondsPath",
+        "HeartbeatSeconds",
+        "HeartbeatSecondsPath",
+        "Credentials",
+        "Next",
+        "End",
+        "Assign",
+    ],
+    jsonata: &[
+        "Resource",
+        "Arguments",
+        "Output",
+        "Retry",
+        "Catch",
+        "TimeoutSeconds",
+        "HeartbeatSeconds",
+        "Credentials",
+        "Next",
+        "End",
+        "Assign",
+    ],
+};
