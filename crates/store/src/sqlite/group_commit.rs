@@ -114,7 +114,7 @@ impl GroupCommit {
             let target = {
                 let mut progress = self.lock();
                 // Answers wait in the order of their writes: the last one needs the most.
-                while !progress.waiting.back().is_some_and(|(covering, _)| *covering > progress.sync_begun) {
+                while progress.waiting.back().is_none_or(|(covering, _)| *covering <= progress.sync_begun) {
                     if progress.writer_gone {
                         return;
                     }
