@@ -17,6 +17,7 @@ import pytest
 from botocore.config import Config
 
 import support
+from test_console_access import pbkdf2
 
 
 def sqs_client(server):
@@ -72,16 +73,6 @@ def test_internal_queues_do_not_exist_for_sqs_clients(server, queue):
 
 
 # ----- sign-in ----------------------------------------------------------------------------
-
-ITERATIONS = 1000
-
-
-def pbkdf2(password: str, salt: bytes = b"\x05\x06\x07\x08") -> str:
-    import hashlib
-
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, ITERATIONS)
-    return f"pbkdf2-sha256${ITERATIONS}${salt.hex()}${digest.hex()}"
-
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory):
