@@ -22,6 +22,10 @@ pub struct ExecutionInfo {
     /// The alias the execution was started through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_machine_alias_arn: Option<String>,
+    /// Members of the context object given rather than computed (TestState's `context`):
+    /// each one replaces the member of that name (`Execution`, `StateMachine`, `State`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Map<String, Value>>,
 }
 
 impl ExecutionInfo {
@@ -38,6 +42,7 @@ impl ExecutionInfo {
             redrive_count: 0,
             state_machine_version_arn: None,
             state_machine_alias_arn: None,
+            context: None,
         }
     }
 }
@@ -83,6 +88,11 @@ impl ContextSource for StateContext<'_> {
         }
         if let Some((index, value)) = self.map_item {
             root.insert("Map".into(), json!({"Item": {"Index": index, "Value": value}}));
+        }
+        if let Some(given) = &e.context {
+            for (k, v) in given {
+                root.insert(k.clone(), v.clone());
+            }
         }
         Value::Object(root)
     }

@@ -41,12 +41,21 @@ impl<'a> Run<'a, '_> {
             Ok(v) => v,
             Err(e) => return self.fail_flow(f, e),
         };
+        if self.observer.is_some() {
+            self.observe(f, Stage::MaxConcurrency, &json!(max_concurrency));
+        }
         self.emit(f, EventType::MapStateStarted, Details::Fields(fields(json!({"length": items.len()}))));
         // AWS reads the tolerance after the state has started (the Map Run's settings).
         let (tolerated_count, tolerated_percentage) = match self.map_tolerance(f, m, &selected) {
             Ok(v) => v,
             Err(e) => return self.fail_flow(f, e),
         };
+        if let (Some(_), Some(n)) = (&self.observer, tolerated_count) {
+            self.observe(f, Stage::ToleratedFailureCount, &json!(n));
+        }
+        if let (Some(_), Some(p)) = (&self.observer, tolerated_percentage) {
+            self.observe(f, Stage::ToleratedFailurePercentage, &json!(p));
+        }
         if m.distributed {
             let run_arn = format!(
                 "{}/{}:{}",
@@ -135,6 +144,9 @@ impl<'a> Run<'a, '_> {
     /// Items (after ItemSelector) and concurrency of a Map state.
     fn map_setup(&mut self, f: FrameId, m: &MapState, selected: &Value) -> Result<(Vec<Value>, usize), StepError> {
         let items = self.map_items(f, m, selected)?;
+        if self.observer.is_some() && m.items_path.is_some() {
+            self.observe(f, Stage::AfterItemsPath, &Value::Array(items.clone()));
+        }
         let max_concurrency = self.map_count(f, "MaxConcurrency", &m.max_concurrency, selected)?;
         let selected_items = match &m.item_selector {
             None => items,

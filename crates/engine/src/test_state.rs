@@ -1,0 +1,209 @@
+//! TestState's shell: runs the one-state machine of [`asl::test_state`] to the point where
+//! the state under test has left, failed, or waits for a retry.
+//!
+//! A Task reaches the same [`Integrations`] as an execution's (functions, HTTP Task, queues,
+//! topics, AWS endpoints), through [`TaskCall::of`]; a mocked Task is answered with its mock
+//! instead, once the mock passed the field validation AWS applies ([`mock_shapes`]).
+//! Timers do not wait: the run keeps a virtual clock, so a Wait state or a retrier's backoff
+//! (`stateConfiguration.retrierRetryCount` replays that many retries first) takes no time.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use asl::context::ExecutionInfo;
+use asl::interpreter::{self, Command, Env, Event, Execution, StepOutput, TimerId};
+use asl::test_state::{
+    prepare, InspectionLevel, Inspector, Mock, Retrying, StateConfiguration, TestRun, TestStateError, STATE_NAME,
+};
+use asl::timestamp::{self, Millis};
+use serde_json::{json, Map, Value};
+
+use crate::integrations::{Integrations, Outcome, TaskCall};
+use crate::local::Calls;
+use crate::random::OsRandomness;
+
+pub mod mock_shapes;
+
+pub use mock_shapes::FieldValidationMode;
+
+/// A TestState request, parsed.
+#[derive(Debug, Clone)]
+pub struct TestStateRequest {
+    pub definition: String,
+    pub state_name: Option<String>,
+    pub input: Value,
+    pub level: InspectionLevel,
+    pub variables: Option<Map<String, Value>>,
+    /// The context object's members as given (`Execution`, `StateMachine`, `State`, ...).
+    pub context: Option<Map<String, Value>>,
+    pub mock: Option<Mock>,
+    pub field_validation: FieldValidationMode,
+    pub configuration: StateConfiguration,
+}
+
+/// Run a TestState request. `info` names the execution the state runs in (an Express
+/// execution's identity). Blocks: call it from a blocking thread.
+pub fn test_state(
+    request: TestStateRequest,
+    mut info: ExecutionInfo,
+    integrations: &Integrations,
+) -> Result<Value, TestStateError> {
+    let run = prepare(&request.definition, request.state_name.as_deref())?;
+    run.check_configuration(&request.configuration)?;
+    match &request.mock {
+        None => run.check_needs_mock()?,
+        Some(mock) => run.check_mock(mock, &request.configuration)?,
+    }
+    if let Some(mock) = &request.mock {
+        if let (Mock::Result(result), Some(resource)) = (mock, run.resource()) {
+            mock_shapes::check(resource, result, request.field_validation).map_err(TestStateError::Validation)?;
+        }
+    }
+    info.context = Some(context_object(&info, &request.input, request.context.as_ref()));
+    let mut inspector = Inspector::new(&run, request.mock.as_ref(), &request.configuration);
+    let mut random = OsRandomness::new();
+    let mut now = info.start_time;
+    let execution_arn = info.execution_arn.clone();
+    let (mut execution, first) = {
+        let mut env = Env { now, random: &mut random, missing_activities: &[] };
+        interpreter::start_seeded(
+            &run.definition,
+            info,
+            request.input.clone(),
+            &mut env,
+            Some(&mut inspector),
+            request.variables.clone(),
+        )
+    };
+    let calls = Calls::new();
+    let mut shell = Shell {
+        run: &run,
+        mock: request.mock.as_ref(),
+        integrations,
+        calls: &calls,
+        execution_arn: &execution_arn,
+        events: VecDeque::new(),
+        timers: BTreeMap::new(),
+    };
+    shell.absorb(first);
+    let mut retries_made = 0;
+    let mut retrying = None;
+    while !inspector.exited() && !execution.status.is_terminal() {
+        let event = match shell.events.pop_front() {
+            Some(e) => e,
+            None => {
+                let Some((&timer, &at)) = shell.timers.iter().min_by_key(|(id, at)| (**at, **id)) else { break };
+                if inspector.failed() {
+                    // The state failed and a retrier waits to run it again.
+                    if retries_made >= request.configuration.retrier_retry_count {
+                        retrying = Some(Retrying { backoff_ms: u64::try_from(at - now).unwrap_or(0) });
+                        break;
+                    }
+                    retries_made += 1;
+                }
+                shell.timers.remove(&timer);
+                now = now.max(at);
+                Event::TimerFired { timer }
+            }
+        };
+        let out = step(&run, &mut execution, event, now, &mut random, &mut inspector);
+        shell.absorb(out);
+    }
+    Ok(inspector.response(&run, &execution.status, retrying, request.level, request.variables.as_ref()))
+}
+
+fn step(
+    run: &TestRun,
+    execution: &mut Execution,
+    event: Event,
+    now: Millis,
+    random: &mut OsRandomness,
+    inspector: &mut Inspector,
+) -> StepOutput {
+    let mut env = Env { now, random, missing_activities: &[] };
+    interpreter::step_observed(&run.definition, execution, event, &mut env, Some(inspector))
+}
+
+/// The context object's `Execution` and `StateMachine` as an Express execution's (no
+/// `RedriveCount`), with what the request gives laid over them.
+fn context_object(info: &ExecutionInfo, input: &Value, given: Option<&Map<String, Value>>) -> Map<String, Value> {
+    let mut context = Map::new();
+    context.insert(
+        "Execution".into(),
+        json!({
+            "Id": info.execution_arn,
+            "Input": input,
+            "Name": info.execution_name,
+            "RoleArn": info.role_arn,
+            "StartTime": timestamp::format(info.start_time),
+        }),
+    );
+    context.insert("StateMachine".into(), json!({"Id": info.state_machine_arn, "Name": info.state_machine_name}));
+    if let Some(given) = given {
+        for (key, value) in given {
+            match (context.get_mut(key), value) {
+                (Some(Value::Object(ours)), Value::Object(theirs)) => {
+                    ours.extend(theirs.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                _ => {
+                    context.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+    context
+}
+
+/// Carries out what the interpreter asks for during a test run.
+struct Shell<'a> {
+    run: &'a TestRun,
+    mock: Option<&'a Mock>,
+    integrations: &'a Integrations,
+    calls: &'a Calls,
+    execution_arn: &'a str,
+    events: VecDeque<Event>,
+    timers: BTreeMap<TimerId, Millis>,
+}
+
+impl Shell<'_> {
+    fn absorb(&mut self, out: StepOutput) {
+        for command in out.commands {
+            match command {
+                Command::InvokeTask(req) => {
+                    self.events.push_back(Event::TaskStarted { task: req.task, worker_name: None });
+                    let mocked = (req.state_name == STATE_NAME && self.run.type_name() == "Task").then_some(self.mock);
+                    let outcome = match mocked.flatten() {
+                        Some(Mock::Result(v)) => Outcome::Succeeded(v.clone()),
+                        Some(Mock::Error { error, cause }) => {
+                            let event =
+                                Event::TaskFailed { task: req.task, error: error.clone(), cause: cause.clone() };
+                            self.events.push_back(event);
+                            continue;
+                        }
+                        None => {
+                            let call = TaskCall::of(&req, self.execution_arn, req.input.clone());
+                            self.calls.run(self.integrations, call)
+                        }
+                    };
+                    let event = match outcome {
+                        // Tasks that wait for more run only mocked (`check_needs_mock`); an
+                        // initial call's response is all a test run can show.
+                        Outcome::Succeeded(output) | Outcome::Submitted(output) => {
+                            Event::TaskSucceeded { task: req.task, output }
+                        }
+                        Outcome::Failed { error, cause } => {
+                            Event::TaskFailed { task: req.task, error: Some(error), cause: Some(cause) }
+                        }
+                    };
+                    self.events.push_back(event);
+                }
+                Command::CancelTask { .. } => {}
+                Command::StartTimer { timer, fire_at } => {
+                    self.timers.insert(timer, fire_at);
+                }
+                Command::CancelTimer { timer } => {
+                    self.timers.remove(&timer);
+                }
+            }
+        }
+    }
+}
