@@ -139,16 +139,15 @@ def test_variables_and_context_are_what_the_state_sees(sfn):
         "Assign": {"seen": "{% $states.input.n %}"},
         "End": True,
     }
-    r = run(
-        sfn,
-        state,
-        {"n": 4},
-        inspectionLevel="DEBUG",
-        variables=json.dumps({"rate": 10}),
-        context=json.dumps({"Execution": {"Name": "nightly-run"}}),
-    )
-    assert json.loads(r["output"]) == {"total": 40, "execution": "nightly-run", "state": "StateName"}
+    r = run(sfn, state, {"n": 4}, inspectionLevel="DEBUG", variables=json.dumps({"rate": 10}))
+    output = json.loads(r["output"])
+    assert (output["total"], output["state"]) == (40, "StateName")
+    assert output["execution"], "the state runs in an execution of its own"
     assert data(r)["variables"] == {"rate": 10, "seen": 4}
+    # A context given is the whole context object the state sees.
+    context = {"Execution": {"Name": "nightly-run"}, "State": {"Name": "Charge"}}
+    r = run(sfn, state, {"n": 4}, variables=json.dumps({"rate": 10}), context=json.dumps(context))
+    assert json.loads(r["output"]) == {"total": 40, "execution": "nightly-run", "state": "Charge"}
 
 
 def test_a_task_without_a_mock_calls_the_configured_function(sfn):

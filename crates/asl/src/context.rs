@@ -22,10 +22,13 @@ pub struct ExecutionInfo {
     /// The alias the execution was started through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_machine_alias_arn: Option<String>,
-    /// Members of the context object given rather than computed (TestState's `context`):
-    /// each one replaces the member of that name (`Execution`, `StateMachine`, `State`, ...).
+    /// The context object as given from outside (TestState's `context`): it replaces the
+    /// computed one whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context: Option<Map<String, Value>>,
+    pub context: Option<Value>,
+    /// An Express execution: its context object has no `Execution.RedriveCount`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub express: bool,
 }
 
 impl ExecutionInfo {
@@ -43,6 +46,7 @@ impl ExecutionInfo {
             state_machine_version_arn: None,
             state_machine_alias_arn: None,
             context: None,
+            express: false,
         }
     }
 }
@@ -63,18 +67,21 @@ pub struct StateContext<'a> {
 impl ContextSource for StateContext<'_> {
     fn context_value(&self) -> Value {
         let e = self.execution;
+        if let Some(given) = &e.context {
+            return given.clone();
+        }
         let mut root = Map::new();
-        root.insert(
-            "Execution".into(),
-            json!({
-                "Id": e.execution_arn,
-                "Input": self.execution_input,
-                "StartTime": timestamp::format(e.start_time),
-                "Name": e.execution_name,
-                "RoleArn": e.role_arn,
-                "RedriveCount": e.redrive_count,
-            }),
-        );
+        let mut execution = json!({
+            "Id": e.execution_arn,
+            "Input": self.execution_input,
+            "StartTime": timestamp::format(e.start_time),
+            "Name": e.execution_name,
+            "RoleArn": e.role_arn,
+        });
+        if !e.express {
+            execution["RedriveCount"] = json!(e.redrive_count);
+        }
+        root.insert("Execution".into(), execution);
         root.insert("StateMachine".into(), json!({"Id": e.state_machine_arn, "Name": e.state_machine_name}));
         let mut state = Map::new();
         state.insert("Name".into(), Value::String(self.state_name.to_owned()));
@@ -88,11 +95,6 @@ impl ContextSource for StateContext<'_> {
         }
         if let Some((index, value)) = self.map_item {
             root.insert("Map".into(), json!({"Item": {"Index": index, "Value": value}}));
-        }
-        if let Some(given) = &e.context {
-            for (k, v) in given {
-                root.insert(k.clone(), v.clone());
-            }
         }
         Value::Object(root)
     }

@@ -373,6 +373,7 @@ impl Engine {
             state_machine_version_arn: row.version_arn.clone(),
             state_machine_alias_arn: row.alias_arn.clone(),
             context: None,
+            express: false,
         };
         let missing = self.missing_activities(&row.definition).await?;
         let now = row.start;

@@ -14,10 +14,10 @@ use asl::interpreter::{self, Command, Env, Event, Execution, StepOutput, TimerId
 use asl::test_state::{
     prepare, InspectionLevel, Inspector, Mock, Retrying, StateConfiguration, TestRun, TestStateError, STATE_NAME,
 };
-use asl::timestamp::{self, Millis};
-use serde_json::{json, Map, Value};
+use asl::timestamp::Millis;
+use serde_json::{Map, Value};
 
-use crate::integrations::{Integrations, Outcome, TaskCall};
+use crate::integrations::{Integrations, Outcome, Pattern, TaskCall};
 use crate::local::Calls;
 use crate::random::OsRandomness;
 
@@ -33,7 +33,7 @@ pub struct TestStateRequest {
     pub input: Value,
     pub level: InspectionLevel,
     pub variables: Option<Map<String, Value>>,
-    /// The context object's members as given (`Execution`, `StateMachine`, `State`, ...).
+    /// The context object the state sees, when given: it replaces the computed one whole.
     pub context: Option<Map<String, Value>>,
     pub mock: Option<Mock>,
     pub field_validation: FieldValidationMode,
@@ -58,7 +58,8 @@ pub fn test_state(
             mock_shapes::check(resource, result, request.field_validation).map_err(TestStateError::Validation)?;
         }
     }
-    info.context = Some(context_object(&info, &request.input, request.context.as_ref()));
+    info.express = true;
+    info.context = request.context.clone().map(Value::Object);
     let mut inspector = Inspector::new(&run, request.mock.as_ref(), &request.configuration);
     let mut random = OsRandomness::new();
     let mut now = info.start_time;
@@ -123,36 +124,6 @@ fn step(
     interpreter::step_observed(&run.definition, execution, event, &mut env, Some(inspector))
 }
 
-/// The context object's `Execution` and `StateMachine` as an Express execution's (no
-/// `RedriveCount`), with what the request gives laid over them.
-fn context_object(info: &ExecutionInfo, input: &Value, given: Option<&Map<String, Value>>) -> Map<String, Value> {
-    let mut context = Map::new();
-    context.insert(
-        "Execution".into(),
-        json!({
-            "Id": info.execution_arn,
-            "Input": input,
-            "Name": info.execution_name,
-            "RoleArn": info.role_arn,
-            "StartTime": timestamp::format(info.start_time),
-        }),
-    );
-    context.insert("StateMachine".into(), json!({"Id": info.state_machine_arn, "Name": info.state_machine_name}));
-    if let Some(given) = given {
-        for (key, value) in given {
-            match (context.get_mut(key), value) {
-                (Some(Value::Object(ours)), Value::Object(theirs)) => {
-                    ours.extend(theirs.iter().map(|(k, v)| (k.clone(), v.clone())));
-                }
-                _ => {
-                    context.insert(key.clone(), value.clone());
-                }
-            }
-        }
-    }
-    context
-}
-
 /// Carries out what the interpreter asks for during a test run.
 struct Shell<'a> {
     run: &'a TestRun,
@@ -171,6 +142,13 @@ impl Shell<'_> {
                 Command::InvokeTask(req) => {
                     self.events.push_back(Event::TaskStarted { task: req.task, worker_name: None });
                     let mocked = (req.state_name == STATE_NAME && self.run.type_name() == "Task").then_some(self.mock);
+                    let (_, pattern) = Pattern::split(&req.resource);
+                    if mocked.flatten().is_some() && pattern != Pattern::RequestResponse {
+                        // The mock is what the callback or the started work gives; the
+                        // initial call went out.
+                        self.events
+                            .push_back(Event::TaskSubmitted { task: req.task, output: Value::Object(Map::new()) });
+                    }
                     let outcome = match mocked.flatten() {
                         Some(Mock::Result(v)) => Outcome::Succeeded(v.clone()),
                         Some(Mock::Error { error, cause }) => {

@@ -48,18 +48,6 @@ type Field = (&'static str, Ty, bool);
 /// The response shapes, by resource (without `.sync`/`.waitForTaskToken`).
 const SHAPES: &[(&str, &[Field])] = &[
     (
-        "arn:aws:states:::lambda:invoke",
-        &[
-            ("ExecutedVersion", Ty::String, false),
-            ("FunctionError", Ty::String, false),
-            ("LogResult", Ty::String, false),
-            ("Payload", Ty::Document, false),
-            ("StatusCode", Ty::Integer, false),
-            ("SdkHttpMetadata", Ty::Structure, false),
-            ("SdkResponseMetadata", Ty::Structure, false),
-        ],
-    ),
-    (
         "arn:aws:states:::sqs:sendMessage",
         &[
             ("MD5OfMessageAttributes", Ty::String, false),
@@ -175,7 +163,10 @@ pub fn check(resource: &str, result: &Value, mode: FieldValidationMode) -> Resul
     if mode == FieldValidationMode::None {
         return Ok(());
     }
-    let (base, _) = crate::integrations::Pattern::split(resource);
+    let (base, pattern) = crate::integrations::Pattern::split(resource);
+    if pattern != crate::integrations::Pattern::RequestResponse {
+        return Ok(());
+    }
     let Some((_, fields)) = SHAPES.iter().find(|(r, _)| *r == base) else { return Ok(()) };
     let Value::Object(map) = result else {
         return Err(format!("Mock result schema validation error: the result of {base} must be a JSON object"));
@@ -235,7 +226,11 @@ mod tests {
     fn resources_without_a_shape_and_patterns() {
         let function = "arn:aws:lambda:us-east-1:123456789012:function:f";
         assert!(check(function, &json!({"anything": 1}), FieldValidationMode::Strict).is_ok());
+        let lambda = "arn:aws:states:::lambda:invoke";
+        assert!(check(lambda, &json!({"anything": 1}), FieldValidationMode::Strict).is_ok());
         let token = "arn:aws:states:::sqs:sendMessage.waitForTaskToken";
-        assert!(check(token, &json!({"MessageId": 1}), FieldValidationMode::Strict).is_err());
+        assert!(check(token, &json!({"callback": 1}), FieldValidationMode::Strict).is_ok());
+        let send = "arn:aws:states:::sqs:sendMessage";
+        assert!(check(send, &json!({"MessageId": 1}), FieldValidationMode::Strict).is_err());
     }
 }
