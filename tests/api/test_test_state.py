@@ -6,9 +6,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from support import raises
 
 ROLE = "arn:aws:iam::123456789012:role/test-state"
+
+
+@pytest.fixture
+def sfn(sfn_sync):
+    """TestState carries the `sync-` host prefix in the service model, as StartSyncExecution."""
+    return sfn_sync
 
 
 def run(sfn, state: dict, input: dict | None = None, **kwargs) -> dict:

@@ -470,9 +470,8 @@ impl Inspector {
         let input = self.stage_value(Stage::Input);
         put(&mut data, "input", input);
         let jsonpath = run.query_language == QueryLanguage::JsonPath;
-        let ended = run.state.get("End").and_then(Value::as_bool).unwrap_or(false);
         match run.type_name() {
-            "Pass" if jsonpath && ended && succeeded => {
+            "Pass" if jsonpath && succeeded => {
                 if run.state.contains_key("Result") {
                     let result = self.stage_value(Stage::Result);
                     put(&mut data, "result", result);
