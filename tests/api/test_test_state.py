@@ -211,3 +211,61 @@ def test_invalid_requests_get_aws_errors(sfn):
     with raises("ValidationException"):
         run(sfn, {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
                   "Parameters": {}, "End": True})
+
+
+@pytest.fixture
+def http_peer():
+    """A small HTTP service on loopback: GET /stock answers JSON, anything else 404."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.startswith("/stock"):
+                body = json.dumps({"sku": "A1", "left": 3}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+            else:
+                body = b"no such thing"
+                self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_an_http_task_really_calls_and_trace_shows_the_exchange(sfn, http_peer):
+    state = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::http:invoke",
+        "Parameters": {
+            "ApiEndpoint": f"{http_peer}/stock",
+            "Method": "GET",
+            "QueryParameters": {"sku": "A1"},
+            "Headers": {"X-Trace": "on"},
+        },
+        "ResultSelector": {"left.$": "$.ResponseBody.left"},
+        "End": True,
+    }
+    r = run(sfn, state, {}, inspectionLevel="TRACE")
+    assert (r["status"], json.loads(r["output"])) == ("SUCCEEDED", {"left": 3})
+    request, response = r["inspectionData"]["request"], r["inspectionData"]["response"]
+    assert (request["method"], request["url"]) == ("GET", f"{http_peer}/stock?sku=A1")
+    assert "X-Trace: on" in request["headers"]
+    assert (response["statusCode"], response["statusMessage"]) == ("200", "OK")
+    assert json.loads(response["body"]) == {"sku": "A1", "left": 3}
+    # DEBUG shows no exchange.
+    assert "request" not in run(sfn, state, {}, inspectionLevel="DEBUG")["inspectionData"]
+
+    state["Parameters"]["ApiEndpoint"] = f"{http_peer}/missing"
+    r = run(sfn, state, {}, inspectionLevel="TRACE")
+    assert (r["status"], r["error"]) == ("FAILED", "States.Http.StatusCode.404")
+    assert r["inspectionData"]["response"]["statusCode"] == "404"

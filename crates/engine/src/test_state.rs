@@ -17,10 +17,13 @@ use asl::test_state::{
 use asl::timestamp::Millis;
 use serde_json::{Map, Value};
 
+use crate::functions::HttpTaskConfig;
+use crate::http_task;
 use crate::integrations::{Integrations, Outcome, Pattern, TaskCall};
 use crate::local::Calls;
 use crate::random::OsRandomness;
 
+pub mod http_trace;
 pub mod mock_shapes;
 
 pub use mock_shapes::FieldValidationMode;
@@ -38,6 +41,8 @@ pub struct TestStateRequest {
     pub mock: Option<Mock>,
     pub field_validation: FieldValidationMode,
     pub configuration: StateConfiguration,
+    /// TRACE shows the headers an HTTP Task's connection adds.
+    pub reveal_secrets: bool,
 }
 
 /// Run a TestState request. `info` names the execution the state runs in (an Express
@@ -46,6 +51,7 @@ pub fn test_state(
     request: TestStateRequest,
     mut info: ExecutionInfo,
     integrations: &Integrations,
+    http: &HttpTaskConfig,
 ) -> Result<Value, TestStateError> {
     let run = prepare(&request.definition, request.state_name.as_deref())?;
     run.check_configuration(&request.configuration)?;
@@ -84,6 +90,8 @@ pub fn test_state(
         execution_arn: &execution_arn,
         events: VecDeque::new(),
         timers: BTreeMap::new(),
+        trace: (request.level == InspectionLevel::Trace).then(|| (http, request.reveal_secrets)),
+        http_exchange: None,
     };
     shell.absorb(first);
     let mut retries_made = 0;
@@ -109,7 +117,12 @@ pub fn test_state(
         let out = step(&run, &mut execution, event, now, &mut random, &mut inspector);
         shell.absorb(out);
     }
-    Ok(inspector.response(&run, &execution.status, retrying, request.level, request.variables.as_ref()))
+    let mut answer = inspector.response(&run, &execution.status, retrying, request.level, request.variables.as_ref());
+    if let (Some((sent, got)), Some(Value::Object(data))) = (shell.http_exchange, answer.get_mut("inspectionData")) {
+        data.insert("request".into(), sent);
+        data.insert("response".into(), got);
+    }
+    Ok(answer)
 }
 
 fn step(
@@ -133,6 +146,10 @@ struct Shell<'a> {
     execution_arn: &'a str,
     events: VecDeque<Event>,
     timers: BTreeMap<TimerId, Millis>,
+    /// At TRACE: the HTTP Task settings, and whether connection headers show.
+    trace: Option<(&'a HttpTaskConfig, bool)>,
+    /// The last HTTP Task call of the state under test: request and response.
+    http_exchange: Option<(Value, Value)>,
 }
 
 impl Shell<'_> {
@@ -159,7 +176,16 @@ impl Shell<'_> {
                         }
                         None => {
                             let call = TaskCall::of(&req, self.execution_arn, req.input.clone());
-                            self.calls.run(self.integrations, call)
+                            let outcome = self.calls.run(self.integrations, call);
+                            if let (Some((http, reveal)), true) =
+                                (self.trace, req.state_name == STATE_NAME && req.resource == http_task::RESOURCE)
+                            {
+                                self.http_exchange = Some((
+                                    http_trace::request(&req.input, http, reveal),
+                                    http_trace::response(&req.input, &outcome),
+                                ));
+                            }
+                            outcome
                         }
                     };
                     let event = match outcome {

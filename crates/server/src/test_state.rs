@@ -24,9 +24,11 @@ pub async fn test_state(state: &AppState, req: Request<'_>) -> ApiResult {
     info.state_machine_arn = state.arns.state_machine(&machine);
     info.role_arn = role;
     let integrations = state.engine.config().integrations.clone();
-    let answer = tokio::task::spawn_blocking(move || engine::test_state::test_state(request, info, &integrations))
-        .await
-        .map_err(|e| ApiError::new("InternalFailure", e.to_string()).status(500))?;
+    let http = state.engine.config().functions.http.clone();
+    let answer =
+        tokio::task::spawn_blocking(move || engine::test_state::test_state(request, info, &integrations, &http))
+            .await
+            .map_err(|e| ApiError::new("InternalFailure", e.to_string()).status(500))?;
     answer.map_err(|e: TestStateError| ApiError::new(e.code(), e.to_string()))
 }
 
@@ -77,6 +79,7 @@ fn parse(req: &Request<'_>) -> Result<TestStateRequest, ApiError> {
         mock,
         field_validation,
         configuration: parse_configuration(req.value("stateConfiguration"))?,
+        reveal_secrets: req.bool("revealSecrets")?.unwrap_or(false),
     })
 }
 
