@@ -90,7 +90,7 @@ pub fn test_state(
         execution_arn: &execution_arn,
         events: VecDeque::new(),
         timers: BTreeMap::new(),
-        trace: (request.level == InspectionLevel::Trace).then(|| (http, request.reveal_secrets)),
+        trace: (request.level == InspectionLevel::Trace).then_some((http, request.reveal_secrets)),
         http_exchange: None,
     };
     shell.absorb(first);
