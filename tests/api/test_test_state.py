@@ -208,6 +208,14 @@ def test_invalid_requests_get_aws_errors(sfn):
         run(sfn, {"Type": "Pass", "End": True}, mock={"result": "{}"})
     with raises("ValidationException", "not both"):
         run(sfn, TASK, mock={"result": "{}", "errorOutput": {"error": "E"}})
+    error = {"errorOutput": {"error": "Card.Declined"}}
+    with raises("ValidationException", "retrierRetryCount"):
+        run(sfn, TASK, mock=error, stateConfiguration={"retrierRetryCount": 30000})
+    no_retry = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {}, "End": True}
+    with raises("ValidationException", "Retry"):
+        run(sfn, no_retry, mock=error, stateConfiguration={"retrierRetryCount": 1})
+    with raises("ValidationException", "inspectionLevel"):
+        run(sfn, PASS, inspectionLevel="LOUD")
     with raises("ValidationException"):
         run(sfn, {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
                   "Parameters": {}, "End": True})

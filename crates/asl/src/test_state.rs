@@ -111,6 +111,11 @@ impl TestRun {
         }
     }
 
+    /// The most retries any of the state's retriers makes.
+    pub fn most_retries(&self) -> u64 {
+        self.retriers().iter().map(|r| r.max_attempts).max().unwrap_or(0)
+    }
+
     fn retriers(&self) -> &[Retrier] {
         match &self.parsed_state().kind {
             StateKind::Task(t) => &t.retry,
@@ -219,6 +224,12 @@ impl TestRun {
             return Err(TestStateError::Validation(
                 "stateConfiguration.mapIterationFailureCount and mapItemReaderData apply only to Map states.".into(),
             ));
+        }
+        if config.retrier_retry_count > crate::interpreter::MAX_HISTORY_EVENTS {
+            return Err(TestStateError::Validation(format!(
+                "stateConfiguration.retrierRetryCount must be at most {}: an execution's history cannot hold more retries.",
+                crate::interpreter::MAX_HISTORY_EVENTS
+            )));
         }
         if config.retrier_retry_count > 0 && self.retriers().is_empty() {
             return Err(TestStateError::Validation(

@@ -94,6 +94,8 @@ pub fn test_state(
         http_exchange: None,
     };
     shell.absorb(first);
+    // Retries past what any retrier makes change nothing: the retrier is spent.
+    let retries_to_replay = request.configuration.retrier_retry_count.min(run.most_retries());
     let mut retries_made = 0;
     let mut retrying = None;
     while !inspector.exited() && !execution.status.is_terminal() {
@@ -103,7 +105,7 @@ pub fn test_state(
                 let Some((&timer, &at)) = shell.timers.iter().min_by_key(|(id, at)| (**at, **id)) else { break };
                 if inspector.failed() {
                     // The state failed and a retrier waits to run it again.
-                    if retries_made >= request.configuration.retrier_retry_count {
+                    if retries_made >= retries_to_replay {
                         retrying = Some(Retrying { backoff_ms: u64::try_from(at - now).unwrap_or(0) });
                         break;
                     }
