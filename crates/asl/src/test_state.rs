@@ -349,9 +349,9 @@ pub struct Inspector {
     failure: Option<Value>,
     next_state: Option<String>,
     children: Option<ChildrenOutcome>,
-    /// A mocked Map's failed iterations (stateConfiguration.mapIterationFailureCount), and
-    /// whether the Map has a retrier or catcher to see them.
-    iteration_failures: Option<(u64, bool)>,
+    /// A mocked Map's failed iterations (stateConfiguration.mapIterationFailureCount) and
+    /// how many iterations there were.
+    iteration_failures: Option<(u64, usize)>,
 }
 
 impl Inspector {
@@ -368,9 +368,8 @@ impl Inspector {
                 }
                 None => None,
             };
-            if let (Some(n), Some(Mock::Result(_))) = (config.map_iteration_failure_count, mock) {
-                let handled = !run.retriers().is_empty() || !run.catchers().is_empty();
-                me.iteration_failures = Some((n, handled));
+            if let (Some(n), Some(Mock::Result(result))) = (config.map_iteration_failure_count, mock) {
+                me.iteration_failures = Some((n, result.as_array().map_or(1, Vec::len)));
             }
         }
         me
@@ -574,9 +573,15 @@ impl StageObserver for Inspector {
         if state != STATE_NAME || self.output.is_some() {
             return None;
         }
-        if let Some((failures, true)) = self.iteration_failures {
-            let tolerated = self.stage_value(Stage::ToleratedFailureCount).and_then(Value::as_u64).unwrap_or(0);
-            if failures > tolerated {
+        // Failed iterations count against the Map's tolerance; a Map without one is tested
+        // on its result alone, as AWS records.
+        let count = self.stage_value(Stage::ToleratedFailureCount).and_then(Value::as_u64);
+        let percentage = self.stage_value(Stage::ToleratedFailurePercentage).and_then(Value::as_f64);
+        if let (Some((failures, total)), true) = (self.iteration_failures, count.is_some() || percentage.is_some()) {
+            let within_count = count.is_some_and(|c| failures <= c);
+            let within_percentage =
+                percentage.is_some_and(|p| total > 0 && (failures as f64 * 100.0 / total as f64) <= p);
+            if !within_count && !within_percentage {
                 return Some(ChildrenOutcome::Failed {
                     error: Some(crate::error::names::EXCEED_TOLERATED_FAILURE_THRESHOLD.into()),
                     cause: Some("The specified tolerated failure threshold was exceeded".into()),

@@ -181,3 +181,23 @@ fn checks_aws_makes_before_running() {
     assert_eq!(prepare("{", None).unwrap_err().code(), "InvalidDefinition");
     assert_eq!(prepare(&json!({"Type": "Pass"}).to_string(), None).unwrap_err().code(), "InvalidDefinition");
 }
+
+#[test]
+fn failed_iterations_count_against_the_tolerated_percentage() {
+    let state = json!({
+        "Type": "Map",
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "ToleratedFailurePercentage": 50,
+        "End": true,
+    });
+    let run = prepare(&state.to_string(), None).unwrap();
+    let mock = Mock::Result(json!([1, 2, 3, 4]));
+    let status = |failures: u64| {
+        let config = StateConfiguration { map_iteration_failure_count: Some(failures), ..Default::default() };
+        let mut inspector = Inspector::new(&run, Some(&mock), &config);
+        let (exec, _) = start(&run, &mut inspector, json!([1, 2, 3, 4]));
+        answer(&run, &inspector, &exec, None)["status"].clone()
+    };
+    assert_eq!(status(2), json!("SUCCEEDED"));
+    assert_eq!(status(3), json!("FAILED"));
+}
