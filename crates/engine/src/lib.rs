@@ -9,6 +9,7 @@ pub mod aws;
 pub mod functions;
 pub mod http_task;
 pub mod integrations;
+pub mod item_reader;
 pub mod links;
 pub mod local;
 pub mod mail;

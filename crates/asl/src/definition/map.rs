@@ -25,6 +25,9 @@ pub struct MapState {
     pub catch: Vec<Catcher>,
     pub transition: Transition,
     pub label: Option<String>,
+    pub item_reader: Option<ItemReader>,
+    pub item_batcher: Option<ItemBatcher>,
+    pub result_writer: Option<ResultWriter>,
 }
 
 impl Parser {
@@ -99,27 +102,14 @@ impl Parser {
             .get("Items")
             .filter(|_| jsonata)
             .map(|v| self.jsonata_template(v, &format!("{at}/Items"), "Items", INPUT_CONTEXT));
-        if obj.contains_key("ItemReader") {
-            self.problem(
-                Code::SchemaValidationFailed,
-                "ItemReader (reading items from S3) is not supported by this version of Baton",
-                format!("{at}/ItemReader"),
-            );
-        }
-        if obj.contains_key("ResultWriter") {
-            self.problem(
-                Code::SchemaValidationFailed,
-                "ResultWriter (writing results to S3) is not supported by this version of Baton",
-                format!("{at}/ResultWriter"),
-            );
-        }
-        if obj.contains_key("ItemBatcher") {
-            self.problem(
-                Code::SchemaValidationFailed,
-                "ItemBatcher is not supported by this version of Baton",
-                format!("{at}/ItemBatcher"),
-            );
-        }
+        let item_reader =
+            obj.get("ItemReader").and_then(|v| self.item_reader(v, &format!("{at}/ItemReader"), jsonata, distributed));
+        let item_batcher = obj
+            .get("ItemBatcher")
+            .and_then(|v| self.item_batcher(v, &format!("{at}/ItemBatcher"), jsonata, distributed));
+        let result_writer = obj
+            .get("ResultWriter")
+            .and_then(|v| self.result_writer(v, &format!("{at}/ResultWriter"), jsonata, distributed));
         let label = match obj.get("Label") {
             None => None,
             Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= 40 && s.chars().all(label_char) => {
@@ -174,6 +164,9 @@ impl Parser {
             catch,
             transition,
             label,
+            item_reader,
+            item_batcher,
+            result_writer,
         }
     }
 }

@@ -9,9 +9,12 @@
 mod choice;
 mod fail;
 mod fields;
+mod item_batcher;
+mod item_reader;
 mod map;
 mod parallel;
 mod pass;
+mod result_writer;
 mod retry_catch;
 mod succeed;
 mod task;
@@ -32,9 +35,12 @@ use crate::timestamp;
 
 pub use choice::{Choice, ChoiceBranch, ChoiceTest};
 pub use fail::{Fail, FailField};
+pub use item_batcher::{ItemBatcher, MAX_BATCH_BYTES};
+pub use item_reader::{ItemReader, GET_OBJECT, LIST_OBJECTS_V2, MAX_ITEMS_LIMIT};
 pub use map::MapState;
 pub use parallel::Parallel;
 pub use pass::Pass;
+pub use result_writer::{ResultWriter, PUT_OBJECT};
 pub use retry_catch::{Catcher, Jitter, Retrier};
 pub use task::{waits_without_timeout, Task};
 pub use variables::{check_variable_name, variable_references, MAX_VARIABLE_NAME_CHARS};

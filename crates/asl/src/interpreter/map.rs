@@ -36,6 +36,9 @@ impl<'a> Run<'a, '_> {
         if self.state_of(f).query_language == QueryLanguage::JsonPath {
             self.observe(f, Stage::AfterInputPath, &selected);
         }
+        if let Some(reader) = &m.item_reader {
+            return self.start_item_read(f, m, reader, selected);
+        }
         let prepared = self.map_setup(f, m, &selected);
         let (items, max_concurrency) = match prepared {
             Ok(v) => v,
@@ -57,14 +60,15 @@ impl<'a> Run<'a, '_> {
             self.observe(f, Stage::ToleratedFailurePercentage, &json!(p));
         }
         if m.distributed {
-            let run_arn = format!(
-                "{}/{}:{}",
-                self.exec.info.state_machine_arn.replacen(":stateMachine:", ":mapRun:", 1),
-                m.label.clone().unwrap_or_else(|| self.state_of(f).name.clone()),
-                &mut *self.random.uuid_v4()
-            );
-            self.emit(f, EventType::MapRunStarted, Details::Fields(fields(json!({"mapRunArn": run_arn}))));
+            self.emit_map_run_started(f, m);
         }
+        let items = match &m.item_batcher {
+            None => items,
+            Some(b) => match self.batches(f, b, items, &selected) {
+                Ok(batches) => batches,
+                Err(e) => return self.fail_flow(f, e),
+            },
+        };
         self.start_fanout(
             f,
             items,
@@ -119,7 +123,13 @@ impl<'a> Run<'a, '_> {
     }
 
     /// A count field of a Map state (`MaxConcurrency`, `ToleratedFailureCount`).
-    fn map_count(&mut self, f: FrameId, field: &str, d: &Dynamic<u64>, selected: &Value) -> Result<u64, StepError> {
+    pub(super) fn map_count(
+        &mut self,
+        f: FrameId,
+        field: &str,
+        d: &Dynamic<u64>,
+        selected: &Value,
+    ) -> Result<u64, StepError> {
         match d {
             Dynamic::Fixed(n) => Ok(*n),
             Dynamic::Jsonata(e) => Ok(self.jsonata_count(f, e, selected, field, 0)?),
@@ -148,7 +158,20 @@ impl<'a> Run<'a, '_> {
             self.observe(f, Stage::AfterItemsPath, &Value::Array(items.clone()));
         }
         let max_concurrency = self.map_count(f, "MaxConcurrency", &m.max_concurrency, selected)?;
-        let selected_items = match &m.item_selector {
+        let selected_items = self.select_items(f, m, items, selected)?;
+        Ok((selected_items, usize::try_from(max_concurrency).unwrap_or(usize::MAX)))
+    }
+
+    /// Each item through `ItemSelector` (the item as `$$.Map.Item.Value`, the state's input
+    /// as `$`).
+    pub(super) fn select_items(
+        &mut self,
+        f: FrameId,
+        m: &MapState,
+        items: Vec<Value>,
+        selected: &Value,
+    ) -> Result<Vec<Value>, StepError> {
+        Ok(match &m.item_selector {
             None => items,
             Some(Payload::Path(tpl)) => {
                 let mut out = Vec::with_capacity(items.len());
@@ -168,13 +191,12 @@ impl<'a> Run<'a, '_> {
                 }
                 out
             }
-        };
-        Ok((selected_items, usize::try_from(max_concurrency).unwrap_or(usize::MAX)))
+        })
     }
 
     /// ToleratedFailureCount and ToleratedFailurePercentage, read from the input when given
     /// as paths or expressions.
-    fn map_tolerance(
+    pub(super) fn map_tolerance(
         &mut self,
         f: FrameId,
         m: &MapState,

@@ -19,6 +19,7 @@ mod choice;
 mod fail;
 mod fanout;
 mod map;
+mod map_run;
 mod messages;
 mod parallel;
 mod pass;
@@ -45,6 +46,7 @@ use crate::template::compact;
 use crate::timestamp::Millis;
 
 use fanout::Fanout;
+pub use map_run::ITEM_READER_RESOURCE;
 pub use messages::{Command, Event, StepOutput, TaskRequest};
 pub use pipeline::{ChildrenOutcome, Stage, StageObserver};
 pub use retry_catch::{error_matches, retry_delay_ms};
@@ -233,6 +235,8 @@ enum Phase {
         timer: TimerId,
     },
     Fanout(Box<Fanout>),
+    /// A distributed Map waiting for the items its ItemReader reads.
+    MapRead(Box<map_run::MapRead>),
     /// Finished (its parent is notified); the slot is about to be freed.
     Done,
 }
@@ -603,8 +607,17 @@ impl<'a> Run<'a, '_> {
             Event::TaskStarted { task, worker_name } => self.task_started(task, worker_name),
             Event::TaskSubmitted { task, output } => self.task_submitted(task, output),
             Event::TaskHeartbeat { task } => self.task_heartbeat(task),
-            Event::TaskSucceeded { task, output } => self.task_succeeded(task, output),
-            Event::TaskFailed { task, error, cause } => self.task_failed(task, error, cause),
+            Event::TaskSucceeded { task, output } => match self.map_read_frame(task) {
+                Some(f) => self.map_read_ended(f, task, Ok(output)),
+                None => self.task_succeeded(task, output),
+            },
+            Event::TaskFailed { task, error, cause } => match self.map_read_frame(task) {
+                Some(f) => {
+                    let failure = Failure { error, cause, from_task_result: false, heartbeat: false };
+                    self.map_read_ended(f, task, Err(failure));
+                }
+                None => self.task_failed(task, error, cause),
+            },
             Event::TimerFired { timer } => {
                 let Some(purpose) = self.exec.timers.remove(&timer) else { return };
                 self.timer_fired(timer, purpose);
@@ -877,6 +890,11 @@ impl<'a> Run<'a, '_> {
                 self.emit(f, EventType::WaitStateAborted, Details::None);
             }
             Phase::RetryTimer { timer } => self.cancel_timer(Some(timer)),
+            Phase::MapRead(read) => {
+                self.exec.tasks.remove(&read.task);
+                self.out.commands.push(Command::CancelTask { task: read.task });
+                self.emit(f, EventType::MapStateAborted, Details::None);
+            }
             Phase::Fanout(fan) => {
                 let is_map = fan.is_map;
                 self.frame_mut(f).phase = Phase::Fanout(fan);

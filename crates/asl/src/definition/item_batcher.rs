@@ -1,0 +1,103 @@
+//! A distributed Map's `ItemBatcher`: items handed to each child in batches of at most
+//! `MaxItemsPerBatch` items and `MaxInputBytesPerBatch` bytes, with `BatchInput` beside them.
+
+use serde_json::Value;
+
+use super::fields::INPUT_CONTEXT;
+use super::*;
+
+/// Largest batch input AWS takes (256 KiB).
+pub const MAX_BATCH_BYTES: u64 = 262_144;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemBatcher {
+    pub max_items_per_batch: Option<Dynamic<u64>>,
+    pub max_input_bytes_per_batch: Option<Dynamic<u64>>,
+    /// A payload template (JSONPath) or JSONata value, evaluated once against the state's input.
+    pub batch_input: Option<Payload>,
+}
+
+impl Parser {
+    pub(super) fn item_batcher(
+        &mut self,
+        v: &Value,
+        at: &str,
+        jsonata: bool,
+        distributed: bool,
+    ) -> Option<ItemBatcher> {
+        let Some(obj) = v.as_object() else {
+            self.problem(Code::SchemaValidationFailed, "The value for the field 'ItemBatcher' must be an OBJECT", at);
+            return None;
+        };
+        if !distributed {
+            self.problem(
+                Code::SchemaValidationFailed,
+                "The field 'ItemBatcher' is only supported for a Map state whose ItemProcessor's ProcessorConfig has Mode DISTRIBUTED",
+                at,
+            );
+        }
+        let allowed: &[&str] = if jsonata {
+            &["MaxItemsPerBatch", "MaxInputBytesPerBatch", "BatchInput"]
+        } else {
+            &[
+                "MaxItemsPerBatch",
+                "MaxItemsPerBatchPath",
+                "MaxInputBytesPerBatch",
+                "MaxInputBytesPerBatchPath",
+                "BatchInput",
+            ]
+        };
+        for key in obj.keys() {
+            if !allowed.contains(&key.as_str()) {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("Field '{key}' is not supported by ItemBatcher"),
+                    format!("{at}/{key}"),
+                );
+            }
+        }
+        let positive = |v: &Value| v.as_u64().filter(|n| *n > 0);
+        let bytes = |v: &Value| v.as_u64().filter(|n| *n > 0 && *n <= MAX_BATCH_BYTES);
+        let (max_items_per_batch, max_input_bytes_per_batch) = if jsonata {
+            (
+                self.jsonata_dynamic(obj, "MaxItemsPerBatch", at, positive, "a positive INTEGER"),
+                self.jsonata_dynamic(obj, "MaxInputBytesPerBatch", at, bytes, "an INTEGER from 1 to 262144"),
+            )
+        } else {
+            (
+                self.dynamic_generic(obj, "MaxItemsPerBatch", at, positive, "a positive INTEGER"),
+                self.dynamic_generic(obj, "MaxInputBytesPerBatch", at, bytes, "an INTEGER from 1 to 262144"),
+            )
+        };
+        if max_items_per_batch.is_none() && max_input_bytes_per_batch.is_none() && !self.has_problems_at(at) {
+            self.problem(
+                Code::SchemaValidationFailed,
+                "An ItemBatcher needs 'MaxItemsPerBatch' or 'MaxInputBytesPerBatch' (or their Path forms)",
+                at,
+            );
+        }
+        let batch_input = match obj.get("BatchInput") {
+            None => None,
+            Some(b) if jsonata => Some(Payload::Jsonata(self.jsonata_template(
+                b,
+                &format!("{at}/BatchInput"),
+                "BatchInput",
+                INPUT_CONTEXT,
+            ))),
+            Some(Value::Object(_)) => self.template(obj, "BatchInput", at).map(Payload::Path),
+            Some(_) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "The value for the field 'BatchInput' must be an OBJECT",
+                    format!("{at}/BatchInput"),
+                );
+                None
+            }
+        };
+        Some(ItemBatcher { max_items_per_batch, max_input_bytes_per_batch, batch_input })
+    }
+
+    fn has_problems_at(&self, at: &str) -> bool {
+        self.problems.iter().any(|p| p.location.starts_with(at))
+    }
+}

@@ -1,0 +1,325 @@
+//! A distributed Map's Map Run: reading its items (`ItemReader`) and grouping them into
+//! batches (`ItemBatcher`).
+//!
+//! Reading is I/O, so the interpreter asks for it as data: a task with Baton's own resource
+//! [`ITEM_READER_RESOURCE`], whose input is the reader's evaluated request (resource,
+//! arguments, `ReaderConfig` with `MaxItems` resolved) and whose result is the items. The
+//! task runs through the shell's one integration router, durably, but shows no events in the
+//! history (AWS's shows none for the read either): the Map state waits in
+//! [`Phase::MapRead`], and the read's end comes back as the task's result.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::fanout::Tolerance;
+use super::{
+    fields, integer_value, json_value_text, state_context, Command, Failure, Flow, FrameId, FrameVars, Phase, Run,
+    StepError, TaskId, TaskRequest, Work,
+};
+use crate::definition::{Dynamic, ItemBatcher, ItemReader, MapState, Payload, StateKind, MAX_ITEMS_LIMIT};
+use crate::error::{names, EvalFailure};
+use crate::eval::Scope;
+use crate::history::{Details, EventType};
+use crate::template::compact;
+
+/// The resource of the task that reads a Map Run's items. The shell serves it; it is never
+/// shown in the history.
+pub const ITEM_READER_RESOURCE: &str = "arn:aws:states:::baton:itemReader";
+
+/// A distributed Map waiting for its items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct MapRead {
+    pub(super) task: TaskId,
+    /// The state's input after InputPath: what ItemSelector and BatchInput read.
+    selected: Value,
+    max_concurrency: usize,
+    tolerated_count: Option<u64>,
+    tolerated_percentage: Option<f64>,
+}
+
+impl<'a> Run<'a, '_> {
+    /// Start a distributed Map whose items an `ItemReader` reads: the Map Run starts, and the
+    /// read is asked of the shell.
+    pub(super) fn start_item_read(&mut self, f: FrameId, m: &MapState, reader: &ItemReader, selected: Value) -> Flow {
+        let request = match self.reader_request(f, reader, &selected) {
+            Ok(r) => r,
+            Err(e) => return self.fail_flow(f, e),
+        };
+        let max_concurrency = match self.map_count(f, "MaxConcurrency", &m.max_concurrency, &selected) {
+            Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            Err(e) => return self.fail_flow(f, e),
+        };
+        self.emit(f, EventType::MapStateStarted, Details::None);
+        let (tolerated_count, tolerated_percentage) = match self.map_tolerance(f, m, &selected) {
+            Ok(v) => v,
+            Err(e) => return self.fail_flow(f, e),
+        };
+        self.emit_map_run_started(f, m);
+        let task = self.exec.next_task;
+        self.exec.next_task += 1;
+        self.exec.tasks.insert(task, f);
+        self.frame_mut(f).phase = Phase::MapRead(Box::new(MapRead {
+            task,
+            selected,
+            max_concurrency,
+            tolerated_count,
+            tolerated_percentage,
+        }));
+        self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
+            task,
+            state_name: self.state_of(f).name.clone(),
+            resource: ITEM_READER_RESOURCE.to_owned(),
+            input: request,
+            token: None,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+            credentials: None,
+        })));
+        Flow::Blocked
+    }
+
+    /// `MapRunStarted` with the Map Run's ARN, as AWS forms it.
+    pub(super) fn emit_map_run_started(&mut self, f: FrameId, m: &MapState) {
+        let run_arn = format!(
+            "{}/{}:{}",
+            self.exec.info.state_machine_arn.replacen(":stateMachine:", ":mapRun:", 1),
+            m.label.clone().unwrap_or_else(|| self.state_of(f).name.clone()),
+            &mut *self.random.uuid_v4()
+        );
+        self.emit(f, EventType::MapRunStarted, Details::Fields(fields(json!({"mapRunArn": run_arn}))));
+    }
+
+    /// The reader's request: `{"Resource", "Arguments", "ReaderConfig"}` with the arguments
+    /// evaluated and `MaxItems` resolved (0: no limit).
+    fn reader_request(&mut self, f: FrameId, reader: &ItemReader, selected: &Value) -> Result<Value, StepError> {
+        let arguments = match &reader.arguments {
+            None => json!({}),
+            Some(Payload::Path(tpl)) => {
+                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+                let ctx = state_context(self.def, self.exec, f, None);
+                let scope = Scope::new(selected, &ctx).with_variables(&vars);
+                tpl.eval(&scope, &mut *self.random)?
+            }
+            Some(Payload::Jsonata(tpl)) => self.jsonata_template(f, tpl, selected, "Arguments", None)?,
+        };
+        let max_items = match &reader.max_items {
+            None => 0,
+            Some(Dynamic::Fixed(n)) => *n,
+            Some(Dynamic::Jsonata(e)) => self.jsonata_count(f, e, selected, "MaxItems", 0)?,
+            Some(Dynamic::Path(p)) => {
+                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+                let ctx = state_context(self.def, self.exec, f, None);
+                let scope = Scope::new(selected, &ctx).with_variables(&vars);
+                let v =
+                    scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
+                integer_value(&v).ok_or_else(|| {
+                    EvalFailure::runtime(format!(
+                        "The MaxItemsPath field refers to value \"{}\" which is not a valid integer: {}",
+                        json_value_text(&v),
+                        p.as_str()
+                    ))
+                })?
+            }
+        };
+        let mut config = reader.config.clone();
+        config.insert("MaxItems".into(), json!(max_items.min(MAX_ITEMS_LIMIT)));
+        Ok(json!({"Resource": reader.resource, "Arguments": arguments, "ReaderConfig": config}))
+    }
+
+    /// The frame waiting on the item read `task`, if it still does.
+    pub(super) fn map_read_frame(&self, task: TaskId) -> Option<FrameId> {
+        let f = *self.exec.tasks.get(&task)?;
+        match &self.exec.frames.get(f)?.as_ref()?.phase {
+            Phase::MapRead(r) if r.task == task => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The read ended: run the items (batched, each through ItemSelector), or fail the Map Run.
+    pub(super) fn map_read_ended(&mut self, f: FrameId, task: TaskId, result: Result<Value, Failure>) {
+        self.exec.tasks.remove(&task);
+        let phase = std::mem::replace(&mut self.frame_mut(f).phase, Phase::Running);
+        let Phase::MapRead(read) = phase else { return };
+        let StateKind::Map(m) = &self.state_of(f).kind else { return };
+        let started = match result {
+            Ok(Value::Array(items)) => self.run_read_items(f, m, items, &read),
+            Ok(other) => Err(reader_failure(format!("The items read are not a JSON array: {}", compact(&other)))),
+            Err(failure) => Err(failure),
+        };
+        match started {
+            Ok(flow) => {
+                self.follow(f, flow);
+            }
+            Err(failure) => {
+                let mut d = Map::new();
+                if let Some(e) = &failure.error {
+                    d.insert("error".into(), Value::String(e.clone()));
+                }
+                if let Some(c) = &failure.cause {
+                    d.insert("cause".into(), Value::String(c.clone()));
+                }
+                self.emit(f, EventType::MapRunFailed, Details::Fields(d));
+                self.follow(f, Flow::ChildrenFailed(failure));
+            }
+        }
+        self.work.push(Work::Run(f));
+    }
+
+    fn run_read_items(&mut self, f: FrameId, m: &MapState, items: Vec<Value>, read: &MapRead) -> Result<Flow, Failure> {
+        let step = |me: &mut Self, e: StepError| match e {
+            StepError::Eval(e) => me.eval_failure(f, e),
+            StepError::Query(q) => me.query_failure(f, q),
+        };
+        let selected_items = self.select_items(f, m, items, &read.selected).map_err(|e| step(self, e))?;
+        let inputs = match &m.item_batcher {
+            None => selected_items,
+            Some(b) => self.batches(f, b, selected_items, &read.selected).map_err(|e| step(self, e))?,
+        };
+        Ok(self.start_fanout(
+            f,
+            inputs,
+            read.max_concurrency,
+            Tolerance { count: read.tolerated_count, percentage: read.tolerated_percentage },
+        ))
+    }
+
+    /// Group items into the children's inputs: `{"BatchInput": ..., "Items": [...]}`, at
+    /// most `MaxItemsPerBatch` items and `MaxInputBytesPerBatch` bytes each.
+    pub(super) fn batches(
+        &mut self,
+        f: FrameId,
+        b: &ItemBatcher,
+        items: Vec<Value>,
+        selected: &Value,
+    ) -> Result<Vec<Value>, StepError> {
+        let max_items = match &b.max_items_per_batch {
+            None => None,
+            Some(d) => Some(self.batch_limit(f, "MaxItemsPerBatch", d, selected)?),
+        };
+        let max_bytes = match &b.max_input_bytes_per_batch {
+            None => None,
+            Some(d) => Some(self.batch_limit(f, "MaxInputBytesPerBatch", d, selected)?),
+        };
+        let batch_input = match &b.batch_input {
+            None => None,
+            Some(Payload::Path(tpl)) => {
+                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+                let ctx = state_context(self.def, self.exec, f, None);
+                let scope = Scope::new(selected, &ctx).with_variables(&vars);
+                Some(tpl.eval(&scope, &mut *self.random)?)
+            }
+            Some(Payload::Jsonata(tpl)) => Some(self.jsonata_template(f, tpl, selected, "BatchInput", None)?),
+        };
+        let plan = BatchPlan { max_items, max_bytes, batch_input };
+        plan.group(items).map_err(StepError::Eval)
+    }
+
+    fn batch_limit(&mut self, f: FrameId, field: &str, d: &Dynamic<u64>, selected: &Value) -> Result<u64, StepError> {
+        let n = match d {
+            Dynamic::Jsonata(e) => self.jsonata_count(f, e, selected, field, 1)?,
+            _ => self.map_count(f, field, d, selected)?,
+        };
+        if n == 0 {
+            return Err(EvalFailure::runtime(format!("The value of {field} must be a positive integer")).into());
+        }
+        Ok(n)
+    }
+}
+
+/// How items are grouped into batches.
+struct BatchPlan {
+    max_items: Option<u64>,
+    max_bytes: Option<u64>,
+    batch_input: Option<Value>,
+}
+
+impl BatchPlan {
+    fn group(self, items: Vec<Value>) -> Result<Vec<Value>, EvalFailure> {
+        // `{"BatchInput":...,"Items":[]}`: the bytes every batch has before its items.
+        let base = match &self.batch_input {
+            Some(b) => compact(b).len() + r#"{"BatchInput":,"Items":[]}"#.len(),
+            None => r#"{"Items":[]}"#.len(),
+        } as u64;
+        let mut batches = Vec::new();
+        let mut current: Vec<Value> = Vec::new();
+        let mut bytes = base;
+        for item in items {
+            let size = compact(&item).len() as u64 + u64::from(!current.is_empty());
+            let full_count = self.max_items.is_some_and(|n| current.len() as u64 >= n);
+            let full_bytes = self.max_bytes.is_some_and(|n| bytes + size > n);
+            if !current.is_empty() && (full_count || full_bytes) {
+                batches.push(self.batch(std::mem::take(&mut current)));
+                bytes = base;
+            }
+            let size = compact(&item).len() as u64;
+            if let Some(limit) = self.max_bytes {
+                if base + size > limit {
+                    return Err(EvalFailure::runtime(format!(
+                        "An item of {size} bytes does not fit in a batch of MaxInputBytesPerBatch {limit} bytes"
+                    )));
+                }
+            }
+            bytes += size + u64::from(!current.is_empty());
+            current.push(item);
+        }
+        if !current.is_empty() {
+            batches.push(self.batch(current));
+        }
+        Ok(batches)
+    }
+
+    fn batch(&self, items: Vec<Value>) -> Value {
+        let mut m = Map::new();
+        if let Some(b) = &self.batch_input {
+            m.insert("BatchInput".into(), b.clone());
+        }
+        m.insert("Items".into(), Value::Array(items));
+        Value::Object(m)
+    }
+}
+
+/// A failure of the read itself (the items could not be had).
+fn reader_failure(cause: String) -> Failure {
+    Failure {
+        error: Some(names::ITEM_READER_FAILED.into()),
+        cause: Some(cause),
+        from_task_result: false,
+        heartbeat: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(max_items: Option<u64>, max_bytes: Option<u64>, batch_input: Option<Value>) -> BatchPlan {
+        BatchPlan { max_items, max_bytes, batch_input }
+    }
+
+    #[test]
+    fn batches_hold_at_most_max_items_per_batch() {
+        let items: Vec<Value> = (1..=5).map(|i| json!(i)).collect();
+        let out = plan(Some(2), None, None).group(items).unwrap();
+        assert_eq!(out, vec![json!({"Items": [1, 2]}), json!({"Items": [3, 4]}), json!({"Items": [5]})]);
+    }
+
+    #[test]
+    fn batches_fit_max_input_bytes_with_their_batch_input() {
+        // {"BatchInput":{"a":1},"Items":[1,2]} is 35 bytes; a third item makes 37.
+        let items: Vec<Value> = (1..=4).map(|i| json!(i)).collect();
+        let out = plan(None, Some(36), Some(json!({"a": 1}))).group(items).unwrap();
+        assert_eq!(
+            out,
+            vec![json!({"BatchInput": {"a": 1}, "Items": [1, 2]}), json!({"BatchInput": {"a": 1}, "Items": [3, 4]})]
+        );
+        for b in &out {
+            assert!(compact(b).len() <= 36);
+        }
+    }
+
+    #[test]
+    fn an_item_larger_than_a_batch_fails_the_run() {
+        let err = plan(None, Some(15), None).group(vec![json!("a long string item")]).unwrap_err();
+        assert!(err.to_string().contains("MaxInputBytesPerBatch"), "{err}");
+    }
+}
