@@ -145,11 +145,14 @@ impl Integrations {
         let http: Arc<dyn Integration> = Arc::new(HttpTask(config.http.clone()));
         let aws: Arc<dyn Integration> = Arc::new(crate::aws::tasks::AwsTasks(config.aws_client.clone()));
         let item_reader: Arc<dyn Integration> = Arc::new(crate::item_reader::ItemReader(config.aws_client.clone()));
+        let result_writer: Arc<dyn Integration> =
+            Arc::new(crate::result_writer::ResultWriter(config.aws_client.clone()));
         let functions: Arc<dyn Integration> = Arc::new(Functions(config));
         let mut me = Self::default();
         // AWS services at their endpoints: whatever no longer prefix (a built-in) serves.
         me.route("arn:aws:states:::", aws);
         me.route(asl::interpreter::ITEM_READER_RESOURCE, item_reader);
+        me.route(asl::interpreter::RESULT_WRITER_RESOURCE, result_writer);
         me.route("arn:aws:states:::lambda:invoke", functions.clone());
         me.route("arn:aws:lambda:", functions);
         me.route(crate::http_task::RESOURCE, http);

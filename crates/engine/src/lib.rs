@@ -17,6 +17,7 @@ pub mod people;
 pub mod queues;
 pub mod random;
 pub mod reminders;
+pub mod result_writer;
 pub mod sent_mail;
 pub mod service;
 pub mod test_state;

@@ -33,6 +33,9 @@ pub(super) struct Fanout {
     scheduled: bool,
     /// Set when every child has finished; the frame then completes the state.
     pub(super) outcome: Option<Result<(), Failure>>,
+    /// What a distributed Map's ResultWriter needs of its children besides their outputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) writer: Option<Box<super::map_run::WriterLog>>,
 }
 
 /// How many failed children a Map tolerates (`None`: none).
@@ -71,6 +74,7 @@ impl<'a> Run<'a, '_> {
                 tolerated_percentage: tolerance.percentage,
                 scheduled: false,
                 outcome: Some(outcome),
+                writer: None,
             };
             self.frame_mut(f).phase = Phase::Fanout(Box::new(fan));
             self.work.push(Work::Run(f));
@@ -90,6 +94,7 @@ impl<'a> Run<'a, '_> {
             tolerated_percentage: tolerance.percentage,
             scheduled: true,
             outcome: None,
+            writer: None,
         };
         self.frame_mut(f).phase = Phase::Fanout(Box::new(fan));
         self.work.push(Work::Continue(f));
@@ -180,6 +185,9 @@ impl<'a> Run<'a, '_> {
                 self.emit_iteration(p, EventType::MapIterationSucceeded, slot);
             }
             Err(failure) => {
+                if let Some(w) = &mut fan.writer {
+                    w.failed(slot, &failure);
+                }
                 fan.failed += 1;
                 fan.done += 1;
                 let total = fan.pending.len();
@@ -241,6 +249,9 @@ impl<'a> Run<'a, '_> {
         let distributed = matches!(&self.state_of(f).kind, StateKind::Map(m) if m.distributed);
         match fan.outcome {
             Some(Ok(())) => {
+                if let (true, Some(writer)) = (distributed, fan.writer) {
+                    return self.start_result_write(f, fan.results, *writer);
+                }
                 if fan.is_map {
                     if distributed {
                         self.emit(f, EventType::MapRunSucceeded, Details::None);

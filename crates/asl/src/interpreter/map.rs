@@ -59,9 +59,7 @@ impl<'a> Run<'a, '_> {
         if let (Some(_), Some(p)) = (&self.observer, tolerated_percentage) {
             self.observe(f, Stage::ToleratedFailurePercentage, &json!(p));
         }
-        if m.distributed {
-            self.emit_map_run_started(f, m);
-        }
+        let run_arn = if m.distributed { Some(self.emit_map_run_started(f, m)) } else { None };
         let items = match &m.item_batcher {
             None => items,
             Some(b) => match self.batches(f, b, items, &selected) {
@@ -69,12 +67,8 @@ impl<'a> Run<'a, '_> {
                 Err(e) => return self.fail_flow(f, e),
             },
         };
-        self.start_fanout(
-            f,
-            items,
-            max_concurrency,
-            Tolerance { count: tolerated_count, percentage: tolerated_percentage },
-        )
+        let tolerance = Tolerance { count: tolerated_count, percentage: tolerated_percentage };
+        self.start_map_children(f, m, items, (max_concurrency, tolerance), run_arn, &selected)
     }
 
     /// The items of a Map state (JSONata's `Items`, else ItemsPath or the input).

@@ -1,12 +1,17 @@
-//! A distributed Map's Map Run: reading its items (`ItemReader`) and grouping them into
-//! batches (`ItemBatcher`).
+//! A distributed Map's Map Run: reading its items (`ItemReader`), grouping them into
+//! batches (`ItemBatcher`), and writing the children's results (`ResultWriter`).
 //!
 //! Reading is I/O, so the interpreter asks for it as data: a task with Baton's own resource
 //! [`ITEM_READER_RESOURCE`], whose input is the reader's evaluated request (resource,
 //! arguments, `ReaderConfig` with `MaxItems` resolved) and whose result is the items. The
 //! task runs through the shell's one integration router, durably, but shows no events in the
 //! history (AWS's shows none for the read either): the Map state waits in
-//! [`Phase::MapRead`], and the read's end comes back as the task's result.
+//! [`Phase::MapRead`], and the read's end comes back as the task's result. Writing the
+//! results to S3 is the same: a task with [`RESULT_WRITER_RESOURCE`] whose input is every
+//! child's record as AWS writes it (built here, so the shell only files them) and whose
+//! result is the Map's (`MapRunArn`, `ResultWriterDetails`).
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -16,15 +21,20 @@ use super::{
     fields, integer_value, json_value_text, state_context, Command, Failure, Flow, FrameId, FrameVars, Phase, Run,
     StepError, TaskId, TaskRequest, Work,
 };
-use crate::definition::{Dynamic, ItemBatcher, ItemReader, MapState, Payload, StateKind, MAX_ITEMS_LIMIT};
+use crate::definition::{
+    Dynamic, ItemBatcher, ItemReader, MapState, Payload, ResultWriter, StateKind, MAX_ITEMS_LIMIT,
+};
 use crate::error::{names, EvalFailure};
 use crate::eval::Scope;
 use crate::history::{Details, EventType};
 use crate::template::compact;
+use crate::timestamp::{self, Millis};
 
 /// The resource of the task that reads a Map Run's items. The shell serves it; it is never
 /// shown in the history.
 pub const ITEM_READER_RESOURCE: &str = "arn:aws:states:::baton:itemReader";
+/// The resource of the task that writes a Map Run's results to S3; never shown either.
+pub const RESULT_WRITER_RESOURCE: &str = "arn:aws:states:::baton:resultWriter";
 
 /// A distributed Map waiting for its items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +45,30 @@ pub(super) struct MapRead {
     max_concurrency: usize,
     tolerated_count: Option<u64>,
     tolerated_percentage: Option<f64>,
+    /// The Map Run's ARN.
+    #[serde(default)]
+    run_arn: String,
+    /// The task writes the results (rather than reading the items).
+    #[serde(default)]
+    writing: bool,
+}
+
+/// What the ResultWriter needs of a distributed Map's children besides their outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct WriterLog {
+    run_arn: String,
+    /// The state's input after InputPath, for the writer's Parameters/Arguments.
+    selected: Value,
+    inputs: Vec<Value>,
+    /// Failed children by slot: error and cause.
+    failures: BTreeMap<usize, (Option<String>, Option<String>)>,
+    started: Millis,
+}
+
+impl WriterLog {
+    pub(super) fn failed(&mut self, slot: usize, failure: &Failure) {
+        self.failures.insert(slot, (failure.error.clone(), failure.cause.clone()));
+    }
 }
 
 impl<'a> Run<'a, '_> {
@@ -54,7 +88,7 @@ impl<'a> Run<'a, '_> {
             Ok(v) => v,
             Err(e) => return self.fail_flow(f, e),
         };
-        self.emit_map_run_started(f, m);
+        let run_arn = self.emit_map_run_started(f, m);
         let task = self.exec.next_task;
         self.exec.next_task += 1;
         self.exec.tasks.insert(task, f);
@@ -64,6 +98,8 @@ impl<'a> Run<'a, '_> {
             max_concurrency,
             tolerated_count,
             tolerated_percentage,
+            run_arn,
+            writing: false,
         }));
         self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,
@@ -79,7 +115,7 @@ impl<'a> Run<'a, '_> {
     }
 
     /// `MapRunStarted` with the Map Run's ARN, as AWS forms it.
-    pub(super) fn emit_map_run_started(&mut self, f: FrameId, m: &MapState) {
+    pub(super) fn emit_map_run_started(&mut self, f: FrameId, m: &MapState) -> String {
         let run_arn = format!(
             "{}/{}:{}",
             self.exec.info.state_machine_arn.replacen(":stateMachine:", ":mapRun:", 1),
@@ -87,6 +123,7 @@ impl<'a> Run<'a, '_> {
             &mut *self.random.uuid_v4()
         );
         self.emit(f, EventType::MapRunStarted, Details::Fields(fields(json!({"mapRunArn": run_arn}))));
+        run_arn
     }
 
     /// The reader's request: `{"Resource", "Arguments", "ReaderConfig"}` with the arguments
@@ -141,6 +178,22 @@ impl<'a> Run<'a, '_> {
         let phase = std::mem::replace(&mut self.frame_mut(f).phase, Phase::Running);
         let Phase::MapRead(read) = phase else { return };
         let StateKind::Map(m) = &self.state_of(f).kind else { return };
+        if read.writing {
+            let flow = match result {
+                Ok(output) => {
+                    self.emit(f, EventType::MapRunSucceeded, Details::None);
+                    self.emit(f, EventType::MapStateSucceeded, Details::None);
+                    self.after_result(f, output)
+                }
+                Err(failure) => {
+                    self.emit_map_run_failed(f, &failure);
+                    Flow::ChildrenFailed(failure)
+                }
+            };
+            self.follow(f, flow);
+            self.work.push(Work::Run(f));
+            return;
+        }
         let started = match result {
             Ok(Value::Array(items)) => self.run_read_items(f, m, items, &read),
             Ok(other) => Err(reader_failure(format!("The items read are not a JSON array: {}", compact(&other)))),
@@ -151,18 +204,169 @@ impl<'a> Run<'a, '_> {
                 self.follow(f, flow);
             }
             Err(failure) => {
-                let mut d = Map::new();
-                if let Some(e) = &failure.error {
-                    d.insert("error".into(), Value::String(e.clone()));
-                }
-                if let Some(c) = &failure.cause {
-                    d.insert("cause".into(), Value::String(c.clone()));
-                }
-                self.emit(f, EventType::MapRunFailed, Details::Fields(d));
+                self.emit_map_run_failed(f, &failure);
                 self.follow(f, Flow::ChildrenFailed(failure));
             }
         }
         self.work.push(Work::Run(f));
+    }
+
+    fn emit_map_run_failed(&mut self, f: FrameId, failure: &Failure) {
+        let mut d = Map::new();
+        if let Some(e) = &failure.error {
+            d.insert("error".into(), Value::String(e.clone()));
+        }
+        if let Some(c) = &failure.cause {
+            d.insert("cause".into(), Value::String(c.clone()));
+        }
+        self.emit(f, EventType::MapRunFailed, Details::Fields(d));
+    }
+
+    /// Run a Map's children, keeping what its ResultWriter will need.
+    pub(super) fn start_map_children(
+        &mut self,
+        f: FrameId,
+        m: &MapState,
+        inputs: Vec<Value>,
+        (max_concurrency, tolerance): (usize, Tolerance),
+        run_arn: Option<String>,
+        selected: &Value,
+    ) -> Flow {
+        let log = match (&m.result_writer, run_arn) {
+            (Some(_), Some(run_arn)) => Some(Box::new(WriterLog {
+                run_arn,
+                selected: selected.clone(),
+                inputs: inputs.clone(),
+                failures: BTreeMap::new(),
+                started: self.now,
+            })),
+            _ => None,
+        };
+        let flow = self.start_fanout(f, inputs, max_concurrency, tolerance);
+        if let Phase::Fanout(fan) = &mut self.frame_mut(f).phase {
+            if fan.outcome.is_none() {
+                fan.writer = log;
+            }
+        }
+        flow
+    }
+
+    /// Every child ended and the Map Run succeeded: shape the results as `WriterConfig`
+    /// says and, when the writer names S3, ask the shell to write them there.
+    pub(super) fn start_result_write(&mut self, f: FrameId, results: Vec<Value>, log: WriterLog) -> Flow {
+        let StateKind::Map(m) = &self.state_of(f).kind else { return Flow::Blocked };
+        let Some(writer) = &m.result_writer else { return Flow::Blocked };
+        let records = self.child_records(&results, &log);
+        let Some(arguments) = &writer.arguments else {
+            let transformation = writer.config.get("Transformation").and_then(Value::as_str).unwrap_or("COMPACT");
+            let output = Value::Array(transform_results(records, transformation));
+            self.emit(f, EventType::MapRunSucceeded, Details::None);
+            self.emit(f, EventType::MapStateSucceeded, Details::None);
+            return self.after_result(f, output);
+        };
+        let arguments = match self.writer_arguments(f, arguments, &log.selected) {
+            Ok(a) => a,
+            Err(e) => {
+                let failure = match e {
+                    StepError::Eval(e) => self.eval_failure(f, e),
+                    StepError::Query(q) => self.query_failure(f, q),
+                };
+                self.emit_map_run_failed(f, &failure);
+                return Flow::ChildrenFailed(failure);
+            }
+        };
+        let request = json!({
+            "Resource": crate::definition::PUT_OBJECT,
+            "Arguments": arguments,
+            "WriterConfig": writer_config(writer),
+            "MapRunArn": log.run_arn,
+            "Records": records,
+        });
+        let task = self.exec.next_task;
+        self.exec.next_task += 1;
+        self.exec.tasks.insert(task, f);
+        self.frame_mut(f).phase = Phase::MapRead(Box::new(MapRead {
+            task,
+            selected: Value::Null,
+            max_concurrency: 0,
+            tolerated_count: None,
+            tolerated_percentage: None,
+            run_arn: log.run_arn,
+            writing: true,
+        }));
+        self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
+            task,
+            state_name: self.state_of(f).name.clone(),
+            resource: RESULT_WRITER_RESOURCE.to_owned(),
+            input: request,
+            token: None,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+            credentials: None,
+        })));
+        Flow::Blocked
+    }
+
+    fn writer_arguments(&mut self, f: FrameId, arguments: &Payload, selected: &Value) -> Result<Value, StepError> {
+        Ok(match arguments {
+            Payload::Path(tpl) => {
+                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+                let ctx = state_context(self.def, self.exec, f, None);
+                let scope = Scope::new(selected, &ctx).with_variables(&vars);
+                tpl.eval(&scope, &mut *self.random)?
+            }
+            Payload::Jsonata(tpl) => self.jsonata_template(f, tpl, selected, "Arguments", None)?,
+        })
+    }
+
+    /// Each child as AWS records it in a Map Run's result files: its execution ARN and name,
+    /// input and output (as JSON text), status, error and cause, dates.
+    fn child_records(&mut self, results: &[Value], log: &WriterLog) -> Vec<Value> {
+        let execution_prefix = match log.run_arn.rsplit_once(':') {
+            Some((head, _)) => head.replacen(":mapRun:", ":execution:", 1),
+            None => log.run_arn.clone(),
+        };
+        let start = timestamp::format(log.started);
+        let stop = timestamp::format(self.now);
+        let machine = self.exec.info.state_machine_arn.clone();
+        let mut records = Vec::with_capacity(results.len());
+        for (slot, output) in results.iter().enumerate() {
+            let name = self.random.uuid_v4();
+            let input = log.inputs.get(slot).map_or_else(|| "null".to_owned(), compact);
+            let mut r = Map::new();
+            r.insert("ExecutionArn".into(), json!(format!("{execution_prefix}:{name}")));
+            r.insert("Input".into(), json!(input));
+            r.insert("InputDetails".into(), json!({"Included": true}));
+            r.insert("Name".into(), json!(name));
+            match log.failures.get(&slot) {
+                Some((error, cause)) => {
+                    if let Some(e) = error {
+                        r.insert("Error".into(), json!(e));
+                    }
+                    if let Some(c) = cause {
+                        r.insert("Cause".into(), json!(c));
+                    }
+                    r.insert("RedriveCount".into(), json!(0));
+                    r.insert("RedriveStatus".into(), json!("REDRIVABLE"));
+                    r.insert("StartDate".into(), json!(start));
+                    r.insert("StateMachineArn".into(), json!(machine));
+                    r.insert("Status".into(), json!("FAILED"));
+                }
+                None => {
+                    r.insert("Output".into(), json!(compact(output)));
+                    r.insert("OutputDetails".into(), json!({"Included": true}));
+                    r.insert("RedriveCount".into(), json!(0));
+                    r.insert("RedriveStatus".into(), json!("NOT_REDRIVABLE"));
+                    r.insert("RedriveStatusReason".into(), json!("Execution is SUCCEEDED and cannot be redriven"));
+                    r.insert("StartDate".into(), json!(start));
+                    r.insert("StateMachineArn".into(), json!(machine));
+                    r.insert("Status".into(), json!("SUCCEEDED"));
+                }
+            }
+            r.insert("StopDate".into(), json!(stop));
+            records.push(Value::Object(r));
+        }
+        records
     }
 
     fn run_read_items(&mut self, f: FrameId, m: &MapState, items: Vec<Value>, read: &MapRead) -> Result<Flow, Failure> {
@@ -175,12 +379,9 @@ impl<'a> Run<'a, '_> {
             None => selected_items,
             Some(b) => self.batches(f, b, selected_items, &read.selected).map_err(|e| step(self, e))?,
         };
-        Ok(self.start_fanout(
-            f,
-            inputs,
-            read.max_concurrency,
-            Tolerance { count: read.tolerated_count, percentage: read.tolerated_percentage },
-        ))
+        let tolerance = Tolerance { count: read.tolerated_count, percentage: read.tolerated_percentage };
+        let run_arn = Some(read.run_arn.clone());
+        Ok(self.start_map_children(f, m, inputs, (read.max_concurrency, tolerance), run_arn, &read.selected))
     }
 
     /// Group items into the children's inputs: `{"BatchInput": ..., "Items": [...]}`, at
@@ -224,6 +425,35 @@ impl<'a> Run<'a, '_> {
         }
         Ok(n)
     }
+}
+
+/// `WriterConfig` with its defaults when the results go to S3: `OutputType` JSON,
+/// `Transformation` NONE.
+fn writer_config(writer: &ResultWriter) -> Value {
+    let mut config = writer.config.clone();
+    config.entry("OutputType").or_insert_with(|| json!("JSON"));
+    config.entry("Transformation").or_insert_with(|| json!("NONE"));
+    Value::Object(config)
+}
+
+/// Child records as `Transformation` shapes them: NONE keeps each record; COMPACT keeps a
+/// succeeded child's output only; FLATTEN also spreads an output that is an array. A failed
+/// child's record stays whole, as AWS keeps it.
+pub fn transform_results(records: Vec<Value>, transformation: &str) -> Vec<Value> {
+    if transformation == "NONE" {
+        return records;
+    }
+    let mut out = Vec::with_capacity(records.len());
+    for record in records {
+        let succeeded = record.get("Status").and_then(Value::as_str) == Some("SUCCEEDED");
+        let output = record.get("Output").and_then(Value::as_str).and_then(|t| serde_json::from_str::<Value>(t).ok());
+        match (succeeded, output) {
+            (true, Some(Value::Array(items))) if transformation == "FLATTEN" => out.extend(items),
+            (true, Some(output)) => out.push(output),
+            _ => out.push(record),
+        }
+    }
+    out
 }
 
 /// How items are grouped into batches.
@@ -294,6 +524,16 @@ mod tests {
 
     fn plan(max_items: Option<u64>, max_bytes: Option<u64>, batch_input: Option<Value>) -> BatchPlan {
         BatchPlan { max_items, max_bytes, batch_input }
+    }
+
+    #[test]
+    fn compact_keeps_outputs_and_flatten_spreads_arrays_but_failures_stay_whole() {
+        let ok = |o: &str| json!({"Status": "SUCCEEDED", "Output": o});
+        let failed = json!({"Status": "FAILED", "Error": "E"});
+        let records = vec![ok("[1,2]"), ok("{\"a\":1}"), failed.clone()];
+        assert_eq!(transform_results(records.clone(), "NONE"), records);
+        assert_eq!(transform_results(records.clone(), "COMPACT"), vec![json!([1, 2]), json!({"a": 1}), failed.clone()]);
+        assert_eq!(transform_results(records, "FLATTEN"), vec![json!(1), json!(2), json!({"a": 1}), failed]);
     }
 
     #[test]

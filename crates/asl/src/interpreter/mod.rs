@@ -46,7 +46,7 @@ use crate::template::compact;
 use crate::timestamp::Millis;
 
 use fanout::Fanout;
-pub use map_run::ITEM_READER_RESOURCE;
+pub use map_run::{transform_results, ITEM_READER_RESOURCE, RESULT_WRITER_RESOURCE};
 pub use messages::{Command, Event, StepOutput, TaskRequest};
 pub use pipeline::{ChildrenOutcome, Stage, StageObserver};
 pub use retry_catch::{error_matches, retry_delay_ms};

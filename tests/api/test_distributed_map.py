@@ -1,0 +1,225 @@
+"""Distributed Map over data in S3, as a user runs it: objects uploaded with boto3 to
+`baton serve`'s built-in S3, state machines whose Map reads them (`ItemReader`: CSV, JSON,
+JSON Lines, an S3 listing), hands them out in batches (`ItemBatcher`) and writes the results
+back to S3 (`ResultWriter`), read back with boto3.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import support
+from test_s3 import bucket_name, s3_client
+
+CSV = "id,name,score\n1,ada,90\n2,grace,85\n3,alan,70\n4,barbara,95\n5,edsger,60\n"
+JSON_ITEMS = [{"n": i, "word": w} for i, w in enumerate(["alpha", "beta", "gamma", "delta"])]
+
+
+@pytest.fixture(scope="module")
+def s3(server):
+    return s3_client(server.endpoint)
+
+
+@pytest.fixture
+def bucket(s3, name):
+    b = bucket_name(name)
+    s3.create_bucket(Bucket=b)
+    return b
+
+
+def distributed(item_processor_states: dict, start: str, **fields) -> str:
+    state = {
+        "Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": start,
+            "States": item_processor_states,
+        },
+        "End": True,
+        **fields,
+    }
+    return support.definition({"Map": state})
+
+
+PASS = {"P": {"Type": "Pass", "End": True}}
+
+
+def run(sfn, machine, definition: str, input: dict) -> tuple[dict, list[dict]]:
+    arn = machine(definition)
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps(input))["executionArn"]
+    done = support.wait_done(sfn, ex, timeout=30)
+    return done, support.history(sfn, ex)
+
+
+def read_json(s3, bucket: str, key: str):
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def test_a_csv_is_read_batched_and_its_results_written_as_aws_writes_them(sfn, machine, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="in/people.csv", Body=CSV.encode())
+    definition = distributed(
+        PASS,
+        "P",
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+            "Parameters": {"Bucket.$": "$.bucket", "Key": "in/people.csv"},
+        },
+        ItemBatcher={"MaxItemsPerBatch": 2, "BatchInput": {"source.$": "$.bucket"}},
+        ResultWriter={
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket.$": "$.bucket", "Prefix": "out"},
+        },
+        Label="people",
+    )
+    done, events = run(sfn, machine, definition, {"bucket": bucket})
+    assert done["status"] == "SUCCEEDED", done
+    output = json.loads(done["output"])
+    run_arn = output["MapRunArn"]
+    assert ":mapRun:" in run_arn and "/people:" in run_arn
+    run_id = run_arn.rsplit(":", 1)[1]
+    assert output["ResultWriterDetails"] == {"Bucket": bucket, "Key": f"out/{run_id}/manifest.json"}
+    assert support.types(events) == [
+        "ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted",
+        "MapRunSucceeded", "MapStateSucceeded", "MapStateExited", "ExecutionSucceeded",
+    ]
+    started = next(e for e in events if e["type"] == "MapRunStarted")
+    assert started["mapRunStartedEventDetails"]["mapRunArn"] == run_arn
+
+    manifest = read_json(s3, bucket, f"out/{run_id}/manifest.json")
+    assert manifest["DestinationBucket"] == bucket and manifest["MapRunArn"] == run_arn
+    assert manifest["ResultFiles"]["FAILED"] == [] and manifest["ResultFiles"]["PENDING"] == []
+    [succeeded_file] = manifest["ResultFiles"]["SUCCEEDED"]
+    assert succeeded_file["Key"] == f"out/{run_id}/SUCCEEDED_0.json"
+    body = s3.get_object(Bucket=bucket, Key=succeeded_file["Key"])["Body"].read()
+    assert succeeded_file["Size"] == len(body)
+    records = json.loads(body)
+    # Five rows in batches of two: three children, each record as AWS writes it.
+    assert [json.loads(r["Output"]) for r in records] == [
+        {"BatchInput": {"source": bucket}, "Items": [
+            {"id": "1", "name": "ada", "score": "90"}, {"id": "2", "name": "grace", "score": "85"}]},
+        {"BatchInput": {"source": bucket}, "Items": [
+            {"id": "3", "name": "alan", "score": "70"}, {"id": "4", "name": "barbara", "score": "95"}]},
+        {"BatchInput": {"source": bucket}, "Items": [{"id": "5", "name": "edsger", "score": "60"}]},
+    ]
+    for r in records:
+        assert r["Status"] == "SUCCEEDED" and r["Input"] == r["Output"]
+        assert r["ExecutionArn"].endswith(":" + r["Name"]) and ":execution:" in r["ExecutionArn"]
+        assert {"InputDetails", "OutputDetails", "StartDate", "StopDate", "StateMachineArn"} <= r.keys()
+
+
+def test_json_and_json_lines_objects_give_their_items_through_item_selector(sfn, machine, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="items.json", Body=json.dumps(JSON_ITEMS).encode())
+    s3.put_object(Bucket=bucket, Key="items.jsonl", Body="".join(json.dumps(i) + "\n" for i in JSON_ITEMS).encode())
+    for key, input_type in [("items.json", "JSON"), ("items.jsonl", "JSONL")]:
+        definition = distributed(
+            PASS,
+            "P",
+            ItemReader={
+                "Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": input_type, "MaxItemsPath": "$.max"},
+                "Parameters": {"Bucket": bucket, "Key": key},
+            },
+            ItemSelector={"word.$": "$$.Map.Item.Value.word", "index.$": "$$.Map.Item.Index", "tag.$": "$.tag"},
+        )
+        done, _ = run(sfn, machine, definition, {"max": 3, "tag": "t"})
+        assert done["status"] == "SUCCEEDED", (key, done)
+        assert json.loads(done["output"]) == [
+            {"word": "alpha", "index": 0, "tag": "t"},
+            {"word": "beta", "index": 1, "tag": "t"},
+            {"word": "gamma", "index": 2, "tag": "t"},
+        ], key
+
+
+def test_a_listing_gives_each_object_as_aws_shapes_it(sfn, machine, s3, bucket):
+    for key, body in [("logs/a.txt", b"a"), ("logs/b.txt", b"bbbb"), ("other/c.txt", b"c")]:
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    definition = distributed(
+        PASS,
+        "P",
+        ItemReader={"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": bucket, "Prefix": "logs/"}},
+    )
+    done, _ = run(sfn, machine, definition, {})
+    assert done["status"] == "SUCCEEDED", done
+    items = json.loads(done["output"])
+    listed = {o["Key"]: o for o in s3.list_objects_v2(Bucket=bucket, Prefix="logs/")["Contents"]}
+    assert [i["Key"] for i in items] == ["logs/a.txt", "logs/b.txt"]
+    for item in items:
+        assert set(item) == {"Etag", "Key", "LastModified", "Size", "StorageClass"}
+        o = listed[item["Key"]]
+        assert item["Size"] == o["Size"] and item["Etag"] == o["ETag"]
+        assert item["LastModified"] == int(o["LastModified"].timestamp())
+        assert item["StorageClass"] == "STANDARD"
+
+
+def test_tolerated_failures_are_written_to_their_own_file_and_jsonl_flattens(sfn, machine, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="n.json", Body=json.dumps([1, 2, 3, 4]).encode())
+    states = {
+        "Odd?": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": 3, "Next": "Boom"}],
+                 "Default": "Twice"},
+        "Twice": {"Type": "Pass", "Parameters": {"pair.$": "States.Array($.n, $.n)"}, "OutputPath": "$.pair",
+                  "End": True},
+        "Boom": {"Type": "Fail", "Error": "Three", "Cause": "no threes"},
+    }
+    definition = distributed(
+        states,
+        "Odd?",
+        ItemReader={"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+                    "Parameters": {"Bucket": bucket, "Key": "n.json"}},
+        ItemSelector={"n.$": "$$.Map.Item.Value"},
+        ToleratedFailureCount=1,
+        ResultWriter={"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": bucket, "Prefix": "res"},
+                      "WriterConfig": {"OutputType": "JSONL", "Transformation": "FLATTEN"}},
+    )
+    done, _ = run(sfn, machine, definition, {})
+    assert done["status"] == "SUCCEEDED", done
+    manifest = read_json(s3, bucket, json.loads(done["output"])["ResultWriterDetails"]["Key"])
+    [ok] = manifest["ResultFiles"]["SUCCEEDED"]
+    [failed] = manifest["ResultFiles"]["FAILED"]
+    assert ok["Key"].endswith("/SUCCEEDED_0.jsonl") and failed["Key"].endswith("/FAILED_0.jsonl")
+    lines = s3.get_object(Bucket=bucket, Key=ok["Key"])["Body"].read().decode().splitlines()
+    assert [json.loads(x) for x in lines] == [1, 1, 2, 2, 4, 4]
+    [failure] = [json.loads(x) for x in s3.get_object(Bucket=bucket, Key=failed["Key"])["Body"].read().decode().splitlines()]
+    assert failure["Status"] == "FAILED" and failure["Error"] == "Three" and failure["Cause"] == "no threes"
+    assert json.loads(failure["Input"]) == {"n": 3}
+
+
+def test_writer_config_alone_shapes_the_output_without_writing(sfn, machine, s3, bucket):
+    definition = distributed(
+        {"P": {"Type": "Pass", "Parameters": {"twice.$": "States.Array($.v, $.v)"}, "OutputPath": "$.twice",
+               "End": True}},
+        "P",
+        ItemsPath="$.values",
+        ItemSelector={"v.$": "$$.Map.Item.Value"},
+        ResultWriter={"WriterConfig": {"OutputType": "JSON", "Transformation": "FLATTEN"}},
+    )
+    done, _ = run(sfn, machine, definition, {"values": ["a", "b"]})
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == ["a", "a", "b", "b"]
+
+
+def test_a_missing_object_fails_the_map_run_with_item_reader_failed(sfn, machine, bucket):
+    definition = distributed(
+        PASS,
+        "P",
+        ItemReader={"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "CSV",
+                    "CSVHeaderLocation": "FIRST_ROW"}, "Parameters": {"Bucket": bucket, "Key": "nope.csv"}},
+    )
+    done, events = run(sfn, machine, definition, {})
+    assert done["status"] == "FAILED"
+    assert done["error"] == "States.ItemReaderFailed"
+    assert "NoSuchKey" in done["cause"]
+    assert support.types(events)[-3:] == ["MapRunFailed", "MapStateFailed", "ExecutionFailed"]
+
+
+def test_item_reader_outside_a_distributed_map_is_an_invalid_definition(sfn, name):
+    definition = support.definition({"Map": {
+        "Type": "Map",
+        "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b"}},
+        "ItemProcessor": {"StartAt": "P", "States": PASS},
+        "End": True,
+    }})
+    with support.raises("InvalidDefinition", "ItemReader"):
+        sfn.create_state_machine(name=name(), definition=definition, roleArn=support.ROLE_ARN)
