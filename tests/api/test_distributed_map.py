@@ -223,3 +223,86 @@ def test_item_reader_outside_a_distributed_map_is_an_invalid_definition(sfn, nam
     }})
     with support.raises("InvalidDefinition", "ItemReader"):
         sfn.create_state_machine(name=name(), definition=definition, roleArn=support.ROLE_ARN)
+
+
+def test_a_map_run_is_described_listed_and_its_children_counted(sfn, machine, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="people.csv", Body=CSV.encode())
+    definition = distributed(
+        PASS,
+        "P",
+        ItemReader={"Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+                    "Parameters": {"Bucket": bucket, "Key": "people.csv"}},
+        ItemBatcher={"MaxItemsPerBatch": 2},
+        MaxConcurrency=7,
+        ToleratedFailurePercentage=10,
+    )
+    arn = machine(definition)
+    ex = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    assert support.wait_done(sfn, ex, timeout=30)["status"] == "SUCCEEDED"
+    [listed] = sfn.list_map_runs(executionArn=ex)["mapRuns"]
+    assert listed["executionArn"] == ex and listed["stateMachineArn"] == arn
+    run = sfn.describe_map_run(mapRunArn=listed["mapRunArn"])
+    assert run["executionArn"] == ex and run["status"] == "SUCCEEDED"
+    assert run["maxConcurrency"] == 7 and run["toleratedFailurePercentage"] == 10.0
+    assert run["toleratedFailureCount"] == 0
+    assert run["startDate"] <= run["stopDate"]
+    for counts in (run["itemCounts"], run["executionCounts"]):
+        assert counts["total"] == 3 and counts["succeeded"] == 3
+        assert counts["failed"] == counts["pending"] == counts["running"] == counts["aborted"] == 0
+    # Its children run inside the parent execution here: none to list as executions.
+    assert sfn.list_executions(mapRunArn=listed["mapRunArn"])["executions"] == []
+
+
+def test_update_map_run_raises_the_concurrency_of_a_running_map_run(sfn, machine, name):
+    activity = sfn.create_activity(name=name("work"))["activityArn"]
+    definition = distributed(
+        {"Work": {"Type": "Task", "Resource": activity, "End": True}},
+        "Work",
+        ItemsPath="$.items",
+        MaxConcurrency=1,
+    )
+    arn = machine(definition)
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": [1, 2, 3]}))["executionArn"]
+    support.wait_event(sfn, ex, "MapRunStarted")
+    run_arn = sfn.list_map_runs(executionArn=ex)["mapRuns"][0]["mapRunArn"]
+
+    def take_task():
+        task = sfn.get_activity_task(activityArn=activity, workerName="w")
+        assert task.get("taskToken"), "an iteration waits for the worker"
+        return task
+
+    first = take_task()
+    run = sfn.describe_map_run(mapRunArn=run_arn)
+    assert run["status"] == "RUNNING" and run["maxConcurrency"] == 1
+    assert run["itemCounts"]["running"] == 1 and run["itemCounts"]["pending"] == 2
+
+    sfn.update_map_run(mapRunArn=run_arn, maxConcurrency=3, toleratedFailureCount=1)
+    others = [take_task(), take_task()]
+    run = sfn.describe_map_run(mapRunArn=run_arn)
+    assert run["maxConcurrency"] == 3 and run["toleratedFailureCount"] == 1
+    assert run["itemCounts"]["running"] == 3 and run["itemCounts"]["pending"] == 0
+
+    for task in [first, *others]:
+        sfn.send_task_success(taskToken=task["taskToken"], output=task["input"])
+    done = support.wait_done(sfn, ex, timeout=30)
+    assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == [1, 2, 3]
+    run = sfn.describe_map_run(mapRunArn=run_arn)
+    assert run["status"] == "SUCCEEDED" and run["itemCounts"]["succeeded"] == 3 and run["maxConcurrency"] == 3
+
+
+def test_map_run_calls_answer_awss_errors(sfn, machine):
+    missing = f"arn:aws:states:{support.REGION}:123456789012:mapRun:nomachine/Map:0b7e2b1c-0000-4000-8000-000000000000"
+    with support.raises("ResourceNotFound"):
+        sfn.describe_map_run(mapRunArn=missing)
+    with support.raises("ResourceNotFound"):
+        sfn.update_map_run(mapRunArn=missing, maxConcurrency=2)
+    with support.raises("InvalidArn"):
+        sfn.describe_map_run(mapRunArn="arn:aws:states:us-east-1:123456789012:execution:m:e")
+    with support.raises("ValidationException"):
+        sfn.update_map_run(mapRunArn=missing)
+    with support.raises("ValidationException"):
+        sfn.update_map_run(mapRunArn=missing, toleratedFailurePercentage=101)
+    execution = f"arn:aws:states:{support.REGION}:123456789012:execution:nomachine:nothing"
+    with support.raises("ExecutionDoesNotExist"):
+        sfn.list_map_runs(executionArn=execution)

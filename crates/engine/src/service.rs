@@ -27,6 +27,10 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+mod map_runs;
+
+pub use map_runs::MapRunError;
+
 use crate::links::{LinkSigner, DEFAULT_LINK_LIFETIME_MS};
 use store::{Claim, Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, Wake};
 use tokio::sync::{mpsc, Notify};
@@ -383,11 +387,15 @@ impl Engine {
                 interpreter::start(&def, info, input, &mut env)
             })
             .await?;
+        let map_runs = map_runs::touches_map_runs(std::slice::from_ref(&out), &[]);
         let commit = self.build_commit(&row.arn, 0, &exec, vec![out], Vec::new(), Vec::new());
         match self.inner.store.insert_execution(&row, &commit).await {
             Ok(()) => {}
             Err(StoreError::AlreadyExists(_)) => return Err(EngineError::ExecutionAlreadyExists(row.arn)),
             Err(e) => return Err(e.into()),
+        }
+        if map_runs {
+            self.save_map_runs(&row.arn, &exec).await;
         }
         self.inner.metrics.executions_started.fetch_add(1, Ordering::Relaxed);
         self.after_commit(&commit);
@@ -766,10 +774,11 @@ impl Engine {
         let def = self.definition(&row.definition)?;
         let missing = self.missing_activities(&row.definition).await?;
         let execution = arn.to_owned();
-        let (exec, outs, finished_tasks) = self
+        let (exec, outs, finished_tasks, map_runs) = self
             .interpret(move |random| {
                 let mut outs = Vec::with_capacity(events.len());
                 let mut finished_tasks = Vec::new();
+                let mut updates = Vec::new();
                 for (_, payload) in &events {
                     let Ok(event) = serde_json::from_str::<Event>(payload) else {
                         tracing::warn!(execution = %execution, payload, "dropping an event that does not parse");
@@ -782,6 +791,9 @@ impl Engine {
                         Event::TaskVote { task, .. } => Some(*task),
                         _ => None,
                     };
+                    if matches!(event, Event::MapRunUpdated { .. }) {
+                        updates.push(event.clone());
+                    }
                     let mut env = Env { now: now_ms(), random: &mut *random, missing_activities: &missing };
                     let out = interpreter::step(&def, &mut exec, event, &mut env);
                     // A vote that decided its task ends it: its token is no longer valid.
@@ -790,12 +802,16 @@ impl Engine {
                     }
                     outs.push(out);
                 }
-                (exec, outs, finished_tasks)
+                let map_runs = map_runs::touches_map_runs(&outs, &updates);
+                (exec, outs, finished_tasks, map_runs)
             })
             .await?;
         let mut commit = self.build_commit(arn, row.version, &exec, outs, consumed, finished_tasks);
         commit.release = release;
         store.commit(&commit).await?;
+        if map_runs {
+            self.save_map_runs(arn, &exec).await;
+        }
         self.after_commit(&commit);
         self.report_to_parent(&row, &commit).await;
         Ok(())

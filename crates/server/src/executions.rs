@@ -283,6 +283,9 @@ pub async fn describe_machine_for(state: &AppState, req: Request<'_>) -> ApiResu
 }
 
 pub async fn list(state: &AppState, req: Request<'_>) -> ApiResult {
+    if let Some(map_run) = req.str("mapRunArn")? {
+        return crate::map_runs::list_executions(state, &req, map_run).await;
+    }
     let limit = req.max_results()?;
     let after = req.next_token()?;
     let sm = req.required_str("stateMachineArn")?;

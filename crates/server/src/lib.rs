@@ -9,6 +9,7 @@ pub mod auth;
 pub mod console;
 pub mod executions;
 pub mod machines;
+pub mod map_runs;
 pub mod metrics;
 pub mod nested;
 pub mod serve;
@@ -69,6 +70,9 @@ pub const ACTIONS: &[&str] = &[
     "UntagResource",
     "ListTagsForResource",
     "TestState",
+    "DescribeMapRun",
+    "ListMapRuns",
+    "UpdateMapRun",
 ];
 
 /// The actions the console's pages call on `POST /` with a session instead of a signature.
@@ -249,6 +253,9 @@ async fn handle(state: &AppState, target: &str, action: &str, body: &[u8], calle
         "UntagResource" => tags::untag(state, req).await,
         "ListTagsForResource" => tags::list(state, req).await,
         "TestState" => test_state::test_state(state, req).await,
+        "DescribeMapRun" => map_runs::describe(state, req).await,
+        "ListMapRuns" => map_runs::list(state, req).await,
+        "UpdateMapRun" => map_runs::update(state, req).await,
         other => Err(ApiError::new("UnknownOperationException", format!("Unknown operation: '{other}'"))),
     }
 }

@@ -105,6 +105,17 @@ pub struct AliasRow {
     pub updated: Millis,
 }
 
+/// A distributed Map's Map Run, kept for DescribeMapRun and ListMapRuns beyond the end of
+/// its execution (whose resumable state is then gone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapRunRow {
+    pub arn: String,
+    pub execution_arn: String,
+    pub start: Millis,
+    /// Opaque JSON: the Map Run as the interpreter last recorded it.
+    pub record: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActivityRow {
     pub arn: String,
@@ -335,6 +346,13 @@ pub trait Store: Send + Sync + 'static {
     async fn get_activity(&self, arn: &str) -> Result<Option<ActivityRow>>;
     async fn delete_activity(&self, arn: &str) -> Result<bool>;
     async fn list_activities(&self, after: Option<&str>, limit: usize) -> Result<Vec<ActivityRow>>;
+
+    // --- map runs ----------------------------------------------------------------------------
+    /// Insert or replace Map Runs (by ARN).
+    async fn put_map_runs(&self, rows: &[MapRunRow]) -> Result<()>;
+    async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRow>>;
+    /// An execution's Map Runs, oldest first.
+    async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRow>>;
 
     async fn tag(&self, resource_arn: &str, tags: &[(String, String)]) -> Result<()>;
     async fn untag(&self, resource_arn: &str, keys: &[String]) -> Result<()>;

@@ -14,8 +14,9 @@ use tokio::sync::broadcast;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
 use crate::{
-    prefix_end, ActivityRow, AliasRow, AnswerFn, Claim, Commit, Durability, ExecutionRow, Gauges, MessageRow, Millis,
-    QueueRow, Result, StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow, Wake,
+    prefix_end, ActivityRow, AliasRow, AnswerFn, Claim, Commit, Durability, ExecutionRow, Gauges, MapRunRow,
+    MessageRow, Millis, QueueRow, Result, StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow,
+    VersionRow, Wake,
 };
 
 const CHANNEL: &str = "baton_wake";
@@ -101,6 +102,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE tasks ADD COLUMN message TEXT;
     ALTER TABLE tasks ADD COLUMN deadline BIGINT;
+    "#,
+    // 8 (7 is another change's): distributed Maps' Map Runs, for DescribeMapRun and
+    // ListMapRuns once their execution has ended (the embedded store's migration 9).
+    r#"
+    CREATE TABLE map_runs (
+        arn TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, start BIGINT NOT NULL, record TEXT NOT NULL
+    );
+    CREATE INDEX map_runs_by_execution ON map_runs(execution_arn, start);
     "#,
 ];
 
@@ -608,6 +617,47 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         Ok(rows.iter().map(|r| ActivityRow { arn: r.get(0), name: r.get(1), created: r.get(2) }).collect())
+    }
+
+    async fn put_map_runs(&self, rows: &[MapRunRow]) -> Result<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        for r in rows {
+            tx.execute(
+                "INSERT INTO map_runs (arn, execution_arn, start, record) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (arn) DO UPDATE SET record = EXCLUDED.record",
+                &[&r.arn, &r.execution_arn, &r.start, &r.record],
+            )
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRow>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT arn, execution_arn, start, record FROM map_runs WHERE arn = $1", &[&arn])
+            .await
+            .map_err(backend)?;
+        Ok(row.map(|r| MapRunRow { arn: r.get(0), execution_arn: r.get(1), start: r.get(2), record: r.get(3) }))
+    }
+
+    async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRow>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT arn, execution_arn, start, record FROM map_runs WHERE execution_arn = $1 ORDER BY start, arn",
+                &[&execution_arn],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| MapRunRow { arn: r.get(0), execution_arn: r.get(1), start: r.get(2), record: r.get(3) })
+            .collect())
     }
 
     async fn tag(&self, resource_arn: &str, tags: &[(String, String)]) -> Result<()> {

@@ -20,8 +20,9 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use crate::{
-    prefix_end, ActivityRow, AliasRow, AnswerFn, Claim, Commit, Durability, ExecutionRow, Gauges, MessageRow, Millis,
-    QueueRow, Result, StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, VersionRow,
+    prefix_end, ActivityRow, AliasRow, AnswerFn, Claim, Commit, Durability, ExecutionRow, Gauges, MapRunRow,
+    MessageRow, Millis, QueueRow, Result, StateMachineRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow,
+    VersionRow,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -108,6 +109,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE tasks ADD COLUMN message TEXT;
     ALTER TABLE tasks ADD COLUMN deadline INTEGER;
+    "#,
+    // 9 (8 is another change's): distributed Maps' Map Runs, for DescribeMapRun and
+    // ListMapRuns once their execution has ended.
+    r#"
+    CREATE TABLE map_runs (
+        arn TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, start INTEGER NOT NULL, record TEXT NOT NULL
+    );
+    CREATE INDEX map_runs_by_execution ON map_runs(execution_arn, start);
     "#,
 ];
 
@@ -825,6 +834,52 @@ impl Store for SqliteStore {
             let rows = st
                 .query_map(params![after, limit as i64], |r| {
                     Ok(ActivityRow { arn: r.get(0)?, name: r.get(1)?, created: r.get(2)? })
+                })
+                .map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn put_map_runs(&self, rows: &[MapRunRow]) -> Result<()> {
+        let rows = rows.to_vec();
+        self.write(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            for r in &rows {
+                tx.execute(
+                    "INSERT OR REPLACE INTO map_runs (arn, execution_arn, start, record) VALUES (?1, ?2, ?3, ?4)",
+                    params![r.arn, r.execution_arn, r.start, r.record],
+                )
+                .map_err(backend)?;
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRow>> {
+        let arn = arn.to_owned();
+        self.read(move |c| {
+            c.query_row("SELECT arn, execution_arn, start, record FROM map_runs WHERE arn = ?1", params![arn], |r| {
+                Ok(MapRunRow { arn: r.get(0)?, execution_arn: r.get(1)?, start: r.get(2)?, record: r.get(3)? })
+            })
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRow>> {
+        let execution_arn = execution_arn.to_owned();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT arn, execution_arn, start, record FROM map_runs WHERE execution_arn = ?1 ORDER BY start, arn",
+                )
+                .map_err(backend)?;
+            let rows = st
+                .query_map(params![execution_arn], |r| {
+                    Ok(MapRunRow { arn: r.get(0)?, execution_arn: r.get(1)?, start: r.get(2)?, record: r.get(3)? })
                 })
                 .map_err(backend)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use store::postgres::PostgresStore;
 use store::sqlite::SqliteStore;
 use store::{
-    Claim, Commit, ExecutionRow, MessageRow, QueueRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow,
+    Claim, Commit, ExecutionRow, MapRunRow, MessageRow, QueueRow, Store, StoreError, TaskKind, TaskRow, TaskStatus,
+    TimerRow,
 };
 
 fn temp_store() -> (tempdir::Dir, Arc<dyn Store>) {
@@ -317,6 +318,24 @@ async fn a_claim_reads_queued_events_and_its_commit_ends_it(s: &dyn Store) {
     assert!(!s.claim_execution("p", "node-a", 5, 100).await.expect("claim"), "node-b still holds it");
 }
 
+async fn map_runs_are_kept_by_arn_and_listed_by_execution(s: &dyn Store) {
+    let run = |arn: &str, exec: &str, start: i64, record: &str| MapRunRow {
+        arn: arn.into(),
+        execution_arn: exec.into(),
+        start,
+        record: record.into(),
+    };
+    s.put_map_runs(&[run("run:b", "exec:1", 20, "{\"v\":1}"), run("run:a", "exec:1", 10, "{}")]).await.expect("put");
+    s.put_map_runs(&[run("run:c", "exec:2", 5, "{}")]).await.expect("put");
+    // A later copy replaces the earlier one.
+    s.put_map_runs(&[run("run:b", "exec:1", 20, "{\"v\":2}")]).await.expect("put again");
+    let b = s.get_map_run("run:b").await.expect("get").expect("kept");
+    assert_eq!((b.execution_arn.as_str(), b.record.as_str()), ("exec:1", "{\"v\":2}"));
+    assert!(s.get_map_run("run:none").await.expect("get").is_none());
+    let listed: Vec<String> = s.list_map_runs("exec:1").await.expect("list").into_iter().map(|r| r.arn).collect();
+    assert_eq!(listed, ["run:a", "run:b"]);
+}
+
 fn message(queue: &str, id: &str, sent: i64) -> MessageRow {
     MessageRow {
         queue: queue.into(),
@@ -400,6 +419,7 @@ async fn sqlite_store_keeps_the_contract() {
     open_tasks_are_those_waiting_for_an_answer(&*s2).await;
     who_started_an_execution_is_kept(&*s2).await;
     executions_are_found_by_prefix(&*s2).await;
+    map_runs_are_kept_by_arn_and_listed_by_execution(&*s2).await;
 }
 
 /// A PostgreSQL store in a schema of its own, so runs never see each other's rows. The
@@ -453,6 +473,7 @@ async fn postgres_store_keeps_the_contract() {
     open_tasks_are_those_waiting_for_an_answer(&*s2).await;
     who_started_an_execution_is_kept(&*s2).await;
     executions_are_found_by_prefix(&*s2).await;
+    map_runs_are_kept_by_arn_and_listed_by_execution(&*s2).await;
 }
 
 #[tokio::test]

@@ -38,6 +38,37 @@ pub(super) struct Fanout {
     pub(super) writer: Option<Box<super::map_run::WriterLog>>,
 }
 
+impl Fanout {
+    /// Children not started yet, running, succeeded and failed.
+    pub(super) fn counts(&self) -> [u64; 4] {
+        let started = self.next_slot as u64;
+        let failed = self.failed as u64;
+        [self.pending.len() as u64 - started, self.running.len() as u64, self.done as u64 - failed, failed]
+    }
+
+    /// UpdateMapRun: new limits for the children still to come.
+    pub(super) fn set_limits(&mut self, max_concurrency: Option<usize>, count: Option<u64>, percentage: Option<f64>) {
+        if let Some(n) = max_concurrency {
+            self.max_concurrency = n;
+        }
+        if count.is_some() {
+            self.tolerated_count = count;
+        }
+        if percentage.is_some() {
+            self.tolerated_percentage = percentage;
+        }
+    }
+
+    /// Whether a `Continue` must be scheduled to start more children now.
+    pub(super) fn wants_continue(&mut self) -> bool {
+        if self.scheduled || self.outcome.is_some() {
+            return false;
+        }
+        self.scheduled = true;
+        true
+    }
+}
+
 /// How many failed children a Map tolerates (`None`: none).
 pub(super) struct Tolerance {
     pub(super) count: Option<u64>,
@@ -247,13 +278,15 @@ impl<'a> Run<'a, '_> {
         let phase = std::mem::replace(&mut self.frame_mut(f).phase, Phase::Running);
         let Phase::Fanout(fan) = phase else { return Flow::Blocked };
         let distributed = matches!(&self.state_of(f).kind, StateKind::Map(m) if m.distributed);
+        let counts = fan.counts();
         match fan.outcome {
             Some(Ok(())) => {
                 if let (true, Some(writer)) = (distributed, fan.writer) {
-                    return self.start_result_write(f, fan.results, *writer);
+                    return self.start_result_write(f, fan.results, *writer, counts);
                 }
                 if fan.is_map {
                     if distributed {
+                        self.close_map_run(f, "SUCCEEDED", counts);
                         self.emit(f, EventType::MapRunSucceeded, Details::None);
                     }
                     self.emit(f, EventType::MapStateSucceeded, Details::None);
@@ -266,6 +299,7 @@ impl<'a> Run<'a, '_> {
             }
             Some(Err(failure)) => {
                 if fan.is_map && distributed {
+                    self.close_map_run(f, "FAILED", counts);
                     let mut d = Map::new();
                     if let Some(e) = &failure.error {
                         d.insert("error".into(), Value::String(e.clone()));

@@ -59,7 +59,11 @@ impl<'a> Run<'a, '_> {
         if let (Some(_), Some(p)) = (&self.observer, tolerated_percentage) {
             self.observe(f, Stage::ToleratedFailurePercentage, &json!(p));
         }
-        let run_arn = if m.distributed { Some(self.emit_map_run_started(f, m)) } else { None };
+        let run_arn = if m.distributed {
+            Some(self.emit_map_run_started(f, m, max_concurrency, (tolerated_count, tolerated_percentage)))
+        } else {
+            None
+        };
         let items = match &m.item_batcher {
             None => items,
             Some(b) => match self.batches(f, b, items, &selected) {

@@ -51,6 +51,44 @@ pub(super) struct MapRead {
     /// The task writes the results (rather than reading the items).
     #[serde(default)]
     writing: bool,
+    /// When writing: the children's counts, for the Map Run's end.
+    #[serde(default)]
+    counts: [u64; 4],
+}
+
+/// One Map Run as DescribeMapRun tells it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRun {
+    pub arn: String,
+    pub state_name: String,
+    /// RUNNING, SUCCEEDED, FAILED or ABORTED.
+    pub status: String,
+    pub start: Millis,
+    pub stop: Option<Millis>,
+    pub max_concurrency: u64,
+    pub tolerated_failure_count: u64,
+    pub tolerated_failure_percentage: f64,
+    pub counts: ItemCounts,
+    /// The frame of the Map state while the run is live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) frame: Option<FrameId>,
+}
+
+/// A Map Run's children by status (each child is one item, or one batch).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemCounts {
+    pub pending: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub aborted: u64,
+    pub total: u64,
+}
+
+impl ItemCounts {
+    pub(super) fn of([pending, running, succeeded, failed]: [u64; 4]) -> Self {
+        Self { pending, running, succeeded, failed, aborted: 0, total: pending + running + succeeded + failed }
+    }
 }
 
 /// What the ResultWriter needs of a distributed Map's children besides their outputs.
@@ -88,7 +126,7 @@ impl<'a> Run<'a, '_> {
             Ok(v) => v,
             Err(e) => return self.fail_flow(f, e),
         };
-        let run_arn = self.emit_map_run_started(f, m);
+        let run_arn = self.emit_map_run_started(f, m, max_concurrency, (tolerated_count, tolerated_percentage));
         let task = self.exec.next_task;
         self.exec.next_task += 1;
         self.exec.tasks.insert(task, f);
@@ -100,6 +138,7 @@ impl<'a> Run<'a, '_> {
             tolerated_percentage,
             run_arn,
             writing: false,
+            counts: [0; 4],
         }));
         self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,
@@ -115,7 +154,13 @@ impl<'a> Run<'a, '_> {
     }
 
     /// `MapRunStarted` with the Map Run's ARN, as AWS forms it.
-    pub(super) fn emit_map_run_started(&mut self, f: FrameId, m: &MapState) -> String {
+    pub(super) fn emit_map_run_started(
+        &mut self,
+        f: FrameId,
+        m: &MapState,
+        max_concurrency: usize,
+        (tolerated_count, tolerated_percentage): (Option<u64>, Option<f64>),
+    ) -> String {
         let run_arn = format!(
             "{}/{}:{}",
             self.exec.info.state_machine_arn.replacen(":stateMachine:", ":mapRun:", 1),
@@ -123,7 +168,80 @@ impl<'a> Run<'a, '_> {
             &mut *self.random.uuid_v4()
         );
         self.emit(f, EventType::MapRunStarted, Details::Fields(fields(json!({"mapRunArn": run_arn}))));
+        self.exec.map_runs.push(MapRun {
+            arn: run_arn.clone(),
+            state_name: self.state_of(f).name.clone(),
+            status: "RUNNING".into(),
+            start: self.now,
+            stop: None,
+            max_concurrency: max_concurrency as u64,
+            tolerated_failure_count: tolerated_count.unwrap_or(0),
+            tolerated_failure_percentage: tolerated_percentage.unwrap_or(0.0),
+            counts: ItemCounts::default(),
+            frame: Some(f),
+        });
         run_arn
+    }
+
+    /// The Map Run of the Map state in frame `f` ended with `status` and these counts.
+    pub(super) fn close_map_run(&mut self, f: FrameId, status: &str, counts: [u64; 4]) {
+        let now = self.now;
+        if let Some(run) = self.exec.map_runs.iter_mut().rev().find(|r| r.frame == Some(f) && r.status == "RUNNING") {
+            run.status = status.to_owned();
+            run.stop = Some(now);
+            let mut c = ItemCounts::of(counts);
+            // Children that never started when the run failed were aborted with it.
+            c.aborted = c.pending + c.running;
+            c.pending = 0;
+            c.running = 0;
+            run.counts = c;
+            run.frame = None;
+        }
+    }
+
+    /// `UpdateMapRun`: the run's new limits, for the children still to start.
+    pub(super) fn update_map_run(
+        &mut self,
+        arn: &str,
+        max_concurrency: Option<u64>,
+        tolerated_count: Option<u64>,
+        tolerated_percentage: Option<f64>,
+    ) {
+        let Some(run) = self.exec.map_runs.iter_mut().find(|r| r.arn == arn && r.status == "RUNNING") else { return };
+        if let Some(n) = max_concurrency {
+            run.max_concurrency = n;
+        }
+        if let Some(n) = tolerated_count {
+            run.tolerated_failure_count = n;
+        }
+        if let Some(p) = tolerated_percentage {
+            run.tolerated_failure_percentage = p;
+        }
+        let Some(f) = run.frame else { return };
+        if !self.live(f) {
+            return;
+        }
+        let limit = max_concurrency.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        match &mut self.frame_mut(f).phase {
+            Phase::Fanout(fan) => {
+                fan.set_limits(limit, tolerated_count, tolerated_percentage);
+                if fan.wants_continue() {
+                    self.work.push(Work::Continue(f));
+                }
+            }
+            Phase::MapRead(read) => {
+                if let Some(n) = limit {
+                    read.max_concurrency = n;
+                }
+                if tolerated_count.is_some() {
+                    read.tolerated_count = tolerated_count;
+                }
+                if tolerated_percentage.is_some() {
+                    read.tolerated_percentage = tolerated_percentage;
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The reader's request: `{"Resource", "Arguments", "ReaderConfig"}` with the arguments
@@ -181,11 +299,13 @@ impl<'a> Run<'a, '_> {
         if read.writing {
             let flow = match result {
                 Ok(output) => {
+                    self.close_map_run(f, "SUCCEEDED", read.counts);
                     self.emit(f, EventType::MapRunSucceeded, Details::None);
                     self.emit(f, EventType::MapStateSucceeded, Details::None);
                     self.after_result(f, output)
                 }
                 Err(failure) => {
+                    self.close_map_run(f, "FAILED", read.counts);
                     self.emit_map_run_failed(f, &failure);
                     Flow::ChildrenFailed(failure)
                 }
@@ -204,6 +324,7 @@ impl<'a> Run<'a, '_> {
                 self.follow(f, flow);
             }
             Err(failure) => {
+                self.close_map_run(f, "FAILED", [0; 4]);
                 self.emit_map_run_failed(f, &failure);
                 self.follow(f, Flow::ChildrenFailed(failure));
             }
@@ -253,13 +374,20 @@ impl<'a> Run<'a, '_> {
 
     /// Every child ended and the Map Run succeeded: shape the results as `WriterConfig`
     /// says and, when the writer names S3, ask the shell to write them there.
-    pub(super) fn start_result_write(&mut self, f: FrameId, results: Vec<Value>, log: WriterLog) -> Flow {
+    pub(super) fn start_result_write(
+        &mut self,
+        f: FrameId,
+        results: Vec<Value>,
+        log: WriterLog,
+        counts: [u64; 4],
+    ) -> Flow {
         let StateKind::Map(m) = &self.state_of(f).kind else { return Flow::Blocked };
         let Some(writer) = &m.result_writer else { return Flow::Blocked };
         let records = self.child_records(&results, &log);
         let Some(arguments) = &writer.arguments else {
             let transformation = writer.config.get("Transformation").and_then(Value::as_str).unwrap_or("COMPACT");
             let output = Value::Array(transform_results(records, transformation));
+            self.close_map_run(f, "SUCCEEDED", counts);
             self.emit(f, EventType::MapRunSucceeded, Details::None);
             self.emit(f, EventType::MapStateSucceeded, Details::None);
             return self.after_result(f, output);
@@ -271,6 +399,7 @@ impl<'a> Run<'a, '_> {
                     StepError::Eval(e) => self.eval_failure(f, e),
                     StepError::Query(q) => self.query_failure(f, q),
                 };
+                self.close_map_run(f, "FAILED", counts);
                 self.emit_map_run_failed(f, &failure);
                 return Flow::ChildrenFailed(failure);
             }
@@ -293,6 +422,7 @@ impl<'a> Run<'a, '_> {
             tolerated_percentage: None,
             run_arn: log.run_arn,
             writing: true,
+            counts,
         }));
         self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,

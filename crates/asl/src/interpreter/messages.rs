@@ -62,6 +62,13 @@ pub enum Event {
         needed: u32,
         audit: Map<String, Value>,
     },
+    /// `UpdateMapRun`: new limits for a running Map Run's children still to come.
+    MapRunUpdated {
+        map_run_arn: String,
+        max_concurrency: Option<u64>,
+        tolerated_failure_count: Option<u64>,
+        tolerated_failure_percentage: Option<f64>,
+    },
 }
 
 impl Event {

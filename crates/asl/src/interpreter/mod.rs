@@ -46,7 +46,7 @@ use crate::template::compact;
 use crate::timestamp::Millis;
 
 use fanout::Fanout;
-pub use map_run::{transform_results, ITEM_READER_RESOURCE, RESULT_WRITER_RESOURCE};
+pub use map_run::{transform_results, ItemCounts, MapRun, ITEM_READER_RESOURCE, RESULT_WRITER_RESOURCE};
 pub use messages::{Command, Event, StepOutput, TaskRequest};
 pub use pipeline::{ChildrenOutcome, Stage, StageObserver};
 pub use retry_catch::{error_matches, retry_delay_ms};
@@ -163,12 +163,39 @@ pub struct Execution {
     /// Size (compact JSON bytes) of every variable alive, against the execution-wide limit.
     #[serde(default)]
     variable_bytes: usize,
+    /// The Map Runs of the execution's distributed Maps (DescribeMapRun, ListMapRuns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    map_runs: Vec<MapRun>,
 }
 
 impl Execution {
     /// Number of history events written so far.
     pub fn event_count(&self) -> u64 {
         self.next_event_id - 1
+    }
+
+    /// The execution's Map Runs, oldest first, with their item counts as they stand.
+    pub fn map_runs(&self) -> Vec<MapRun> {
+        self.map_runs
+            .iter()
+            .map(|run| {
+                let mut run = run.clone();
+                if run.status == "RUNNING" {
+                    let live = run.frame.and_then(|f| self.frames.get(f)).and_then(Option::as_ref);
+                    match live.map(|fr| &fr.phase) {
+                        Some(Phase::Fanout(fan)) => run.counts = ItemCounts::of(fan.counts()),
+                        Some(Phase::MapRead(_)) => {}
+                        // The Map state was aborted (the execution stopped, or a sibling failed).
+                        _ => {
+                            run.status = "ABORTED".into();
+                            run.stop = run.stop.or(Some(run.start));
+                        }
+                    }
+                }
+                run.frame = None;
+                run
+            })
+            .collect()
     }
 
     /// Tasks the execution is waiting on, with the state that waits.
@@ -307,6 +334,7 @@ pub fn start_seeded(
         timers: BTreeMap::new(),
         redrive_from: None,
         variable_bytes: 0,
+        map_runs: Vec::new(),
     };
     let mut run = Run {
         def,
@@ -623,6 +651,17 @@ impl<'a> Run<'a, '_> {
                 self.timer_fired(timer, purpose);
             }
             Event::TaskAnswered { audit, answer } => self.task_answered(audit, answer),
+            Event::MapRunUpdated {
+                map_run_arn,
+                max_concurrency,
+                tolerated_failure_count,
+                tolerated_failure_percentage,
+            } => self.update_map_run(
+                &map_run_arn,
+                max_concurrency,
+                tolerated_failure_count,
+                tolerated_failure_percentage,
+            ),
             Event::TaskVote { task, by, approve, needed, audit } => self.task_vote(task, by, approve, needed, audit),
             Event::Stop { error, cause } => {
                 let mut d = Map::new();

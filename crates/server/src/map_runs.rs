@@ -1,0 +1,172 @@
+//! DescribeMapRun, ListMapRuns and UpdateMapRun: a distributed Map's Map Runs, with item
+//! and execution counts by status; ListExecutions with a `mapRunArn`.
+
+use asl::interpreter::{ItemCounts, MapRun};
+use engine::service::MapRunError;
+use serde_json::{json, Value};
+
+use crate::api::{date, page, ApiError, ApiResult, Request};
+use crate::arn::check_execution;
+use crate::AppState;
+
+impl From<MapRunError> for ApiError {
+    fn from(e: MapRunError) -> Self {
+        match e {
+            MapRunError::NotFound(arn) => ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'")),
+            MapRunError::Engine(e) => e.into(),
+        }
+    }
+}
+
+/// `arn:aws:states:REGION:ACCOUNT:mapRun:MACHINE/LABEL:UUID`.
+fn check_map_run(arn: &str) -> Result<(), ApiError> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let ok = parts.len() == 8
+        && parts[0] == "arn"
+        && parts[2] == "states"
+        && parts[5] == "mapRun"
+        && parts[6].split_once('/').is_some_and(|(m, l)| !m.is_empty() && !l.is_empty())
+        && !parts[7].is_empty();
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_arn(arn))
+    }
+}
+
+fn counts(c: &ItemCounts) -> Value {
+    json!({
+        "pending": c.pending,
+        "running": c.running,
+        "succeeded": c.succeeded,
+        "failed": c.failed,
+        "timedOut": 0,
+        "aborted": c.aborted,
+        "total": c.total,
+        "resultsWritten": 0,
+        "failuresNotRedrivable": 0,
+        "pendingRedrive": 0,
+    })
+}
+
+pub async fn describe(state: &AppState, req: Request<'_>) -> ApiResult {
+    let arn = req.required_str("mapRunArn")?;
+    check_map_run(arn)?;
+    let (execution_arn, run) = state.engine.map_run(arn).await?;
+    let mut out = json!({
+        "mapRunArn": run.arn,
+        "executionArn": execution_arn,
+        "status": run.status,
+        "startDate": date(run.start),
+        "maxConcurrency": run.max_concurrency,
+        "toleratedFailurePercentage": run.tolerated_failure_percentage,
+        "toleratedFailureCount": run.tolerated_failure_count,
+        "itemCounts": counts(&run.counts),
+        "executionCounts": counts(&run.counts),
+        "redriveCount": 0,
+    });
+    if let Some(stop) = run.stop {
+        out["stopDate"] = date(stop);
+    }
+    Ok(out)
+}
+
+pub async fn list(state: &AppState, req: Request<'_>) -> ApiResult {
+    let execution_arn = req.required_str("executionArn")?;
+    check_execution(execution_arn)?;
+    let limit = req.max_results()?;
+    let after = req.next_token()?;
+    let Some(row) = state.engine.store().get_execution(execution_arn).await? else {
+        return Err(ApiError::new("ExecutionDoesNotExist", format!("Execution Does Not Exist: '{execution_arn}'")));
+    };
+    let runs: Vec<MapRun> = state.engine.map_runs(execution_arn).await?;
+    let (runs, next) = page(runs, |r| r.arn.clone(), after.as_deref(), limit);
+    let listed: Vec<Value> = runs
+        .iter()
+        .map(|r| {
+            let mut v = json!({
+                "executionArn": execution_arn,
+                "mapRunArn": r.arn,
+                "stateMachineArn": row.state_machine_arn,
+                "startDate": date(r.start),
+            });
+            if let Some(stop) = r.stop {
+                v["stopDate"] = date(stop);
+            }
+            v
+        })
+        .collect();
+    let mut out = json!({"mapRuns": listed});
+    if let Some(t) = next {
+        out["nextToken"] = json!(t);
+    }
+    Ok(out)
+}
+
+pub async fn update(state: &AppState, req: Request<'_>) -> ApiResult {
+    let arn = req.required_str("mapRunArn")?;
+    check_map_run(arn)?;
+    let max_concurrency = match req.value("maxConcurrency") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value '{v}' at 'maxConcurrency' failed to satisfy constraint: Member must have value greater than or equal to 0"
+            ))
+        })?),
+    };
+    let tolerated_count = match req.value("toleratedFailureCount") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value '{v}' at 'toleratedFailureCount' failed to satisfy constraint: Member must have value greater than or equal to 0"
+            ))
+        })?),
+    };
+    let tolerated_percentage = match req.value("toleratedFailurePercentage") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_f64() {
+            Some(p) if (0.0..=100.0).contains(&p) => Some(p),
+            _ => {
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{v}' at 'toleratedFailurePercentage' failed to satisfy constraint: Member must have value between 0 and 100"
+                )))
+            }
+        },
+    };
+    if max_concurrency.is_none() && tolerated_count.is_none() && tolerated_percentage.is_none() {
+        return Err(ApiError::validation(
+            "At least one of the parameters maxConcurrency, toleratedFailurePercentage or toleratedFailureCount must be given",
+        ));
+    }
+    state.engine.update_map_run(arn, max_concurrency, tolerated_count, tolerated_percentage).await?;
+    Ok(json!({}))
+}
+
+/// ListExecutions with `mapRunArn`: the Map Run's child executions. Its children run inside
+/// the parent execution in this version, so there are none to list.
+pub async fn list_executions(state: &AppState, req: &Request<'_>, arn: &str) -> ApiResult {
+    check_map_run(arn)?;
+    if req.str("stateMachineArn")?.is_some() {
+        return Err(ApiError::validation("Only one of stateMachineArn and mapRunArn may be given"));
+    }
+    state.engine.map_run(arn).await?;
+    Ok(json!({"executions": []}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_run_arns_are_checked() {
+        assert!(check_map_run("arn:aws:states:us-east-1:123456789012:mapRun:machine/Map:0b1c2d3e").is_ok());
+        for bad in [
+            "arn:aws:states:us-east-1:123456789012:mapRun:machine:0b1c",
+            "arn:aws:states:us-east-1:123456789012:execution:machine/Map:0b1c",
+            "arn:aws:states:us-east-1:123456789012:mapRun:/Map:0b1c",
+            "not an arn",
+        ] {
+            assert_eq!(check_map_run(bad).unwrap_err().code, "InvalidArn", "{bad}");
+        }
+    }
+}
