@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use super::fanout::Tolerance;
 use super::{
     fields, integer_value, json_value_text, state_context, Command, Failure, Flow, FrameId, FrameVars, Phase, Run,
-    StepError, TaskId, TaskRequest, Work,
+    Stage, StepError, TaskId, TaskRequest, Work,
 };
 use crate::definition::{
     Dynamic, ItemBatcher, ItemReader, MapState, Payload, ResultWriter, StateKind, MAX_ITEMS_LIMIT,
@@ -121,6 +121,9 @@ impl<'a> Run<'a, '_> {
             Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
             Err(e) => return self.fail_flow(f, e),
         };
+        if self.observer.is_some() {
+            self.observe(f, Stage::MaxConcurrency, &json!(max_concurrency));
+        }
         self.emit(f, EventType::MapStateStarted, Details::None);
         let (tolerated_count, tolerated_percentage) = match self.map_tolerance(f, m, &selected) {
             Ok(v) => v,
