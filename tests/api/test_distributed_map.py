@@ -306,3 +306,49 @@ def test_map_run_calls_answer_awss_errors(sfn, machine):
     execution = f"arn:aws:states:{support.REGION}:123456789012:execution:nomachine:nothing"
     with support.raises("ExecutionDoesNotExist"):
         sfn.list_map_runs(executionArn=execution)
+
+
+def test_a_map_run_survives_a_crash_and_runs_each_item_once(baton_server_factory, name):
+    """SIGKILL mid-run: the items read before the crash are not read again, the children that
+    finished are not run again, and the rest run after the restart."""
+    server = baton_server_factory()
+    sfn = support.client(server.endpoint)
+    s3 = s3_client(server.endpoint)
+    b = bucket_name(name)
+    s3.create_bucket(Bucket=b)
+    s3.put_object(Bucket=b, Key="jobs.jsonl", Body=b'{"job": 1}\n{"job": 2}\n{"job": 3}\n')
+    activity = sfn.create_activity(name=name("work"))["activityArn"]
+    definition = distributed(
+        {"Work": {"Type": "Task", "Resource": activity, "End": True}},
+        "Work",
+        ItemReader={"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"},
+                    "Parameters": {"Bucket": b, "Key": "jobs.jsonl"}},
+        MaxConcurrency=1,
+    )
+    arn = sfn.create_state_machine(name=name(), definition=definition, roleArn=support.ROLE_ARN)["stateMachineArn"]
+    ex = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    first = sfn.get_activity_task(activityArn=activity, workerName="before")
+    sfn.send_task_success(taskToken=first["taskToken"], output=json.dumps({"done": json.loads(first["input"])["job"]}))
+    second = sfn.get_activity_task(activityArn=activity, workerName="before")
+    # The object changes after it was read: a second read would show it.
+    s3.put_object(Bucket=b, Key="jobs.jsonl", Body=b'{"job": 99}\n')
+
+    server.crash_and_restart()
+    sfn = support.client(server.endpoint)
+
+    # The task handed out before the crash is still the one waiting.
+    sfn.send_task_success(taskToken=second["taskToken"], output=json.dumps({"done": json.loads(second["input"])["job"]}))
+    third = sfn.get_activity_task(activityArn=activity, workerName="after")
+    assert json.loads(third["input"]) == {"job": 3}
+    sfn.send_task_success(taskToken=third["taskToken"], output=json.dumps({"done": 3}))
+    done = support.wait_done(sfn, ex, timeout=30)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == [{"done": 1}, {"done": 2}, {"done": 3}]
+    [run] = sfn.list_map_runs(executionArn=ex)["mapRuns"]
+    counts = sfn.describe_map_run(mapRunArn=run["mapRunArn"])["itemCounts"]
+    assert counts["total"] == 3 and counts["succeeded"] == 3
+    # No task is left over for a worker: each item ran once.
+    assert not sfn.get_activity_task(activityArn=activity, workerName="after").get("taskToken")
+    events = support.history(sfn, ex)
+    assert support.types(events).count("MapRunStarted") == 1
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
