@@ -352,3 +352,21 @@ def test_a_map_run_survives_a_crash_and_runs_each_item_once(baton_server_factory
     events = support.history(sfn, ex)
     assert support.types(events).count("MapRunStarted") == 1
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+
+
+def test_a_stopped_execution_aborts_its_map_run(sfn, machine, name):
+    activity = sfn.create_activity(name=name("work"))["activityArn"]
+    definition = distributed(
+        {"Work": {"Type": "Task", "Resource": activity, "End": True}}, "Work", ItemsPath="$.items", MaxConcurrency=2
+    )
+    arn = machine(definition)
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": [1, 2, 3, 4, 5]}))["executionArn"]
+    support.wait_event(sfn, ex, "MapRunStarted")
+    sfn.stop_execution(executionArn=ex)
+    assert support.wait_done(sfn, ex)["status"] == "ABORTED"
+    [listed] = sfn.list_map_runs(executionArn=ex)["mapRuns"]
+    run = sfn.describe_map_run(mapRunArn=listed["mapRunArn"])
+    assert run["status"] == "ABORTED" and "stopDate" in run
+    counts = run["itemCounts"]
+    assert counts["total"] == 5 and counts["aborted"] == 5
+    assert counts["running"] == counts["pending"] == counts["succeeded"] == 0

@@ -53,7 +53,7 @@ pub(super) struct MapRead {
     writing: bool,
     /// When writing: the children's counts, for the Map Run's end.
     #[serde(default)]
-    counts: [u64; 4],
+    pub(super) counts: [u64; 4],
 }
 
 /// One Map Run as DescribeMapRun tells it.
@@ -199,6 +199,28 @@ impl<'a> Run<'a, '_> {
             c.running = 0;
             run.counts = c;
             run.frame = None;
+        }
+    }
+
+    /// The execution ends with Map Runs still running: they are aborted as they stand.
+    pub(super) fn abort_map_runs(&mut self) {
+        let running: Vec<(FrameId, [u64; 4])> = self
+            .exec
+            .map_runs
+            .iter()
+            .filter(|r| r.status == "RUNNING")
+            .filter_map(|r| {
+                let f = r.frame?;
+                let counts = match &self.exec.frames.get(f)?.as_ref()?.phase {
+                    Phase::Fanout(fan) => fan.counts(),
+                    Phase::MapRead(read) => read.counts,
+                    _ => [0; 4],
+                };
+                Some((f, counts))
+            })
+            .collect();
+        for (f, counts) in running {
+            self.close_map_run(f, "ABORTED", counts);
         }
     }
 

@@ -932,10 +932,12 @@ impl<'a> Run<'a, '_> {
             Phase::MapRead(read) => {
                 self.exec.tasks.remove(&read.task);
                 self.out.commands.push(Command::CancelTask { task: read.task });
+                self.close_map_run(f, "ABORTED", read.counts);
                 self.emit(f, EventType::MapStateAborted, Details::None);
             }
             Phase::Fanout(fan) => {
                 let is_map = fan.is_map;
+                self.close_map_run(f, "ABORTED", fan.counts());
                 self.frame_mut(f).phase = Phase::Fanout(fan);
                 self.abort_children(f);
                 self.emit(
@@ -992,6 +994,7 @@ impl<'a> Run<'a, '_> {
             self.exec.redrive_from =
                 self.exec.frames.iter().flatten().find(|fr| fr.parent.is_none()).map(|fr| (fr.state, fr.input.clone()));
         }
+        self.abort_map_runs();
         self.exec.frames.clear();
         self.exec.free_frames.clear();
         self.emit_raw(prev, ty, details);

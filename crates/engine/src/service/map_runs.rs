@@ -22,10 +22,14 @@ impl From<StoreError> for MapRunError {
     }
 }
 
-/// Whether a step started, ended or changed a Map Run, so the store's copy must follow.
+/// Whether a step started, ended, aborted or changed a Map Run, so the store's copy must
+/// follow.
 pub(super) fn touches_map_runs(outs: &[StepOutput], events: &[Event]) -> bool {
-    outs.iter().flat_map(|o| &o.events).any(|e| e.event_type.as_str().starts_with("MapRun"))
-        || events.iter().any(|e| matches!(e, Event::MapRunUpdated { .. }))
+    outs.iter().flat_map(|o| &o.events).any(|e| {
+        let t = e.event_type.as_str();
+        t.starts_with("MapRun")
+            || matches!(t, "MapStateAborted" | "ExecutionAborted" | "ExecutionFailed" | "ExecutionTimedOut")
+    }) || events.iter().any(|e| matches!(e, Event::MapRunUpdated { .. }))
 }
 
 impl Engine {
@@ -43,6 +47,9 @@ impl Engine {
                 })
             })
             .collect();
+        if rows.is_empty() {
+            return;
+        }
         if let Err(e) = self.inner.store.put_map_runs(&rows).await {
             tracing::warn!(execution = %execution_arn, error = %e, "keeping the execution's map runs");
         }
