@@ -55,6 +55,7 @@ fn execution(arn: &str, start: i64) -> ExecutionRow {
         redrive_date: None,
         parent: None,
         started_by: None,
+        mock_test_case: None,
         version: 0,
     }
 }
