@@ -161,6 +161,7 @@ pub fn run(args: RunArgs) -> ExitCode {
                 tracing::debug!(id = e.id, r#type = e.event_type.as_str(), "history event");
             }
         })),
+        mock: None,
     };
     let result = run_local(&definition, input, options);
     let (output, error, cause) = match result.status() {
