@@ -26,8 +26,8 @@
 //!
 //! `Baton:Expect` is Baton's own member: the input `baton test` runs each test case with and
 //! what it checks the execution ends with ([`run_test_cases`]).
-//! It sits beside `TestCases`, where Step Functions Local and LocalStack ignore unknown
-//! members (inside a test case every member must name a state).
+//! It sits beside `TestCases`, where LocalStack's parser ignores unknown members (inside a
+//! test case every member must name a state).
 //!
 //! This module owns the format and the selection of responses; [`Mocks`] counts the calls
 //! and is consulted by the integration router ([`crate::integrations::Integrations`]), the
