@@ -118,6 +118,32 @@ fn a_failing_test_case_is_shown_and_exits_1() {
 }
 
 #[test]
+fn baton_run_runs_one_test_case() {
+    let (definition, mock) = files("run", &mock_config(serde_json::json!({})));
+    let out = Command::new(BATON)
+        .args([
+            "run",
+            "--fast-forward",
+            "--json",
+            "--name",
+            "LambdaSQSIntegration",
+            "--case",
+            "RetryPath",
+            "--mock-config",
+        ])
+        .arg(&mock)
+        .arg(&definition)
+        .output()
+        .expect("baton runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(run["output"], serde_json::json!({"answered": true}));
+    let failed = run["history"].as_array().expect("history").iter().filter(|e| e["type"] == "TaskFailed").count();
+    assert_eq!(failed, 3);
+    clean(&definition);
+}
+
+#[test]
 fn unknown_test_cases_and_broken_files_are_usage_errors() {
     let (definition, mock) = files("usage", &mock_config(serde_json::json!({})));
     let out = baton_test(&definition, &mock, &["--case", "Nope"]);
