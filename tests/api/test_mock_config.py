@@ -10,7 +10,7 @@ server's environment, and executions started on `stateMachineArn#TestCase`.
   through StartSyncExecution; calls past the last numbered response.
 - `#UnknownCase` and unknown machines: `InvalidName`, as LocalStack answers.
 - A restart (SIGKILL) while a mocked execution waits in a Wait state: it carries on with its
-  test case.
+  test case, and the state called again takes its next numbered response.
 - The conformance corpus cases with feature `mocked`, run with a MockConfigFile whose
   responses are the ones their recordings got from AWS, judged as `run_corpus.py` judges
   (status, output, error, cause, history types), with a forward-only known-failures list
@@ -78,7 +78,7 @@ MOCK_CONFIG = {
         "WaitingTasks": {"TestCases": {"Answered": {"Approve": "MockedApproval", "Child": "MockedChild"}}},
         "ExpressMachine": {"TestCases": {"Mocked": {"Call": "MockedLambdaSuccess"}}},
         "Exhausted": {"TestCases": {"Twice": {"Call": "MockedLambdaSuccess"}}},
-        "Restarted": {"TestCases": {"AfterRestart": {"Call": "MockedLambdaSuccess"}}},
+        "Restarted": {"TestCases": {"AfterRestart": {"Call": "MockedCounted"}}},
     },
     "MockedResponses": {
         "MockedLambdaSuccess": {"0": {"Return": LAMBDA_SUCCESS}},
@@ -106,6 +106,7 @@ MOCK_CONFIG = {
             }
         },
         "MockedApproval": {"0": {"Return": {"approved": True, "by": "ana"}}},
+        "MockedCounted": {"0": {"Return": {"call": 0}}, "1": {"Return": {"call": 1}}},
         "MockedChild": {"0": {"Return": {"Status": "SUCCEEDED", "Output": {"built": 42}}}},
     },
 }
@@ -363,16 +364,30 @@ def test_calls_past_the_last_response_fail_the_task(sfn):
     assert "call 1 of state 'Call'" in d["cause"]
 
 
-def test_a_restart_keeps_the_test_case(baton_server_factory, tmp_path):
+def test_a_restart_keeps_the_test_case_and_the_count_of_calls(baton_server_factory, tmp_path):
     path = tmp_path / "MockConfigFile.json"
     path.write_text(json.dumps(MOCK_CONFIG))
     server = baton_server_factory(env={"SFN_MOCK_CONFIG": str(path)})
     sfn = client(server.endpoint)
+    # Call, nap, and call again: the second call must take response 1, also when the server
+    # was killed during the nap.
     body = {
-        "StartAt": "Nap",
+        "StartAt": "Call",
         "States": {
-            "Nap": {"Type": "Wait", "Seconds": 2, "Next": "Call"},
-            "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "nowhere"}, "End": True},
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "nowhere"},
+                "ResultPath": "$.last",
+                "Next": "Nap",
+            },
+            "Nap": {"Type": "Wait", "Seconds": 2, "Next": "Check"},
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.last.call", "NumericEquals": 1, "Next": "Done"}],
+                "Default": "Call",
+            },
+            "Done": {"Type": "Succeed"},
         },
     }
     machine = create(sfn, "Restarted", body)
@@ -380,9 +395,10 @@ def test_a_restart_keeps_the_test_case(baton_server_factory, tmp_path):
     wait_event(sfn, arn, "WaitStateEntered")
     server.crash_and_restart()
     sfn = client(server.endpoint)
-    d = wait_done(sfn, arn, timeout=15)
+    d = wait_done(sfn, arn, timeout=20)
     assert d["status"] == "SUCCEEDED", d
-    assert json.loads(d["output"]) == LAMBDA_SUCCESS
+    assert json.loads(d["output"]) == {"last": {"call": 1}}
+    assert types(history(sfn, arn)).count("TaskSucceeded") == 2
 
 
 def test_the_console_shows_the_test_case(sfn, lambda_sqs, mocked):

@@ -420,6 +420,26 @@ impl Mocks {
         })
     }
 
+    /// Whether `case` mocks `state`.
+    pub fn mocks_state(&self, case: &TestCaseRef, state: &str) -> bool {
+        self.config.test_case(&case.state_machine, &case.test_case).is_ok_and(|t| t.states.contains_key(state))
+    }
+
+    /// Whether the calls of `state` in `execution_arn` are being counted in this process.
+    pub fn counting(&self, execution_arn: &str, state: &str) -> bool {
+        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        calls.contains_key(&(execution_arn.to_owned(), state.to_owned()))
+    }
+
+    /// Go on counting the calls of `state` in `execution_arn` after the `ended` calls its
+    /// history shows (an execution resumed after a restart), unless they are counted already.
+    pub fn resume(&self, execution_arn: &str, state: &str, ended: u64) {
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        calls
+            .entry((execution_arn.to_owned(), state.to_owned()))
+            .or_insert_with(|| StateCalls { next: ended, by_task: HashMap::new() });
+    }
+
     /// Forget the counts of an execution that ended.
     pub fn forget(&self, execution_arn: &str) {
         let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
@@ -533,6 +553,44 @@ pub fn run_test_cases(run: TestRun<'_>) -> Result<Vec<TestCaseResult>, TestRunEr
         results.push(TestCaseResult { test_case: name.clone(), status, output, error, cause, problems });
     }
     Ok(results)
+}
+
+/// The events that end one call of a Task (its answer, success or failure).
+const CALL_ENDS: &[&str] = &[
+    "TaskSucceeded",
+    "TaskFailed",
+    "TaskTimedOut",
+    "TaskStartFailed",
+    "TaskSubmitFailed",
+    "LambdaFunctionSucceeded",
+    "LambdaFunctionFailed",
+    "LambdaFunctionTimedOut",
+    "LambdaFunctionStartFailed",
+    "LambdaFunctionScheduleFailed",
+];
+
+/// How many calls of `state` ended in `history` (events in AWS's JSON form). Each end is tied
+/// to its state through `previousEventId`, back to the nearest `*StateEntered` event, so
+/// calls in Parallel branches and Map iterations are told apart from others.
+pub fn ended_calls(history: &[Value], state: &str) -> u64 {
+    let by_id: HashMap<i64, &Value> = history.iter().filter_map(|e| Some((e.get("id")?.as_i64()?, e))).collect();
+    let state_of = |end: &Value| -> Option<&str> {
+        let mut event = end;
+        // Ids only go down along the chain; the bound guards against a malformed history.
+        for _ in 0..history.len() {
+            let previous = by_id.get(&event.get("previousEventId")?.as_i64()?)?;
+            if previous.get("type")?.as_str()?.ends_with("StateEntered") {
+                return previous.get("stateEnteredEventDetails")?.get("name")?.as_str();
+            }
+            event = previous;
+        }
+        None
+    };
+    history
+        .iter()
+        .filter(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| CALL_ENDS.contains(&t)))
+        .filter(|e| state_of(e) == Some(state))
+        .count() as u64
 }
 
 /// Split `arn#TestCase` into the ARN and the test case.
@@ -672,6 +730,41 @@ mod tests {
         );
         assert!(matches!(config.test_case("M", "U"), Err(UnknownTestCase::NoCase { .. })));
         assert!(matches!(config.test_case("N", "T"), Err(UnknownTestCase::NoMachine { .. })));
+    }
+
+    #[test]
+    fn ended_calls_are_found_through_their_state_entered_events() {
+        let entered = |id: i64, prev: i64, name: &str| json!({"id": id, "previousEventId": prev, "type": "TaskStateEntered", "stateEnteredEventDetails": {"name": name}});
+        let event = |id: i64, prev: i64, t: &str| json!({"id": id, "previousEventId": prev, "type": t});
+        let history = [
+            event(1, 0, "ExecutionStarted"),
+            entered(2, 1, "Call"),
+            event(3, 2, "TaskScheduled"),
+            event(4, 3, "TaskStarted"),
+            event(5, 4, "TaskFailed"),
+            event(6, 5, "TaskScheduled"),
+            event(7, 6, "TaskStarted"),
+            event(8, 7, "TaskSucceeded"),
+            event(9, 8, "TaskStateExited"),
+            entered(10, 9, "Other"),
+            event(11, 10, "TaskScheduled"),
+            event(12, 11, "TaskStarted"),
+            event(13, 12, "TaskSucceeded"),
+            event(14, 13, "TaskStateExited"),
+            entered(15, 14, "Call"),
+            event(16, 15, "TaskScheduled"),
+        ];
+        assert_eq!(ended_calls(&history, "Call"), 2);
+        assert_eq!(ended_calls(&history, "Other"), 1);
+        assert_eq!(ended_calls(&history, "Missing"), 0);
+
+        let mocks = Mocks::new(lambda_sqs());
+        mocks.resume("exec", "LambdaState", 3);
+        assert!(mocks.counting("exec", "LambdaState"));
+        assert!(matches!(
+            mocks.answer(&case("RetryPath"), "exec", "LambdaState", 7),
+            Some(Answer::Mocked(MockedResponse::Return(_)))
+        ));
     }
 
     #[test]

@@ -99,6 +99,9 @@ pub enum EngineError {
     Store(#[from] StoreError),
 }
 
+/// The most history events an execution has (AWS's limit).
+const MAX_HISTORY_EVENTS: usize = 25_000;
+
 /// The name of the state machine `arn` (`arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`).
 fn machine_name(arn: &str) -> &str {
     arn.rsplit_once(":stateMachine:").map_or(arn, |(_, name)| name)
@@ -998,6 +1001,25 @@ impl Engine {
         }
     }
 
+    /// Before this process makes the first call of a mocked state of an execution, count the
+    /// calls of it that ended before (an execution resumed after a restart), so the next call
+    /// takes the next numbered response rather than the first again.
+    async fn resume_mock_counts(&self, arn: &str, case: &TestCaseRef, state: &str) {
+        let Some(mocks) = self.inner.config.integrations.mocks() else { return };
+        if !mocks.mocks_state(case, state) || mocks.counting(arn, state) {
+            return;
+        }
+        let history = match self.inner.store.history(arn, None, MAX_HISTORY_EVENTS, false).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(execution = %arn, error = %e, "reading the history to count mocked calls");
+                return;
+            }
+        };
+        let events: Vec<Value> = history.iter().filter_map(|(_, text)| serde_json::from_str(text).ok()).collect();
+        mocks.resume(arn, state, crate::mocks::ended_calls(&events, state));
+    }
+
     /// The mock test case an execution runs with, when a MockConfigFile is loaded (without
     /// one no execution can have started with a test case, so nothing is read).
     async fn mock_test_case(&self, arn: &str) -> Option<TestCaseRef> {
@@ -1145,8 +1167,11 @@ impl Engine {
         };
         let id = request.task;
         let _ = self.push(&arn, &Event::TaskStarted { task: id, worker_name: None }).await;
-        let call =
-            TaskCall::of(&request, &arn, self.with_links(&request, &arn)).with_mock(self.mock_test_case(&arn).await);
+        let mock = self.mock_test_case(&arn).await;
+        if let Some(case) = &mock {
+            self.resume_mock_counts(&arn, case, &request.state_name).await;
+        }
+        let call = TaskCall::of(&request, &arn, self.with_links(&request, &arn)).with_mock(mock);
         let event = match self.inner.config.integrations.call(call).await {
             Outcome::Submitted(output) => {
                 // Queue the submission before marking it: whatever ends the task (a callback,
