@@ -458,7 +458,10 @@ def mocked_responses(case: dict) -> dict[str, dict]:
         }
         if isinstance(output, dict)
         else {},
-        "test_base_scenarios__test_map_state_lambda": {"ProcessValue": {"0-1": {"Return": {"body": "string body"}}}},
+        # A function ARN's Task gets the Invoke response's Payload.
+        "test_base_scenarios__test_map_state_lambda": {
+            "ProcessValue": {"0-1": {"Return": {"StatusCode": 200, "Payload": {"body": "string body"}}}}
+        },
         "test_base_scenarios__test_parallel_state_lambda": {
             "Branch1": {"0": {"Return": lambda_invoke(["string-literal"])}},
             "Branch2": {"0": {"Return": lambda_invoke(["string-literal"])}},

@@ -213,26 +213,32 @@ impl Integrations {
     fn mocked(&self, call: &TaskCall) -> Option<Outcome> {
         let case = call.mock.as_ref()?;
         let answer = self.mocks.as_ref()?.answer(case, &call.execution_arn, &call.state_name, call.task_id)?;
-        let waits = call.pattern != Pattern::RequestResponse;
-        Some(match answer {
-            // As AWS records a task that waits: submitted first, then its answer. The mock
-            // gives no response to the submission itself: a success records its result there
-            // too (as Step Functions Local does), a failure an empty object.
-            Answer::Mocked(MockedResponse::Return(value)) if waits => {
-                Outcome::SubmittedAndEnded { submitted: value.clone(), end: Ok(value) }
+        let end = match answer {
+            Answer::Mocked(MockedResponse::Return(value)) if call.pattern == Pattern::RequestResponse => {
+                crate::mocks::lambda_result(&call.resource, value)
             }
-            Answer::Mocked(MockedResponse::Throw { error, cause }) if waits => {
-                Outcome::SubmittedAndEnded { submitted: json!({}), end: Err((error, cause)) }
-            }
-            Answer::Mocked(MockedResponse::Return(value)) => Outcome::Succeeded(value),
-            Answer::Mocked(MockedResponse::Throw { error, cause }) => Outcome::Failed { error, cause },
-            Answer::Exhausted { state, response, call } => Outcome::Failed {
-                error: crate::mocks::NO_MORE_RESPONSES.into(),
-                cause: format!(
+            Answer::Mocked(MockedResponse::Return(value)) => Ok(value),
+            Answer::Mocked(MockedResponse::Throw { error, cause }) => Err((error, cause)),
+            Answer::Exhausted { state, response, call } => Err((
+                crate::mocks::NO_MORE_RESPONSES.into(),
+                format!(
                     "No mocked response for call {call} of state '{state}': '{response}' of test case '{}' has no response numbered {call}",
                     case.test_case
                 ),
-            },
+            )),
+        };
+        Some(match end {
+            // As AWS records a task that waits: submitted first, then its answer. The mock
+            // gives no response to the submission itself: a success records its result there
+            // too (as Step Functions Local does), a failure an empty object.
+            Ok(value) if call.pattern != Pattern::RequestResponse => {
+                Outcome::SubmittedAndEnded { submitted: value.clone(), end: Ok(value) }
+            }
+            Err(failure) if call.pattern != Pattern::RequestResponse => {
+                Outcome::SubmittedAndEnded { submitted: json!({}), end: Err(failure) }
+            }
+            Ok(value) => Outcome::Succeeded(value),
+            Err((error, cause)) => Outcome::Failed { error, cause },
         })
     }
 

@@ -555,6 +555,34 @@ pub fn run_test_cases(run: TestRun<'_>) -> Result<Vec<TestCaseResult>, TestRunEr
     Ok(results)
 }
 
+/// What a mocked response's `Return` makes of a Lambda Task, as Step Functions Local and
+/// LocalStack read it: the response is Invoke's (`StatusCode`, `Payload`, `FunctionError`,
+/// ...), so a `FunctionError` fails the task as the function's error does on AWS (the error
+/// its payload's `errorType` names, the payload as the cause), and a Task on a function ARN
+/// gets only the `Payload` (the whole `Return` when it has none). Other resources: the
+/// `Return` as it is.
+pub fn lambda_result(resource: &str, value: Value) -> Result<Value, (String, String)> {
+    let legacy = resource.starts_with("arn:aws:lambda:");
+    if !legacy && resource != "arn:aws:states:::lambda:invoke" {
+        return Ok(value);
+    }
+    if let Some(function_error) = value.get("FunctionError").and_then(Value::as_str) {
+        let payload = value.get("Payload").cloned().unwrap_or(Value::Null);
+        let error = payload.get("errorType").and_then(Value::as_str).unwrap_or(function_error).to_owned();
+        let cause = match &payload {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        return Err((error, cause));
+    }
+    match value {
+        Value::Object(mut response) if legacy && response.contains_key("Payload") => {
+            Ok(response.remove("Payload").unwrap_or(Value::Null))
+        }
+        other => Ok(other),
+    }
+}
+
 /// The events that end one call of a Task (its answer, success or failure).
 const CALL_ENDS: &[&str] = &[
     "TaskSucceeded",
@@ -765,6 +793,21 @@ mod tests {
             mocks.answer(&case("RetryPath"), "exec", "LambdaState", 7),
             Some(Answer::Mocked(MockedResponse::Return(_)))
         ));
+    }
+
+    #[test]
+    fn lambda_returns_are_invoke_responses() {
+        let response = json!({"StatusCode": 200, "Payload": {"body": "hi"}});
+        let function = "arn:aws:lambda:us-east-1:123456789012:function:f";
+        assert_eq!(lambda_result(function, response.clone()), Ok(json!({"body": "hi"})));
+        assert_eq!(lambda_result("arn:aws:states:::lambda:invoke", response.clone()), Ok(response.clone()));
+        assert_eq!(lambda_result("arn:aws:states:::sqs:sendMessage", response.clone()), Ok(response));
+        assert_eq!(lambda_result(function, json!({"body": "hi"})), Ok(json!({"body": "hi"})));
+        let failed = json!({"StatusCode": 200, "FunctionError": "Unhandled", "Payload": {"errorType": "ValueError", "errorMessage": "no"}});
+        assert_eq!(
+            lambda_result(function, failed),
+            Err(("ValueError".into(), r#"{"errorType":"ValueError","errorMessage":"no"}"#.into()))
+        );
     }
 
     #[test]
