@@ -12,6 +12,7 @@ pub mod integrations;
 pub mod links;
 pub mod local;
 pub mod mail;
+pub mod mocks;
 pub mod people;
 pub mod queues;
 pub mod random;
