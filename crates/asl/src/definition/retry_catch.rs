@@ -1,11 +1,8 @@
 //! `Retry` and `Catch`: retriers (`ErrorEquals`, backoff, jitter) and catchers (`Next`, and
 //! what they output and assign from the error output).
 
-use std::collections::HashMap;
-
 use serde_json::{Map, Value};
 
-use super::fields::WITH_ERROR_OUTPUT;
 use super::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,30 +21,24 @@ pub struct Retrier {
     pub jitter: Jitter,
 }
 
+/// A member of `Catch`: the errors it matches, where it leads, and what it does with the error
+/// output in the state's language (`H`: [`PathCatch`], or a JSONata catcher's `Output` and
+/// `Assign`, both reading `$states.errorOutput`, as a [`JsonataIo`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Catcher {
+pub struct Catcher<H> {
     pub error_equals: Vec<String>,
     pub next: StateId,
+    pub handling: H,
+}
+
+/// A JSONPath catcher: the error output placed by `ResultPath`, and `Assign` reading it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathCatch {
     pub result_path: ResultPath,
-    pub assign: Option<Assign>,
-    /// JSONata's `Output` (from `$states.errorOutput`); absent: the error output.
-    pub output: Option<JsonataTemplate>,
+    pub assign: Option<Template>,
 }
 
 impl Parser {
-    /// `Retry`, `Catch` and the transition of a state that can fail (Task, Parallel, Map).
-    pub(super) fn recovery(
-        &mut self,
-        obj: &Map<String, Value>,
-        at: &str,
-        index: &HashMap<String, StateId>,
-        jsonata: bool,
-    ) -> (Vec<Retrier>, Vec<Catcher>, Transition) {
-        let retry = self.retriers(obj, at);
-        let catch = self.catchers(obj, at, index, jsonata);
-        (retry, catch, self.transition(obj, at, index))
-    }
-
     pub(super) fn error_equals(&mut self, obj: &Map<String, Value>, at: &str) -> Vec<String> {
         match obj.get("ErrorEquals") {
             Some(Value::Array(items)) if !items.is_empty() => {
@@ -192,14 +183,14 @@ impl Parser {
         self.check_all_last(out.iter().map(|r| &r.error_equals), &format!("{at}/Retry"));
         out
     }
-    pub(super) fn catchers(
+    /// `Catch`; `handling` reads a catcher's language-specific fields.
+    pub(super) fn catchers<H: CatchFields>(
         &mut self,
-        obj: &Map<String, Value>,
-        at: &str,
-        index: &HashMap<String, StateId>,
-        jsonata: bool,
-    ) -> Vec<Catcher> {
-        let Some(v) = obj.get("Catch") else { return Vec::new() };
+        s: &Source,
+        handling: impl Fn(&mut Self, &Map<String, Value>, &str) -> H,
+    ) -> Vec<Catcher<H>> {
+        let at = s.at;
+        let Some(v) = s.obj.get("Catch") else { return Vec::new() };
         let Some(items) = v.as_array() else {
             self.problem(
                 Code::SchemaValidationFailed,
@@ -207,11 +198,6 @@ impl Parser {
                 format!("{at}/Catch"),
             );
             return Vec::new();
-        };
-        let allowed: &[&str] = if jsonata {
-            &["ErrorEquals", "Next", "Output", "Assign", "Comment"]
-        } else {
-            &["ErrorEquals", "Next", "ResultPath", "Assign", "Comment"]
         };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
@@ -221,7 +207,7 @@ impl Parser {
                 continue;
             };
             for key in c.keys() {
-                if !allowed.contains(&key.as_str()) {
+                if !H::ALLOWED.contains(&key.as_str()) {
                     self.problem(
                         Code::SchemaValidationFailed,
                         format!("The field '{key}' is not supported by Step Functions"),
@@ -231,7 +217,7 @@ impl Parser {
             }
             let error_equals = self.error_equals(c, &loc);
             let next = match c.get("Next") {
-                Some(Value::String(n)) => self.target(n, &format!("{loc}/Next"), index),
+                Some(Value::String(n)) => self.target(n, &format!("{loc}/Next"), s.index),
                 _ => {
                     self.problem(
                         Code::SchemaValidationFailed,
@@ -241,15 +227,8 @@ impl Parser {
                     0
                 }
             };
-            let result_path = if jsonata { ResultPath::Replace } else { self.result_path(c, "ResultPath", &loc) };
-            let assign = self.assign(c, &loc, jsonata, WITH_ERROR_OUTPUT);
-            let output = match c.get("Output") {
-                Some(v) if jsonata => {
-                    Some(self.jsonata_template(v, &format!("{loc}/Output"), "Output", WITH_ERROR_OUTPUT))
-                }
-                _ => None,
-            };
-            out.push(Catcher { error_equals, next, result_path, assign, output });
+            let handling = handling(self, c, &loc);
+            out.push(Catcher { error_equals, next, handling });
         }
         self.check_all_last(out.iter().map(|c| &c.error_equals), &format!("{at}/Catch"));
         out
@@ -266,4 +245,17 @@ impl Parser {
             }
         }
     }
+}
+
+/// The fields a catcher may have in its language.
+pub(super) trait CatchFields {
+    const ALLOWED: &'static [&'static str];
+}
+
+impl CatchFields for PathCatch {
+    const ALLOWED: &'static [&'static str] = &["ErrorEquals", "Next", "ResultPath", "Assign", "Comment"];
+}
+
+impl CatchFields for JsonataIo {
+    const ALLOWED: &'static [&'static str] = &["ErrorEquals", "Next", "Output", "Assign", "Comment"];
 }
