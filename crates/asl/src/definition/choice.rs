@@ -171,7 +171,5 @@ fn is_choice_operator(key: &str) -> bool {
 }
 
 /// The fields of a Choice state, besides `Type`, `Comment` and `QueryLanguage`.
-pub(super) const FIELDS: StateFields = StateFields {
-    json_path: &["Choices", "Default", "InputPath", "OutputPath", "Assign"],
-    jsonata: &["Choices", "Default", "Output", "Assign"],
-};
+pub(super) const FIELDS: StateFields =
+    StateFields { json_path: &[&["Choices", "Default"], PATH_IO], jsonata: &[&["Choices", "Default"], JSONATA_IO] };

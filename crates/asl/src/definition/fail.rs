@@ -71,11 +71,7 @@ impl Parser {
     ) -> Option<PathFailField> {
         match (obj.get(key), obj.get(path_key)) {
             (Some(_), Some(_)) => {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    format!("The fields '{key}' and '{path_key}' cannot both be present"),
-                    at.to_owned(),
-                );
+                self.both_present(key, path_key, at);
                 None
             }
             (Some(Value::String(s)), None) => Some(PathFailField::Literal(s.clone())),
@@ -101,4 +97,4 @@ impl Parser {
 
 /// The fields of a Fail state, besides `Type`, `Comment` and `QueryLanguage`.
 pub(super) const FIELDS: StateFields =
-    StateFields { json_path: &["Error", "Cause", "ErrorPath", "CausePath"], jsonata: &["Error", "Cause"] };
+    StateFields { json_path: &[&["Error", "Cause", "ErrorPath", "CausePath"]], jsonata: &[&["Error", "Cause"]] };

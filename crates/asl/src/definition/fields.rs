@@ -206,11 +206,7 @@ impl Parser {
     ) -> Transition {
         match (obj.get("Next"), obj.get("End")) {
             (Some(_), Some(Value::Bool(true))) => {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    "The fields 'Next' and 'End' cannot both be present",
-                    at.to_owned(),
-                );
+                self.both_present("Next", "End", at);
                 Transition::End
             }
             (Some(Value::String(next)), _) => Transition::Next(self.target(next, &format!("{at}/Next"), index)),
@@ -249,6 +245,14 @@ impl Parser {
                 0
             }
         }
+    }
+    /// The problem of two fields of which only one may be given.
+    pub(super) fn both_present(&mut self, first: &str, second: &str, at: &str) {
+        self.problem(
+            Code::SchemaValidationFailed,
+            format!("The fields '{first}' and '{second}' cannot both be present"),
+            at.to_owned(),
+        );
     }
     /// The problem of a field that must be a string.
     pub(super) fn not_a_string(&mut self, key: &str, at: &str) {
@@ -309,11 +313,7 @@ impl Parser {
         let path_key = format!("{key}Path");
         match (obj.get(key), obj.get(&path_key)) {
             (Some(_), Some(_)) => {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    format!("The fields '{key}' and '{path_key}' cannot both be present"),
-                    at.to_owned(),
-                );
+                self.both_present(key, &path_key, at);
                 None
             }
             (Some(v), None) => match read(v) {

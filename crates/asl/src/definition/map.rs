@@ -49,11 +49,7 @@ impl Parser {
             (Some(p), None) => ("ItemProcessor", Some(p)),
             (None, Some(p)) => ("Iterator", Some(p)),
             (Some(_), Some(_)) => {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    "The fields 'ItemProcessor' and 'Iterator' cannot both be present",
-                    at.to_owned(),
-                );
+                self.both_present("ItemProcessor", "Iterator", at);
                 ("ItemProcessor", None)
             }
             (None, None) => {
@@ -86,11 +82,7 @@ impl Parser {
             Fields::JsonPath(io) => {
                 let item_selector = match (obj.get("ItemSelector"), obj.get("Parameters")) {
                     (Some(_), Some(_)) => {
-                        self.problem(
-                            Code::SchemaValidationFailed,
-                            "The fields 'ItemSelector' and 'Parameters' cannot both be present",
-                            at.to_owned(),
-                        );
+                        self.both_present("ItemSelector", "Parameters", at);
                         None
                     }
                     (Some(_), None) => self.template(obj, "ItemSelector", at),
@@ -216,48 +208,41 @@ fn label_char(c: char) -> bool {
 /// The fields of a Map state, besides `Type`, `Comment` and `QueryLanguage`.
 pub(super) const FIELDS: StateFields = StateFields {
     json_path: &[
-        "ItemProcessor",
-        "Iterator",
-        "ItemsPath",
-        "ItemSelector",
-        "Parameters",
-        "MaxConcurrency",
-        "MaxConcurrencyPath",
-        "ToleratedFailureCount",
-        "ToleratedFailureCountPath",
-        "ToleratedFailurePercentage",
-        "ToleratedFailurePercentagePath",
-        "ItemReader",
-        "ItemBatcher",
-        "ResultWriter",
-        "Label",
-        "InputPath",
-        "OutputPath",
-        "ResultSelector",
-        "ResultPath",
-        "Retry",
-        "Catch",
-        "Next",
-        "End",
-        "Assign",
+        &[
+            "ItemProcessor",
+            "Iterator",
+            "ItemsPath",
+            "ItemSelector",
+            "Parameters",
+            "MaxConcurrency",
+            "MaxConcurrencyPath",
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentagePath",
+            "ItemReader",
+            "ItemBatcher",
+            "ResultWriter",
+            "Label",
+        ],
+        PATH_IO,
+        PATH_RESULT,
     ],
     jsonata: &[
-        "ItemProcessor",
-        "Iterator",
-        "Items",
-        "ItemSelector",
-        "MaxConcurrency",
-        "ToleratedFailureCount",
-        "ToleratedFailurePercentage",
-        "ItemReader",
-        "ItemBatcher",
-        "ResultWriter",
-        "Label",
-        "Output",
-        "Retry",
-        "Catch",
-        "Next",
-        "End",
-        "Assign",
+        &[
+            "ItemProcessor",
+            "Iterator",
+            "Items",
+            "ItemSelector",
+            "MaxConcurrency",
+            "ToleratedFailureCount",
+            "ToleratedFailurePercentage",
+            "ItemReader",
+            "ItemBatcher",
+            "ResultWriter",
+            "Label",
+        ],
+        JSONATA_IO,
+        JSONATA_RESULT,
     ],
 };

@@ -563,10 +563,10 @@ impl Parser {
             (path_fields, jsonata_fields, "JSONPath", "JSONata")
         };
         for key in obj.keys() {
-            if key == "Type" || key == "Comment" || key == "QueryLanguage" || allowed.contains(&key.as_str()) {
+            if key == "Type" || key == "Comment" || key == "QueryLanguage" || names(allowed, key) {
                 continue;
             }
-            let message = if other.contains(&key.as_str()) {
+            let message = if names(other, key) {
                 format!("The field '{key}' is not supported in {mode} states; it is a {other_mode} field")
             } else {
                 format!("The field '{key}' is not supported by Step Functions for the state type '{ty}'")
@@ -672,11 +672,26 @@ pub fn transition_of(kind: &StateKind) -> Option<Transition> {
 }
 
 /// The fields a state type accepts besides `Type`, `Comment` and `QueryLanguage`, in each
-/// query language.
+/// query language: its own, and groups every type of a kind shares.
 struct StateFields {
-    json_path: &'static [&'static str],
-    jsonata: &'static [&'static str],
+    json_path: &'static [&'static [&'static str]],
+    jsonata: &'static [&'static [&'static str]],
 }
+
+/// Whether one of `groups` names `key`.
+fn names(groups: &[&[&str]], key: &str) -> bool {
+    groups.iter().any(|group| group.contains(&key))
+}
+
+/// What every JSONPath state with input and output stages has.
+const PATH_IO: &[&str] = &["InputPath", "OutputPath", "Assign"];
+/// What every JSONata state with an output has.
+const JSONATA_IO: &[&str] = &["Output", "Assign"];
+const TRANSITION: &[&str] = &["Next", "End"];
+/// How a JSONPath Task, Parallel or Map ends.
+const PATH_RESULT: &[&str] = &["ResultSelector", "ResultPath", "Retry", "Catch", "Next", "End"];
+/// How a JSONata Task, Parallel or Map ends.
+const JSONATA_RESULT: &[&str] = &["Retry", "Catch", "Next", "End"];
 
 /// `None` for an unknown type.
 fn state_fields(ty: &str) -> Option<StateFields> {

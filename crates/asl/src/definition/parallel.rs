@@ -61,18 +61,6 @@ impl Parser {
 
 /// The fields of a Parallel state, besides `Type`, `Comment` and `QueryLanguage`.
 pub(super) const FIELDS: StateFields = StateFields {
-    json_path: &[
-        "Branches",
-        "InputPath",
-        "OutputPath",
-        "Parameters",
-        "ResultSelector",
-        "ResultPath",
-        "Retry",
-        "Catch",
-        "Next",
-        "End",
-        "Assign",
-    ],
-    jsonata: &["Branches", "Arguments", "Output", "Retry", "Catch", "Next", "End", "Assign"],
+    json_path: &[&["Branches", "Parameters"], PATH_IO, PATH_RESULT],
+    jsonata: &[&["Branches", "Arguments"], JSONATA_IO, JSONATA_RESULT],
 };

@@ -36,6 +36,6 @@ impl Parser {
 
 /// The fields of a Pass state, besides `Type`, `Comment` and `QueryLanguage`.
 pub(super) const FIELDS: StateFields = StateFields {
-    json_path: &["InputPath", "OutputPath", "Parameters", "Result", "ResultPath", "Next", "End", "Assign"],
-    jsonata: &["Output", "Next", "End", "Assign"],
+    json_path: &[&["Parameters", "Result", "ResultPath"], PATH_IO, TRANSITION],
+    jsonata: &[JSONATA_IO, TRANSITION],
 };

@@ -73,41 +73,10 @@ impl Parser {
         }
     }
     pub(super) fn retriers(&mut self, obj: &Map<String, Value>, at: &str) -> Vec<Retrier> {
-        let Some(v) = obj.get("Retry") else { return Vec::new() };
-        let Some(items) = v.as_array() else {
-            self.problem(
-                Code::SchemaValidationFailed,
-                "The value for the field 'Retry' must be an array",
-                format!("{at}/Retry"),
-            );
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in self.handlers(obj, "Retry", at).iter().enumerate() {
             let loc = format!("{at}/Retry/{i}");
-            let Some(r) = item.as_object() else {
-                self.problem(Code::SchemaValidationFailed, "A retrier must be an object", loc);
-                continue;
-            };
-            for key in r.keys() {
-                if ![
-                    "ErrorEquals",
-                    "IntervalSeconds",
-                    "MaxAttempts",
-                    "BackoffRate",
-                    "MaxDelaySeconds",
-                    "JitterStrategy",
-                    "Comment",
-                ]
-                .contains(&key.as_str())
-                {
-                    self.problem(
-                        Code::SchemaValidationFailed,
-                        format!("The field '{key}' is not supported by Step Functions"),
-                        format!("{loc}/{}", escape_pointer(key)),
-                    );
-                }
-            }
+            let Some(r) = self.handler(item, &loc, "A retrier", RETRIER_FIELDS) else { continue };
             let error_equals = self.error_equals(r, &loc);
             let interval_seconds = match r.get("IntervalSeconds") {
                 None => 1,
@@ -190,31 +159,10 @@ impl Parser {
         handling: impl Fn(&mut Self, &Map<String, Value>, &str) -> H,
     ) -> Vec<Catcher<H>> {
         let at = s.at;
-        let Some(v) = s.obj.get("Catch") else { return Vec::new() };
-        let Some(items) = v.as_array() else {
-            self.problem(
-                Code::SchemaValidationFailed,
-                "The value for the field 'Catch' must be an array",
-                format!("{at}/Catch"),
-            );
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in self.handlers(s.obj, "Catch", at).iter().enumerate() {
             let loc = format!("{at}/Catch/{i}");
-            let Some(c) = item.as_object() else {
-                self.problem(Code::SchemaValidationFailed, "A catcher must be an object", loc);
-                continue;
-            };
-            for key in c.keys() {
-                if !H::ALLOWED.contains(&key.as_str()) {
-                    self.problem(
-                        Code::SchemaValidationFailed,
-                        format!("The field '{key}' is not supported by Step Functions"),
-                        format!("{loc}/{}", escape_pointer(key)),
-                    );
-                }
-            }
+            let Some(c) = self.handler(item, &loc, "A catcher", H::ALLOWED) else { continue };
             let error_equals = self.error_equals(c, &loc);
             let next = match c.get("Next") {
                 Some(Value::String(n)) => self.target(n, &format!("{loc}/Next"), s.index),
@@ -233,6 +181,46 @@ impl Parser {
         self.check_all_last(out.iter().map(|c| &c.error_equals), &format!("{at}/Catch"));
         out
     }
+    /// `Retry` or `Catch`: an array (empty when absent).
+    fn handlers<'v>(&mut self, obj: &'v Map<String, Value>, field: &str, at: &str) -> &'v [Value] {
+        match obj.get(field) {
+            None => &[],
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("The value for the field '{field}' must be an array"),
+                    format!("{at}/{field}"),
+                );
+                &[]
+            }
+        }
+    }
+
+    /// A retrier or catcher: an object with only the fields it may have.
+    fn handler<'v>(
+        &mut self,
+        item: &'v Value,
+        loc: &str,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
+        let Some(handler) = item.as_object() else {
+            self.problem(Code::SchemaValidationFailed, format!("{what} must be an object"), loc.to_owned());
+            return None;
+        };
+        for key in handler.keys() {
+            if !allowed.contains(&key.as_str()) {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("The field '{key}' is not supported by Step Functions"),
+                    format!("{loc}/{}", escape_pointer(key)),
+                );
+            }
+        }
+        Some(handler)
+    }
+
     pub(super) fn check_all_last<'a>(&mut self, lists: impl Iterator<Item = &'a Vec<String>>, at: &str) {
         let lists: Vec<_> = lists.collect();
         for (i, list) in lists.iter().enumerate() {
@@ -246,6 +234,10 @@ impl Parser {
         }
     }
 }
+
+/// The fields a retrier may have.
+const RETRIER_FIELDS: &[&str] =
+    &["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"];
 
 /// The fields a catcher may have in its language.
 pub(super) trait CatchFields {

@@ -129,16 +129,6 @@ impl Parser {
 
 /// The fields of a Wait state, besides `Type`, `Comment` and `QueryLanguage`.
 pub(super) const FIELDS: StateFields = StateFields {
-    json_path: &[
-        "Seconds",
-        "Timestamp",
-        "SecondsPath",
-        "TimestampPath",
-        "InputPath",
-        "OutputPath",
-        "Next",
-        "End",
-        "Assign",
-    ],
-    jsonata: &["Seconds", "Timestamp", "Output", "Next", "End", "Assign"],
+    json_path: &[&["Seconds", "Timestamp", "SecondsPath", "TimestampPath"], PATH_IO, TRANSITION],
+    jsonata: &[&["Seconds", "Timestamp"], JSONATA_IO, TRANSITION],
 };

@@ -520,18 +520,10 @@ impl<'a> Run<'a, '_> {
                     let failure = self.data_limit(f);
                     return self.follow(f, Flow::Fail(failure));
                 }
-                self.observe_variables(f, &assigned);
-                let assigned_variables = match self.apply_assigned(f, assigned) {
-                    Ok(a) => a,
-                    Err(failure) => return self.follow(f, Flow::Fail(failure)),
-                };
-                self.observe(f, Stage::Output, &output);
-                let state = self.state_of(f);
-                let transition = crate::definition::transition_of(&state.kind).unwrap_or(Transition::End);
-                let ty = EventType::state_exited(state.kind.type_name());
-                let name = state.name.clone();
-                self.emit(f, ty, Details::StateExited { name, output: output.clone(), assigned_variables });
-                match transition {
+                if let Err(failure) = self.leave_state(f, &output, assigned) {
+                    return self.follow(f, Flow::Fail(failure));
+                }
+                match crate::definition::transition_of(&self.state_of(f).kind).unwrap_or(Transition::End) {
                     Transition::Next(next) => {
                         self.move_to(f, next, output);
                         Some(())
@@ -543,16 +535,9 @@ impl<'a> Run<'a, '_> {
                 }
             }
             Flow::Caught { output, next, assigned } => {
-                self.observe_variables(f, &assigned);
-                let assigned_variables = match self.apply_assigned(f, assigned) {
-                    Ok(a) => a,
-                    Err(failure) => return self.follow(f, Flow::Fail(failure)),
-                };
-                self.observe(f, Stage::Output, &output);
-                let state = self.state_of(f);
-                let ty = EventType::state_exited(state.kind.type_name());
-                let name = state.name.clone();
-                self.emit(f, ty, Details::StateExited { name, output: output.clone(), assigned_variables });
+                if let Err(failure) = self.leave_state(f, &output, assigned) {
+                    return self.follow(f, Flow::Fail(failure));
+                }
                 self.move_to(f, next, output);
                 Some(())
             }
@@ -584,6 +569,19 @@ impl<'a> Run<'a, '_> {
                 }
             }
         }
+    }
+
+    /// The state leaves: its assignments are applied and its `*StateExited` event written; a
+    /// failure to assign fails the state instead.
+    fn leave_state(&mut self, f: FrameId, output: &Value, assigned: Assigned) -> Result<(), Failure> {
+        self.observe_variables(f, &assigned);
+        let assigned_variables = self.apply_assigned(f, assigned)?;
+        self.observe(f, Stage::Output, output);
+        let state = self.state_of(f);
+        let ty = EventType::state_exited(state.kind.type_name());
+        let name = state.name.clone();
+        self.emit(f, ty, Details::StateExited { name, output: output.clone(), assigned_variables });
+        Ok(())
     }
 
     /// Whether frame `f` runs a branch of a Parallel state.

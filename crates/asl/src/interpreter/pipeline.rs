@@ -46,7 +46,7 @@ use super::{
 };
 use crate::definition::{DataPath, Fields, JsonataIo, PathIo, ResultPath, StateKind};
 use crate::error::{names, EvalFailure};
-use crate::eval::Scope;
+use crate::eval::{Randomness, Scope};
 use crate::history::{Details, EventType};
 use crate::io;
 use crate::jsonata::{Documents, Expression, JsonataTemplate, QueryFailure};
@@ -254,11 +254,7 @@ impl<'a> Run<'a, '_> {
         item: Option<(usize, &Value)>,
         token: Option<&str>,
     ) -> Result<Value, QueryFailure> {
-        let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-        let mut ctx = state_context(self.def, self.exec, f, token);
-        ctx.map_item = item;
-        let docs = Documents::new(input, &ctx, self.now).with_variables(&vars);
-        template.eval(&docs, field, &mut *self.random)
+        self.with_documents(f, input, token, item, |docs, random| template.eval(docs, field, random))
     }
 
     /// One `{% %}` expression of a field that takes a single one.
@@ -270,10 +266,26 @@ impl<'a> Run<'a, '_> {
         field: &str,
         token: Option<&str>,
     ) -> Result<Value, QueryFailure> {
+        self.with_documents(f, input, token, None, |docs, random| docs.eval(expression, field, random))
+    }
+
+    /// Evaluate against the documents a state's expressions read: `input` as
+    /// `$states.input`, the context (with the task token and the Map item, when given) and
+    /// the variables in scope.
+    #[inline]
+    fn with_documents<T>(
+        &mut self,
+        f: FrameId,
+        input: &Value,
+        token: Option<&str>,
+        item: Option<(usize, &Value)>,
+        eval: impl FnOnce(&Documents<'_>, &mut dyn Randomness) -> T,
+    ) -> T {
         let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-        let ctx = state_context(self.def, self.exec, f, token);
+        let mut ctx = state_context(self.def, self.exec, f, token);
+        ctx.map_item = item;
         let docs = Documents::new(input, &ctx, self.now).with_variables(&vars);
-        docs.eval(expression, field, &mut *self.random)
+        eval(&docs, &mut *self.random)
     }
 
     /// A whole number of at least `min` from a JSONata field.
