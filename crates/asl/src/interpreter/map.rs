@@ -7,7 +7,9 @@
 use serde_json::{json, Value};
 
 use super::fanout::Tolerance;
-use super::{fields, integer_value, json_value_text, state_context, Flow, FrameId, FrameVars, Run, Stage, StepError};
+use super::{
+    fields, integer_value, json_value_text, live_frame, state_context, Flow, FrameId, FrameVars, Run, Stage, StepError,
+};
 use crate::definition::{Dynamic, Fields, JsonataDynamic, MapJsonata, MapPath, MapState};
 use crate::error::EvalFailure;
 use crate::eval::{PathRef, Scope};
@@ -20,22 +22,26 @@ impl<'a> Run<'a, '_> {
     /// Select the items, shape each, and start the iterations (with the Map Run of a
     /// distributed Map).
     pub(super) fn run_map(&mut self, f: FrameId, m: &'a MapState) -> Flow {
-        let raw = self.frame(f).input.clone();
         let prepared = match &m.fields {
             Fields::JsonPath(fields) => {
                 let selected = {
+                    let raw = &live_frame(self.exec, f).input;
                     let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
                     let ctx = state_context(self.def, self.exec, f, None);
-                    let scope = Scope::new(&raw, &ctx).with_variables(&vars);
-                    match io::select(&fields.io.input_path, &scope) {
-                        Ok(v) => v,
-                        Err(e) => return Flow::Fail(self.eval_failure(f, e)),
-                    }
+                    let scope = Scope::new(raw, &ctx).with_variables(&vars);
+                    io::select(&fields.io.input_path, &scope)
+                };
+                let selected = match selected {
+                    Ok(v) => v,
+                    Err(e) => return Flow::Fail(self.eval_failure(f, e)),
                 };
                 self.observe(f, Stage::AfterInputPath, &selected);
                 self.path_map_setup(f, fields, selected).map_err(StepError::from)
             }
-            Fields::Jsonata(fields) => self.jsonata_map_setup(f, fields, raw).map_err(StepError::from),
+            Fields::Jsonata(fields) => {
+                let raw = self.frame(f).input.clone();
+                self.jsonata_map_setup(f, fields, raw).map_err(StepError::from)
+            }
         };
         let (items, max_concurrency, selected) = match prepared {
             Ok(v) => v,

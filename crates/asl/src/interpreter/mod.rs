@@ -573,6 +573,7 @@ impl<'a> Run<'a, '_> {
 
     /// The state leaves: its assignments are applied and its `*StateExited` event written; a
     /// failure to assign fails the state instead.
+    #[inline]
     fn leave_state(&mut self, f: FrameId, output: &Value, assigned: Assigned) -> Result<(), Failure> {
         self.observe_variables(f, &assigned);
         let assigned_variables = self.apply_assigned(f, assigned)?;

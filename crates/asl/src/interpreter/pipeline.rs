@@ -140,6 +140,7 @@ impl<'a> Run<'a, '_> {
     }
 
     /// ResultPath (merging `result` into the raw input), then OutputPath.
+    #[inline]
     pub(super) fn result_path_and_output(
         &mut self,
         f: FrameId,
