@@ -68,14 +68,5 @@ pub(super) fn number(n: f64) -> Value {
     }
 }
 
-/// JSONata's name for a value's type, as AWS quotes it in messages (`$type`).
-pub fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
+/// JSONata's name for a value's type (`$type`): JSON's, as AWS quotes them in messages.
+pub use crate::template::type_name;
