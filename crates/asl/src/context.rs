@@ -22,6 +22,13 @@ pub struct ExecutionInfo {
     /// The alias the execution was started through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_machine_alias_arn: Option<String>,
+    /// The context object as given from outside (TestState's `context`): it replaces the
+    /// computed one whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
+    /// An Express execution: its context object has no `Execution.RedriveCount`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub express: bool,
 }
 
 impl ExecutionInfo {
@@ -38,6 +45,8 @@ impl ExecutionInfo {
             redrive_count: 0,
             state_machine_version_arn: None,
             state_machine_alias_arn: None,
+            context: None,
+            express: false,
         }
     }
 }
@@ -58,18 +67,21 @@ pub struct StateContext<'a> {
 impl ContextSource for StateContext<'_> {
     fn context_value(&self) -> Value {
         let e = self.execution;
+        if let Some(given) = &e.context {
+            return given.clone();
+        }
         let mut root = Map::new();
-        root.insert(
-            "Execution".into(),
-            json!({
-                "Id": e.execution_arn,
-                "Input": self.execution_input,
-                "StartTime": timestamp::format(e.start_time),
-                "Name": e.execution_name,
-                "RoleArn": e.role_arn,
-                "RedriveCount": e.redrive_count,
-            }),
-        );
+        let mut execution = json!({
+            "Id": e.execution_arn,
+            "Input": self.execution_input,
+            "StartTime": timestamp::format(e.start_time),
+            "Name": e.execution_name,
+            "RoleArn": e.role_arn,
+        });
+        if !e.express {
+            execution["RedriveCount"] = json!(e.redrive_count);
+        }
+        root.insert("Execution".into(), execution);
         root.insert("StateMachine".into(), json!({"Id": e.state_machine_arn, "Name": e.state_machine_name}));
         let mut state = Map::new();
         state.insert("Name".into(), Value::String(self.state_name.to_owned()));

@@ -18,6 +18,7 @@ pub mod jsonata;
 pub mod jsonpath;
 pub mod simulator;
 pub mod template;
+pub mod test_state;
 pub mod timestamp;
 
 pub use definition::Definition;

@@ -177,7 +177,7 @@ pub fn call(config: &HttpTaskConfig, input: &Value) -> TaskOutcome {
 }
 
 /// `NAME` from `arn:aws:events:REGION:ACCOUNT:connection/NAME/ID`.
-fn connection_name(arn: &str) -> Option<&str> {
+pub(crate) fn connection_name(arn: &str) -> Option<&str> {
     arn.split_once(":connection/").map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
 }
 

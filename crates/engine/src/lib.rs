@@ -18,6 +18,7 @@ pub mod random;
 pub mod reminders;
 pub mod sent_mail;
 pub mod service;
+pub mod test_state;
 pub mod topics;
 
 pub use local::{run_local, LocalOptions, LocalRun};

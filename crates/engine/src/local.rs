@@ -71,13 +71,13 @@ fn wall_clock_ms() -> Millis {
 /// Where the integrations' calls are awaited: the runtime of the caller (a blocking thread of
 /// `baton serve`'s runtime), or one of our own when called from plain code (`baton run`,
 /// tests).
-enum Calls {
+pub(crate) enum Calls {
     Caller(tokio::runtime::Handle),
     Own(tokio::runtime::Runtime),
 }
 
 impl Calls {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => Calls::Caller(handle),
             Err(_) => Calls::Own(
@@ -89,7 +89,7 @@ impl Calls {
         }
     }
 
-    fn run(&self, integrations: &Integrations, call: TaskCall) -> Outcome {
+    pub(crate) fn run(&self, integrations: &Integrations, call: TaskCall) -> Outcome {
         match self {
             Calls::Caller(handle) => handle.block_on(integrations.call(call)),
             Calls::Own(runtime) => runtime.block_on(integrations.call(call)),

@@ -372,6 +372,8 @@ impl Engine {
             redrive_count: 0,
             state_machine_version_arn: row.version_arn.clone(),
             state_machine_alias_arn: row.alias_arn.clone(),
+            context: None,
+            express: false,
         };
         let missing = self.missing_activities(&row.definition).await?;
         let now = row.start;

@@ -14,6 +14,7 @@ pub mod nested;
 pub mod serve;
 pub mod sqs;
 pub mod tags;
+pub mod test_state;
 pub mod triggers;
 
 use std::sync::Arc;
@@ -67,6 +68,7 @@ pub const ACTIONS: &[&str] = &[
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
+    "TestState",
 ];
 
 /// The actions the console's pages call on `POST /` with a session instead of a signature.
@@ -246,6 +248,7 @@ async fn handle(state: &AppState, target: &str, action: &str, body: &[u8], calle
         "TagResource" => tags::tag(state, req).await,
         "UntagResource" => tags::untag(state, req).await,
         "ListTagsForResource" => tags::list(state, req).await,
+        "TestState" => test_state::test_state(state, req).await,
         other => Err(ApiError::new("UnknownOperationException", format!("Unknown operation: '{other}'"))),
     }
 }

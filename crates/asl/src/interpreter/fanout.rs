@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{fields, payload_too_large, Failure, Flow, FrameId, Parent, Phase, Run, Work};
+use super::{fields, payload_too_large, ChildrenOutcome, Failure, Flow, FrameId, Parent, Phase, Run, Work};
 use crate::definition::StateKind;
 use crate::error::names;
 use crate::history::{Details, EventType};
@@ -51,6 +51,31 @@ impl<'a> Run<'a, '_> {
         max_concurrency: usize,
         tolerance: Tolerance,
     ) -> Flow {
+        if let Some(outcome) = self.children_outcome(f) {
+            let (results, outcome) = match outcome {
+                ChildrenOutcome::Results(results) => (results, Ok(())),
+                ChildrenOutcome::Failed { error, cause } => {
+                    (Vec::new(), Err(Failure { error, cause, from_task_result: false, heartbeat: false }))
+                }
+            };
+            let fan = Fanout {
+                is_map: matches!(self.state_of(f).kind, StateKind::Map(_)),
+                pending: Vec::new(),
+                next_slot: 0,
+                running: Vec::new(),
+                results,
+                done: 0,
+                failed: 0,
+                max_concurrency,
+                tolerated_count: tolerance.count,
+                tolerated_percentage: tolerance.percentage,
+                scheduled: false,
+                outcome: Some(outcome),
+            };
+            self.frame_mut(f).phase = Phase::Fanout(Box::new(fan));
+            self.work.push(Work::Run(f));
+            return Flow::Blocked;
+        }
         let n = inputs.len();
         let fan = Fanout {
             is_map: matches!(self.state_of(f).kind, StateKind::Map(_)),
@@ -69,6 +94,13 @@ impl<'a> Run<'a, '_> {
         self.frame_mut(f).phase = Phase::Fanout(Box::new(fan));
         self.work.push(Work::Continue(f));
         Flow::Blocked
+    }
+
+    /// The children's outcome, when the observer stands in for them.
+    fn children_outcome(&mut self, f: FrameId) -> Option<ChildrenOutcome> {
+        self.observer.as_ref()?;
+        let name = &self.state_of(f).name;
+        self.observer.as_deref_mut().and_then(|o| o.children_outcome(name))
     }
 
     /// The name under which the state in frame `p` records its iterations in this history:

@@ -47,6 +47,9 @@ impl<'a> Run<'a, '_> {
             Ok(v) => v,
             Err(e) => return self.fail_flow(f, e),
         };
+        if self.observer.is_some() {
+            self.observe(f, Stage::MaxConcurrency, &json!(max_concurrency));
+        }
         self.emit(f, EventType::MapStateStarted, Details::Fields(fields(json!({"length": items.len()}))));
         // AWS reads the tolerance after the state has started (the Map Run's settings).
         let tolerance = match &m.fields {
@@ -57,6 +60,12 @@ impl<'a> Run<'a, '_> {
             Ok(v) => v,
             Err(e) => return self.fail_flow(f, e),
         };
+        if let (Some(_), Some(n)) = (&self.observer, tolerance.count) {
+            self.observe(f, Stage::ToleratedFailureCount, &json!(n));
+        }
+        if let (Some(_), Some(p)) = (&self.observer, tolerance.percentage) {
+            self.observe(f, Stage::ToleratedFailurePercentage, &json!(p));
+        }
         if m.distributed {
             let run_arn = format!(
                 "{}/{}:{}",
@@ -96,6 +105,9 @@ impl<'a> Run<'a, '_> {
                 )))
             }
         };
+        if self.observer.is_some() && m.items_path.is_some() {
+            self.observe(f, Stage::AfterItemsPath, &Value::Array(items.clone()));
+        }
         let max_concurrency = self.path_map_count(f, "MaxConcurrency", &m.max_concurrency, &selected)?;
         let items = match &m.item_selector {
             None => items,

@@ -47,7 +47,7 @@ use crate::timestamp::Millis;
 pub use execution::{Execution, Failure, Status};
 use execution::{Frame, Parent, Phase, TimerPurpose};
 pub use messages::{Command, Event, StepOutput, TaskRequest};
-pub use pipeline::{Stage, StageObserver};
+pub use pipeline::{ChildrenOutcome, Stage, StageObserver};
 pub use retry_catch::{error_matches, retry_delay_ms};
 use variables::{Assigned, FrameVars};
 
@@ -114,6 +114,19 @@ pub fn start_observed(
     env: &mut Env<'_>,
     observer: Option<&mut dyn StageObserver>,
 ) -> (Execution, StepOutput) {
+    start_seeded(def, info, input, env, observer, None)
+}
+
+/// [`start_observed`], with the top-level scope's variables set before the first state runs
+/// (TestState's `variables`).
+pub fn start_seeded(
+    def: &Definition,
+    info: ExecutionInfo,
+    input: Value,
+    env: &mut Env<'_>,
+    observer: Option<&mut dyn StageObserver>,
+    variables: Option<Map<String, Value>>,
+) -> (Execution, StepOutput) {
     let mut exec = Execution {
         info,
         input: input.clone(),
@@ -155,6 +168,10 @@ pub fn start_observed(
     } else {
         // The first state's entry event points at 0, as AWS records it.
         let root = run.new_frame(0, None, input, 0);
+        if let Some(vars) = variables.filter(|v| !v.is_empty()) {
+            run.exec.variable_bytes += vars.values().map(|v| compact(v).len()).sum::<usize>();
+            run.frame_mut(root).vars = Some(Box::new(vars));
+        }
         run.work.push(Work::Run(root));
         run.drain();
     }

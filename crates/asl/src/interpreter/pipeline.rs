@@ -32,12 +32,39 @@ pub enum Stage {
     Variables,
     /// The state's output as it leaves.
     Output,
+    /// A Map's items, after `ItemsPath` (JSONPath).
+    AfterItemsPath,
+    /// A Map's `MaxConcurrency`, worked out (0: no limit).
+    MaxConcurrency,
+    /// A Map's `ToleratedFailureCount`, worked out, when it has one.
+    ToleratedFailureCount,
+    /// A Map's `ToleratedFailurePercentage`, worked out, when it has one.
+    ToleratedFailurePercentage,
+    /// A failure of the state's work as a catcher would hand it on (`{"Error", "Cause"}`),
+    /// before Retry and Catch see it.
+    Failure,
 }
 
 /// Sees the value of each stage of each state as an execution runs (TestState's inspection
 /// data, the console's per-state view). Without an observer nothing is built for it.
 pub trait StageObserver {
     fn stage(&mut self, state: &str, stage: Stage, value: &Value);
+
+    /// What a Map's iterations or a Parallel's branches give, when the observer stands in
+    /// for them (TestState's mocked result): they are then not run. `None`, the default:
+    /// they run.
+    fn children_outcome(&mut self, _state: &str) -> Option<ChildrenOutcome> {
+        None
+    }
+}
+
+/// The outcome of a Map's iterations or a Parallel's branches, given instead of running them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChildrenOutcome {
+    /// Every child succeeded with these outputs, by slot.
+    Results(Vec<Value>),
+    /// The children failed the state with this error.
+    Failed { error: Option<String>, cause: Option<String> },
 }
 
 use super::{

@@ -6,7 +6,7 @@
 //! errors (`States.Runtime`, `States.DataLimitExceeded`) are neither retried nor caught,
 //! except a task result over the size limit, which AWS lets `States.ALL` see.
 
-use super::{Failure, Flow, FrameId, Phase, Run, TimerId, TimerPurpose, Work};
+use super::{Failure, Flow, FrameId, Phase, Run, Stage, TimerId, TimerPurpose, Work};
 use crate::definition::{Fields, Jitter, Retrier, StateKind};
 use crate::error::names;
 use crate::eval::Randomness;
@@ -17,6 +17,10 @@ impl<'a> Run<'a, '_> {
     /// Retry (re-running the state after a backoff) or Catch (leaving to the catcher's
     /// state); a failure neither handles comes back as `Flow::Fail`.
     pub(super) fn handle_failure(&mut self, f: FrameId, failure: Failure, children_failed: bool) -> Flow {
+        if self.observer.is_some() {
+            let error_output = failure.error_output();
+            self.observe(f, Stage::Failure, &error_output);
+        }
         let state = self.state_of(f);
         let retriers = state.kind.retry();
         let error = failure.error_name().to_owned();
