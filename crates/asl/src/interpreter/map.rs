@@ -7,8 +7,10 @@
 use serde_json::{json, Value};
 
 use super::fanout::Tolerance;
-use super::{fields, integer_value, json_value_text, state_context, Flow, FrameId, FrameVars, Run, Stage, StepError};
-use crate::definition::{Dynamic, MapState, Payload, QueryLanguage};
+use super::{
+    fields, integer_value, json_value_text, live_frame, state_context, Flow, FrameId, FrameVars, Run, Stage, StepError,
+};
+use crate::definition::{Dynamic, Fields, JsonataDynamic, MapJsonata, MapPath, MapState};
 use crate::error::EvalFailure;
 use crate::eval::{PathRef, Scope};
 use crate::history::{Details, EventType};
@@ -19,25 +21,29 @@ use crate::template::compact;
 impl<'a> Run<'a, '_> {
     /// Select the items, shape each, and start the iterations (with the Map Run of a
     /// distributed Map).
-    pub(super) fn run_map(&mut self, f: FrameId, m: &MapState) -> Flow {
-        let raw = self.frame(f).input.clone();
-        let selected = if self.state_of(f).query_language == QueryLanguage::Jsonata {
-            raw
-        } else {
-            let state = self.state_of(f);
-            let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-            let ctx = state_context(self.def, self.exec, f, None);
-            let scope = Scope::new(&raw, &ctx).with_variables(&vars);
-            match io::select(&state.input_path, &scope) {
-                Ok(v) => v,
-                Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+    pub(super) fn run_map(&mut self, f: FrameId, m: &'a MapState) -> Flow {
+        let prepared = match &m.fields {
+            Fields::JsonPath(fields) => {
+                let selected = {
+                    let raw = &live_frame(self.exec, f).input;
+                    let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+                    let ctx = state_context(self.def, self.exec, f, None);
+                    let scope = Scope::new(raw, &ctx).with_variables(&vars);
+                    io::select(&fields.io.input_path, &scope)
+                };
+                let selected = match selected {
+                    Ok(v) => v,
+                    Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+                };
+                self.observe(f, Stage::AfterInputPath, &selected);
+                self.path_map_setup(f, fields, selected).map_err(StepError::from)
+            }
+            Fields::Jsonata(fields) => {
+                let raw = self.frame(f).input.clone();
+                self.jsonata_map_setup(f, fields, raw).map_err(StepError::from)
             }
         };
-        if self.state_of(f).query_language == QueryLanguage::JsonPath {
-            self.observe(f, Stage::AfterInputPath, &selected);
-        }
-        let prepared = self.map_setup(f, m, &selected);
-        let (items, max_concurrency) = match prepared {
+        let (items, max_concurrency, selected) = match prepared {
             Ok(v) => v,
             Err(e) => return self.fail_flow(f, e),
         };
@@ -46,14 +52,18 @@ impl<'a> Run<'a, '_> {
         }
         self.emit(f, EventType::MapStateStarted, Details::Fields(fields(json!({"length": items.len()}))));
         // AWS reads the tolerance after the state has started (the Map Run's settings).
-        let (tolerated_count, tolerated_percentage) = match self.map_tolerance(f, m, &selected) {
+        let tolerance = match &m.fields {
+            Fields::JsonPath(fields) => self.path_map_tolerance(f, fields, &selected).map_err(StepError::from),
+            Fields::Jsonata(fields) => self.jsonata_map_tolerance(f, fields, &selected).map_err(StepError::from),
+        };
+        let tolerance = match tolerance {
             Ok(v) => v,
             Err(e) => return self.fail_flow(f, e),
         };
-        if let (Some(_), Some(n)) = (&self.observer, tolerated_count) {
+        if let (Some(_), Some(n)) = (&self.observer, tolerance.count) {
             self.observe(f, Stage::ToleratedFailureCount, &json!(n));
         }
-        if let (Some(_), Some(p)) = (&self.observer, tolerated_percentage) {
+        if let (Some(_), Some(p)) = (&self.observer, tolerance.percentage) {
             self.observe(f, Stage::ToleratedFailurePercentage, &json!(p));
         }
         if m.distributed {
@@ -65,143 +75,148 @@ impl<'a> Run<'a, '_> {
             );
             self.emit(f, EventType::MapRunStarted, Details::Fields(fields(json!({"mapRunArn": run_arn}))));
         }
-        self.start_fanout(
-            f,
-            items,
-            max_concurrency,
-            Tolerance { count: tolerated_count, percentage: tolerated_percentage },
-        )
+        self.start_fanout(f, items, max_concurrency, tolerance)
     }
 
-    /// The items of a Map state (JSONata's `Items`, else ItemsPath or the input).
-    fn map_items(&mut self, f: FrameId, m: &MapState, selected: &Value) -> Result<Vec<Value>, StepError> {
-        if self.state_of(f).query_language == QueryLanguage::Jsonata {
-            return match &m.items {
-                None => match selected {
-                    Value::Array(items) => Ok(items.clone()),
-                    other => Err(QueryFailure::new(
-                        "",
-                        format!("Map state input must be an array but was: {}", compact(other)),
-                    )
-                    .into()),
-                },
-                Some(template) => match self.jsonata_template(f, template, selected, "Items", None)? {
-                    Value::Array(items) => Ok(items),
-                    other => Err(match template {
-                        JsonataTemplate::Expression(e) => QueryFailure::unexpected_type(e, "Items", "array", &other),
-                        _ => QueryFailure::new(
-                            "Items",
-                            format!("The value of the field 'Items' must be an array but was: {}", compact(&other)),
-                        ),
-                    }
-                    .into()),
-                },
-            };
-        }
+    /// A JSONPath Map's items (ItemsPath, else the input after InputPath), each through
+    /// ItemSelector, and its concurrency; also hands back the input it read them from.
+    fn path_map_setup(
+        &mut self,
+        f: FrameId,
+        m: &MapPath,
+        selected: Value,
+    ) -> Result<(Vec<Value>, usize, Value), EvalFailure> {
         let items_value = match &m.items_path {
             None => selected.clone(),
             Some(p) => {
                 let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
                 let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
+                let scope = Scope::new(&selected, &ctx).with_variables(&vars);
                 scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?
             }
         };
-        match items_value {
-            Value::Array(items) => Ok(items),
-            other => Err(EvalFailure::runtime(format!(
-                "Item selection failed: the value at '{}' is not a JSON array: {}",
-                m.items_path.as_ref().map_or_else(|| "$".to_owned(), PathRef::as_str),
-                compact(&other)
-            ))
-            .into()),
+        let items = match items_value {
+            Value::Array(items) => items,
+            other => {
+                return Err(EvalFailure::runtime(format!(
+                    "Item selection failed: the value at '{}' is not a JSON array: {}",
+                    m.items_path.as_ref().map_or_else(|| "$".to_owned(), PathRef::as_str),
+                    compact(&other)
+                )))
+            }
+        };
+        if self.observer.is_some() && m.items_path.is_some() {
+            self.observe(f, Stage::AfterItemsPath, &Value::Array(items.clone()));
         }
+        let max_concurrency = self.path_map_count(f, "MaxConcurrency", &m.max_concurrency, &selected)?;
+        let items = match &m.item_selector {
+            None => items,
+            Some(tpl) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+                    let mut ctx = state_context(self.def, self.exec, f, None);
+                    ctx.map_item = Some((i, item));
+                    let scope = Scope::new(&selected, &ctx).with_variables(&vars);
+                    out.push(tpl.eval(&scope, &mut *self.random)?);
+                }
+                out
+            }
+        };
+        Ok((items, usize::try_from(max_concurrency).unwrap_or(usize::MAX), selected))
     }
 
-    /// A count field of a Map state (`MaxConcurrency`, `ToleratedFailureCount`).
-    fn map_count(&mut self, f: FrameId, field: &str, d: &Dynamic<u64>, selected: &Value) -> Result<u64, StepError> {
+    /// A JSONata Map's items (`Items`, else the input), each through `ItemSelector`, and its
+    /// concurrency; also hands back the input it read them from.
+    fn jsonata_map_setup(
+        &mut self,
+        f: FrameId,
+        m: &MapJsonata,
+        input: Value,
+    ) -> Result<(Vec<Value>, usize, Value), QueryFailure> {
+        let items = match &m.items {
+            None => match &input {
+                Value::Array(items) => items.clone(),
+                other => {
+                    return Err(QueryFailure::new(
+                        "",
+                        format!("Map state input must be an array but was: {}", compact(other)),
+                    ))
+                }
+            },
+            Some(template) => match self.jsonata_template(f, template, &input, "Items", None)? {
+                Value::Array(items) => items,
+                other => {
+                    return Err(match template {
+                        JsonataTemplate::Expression(e) => QueryFailure::unexpected_type(e, "Items", "array", &other),
+                        _ => QueryFailure::new(
+                            "Items",
+                            format!("The value of the field 'Items' must be an array but was: {}", compact(&other)),
+                        ),
+                    })
+                }
+            },
+        };
+        let max_concurrency = match &m.max_concurrency {
+            JsonataDynamic::Fixed(n) => *n,
+            JsonataDynamic::Expression(e) => self.jsonata_count(f, e, &input, "MaxConcurrency", 0)?,
+        };
+        let items = match &m.item_selector {
+            None => items,
+            Some(tpl) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(self.jsonata_template(f, tpl, &input, "ItemSelector", Some((i, item)))?);
+                }
+                out
+            }
+        };
+        Ok((items, usize::try_from(max_concurrency).unwrap_or(usize::MAX), input))
+    }
+
+    /// A count field of a JSONPath Map state (`MaxConcurrency`, `ToleratedFailureCount`).
+    fn path_map_count(
+        &mut self,
+        f: FrameId,
+        field: &str,
+        d: &Dynamic<u64>,
+        selected: &Value,
+    ) -> Result<u64, EvalFailure> {
         match d {
             Dynamic::Fixed(n) => Ok(*n),
-            Dynamic::Jsonata(e) => Ok(self.jsonata_count(f, e, selected, field, 0)?),
             Dynamic::Path(p) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                let v =
-                    scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
+                let v = self.read_path(f, p, selected)?;
                 integer_value(&v).ok_or_else(|| {
                     EvalFailure::runtime(format!(
                         "The {field}Path field refers to value \"{}\" which is not a valid integer: {}",
                         json_value_text(&v),
                         p.as_str()
                     ))
-                    .into()
                 })
             }
         }
     }
 
-    /// Items (after ItemSelector) and concurrency of a Map state.
-    fn map_setup(&mut self, f: FrameId, m: &MapState, selected: &Value) -> Result<(Vec<Value>, usize), StepError> {
-        let items = self.map_items(f, m, selected)?;
-        if self.observer.is_some() && m.items_path.is_some() {
-            self.observe(f, Stage::AfterItemsPath, &Value::Array(items.clone()));
-        }
-        let max_concurrency = self.map_count(f, "MaxConcurrency", &m.max_concurrency, selected)?;
-        let selected_items = match &m.item_selector {
-            None => items,
-            Some(Payload::Path(tpl)) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                    let mut ctx = state_context(self.def, self.exec, f, None);
-                    ctx.map_item = Some((i, item));
-                    let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                    out.push(tpl.eval(&scope, &mut *self.random)?);
-                }
-                out
-            }
-            Some(Payload::Jsonata(tpl)) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    out.push(self.jsonata_template(f, tpl, selected, "ItemSelector", Some((i, item)))?);
-                }
-                out
-            }
-        };
-        Ok((selected_items, usize::try_from(max_concurrency).unwrap_or(usize::MAX)))
+    /// A path of a Map state's field, read from its input.
+    fn read_path(&mut self, f: FrameId, p: &PathRef, selected: &Value) -> Result<Value, EvalFailure> {
+        let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+        let ctx = state_context(self.def, self.exec, f, None);
+        let scope = Scope::new(selected, &ctx).with_variables(&vars);
+        scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))
     }
 
-    /// ToleratedFailureCount and ToleratedFailurePercentage, read from the input when given
-    /// as paths or expressions.
-    fn map_tolerance(
-        &mut self,
-        f: FrameId,
-        m: &MapState,
-        selected: &Value,
-    ) -> Result<(Option<u64>, Option<f64>), StepError> {
-        let tolerated_count = match &m.tolerated_failure_count {
+    /// ToleratedFailureCount and ToleratedFailurePercentage of a JSONPath Map, read from the
+    /// input when given as paths.
+    fn path_map_tolerance(&mut self, f: FrameId, m: &MapPath, selected: &Value) -> Result<Tolerance, EvalFailure> {
+        let count = match &m.tolerated_failure_count {
             None => None,
-            Some(d) => Some(self.map_count(f, "ToleratedFailureCount", d, selected)?),
+            Some(d) => Some(self.path_map_count(f, "ToleratedFailureCount", d, selected)?),
         };
-        let tolerated_percentage = match &m.tolerated_failure_percentage {
+        let percentage = match &m.tolerated_failure_percentage {
             None => None,
             Some(Dynamic::Fixed(p)) => Some(*p),
-            Some(Dynamic::Jsonata(e)) => {
-                let v = self.jsonata_value(f, e, selected, "ToleratedFailurePercentage", None)?;
-                match v.as_f64() {
-                    Some(p) if (0.0..=100.0).contains(&p) => Some(p),
-                    _ => {
-                        return Err(QueryFailure::unexpected_type(e, "ToleratedFailurePercentage", "number", &v).into())
-                    }
-                }
-            }
             Some(Dynamic::Path(p)) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                let v =
-                    scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
+                let v = self.read_path(f, p, selected)?;
                 let pct = v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse::<f64>().ok())).ok_or_else(|| {
                     EvalFailure::runtime(format!(
                         "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
@@ -210,11 +225,33 @@ impl<'a> Run<'a, '_> {
                     ))
                 })?;
                 if !(0.0..=100.0).contains(&pct) {
-                    return Err(EvalFailure::runtime("ToleratedFailurePercentage must be between 0 and 100.").into());
+                    return Err(EvalFailure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
                 }
                 Some(pct)
             }
         };
-        Ok((tolerated_count, tolerated_percentage))
+        Ok(Tolerance { count, percentage })
+    }
+
+    /// ToleratedFailureCount and ToleratedFailurePercentage of a JSONata Map, computed when
+    /// given as expressions.
+    fn jsonata_map_tolerance(&mut self, f: FrameId, m: &MapJsonata, input: &Value) -> Result<Tolerance, QueryFailure> {
+        let count = match &m.tolerated_failure_count {
+            None => None,
+            Some(JsonataDynamic::Fixed(n)) => Some(*n),
+            Some(JsonataDynamic::Expression(e)) => Some(self.jsonata_count(f, e, input, "ToleratedFailureCount", 0)?),
+        };
+        let percentage = match &m.tolerated_failure_percentage {
+            None => None,
+            Some(JsonataDynamic::Fixed(p)) => Some(*p),
+            Some(JsonataDynamic::Expression(e)) => {
+                let v = self.jsonata_value(f, e, input, "ToleratedFailurePercentage", None)?;
+                match v.as_f64() {
+                    Some(p) if (0.0..=100.0).contains(&p) => Some(p),
+                    _ => return Err(QueryFailure::unexpected_type(e, "ToleratedFailurePercentage", "number", &v)),
+                }
+            }
+        };
+        Ok(Tolerance { count, percentage })
     }
 }
