@@ -44,8 +44,8 @@ SESSION_ACTIVITY_POLL_MS = 2000
 def baton_server_factory(tmp_path_factory):
     started: list[support.BatonServer] = []
 
-    def start(activity_poll_ms: int = SESSION_ACTIVITY_POLL_MS) -> support.BatonServer:
-        server = support.BatonServer(tmp_path_factory.mktemp("baton"), activity_poll_ms).start()
+    def start(activity_poll_ms: int = SESSION_ACTIVITY_POLL_MS, env: dict | None = None) -> support.BatonServer:
+        server = support.BatonServer(tmp_path_factory.mktemp("baton"), activity_poll_ms, env).start()
         started.append(server)
         return server
 

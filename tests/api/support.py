@@ -91,8 +91,10 @@ def write_config(path: Path) -> None:
 class BatonServer:
     """One `baton serve` process on a free loopback port with its own data folder."""
 
-    def __init__(self, workdir: Path, activity_poll_ms: int):
+    def __init__(self, workdir: Path, activity_poll_ms: int, env: dict[str, str] | None = None):
         self.workdir = workdir
+        # Extra environment for the server process (e.g. SFN_MOCK_CONFIG).
+        self.env = dict(env or {})
         self.data_dir = workdir / "data"
         self.config = workdir / "baton.toml"
         self.log_path = workdir / "baton.log"
@@ -130,7 +132,7 @@ class BatonServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+                env={**os.environ, **self.env, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
             )
             log.close()
             try:

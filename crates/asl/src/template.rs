@@ -214,3 +214,16 @@ fn has_dynamic(value: &Value) -> bool {
 pub fn escape_pointer(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
+
+/// A JSON value's type as AWS's messages name it (`null`, `boolean`, `number`, `string`,
+/// `array`, `object`): JSONPath's lookups and JSONata's `$type` say the same.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
-use crate::definition::{Catcher, Definition, QueryLanguage, Retrier, StateKind};
+use crate::definition::{Definition, Fields, QueryLanguage, Retrier, StateKind};
 use crate::interpreter::{error_matches, ChildrenOutcome, Stage, StageObserver, Status};
 use crate::template::compact;
 
@@ -117,20 +117,15 @@ impl TestRun {
     }
 
     fn retriers(&self) -> &[Retrier] {
-        match &self.parsed_state().kind {
-            StateKind::Task(t) => &t.retry,
-            StateKind::Parallel(p) => &p.retry,
-            StateKind::Map(m) => &m.retry,
-            _ => &[],
-        }
+        self.parsed_state().kind.retry()
     }
 
-    fn catchers(&self) -> &[Catcher] {
-        match &self.parsed_state().kind {
-            StateKind::Task(t) => &t.catch,
-            StateKind::Parallel(p) => &p.catch,
-            StateKind::Map(m) => &m.catch,
-            _ => &[],
+    /// The `ErrorEquals` of each of the state's catchers, in order.
+    fn catcher_errors(&self) -> Vec<&[String]> {
+        match self.parsed_state().kind.recovery() {
+            Some(Fields::JsonPath((_, result))) => result.catch.iter().map(|c| c.error_equals.as_slice()).collect(),
+            Some(Fields::Jsonata((_, result))) => result.catch.iter().map(|c| c.error_equals.as_slice()).collect(),
+            None => Vec::new(),
         }
     }
 
@@ -288,7 +283,7 @@ pub fn prepare(definition: &str, state_name: Option<&str>) -> Result<TestRun, Te
         .map_err(|e| TestStateError::InvalidDefinition(e.to_string()))?;
     let query_language = {
         let graph = definition.graph(0);
-        definition.state(0, graph.start_at).query_language
+        definition.state(0, graph.start_at).kind.query_language()
     };
     Ok(TestRun { definition, state, query_language, single_state })
 }
@@ -414,7 +409,7 @@ impl Inspector {
         } else if let (Some(output), Some(f)) = (&self.output, &self.failure) {
             let (error, cause) = failure_name(f);
             let name = error.clone().unwrap_or_default();
-            if let Some(i) = run.catchers().iter().position(|c| error_matches(&c.error_equals, &name)) {
+            if let Some(i) = run.catcher_errors().iter().position(|errors| error_matches(errors, &name)) {
                 error_details.insert("catchIndex".into(), json!(i));
             }
             out.insert("output".into(), Value::String(compact(output)));

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use asl::context::{ExecutionInfo, StateContext};
@@ -17,6 +18,8 @@ use asl::simulator::{Expression, ExpressionError};
 use asl::{Definition, DefinitionError};
 use clap::Args;
 use engine::functions::Config;
+use engine::integrations::Integrations;
+use engine::mocks::{MockConfig, Mocks, TestCaseRef};
 use engine::random::OsRandomness;
 use engine::{run_local, LocalOptions};
 use serde_json::{json, Value};
@@ -40,9 +43,17 @@ pub struct RunArgs {
     /// Run Waits, retry intervals and timeouts on a virtual clock.
     #[arg(long)]
     fast_forward: bool,
-    /// State machine name used in ARNs and the context object.
+    /// State machine name used in ARNs and the context object (and to find --case in
+    /// --mock-config).
     #[arg(long, default_value = "local")]
     name: String,
+    /// Step Functions Local's MockConfigFile.json, for --case.
+    #[arg(long, env = "SFN_MOCK_CONFIG")]
+    mock_config: Option<PathBuf>,
+    /// Run with this mock test case of the state machine --name in --mock-config: the states
+    /// it names get their mocked responses.
+    #[arg(long = "case", requires = "mock_config")]
+    test_case: Option<String>,
 }
 
 #[derive(Args)]
@@ -148,10 +159,25 @@ pub fn run(args: RunArgs) -> ExitCode {
             Ok(aws) => aws,
             Err(e) => return usage_error(args.json, &format!("AWS settings: {e}")),
         };
+    let (integrations, mock) = match (&args.mock_config, &args.test_case) {
+        (Some(path), Some(case)) => {
+            let mocks = match MockConfig::load(path) {
+                Ok(m) => m,
+                Err(e) => return usage_error(args.json, &e.to_string()),
+            };
+            if let Err(e) = mocks.test_case(&args.name, case) {
+                return usage_error(args.json, &e.to_string());
+            }
+            let mut integrations = Integrations::with_functions(config.clone());
+            integrations.set_mocks(Arc::new(Mocks::new(mocks)));
+            (Some(integrations), Some(TestCaseRef { state_machine: args.name.clone(), test_case: case.clone() }))
+        }
+        _ => (None, None),
+    };
     let execution_name = OsRandomness::new_execution_name();
     let options = LocalOptions {
         config,
-        integrations: None,
+        integrations,
         fast_forward: args.fast_forward,
         state_machine_name: args.name.clone(),
         execution_name,
@@ -161,6 +187,7 @@ pub fn run(args: RunArgs) -> ExitCode {
                 tracing::debug!(id = e.id, r#type = e.event_type.as_str(), "history event");
             }
         })),
+        mock,
     };
     let result = run_local(&definition, input, options);
     let (output, error, cause) = match result.status() {

@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// durability` in baton.toml.
     #[arg(long, env = "BATON_DURABILITY")]
     durability: Option<Durability>,
+    /// Step Functions Local's MockConfigFile.json: executions started on
+    /// `stateMachineArn#TestCase` get its mocked responses. Default from `mock_config` in
+    /// baton.toml.
+    #[arg(long, env = "SFN_MOCK_CONFIG")]
+    mock_config: Option<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -71,6 +76,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
         },
         None => Config::default(),
     };
+    let mut functions = functions;
+    if let Some(path) = args.mock_config {
+        functions.mock_config = Some(path);
+    }
     let durability = args.durability.or(functions.store.durability).unwrap_or_default();
     let opts = ServeOptions {
         host: args.host,

@@ -3,6 +3,7 @@
 mod cli_bench;
 mod cli_run;
 mod cli_serve;
+mod cli_test;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -28,6 +29,9 @@ enum Commands {
     Eval(cli_run::EvalArgs),
     /// Check a definition and print what is wrong with it, with locations.
     Validate(cli_run::ValidateArgs),
+    /// Run the test cases of a MockConfigFile (Step Functions Local's mocked service
+    /// integrations) against a definition, in this process, and print a pass/fail table.
+    Test(cli_test::TestArgs),
     /// Drive any Step Functions endpoint with a load scenario and report throughput,
     /// latency and errors.
     Bench(cli_bench::BenchArgs),
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Commands::Run(args) => cli_run::run(args),
         Commands::Eval(args) => cli_run::eval(args),
         Commands::Validate(args) => cli_run::validate(args),
+        Commands::Test(args) => cli_test::run(args),
         Commands::Bench(args) => cli_bench::run(args),
     }
 }

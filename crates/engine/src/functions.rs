@@ -81,6 +81,11 @@ pub struct Config {
     /// `[store]`: how the store answers writes.
     #[serde(default)]
     pub store: StoreConfig,
+    /// `mock_config = "MockConfigFile.json"`: Step Functions Local's mocked responses (see
+    /// [`crate::mocks`]), relative to this file's folder; `--mock-config` and
+    /// `SFN_MOCK_CONFIG` win over it.
+    #[serde(default)]
+    pub mock_config: Option<PathBuf>,
 }
 
 /// `[store]` in `baton.toml`.
@@ -357,6 +362,9 @@ impl Config {
             }
         }
         cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if let Some(mocks) = cfg.mock_config.take() {
+            cfg.mock_config = Some(if mocks.is_relative() { cfg.base_dir.join(mocks) } else { mocks });
+        }
         Ok(cfg)
     }
 

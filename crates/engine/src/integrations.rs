@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::functions::{Config, TaskOutcome};
 use crate::http_task::HttpTask;
+use crate::mocks::{Answer, MockedResponse, Mocks, TestCaseRef};
 use crate::random::OsRandomness;
 
 /// How the state machine waits for the task (the resource's suffix).
@@ -55,6 +56,8 @@ pub struct TaskCall {
     pub execution_arn: String,
     pub state_name: String,
     pub task_id: u64,
+    /// The mock test case the execution runs with, if any (see [`crate::mocks`]).
+    pub mock: Option<TestCaseRef>,
 }
 
 impl TaskCall {
@@ -70,7 +73,14 @@ impl TaskCall {
             execution_arn: execution_arn.to_owned(),
             state_name: request.state_name.clone(),
             task_id: request.task,
+            mock: None,
         }
+    }
+
+    /// The same call, made for an execution running with the mock test case `mock`.
+    pub fn with_mock(mut self, mock: Option<TestCaseRef>) -> Self {
+        self.mock = mock;
+        self
     }
 }
 
@@ -82,6 +92,13 @@ pub enum Outcome {
     /// The call went out (`output` is its response); the task now waits for a callback or
     /// for the work it started.
     Submitted(Value),
+    /// The call went out (`submitted` is its response) and what the task waits for ended at
+    /// once (a mocked `.waitForTaskToken` or `.sync` task): the task is submitted, then
+    /// succeeds with the result or fails with `(error, cause)`.
+    SubmittedAndEnded {
+        submitted: Value,
+        end: Result<Value, (String, String)>,
+    },
     Failed {
         error: String,
         cause: String,
@@ -123,10 +140,12 @@ impl Integration for Functions {
     }
 }
 
-/// The integrations of one engine, matched by resource prefix (longest first).
+/// The integrations of one engine, matched by resource prefix (longest first), and the
+/// mocked responses that answer instead of them for executions running a mock test case.
 #[derive(Clone, Default)]
 pub struct Integrations {
     routes: Vec<(String, Arc<dyn Integration>)>,
+    mocks: Option<Arc<Mocks>>,
 }
 
 impl fmt::Debug for Integrations {
@@ -175,8 +194,65 @@ impl Integrations {
         self.routes.iter().find(|(p, _)| resource.starts_with(p.as_str())).map(|(_, i)| i)
     }
 
-    /// Make the initial call of a task, or fail it clearly when nothing serves the resource.
+    /// Answer the Tasks of executions running a mock test case from `mocks`.
+    pub fn set_mocks(&mut self, mocks: Arc<Mocks>) {
+        self.mocks = Some(mocks);
+    }
+
+    /// The loaded MockConfigFile, if any.
+    pub fn mocks(&self) -> Option<&Arc<Mocks>> {
+        self.mocks.as_ref()
+    }
+
+    /// Forget what is counted of an execution that ended (its mocked states' calls).
+    pub fn execution_ended(&self, execution_arn: &str) {
+        if let Some(mocks) = &self.mocks {
+            mocks.forget(execution_arn);
+        }
+    }
+
+    /// The mocked answer to `call`, when its execution runs a test case that mocks its state.
+    /// Whatever the pattern, the answer ends the task: for `.waitForTaskToken` it is the
+    /// callback's answer (success or failure), for `.sync` the finished work's end; no token
+    /// is waited for.
+    fn mocked(&self, call: &TaskCall) -> Option<Outcome> {
+        let case = call.mock.as_ref()?;
+        let answer = self.mocks.as_ref()?.answer(case, &call.execution_arn, &call.state_name, call.task_id)?;
+        let end = match answer {
+            Answer::Mocked(MockedResponse::Return(value)) if call.pattern == Pattern::RequestResponse => {
+                crate::mocks::lambda_result(&call.resource, value)
+            }
+            Answer::Mocked(MockedResponse::Return(value)) => Ok(value),
+            Answer::Mocked(MockedResponse::Throw { error, cause }) => Err((error, cause)),
+            Answer::Exhausted { state, response, call } => Err((
+                crate::mocks::NO_MORE_RESPONSES.into(),
+                format!(
+                    "No mocked response for call {call} of state '{state}': '{response}' of test case '{}' has no response numbered {call}",
+                    case.test_case
+                ),
+            )),
+        };
+        Some(match end {
+            // As AWS records a task that waits: submitted first, then its answer. The mock
+            // gives no response to the submission itself: a success records its result there
+            // too (as Step Functions Local does), a failure an empty object.
+            Ok(value) if call.pattern != Pattern::RequestResponse => {
+                Outcome::SubmittedAndEnded { submitted: value.clone(), end: Ok(value) }
+            }
+            Err(failure) if call.pattern != Pattern::RequestResponse => {
+                Outcome::SubmittedAndEnded { submitted: json!({}), end: Err(failure) }
+            }
+            Ok(value) => Outcome::Succeeded(value),
+            Err((error, cause)) => Outcome::Failed { error, cause },
+        })
+    }
+
+    /// Make the initial call of a task (or answer it with its mocked response), or fail it
+    /// clearly when nothing serves the resource.
     pub async fn call(&self, call: TaskCall) -> Outcome {
+        if let Some(outcome) = self.mocked(&call) {
+            return outcome;
+        }
         match self.resolve(&call.resource) {
             Some(integration) => integration.call(call).await,
             None => Outcome::Failed {
@@ -264,6 +340,7 @@ mod tests {
             execution_arn: String::new(),
             state_name: String::new(),
             task_id: 1,
+            mock: None,
         };
         assert_eq!(i.call(call("arn:aws:states:::sqs:sendMessage")).await, Outcome::Succeeded("send".into()));
         assert_eq!(i.call(call("arn:aws:states:::sqs:receiveMessage")).await, Outcome::Succeeded("queue".into()));

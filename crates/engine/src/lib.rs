@@ -13,6 +13,7 @@ pub mod item_reader;
 pub mod links;
 pub mod local;
 pub mod mail;
+pub mod mocks;
 pub mod people;
 pub mod queues;
 pub mod random;

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::functions::{Config, UNSUPPORTED_RESOURCE};
 use crate::integrations::{Integrations, Outcome, TaskCall};
+use crate::mocks::TestCaseRef;
 use crate::random::OsRandomness;
 
 /// Called with each batch of new history events as the execution runs.
@@ -36,6 +37,9 @@ pub struct LocalOptions {
     /// Randomness for tokens, UUIDs and jitter; the OS generator when `None`.
     pub random: Option<Box<dyn Randomness>>,
     pub on_events: Option<EventSink>,
+    /// The mock test case the execution runs with (`stateMachineArn#TestCase`); its mocked
+    /// responses come from the `integrations`' MockConfigFile.
+    pub mock: Option<TestCaseRef>,
 }
 
 impl Default for LocalOptions {
@@ -48,6 +52,7 @@ impl Default for LocalOptions {
             execution_name: "local-execution".into(),
             random: None,
             on_events: None,
+            mock: None,
         }
     }
 }
@@ -107,6 +112,7 @@ pub fn run_local(definition: &Definition, input: Value, mut options: LocalOption
     let integrations =
         options.integrations.take().unwrap_or_else(|| Integrations::with_functions(options.config.clone()));
     let calls = Calls::new();
+    let mock = options.mock.take();
     let (mut execution, first) = {
         let mut env = Env { now: clock.now(), random: random.as_mut(), missing_activities: &[] };
         interpreter::start(definition, info, input, &mut env)
@@ -126,11 +132,21 @@ pub fn run_local(definition: &Definition, input: Value, mut options: LocalOption
             match cmd {
                 Command::InvokeTask(req) => {
                     events.push_back(Event::TaskStarted { task: req.task, worker_name: None });
-                    let call = TaskCall::of(&req, &execution_arn, req.input.clone());
+                    let call = TaskCall::of(&req, &execution_arn, req.input.clone()).with_mock(mock.clone());
                     let (error, cause) = match calls.run(&integrations, call) {
                         Outcome::Succeeded(output) => {
                             events.push_back(Event::TaskSucceeded { task: req.task, output });
                             continue;
+                        }
+                        Outcome::SubmittedAndEnded { submitted, end } => {
+                            events.push_back(Event::TaskSubmitted { task: req.task, output: submitted });
+                            match end {
+                                Ok(output) => {
+                                    events.push_back(Event::TaskSucceeded { task: req.task, output });
+                                    continue;
+                                }
+                                Err(failure) => failure,
+                            }
                         }
                         Outcome::Failed { error, cause } => (error, cause),
                         // Nothing can answer a token or report a child's end here.
@@ -175,6 +191,7 @@ pub fn run_local(definition: &Definition, input: Value, mut options: LocalOption
         };
         absorb(out, &mut history, &mut timers, &mut events);
     }
+    integrations.execution_ended(&execution_arn);
     LocalRun { execution, history }
 }
 

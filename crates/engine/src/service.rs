@@ -37,6 +37,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::functions::Config;
 use crate::integrations::{Integrations, Outcome, TaskCall};
+use crate::mocks::TestCaseRef;
 use crate::random::OsRandomness;
 
 pub type Millis = i64;
@@ -100,6 +101,14 @@ pub enum EngineError {
     ExecutionNotRedrivable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The most history events an execution has (AWS's limit).
+const MAX_HISTORY_EVENTS: usize = 25_000;
+
+/// The name of the state machine `arn` (`arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`).
+fn machine_name(arn: &str) -> &str {
+    arn.rsplit_once(":stateMachine:").map_or(arn, |(_, name)| name)
 }
 
 /// Counters for `/metrics`.
@@ -1005,6 +1014,45 @@ impl Engine {
             self.inner.timers_changed.notify_one();
             self.publish(Wake::Timers);
         }
+        if commit.status != "RUNNING" {
+            self.inner.config.integrations.execution_ended(&commit.execution_arn);
+        }
+    }
+
+    /// Before this process makes the first call of a mocked state of an execution, count the
+    /// calls of it that ended before (an execution resumed after a restart), so the next call
+    /// takes the next numbered response rather than the first again.
+    async fn resume_mock_counts(&self, arn: &str, case: &TestCaseRef, state: &str) {
+        let Some(mocks) = self.inner.config.integrations.mocks() else { return };
+        if !mocks.mocks_state(case, state) || mocks.counting(arn, state) {
+            return;
+        }
+        let history = match self.inner.store.history(arn, None, MAX_HISTORY_EVENTS, false).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(execution = %arn, error = %e, "reading the history to count mocked calls");
+                return;
+            }
+        };
+        let events: Vec<Value> = history.iter().filter_map(|(_, text)| serde_json::from_str(text).ok()).collect();
+        mocks.resume(arn, state, crate::mocks::ended_calls(&events, state));
+    }
+
+    /// The mock test case an execution runs with, when a MockConfigFile is loaded (without
+    /// one no execution can have started with a test case, so nothing is read).
+    async fn mock_test_case(&self, arn: &str) -> Option<TestCaseRef> {
+        self.inner.config.integrations.mocks()?;
+        let row = match self.inner.store.get_execution(arn).await {
+            Ok(row) => row?,
+            Err(e) => {
+                tracing::warn!(execution = %arn, error = %e, "reading an execution's mock test case");
+                return None;
+            }
+        };
+        Some(TestCaseRef {
+            state_machine: machine_name(&row.state_machine_arn).to_owned(),
+            test_case: row.mock_test_case?,
+        })
     }
 
     /// A task scheduled on an activity that does not exist (never created, or deleted) would
@@ -1137,7 +1185,11 @@ impl Engine {
         };
         let id = request.task;
         let _ = self.push(&arn, &Event::TaskStarted { task: id, worker_name: None }).await;
-        let call = TaskCall::of(&request, &arn, self.with_links(&request, &arn));
+        let mock = self.mock_test_case(&arn).await;
+        if let Some(case) = &mock {
+            self.resume_mock_counts(&arn, case, &request.state_name).await;
+        }
+        let call = TaskCall::of(&request, &arn, self.with_links(&request, &arn)).with_mock(mock);
         let event = match self.inner.config.integrations.call(call).await {
             Outcome::Submitted(output) => {
                 // Queue the submission before marking it: whatever ends the task (a callback,
@@ -1151,6 +1203,16 @@ impl Engine {
                 return;
             }
             Outcome::Succeeded(output) => Event::TaskSucceeded { task: id, output },
+            Outcome::SubmittedAndEnded { submitted, end } => {
+                // Queued in order: the submission is applied before the end.
+                if let Err(e) = self.push(&arn, &Event::TaskSubmitted { task: id, output: submitted }).await {
+                    tracing::warn!(execution = %arn, error = %e, "reporting a task submission");
+                }
+                match end {
+                    Ok(output) => Event::TaskSucceeded { task: id, output },
+                    Err((error, cause)) => Event::TaskFailed { task: id, error: Some(error), cause: Some(cause) },
+                }
+            }
             Outcome::Failed { error, cause } => Event::TaskFailed { task: id, error: Some(error), cause: Some(cause) },
         };
         if let Err(e) = self.push(&arn, &event).await {

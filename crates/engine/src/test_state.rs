@@ -202,10 +202,13 @@ impl Shell<'_> {
                     let event = match outcome {
                         // Tasks that wait for more run only mocked (`check_needs_mock`); an
                         // initial call's response is all a test run can show.
-                        Outcome::Succeeded(output) | Outcome::Submitted(output) => {
+                        Outcome::Succeeded(output)
+                        | Outcome::Submitted(output)
+                        | Outcome::SubmittedAndEnded { end: Ok(output), .. } => {
                             Event::TaskSucceeded { task: req.task, output }
                         }
-                        Outcome::Failed { error, cause } => {
+                        Outcome::SubmittedAndEnded { end: Err((error, cause)), .. }
+                        | Outcome::Failed { error, cause } => {
                             Event::TaskFailed { task: req.task, error: Some(error), cause: Some(cause) }
                         }
                     };

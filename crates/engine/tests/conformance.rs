@@ -329,6 +329,7 @@ fn run_case(case: &Case) -> Vec<String> {
         execution_name: raw["execution_name"].as_str().unwrap_or("conformance-execution").to_owned(),
         random: None,
         on_events: None,
+        mock: None,
     };
     let result = run_local(&definition, input, options);
     let (output, error, cause) = match result.status() {

@@ -3,6 +3,7 @@
 
 use asl::interpreter::Status;
 use engine::local::{run_local, LocalOptions};
+use engine::mocks::{split_test_case, TestCaseRef, UnknownTestCase};
 use engine::service::now_ms;
 use serde_json::{json, Map, Value};
 use store::ExecutionRow;
@@ -51,7 +52,9 @@ pub async fn start_execution(
     parent: Option<String>,
     started_by: Option<String>,
 ) -> Result<(String, i64), ApiError> {
+    let (sm_arn, test_case) = split_test_case(sm_arn);
     let resolved = resolve_for_start(state, sm_arn).await?;
+    let mock = mock_test_case(state, &resolved.machine.name, test_case)?;
     let name = match name {
         Some(n) => {
             check_name(n)?;
@@ -65,7 +68,7 @@ pub async fn start_execution(
         let arn = state.arns.express_execution(&machine.name, &name, &state.engine.new_name());
         let start = now_ms();
         let def = state.engine.definition(&resolved.definition)?;
-        let express = Express::of(state, &machine.name, &name);
+        let express = Express::of(state, &machine.name, &name, mock);
         let input_value: Value = serde_json::from_str(&input).unwrap_or(Value::Null);
         tokio::task::spawn_blocking(move || {
             run_local(&def, input_value, express.options());
@@ -92,6 +95,7 @@ pub async fn start_execution(
         parent,
         version: 0,
         started_by,
+        mock_test_case: mock.map(|m| m.test_case),
     };
     match state.engine.start_execution(row, &machine.name, &resolved.role_arn).await {
         Ok(started) => Ok((started.execution_arn, started.start)),
@@ -115,16 +119,18 @@ struct Express {
     integrations: engine::integrations::Integrations,
     machine: String,
     name: String,
+    mock: Option<TestCaseRef>,
 }
 
 impl Express {
-    fn of(state: &AppState, machine: &str, name: &str) -> Self {
+    fn of(state: &AppState, machine: &str, name: &str, mock: Option<TestCaseRef>) -> Self {
         let config = state.engine.config();
         Self {
             config: config.functions.clone(),
             integrations: config.integrations.clone(),
             machine: machine.to_owned(),
             name: name.to_owned(),
+            mock,
         }
     }
 
@@ -137,14 +143,29 @@ impl Express {
             execution_name: self.name,
             random: None,
             on_events: None,
+            mock: self.mock,
         }
     }
 }
 
+/// The mock test case `stateMachineArn#TestCase` names, checked against the loaded
+/// MockConfigFile. Step Functions Local and LocalStack answer an unknown one with
+/// `InvalidName`, as here.
+fn mock_test_case(state: &AppState, machine: &str, case: Option<&str>) -> Result<Option<TestCaseRef>, ApiError> {
+    let Some(case) = case else { return Ok(None) };
+    let checked = match state.engine.config().integrations.mocks() {
+        Some(mocks) => mocks.config().test_case(machine, case).map(|_| ()),
+        None => Err(UnknownTestCase::NoConfig { machine: machine.to_owned(), case: case.to_owned() }),
+    };
+    checked.map_err(|e| ApiError::new("InvalidName", e.to_string()))?;
+    Ok(Some(TestCaseRef { state_machine: machine.to_owned(), test_case: case.to_owned() }))
+}
+
 pub async fn start_sync(state: &AppState, req: Request<'_>) -> ApiResult {
-    let sm_arn = req.required_str("stateMachineArn")?;
+    let (sm_arn, test_case) = split_test_case(req.required_str("stateMachineArn")?);
     let resolved = resolve_for_start(state, sm_arn).await?;
     let machine = resolved.machine.clone();
+    let mock = mock_test_case(state, &machine.name, test_case)?;
     if machine.kind != "EXPRESS" {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",
@@ -163,7 +184,7 @@ pub async fn start_sync(state: &AppState, req: Request<'_>) -> ApiResult {
     let arn = state.arns.express_execution(&machine.name, &name, &state.engine.new_name());
     let start = now_ms();
     let input_value: Value = serde_json::from_str(&input).unwrap_or(Value::Null);
-    let express = Express::of(state, &machine.name, &name);
+    let express = Express::of(state, &machine.name, &name, mock);
     let run = tokio::task::spawn_blocking(move || run_local(&def, input_value, express.options()))
         .await
         .map_err(|e| ApiError::new("InternalFailure", e.to_string()).status(500))?;

@@ -8,6 +8,7 @@ use engine::functions::{Config, FunctionHost};
 use engine::integrations::Integrations;
 use engine::links::LinkSigner;
 use engine::mail::Mailer;
+use engine::mocks::{MockConfig, Mocks};
 use engine::queues::{Queues, SendMessageTask};
 use engine::service::{Engine, EngineConfig};
 use engine::topics::{PublishTask, Topics};
@@ -98,6 +99,8 @@ pub enum ServeError {
     S3 { path: String, message: String },
     #[error("[credentials.{0}] in baton.toml: {1}")]
     Credentials(String, String),
+    #[error("mock configuration file: {0}")]
+    Mocks(engine::mocks::MockConfigError),
 }
 
 /// This node's identity in leases: kept in the data folder so a restarted node takes its
@@ -283,6 +286,11 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
     topics.check().map_err(ServeError::Topics)?;
     topics.start().await.map_err(|e| ServeError::Topics(e.to_string()))?;
     integrations.route(engine::topics::PUBLISH, Arc::new(PublishTask(topics.clone())));
+    if let Some(path) = &functions.mock_config {
+        let mocks = MockConfig::load(path).map_err(ServeError::Mocks)?;
+        tracing::info!(file = %path.display(), machines = mocks.machines().count(), "mocked service integrations loaded");
+        integrations.set_mocks(Arc::new(Mocks::new(mocks)));
+    }
     let config = EngineConfig {
         region: opts.region.clone(),
         account: opts.account.clone(),

@@ -149,6 +149,9 @@ pub struct ExecutionRow {
     /// Who started it, when the server knows: a console user, or the user an API access key
     /// belongs to (else the access key id). For separation of duties and the console.
     pub started_by: Option<String>,
+    /// The mock test case it runs with (`stateMachineArn#TestCase`), if any: the Tasks its
+    /// test case names get their mocked responses, also after a restart.
+    pub mock_test_case: Option<String>,
 }
 
 /// What a queued task waits for.

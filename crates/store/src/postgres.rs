@@ -103,7 +103,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE tasks ADD COLUMN message TEXT;
     ALTER TABLE tasks ADD COLUMN deadline BIGINT;
     "#,
-    // 8 (7 is another change's): distributed Maps' Map Runs, for DescribeMapRun and
+    // 7: the mock test case an execution runs with (`stateMachineArn#TestCase`; the
+    // embedded store's migration 8).
+    r#"
+    ALTER TABLE executions ADD COLUMN mock_test_case TEXT;
+    "#,
+    // 8: distributed Maps' Map Runs, for DescribeMapRun and
     // ListMapRuns once their execution has ended (the embedded store's migration 9).
     r#"
     CREATE TABLE map_runs (
@@ -118,7 +123,8 @@ const LEASE_FREE: &str = "arn = $1 AND (lease_owner IS NULL OR lease_owner = $2 
 
 const SM_COLS: &str = "arn, name, definition, role_arn, kind, created, updated, revision_id, description, config";
 const EXEC_COLS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, version_arn, \
-                         alias_arn, definition, redrive_count, redrive_date, version, parent, started_by";
+                         alias_arn, definition, redrive_count, redrive_date, version, parent, started_by, \
+                         mock_test_case";
 const TASK_COLS: &str =
     "execution_arn, task_id, kind, resource, state_name, request, token_hash, status, worker, created, lease_until, \
      message, deadline";
@@ -194,6 +200,7 @@ fn exec_from_row(r: &Row) -> ExecutionRow {
         version: r.get(15),
         parent: r.get(16),
         started_by: r.get(17),
+        mock_test_case: r.get(18),
     }
 }
 
@@ -701,7 +708,7 @@ impl Store for PostgresStore {
         tx.execute(
             &format!(
                 "INSERT INTO executions ({EXEC_COLS}, state) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
             ),
             &[
                 &row.arn,
@@ -722,6 +729,7 @@ impl Store for PostgresStore {
                 &1i64,
                 &row.parent,
                 &row.started_by,
+                &row.mock_test_case,
                 &first.state,
             ],
         )

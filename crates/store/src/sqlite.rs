@@ -110,7 +110,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE tasks ADD COLUMN message TEXT;
     ALTER TABLE tasks ADD COLUMN deadline INTEGER;
     "#,
-    // 9 (8 is another change's): distributed Maps' Map Runs, for DescribeMapRun and
+    // 8: the mock test case an execution runs with (`stateMachineArn#TestCase`).
+    r#"
+    ALTER TABLE executions ADD COLUMN mock_test_case TEXT;
+    "#,
+    // 9: distributed Maps' Map Runs, for DescribeMapRun and
     // ListMapRuns once their execution has ended.
     r#"
     CREATE TABLE map_runs (
@@ -427,7 +431,8 @@ fn queue_from_row(r: &Row<'_>) -> rusqlite::Result<QueueRow> {
 
 const SM_COLS: &str = "arn, name, definition, role_arn, kind, created, updated, revision_id, description, config";
 const EXEC_COLS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, version_arn, \
-                         alias_arn, definition, redrive_count, redrive_date, version, parent, started_by";
+                         alias_arn, definition, redrive_count, redrive_date, version, parent, started_by, \
+                         mock_test_case";
 const TASK_COLS: &str =
     "execution_arn, task_id, kind, resource, state_name, request, token_hash, status, worker, created, lease_until, \
      message, deadline";
@@ -452,6 +457,7 @@ fn exec_from_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRow> {
         version: r.get(15)?,
         parent: r.get(16)?,
         started_by: r.get(17)?,
+        mock_test_case: r.get(18)?,
     })
 }
 
@@ -938,7 +944,7 @@ impl Store for SqliteStore {
             tx.execute(
                 &format!(
                     "INSERT INTO executions ({EXEC_COLS}, state) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ),
                 params![
                     row.arn,
@@ -959,6 +965,7 @@ impl Store for SqliteStore {
                     1i64,
                     row.parent,
                     row.started_by,
+                    row.mock_test_case,
                     first.state
                 ],
             )

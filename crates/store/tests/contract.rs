@@ -56,6 +56,7 @@ fn execution(arn: &str, start: i64) -> ExecutionRow {
         redrive_date: None,
         parent: None,
         started_by: None,
+        mock_test_case: None,
         version: 0,
     }
 }
@@ -200,6 +201,16 @@ async fn who_started_an_execution_is_kept(s: &dyn Store) {
     assert_eq!(got.started_by.as_deref(), Some("ana"));
     let got = s.get_execution("started-by-nobody").await.expect("get").expect("exists");
     assert_eq!(got.started_by, None);
+}
+
+async fn the_mock_test_case_is_kept(s: &dyn Store) {
+    let row = ExecutionRow { mock_test_case: Some("HappyPath".into()), ..execution("mocked-happy", 1) };
+    s.insert_execution(&row, &first_commit("mocked-happy")).await.expect("insert");
+    let got = s.get_execution("mocked-happy").await.expect("get").expect("exists");
+    assert_eq!(got.mock_test_case.as_deref(), Some("HappyPath"));
+    let (loaded, _) = s.load_execution("mocked-happy").await.expect("load").expect("exists");
+    assert_eq!(loaded.mock_test_case.as_deref(), Some("HappyPath"));
+    assert_eq!(s.get_execution("started-by-nobody").await.expect("get").expect("exists").mock_test_case, None);
 }
 
 async fn an_activity_task_goes_to_one_worker(s: &dyn Store) {
@@ -418,6 +429,7 @@ async fn sqlite_store_keeps_the_contract() {
     executions_list_newest_first_with_a_cursor(&*s2).await;
     open_tasks_are_those_waiting_for_an_answer(&*s2).await;
     who_started_an_execution_is_kept(&*s2).await;
+    the_mock_test_case_is_kept(&*s2).await;
     executions_are_found_by_prefix(&*s2).await;
     map_runs_are_kept_by_arn_and_listed_by_execution(&*s2).await;
 }
@@ -472,6 +484,7 @@ async fn postgres_store_keeps_the_contract() {
     executions_list_newest_first_with_a_cursor(&*s2).await;
     open_tasks_are_those_waiting_for_an_answer(&*s2).await;
     who_started_an_execution_is_kept(&*s2).await;
+    the_mock_test_case_is_kept(&*s2).await;
     executions_are_found_by_prefix(&*s2).await;
     map_runs_are_kept_by_arn_and_listed_by_execution(&*s2).await;
 }

@@ -268,6 +268,7 @@ fn execution(arn: &str) -> ExecutionRow {
         redrive_date: None,
         parent: None,
         started_by: None,
+        mock_test_case: None,
         version: 0,
     }
 }

@@ -3,85 +3,106 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::*;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {
-    pub rules: Vec<ChoiceBranch>,
+    pub fields: Fields<ChoicePath, ChoiceJsonata>,
     pub default: Option<StateId>,
 }
 
-/// One member of `Choices`: its test, where it leads, and what it assigns and outputs when it
-/// is the one taken (the state's own `Assign`/`Output` apply only to `Default`).
+/// A JSONPath Choice state: its rules.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChoiceBranch {
-    pub test: ChoiceTest,
+pub struct ChoicePath {
+    pub io: PathIo,
+    pub rules: Vec<PathBranch>,
+}
+
+/// A JSONata Choice state: its rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChoiceJsonata {
+    pub io: JsonataIo,
+    pub rules: Vec<JsonataBranch>,
+}
+
+/// One member of a JSONPath `Choices`: a typed rule (`Variable` and an operator, or
+/// `And`/`Or`/`Not`), where it leads, and what it assigns when it is the one taken (the
+/// state's own `Assign` applies only to `Default`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathBranch {
+    pub condition: Condition,
     pub next: StateId,
-    pub assign: Option<Assign>,
-    pub output: Option<JsonataTemplate>,
+    pub assign: Option<Template>,
+}
+
+/// One member of a JSONata `Choices`: its `Condition`, where it leads, and what it assigns
+/// and outputs when it is the one taken (the state's own apply only to `Default`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonataBranch {
+    pub condition: JsonataCondition,
+    pub next: StateId,
+    pub leaving: JsonataIo,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum ChoiceTest {
-    /// A JSONPath rule (`Variable` and an operator, or `And`/`Or`/`Not`).
-    Rule(Condition),
-    /// A JSONata `Condition` written as `true` or `false`.
+pub enum JsonataCondition {
+    /// Written as `true` or `false`.
     Constant(bool),
-    /// A JSONata `Condition` expression; it must produce a boolean.
-    Jsonata(Box<Expression>),
+    /// An expression; it must produce a boolean.
+    Expression(Box<Expression>),
 }
 
 impl Parser {
-    pub(super) fn choice(
-        &mut self,
-        obj: &Map<String, Value>,
-        at: &str,
-        index: &HashMap<String, StateId>,
-        jsonata: bool,
-    ) -> Choice {
-        let mut rules = Vec::new();
-        match obj.get("Choices") {
-            Some(Value::Array(items)) if !items.is_empty() => {
-                for (i, item) in items.iter().enumerate() {
-                    let loc = format!("{at}/Choices/{i}");
-                    let branch =
-                        if jsonata { self.jsonata_rule(item, &loc, index) } else { self.path_rule(item, &loc, index) };
-                    rules.extend(branch);
-                }
+    pub(super) fn choice(&mut self, s: &Source, io: Io) -> Choice {
+        let items = match s.obj.get("Choices") {
+            Some(Value::Array(items)) if !items.is_empty() => items.as_slice(),
+            _ => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    "The field 'Choices' is required and must be a non-empty array",
+                    format!("{}/Choices", s.at),
+                );
+                &[]
             }
-            _ => self.problem(
-                Code::SchemaValidationFailed,
-                "The field 'Choices' is required and must be a non-empty array",
-                format!("{at}/Choices"),
-            ),
-        }
-        let default = match obj.get("Default") {
+        };
+        let located = items.iter().enumerate().map(|(i, item)| (item, format!("{}/Choices/{i}", s.at)));
+        let fields = match io {
+            Fields::JsonPath(io) => Fields::JsonPath(ChoicePath {
+                io,
+                rules: located.filter_map(|(item, loc)| self.path_rule(item, &loc, s.index)).collect(),
+            }),
+            Fields::Jsonata(io) => Fields::Jsonata(ChoiceJsonata {
+                io,
+                rules: located.filter_map(|(item, loc)| self.jsonata_rule(item, &loc, s.index)).collect(),
+            }),
+        };
+        let default = match s.obj.get("Default") {
             None => None,
-            Some(Value::String(s)) => Some(self.target(s, &format!("{at}/Default"), index)),
+            Some(Value::String(name)) => Some(self.target(name, &format!("{}/Default", s.at), s.index)),
             Some(_) => {
                 self.problem(
                     Code::SchemaValidationFailed,
                     "The value for the field 'Default' must be a STRING",
-                    format!("{at}/Default"),
+                    format!("{}/Default", s.at),
                 );
                 None
             }
         };
-        Choice { rules, default }
+        Choice { fields, default }
     }
     pub(super) fn path_rule(
         &mut self,
         item: &Value,
         loc: &str,
         index: &HashMap<String, StateId>,
-    ) -> Option<ChoiceBranch> {
+    ) -> Option<PathBranch> {
         match ChoiceRule::parse(item, loc) {
             Ok(rule) => {
                 let next = self.target(&rule.next, &format!("{loc}/Next"), index);
-                let assign = item.as_object().and_then(|r| self.assign(r, loc, false, INPUT_CONTEXT));
-                Some(ChoiceBranch { test: ChoiceTest::Rule(rule.condition), next, assign, output: None })
+                let assign = item.as_object().and_then(|r| self.path_assign(r, loc));
+                Some(PathBranch { condition: rule.condition, next, assign })
             }
             Err(e) => {
                 self.problems.extend(e.problems);
@@ -94,7 +115,7 @@ impl Parser {
         item: &Value,
         loc: &str,
         index: &HashMap<String, StateId>,
-    ) -> Option<ChoiceBranch> {
+    ) -> Option<JsonataBranch> {
         let Some(rule) = item.as_object() else {
             self.problem(Code::SchemaValidationFailed, "Expected value of type Object", loc.to_owned());
             return None;
@@ -112,11 +133,11 @@ impl Parser {
             self.problem(Code::SchemaValidationFailed, message, loc.to_owned());
         }
         let cond_at = format!("{loc}/Condition");
-        let test = match rule.get("Condition") {
-            Some(Value::Bool(b)) => Some(ChoiceTest::Constant(*b)),
+        let condition = match rule.get("Condition") {
+            Some(Value::Bool(b)) => Some(JsonataCondition::Constant(*b)),
             Some(Value::String(s)) if expression_text(s).is_some() => self
                 .jsonata_expression(s, &cond_at, "Condition", INPUT_CONTEXT)
-                .map(|e| ChoiceTest::Jsonata(Box::new(e))),
+                .map(|e| JsonataCondition::Expression(Box::new(e))),
             Some(_) => {
                 self.problem(
                     Code::SchemaValidationFailed,
@@ -137,10 +158,10 @@ impl Parser {
                 None
             }
         };
-        let assign = self.assign(rule, loc, true, INPUT_CONTEXT);
+        let assign = self.jsonata_assign(rule, loc, INPUT_CONTEXT);
         let output =
             rule.get("Output").map(|v| self.jsonata_template(v, &format!("{loc}/Output"), "Output", INPUT_CONTEXT));
-        Some(ChoiceBranch { test: test?, next: next?, assign, output })
+        Some(JsonataBranch { condition: condition?, next: next?, leaving: JsonataIo { output, assign } })
     }
 }
 
@@ -150,7 +171,5 @@ fn is_choice_operator(key: &str) -> bool {
 }
 
 /// The fields of a Choice state, besides `Type`, `Comment` and `QueryLanguage`.
-pub(super) const FIELDS: StateFields = StateFields {
-    json_path: &["Choices", "Default", "InputPath", "OutputPath", "Assign"],
-    jsonata: &["Choices", "Default", "Output", "Assign"],
-};
+pub(super) const FIELDS: StateFields =
+    StateFields { json_path: &[&["Choices", "Default"], PATH_IO], jsonata: &[&["Choices", "Default"], JSONATA_IO] };

@@ -18,36 +18,68 @@ pub(super) const WITH_ERROR_OUTPUT: StatesRefs =
     StatesRefs { input: true, result: false, error_output: true, context: true };
 
 impl Parser {
-    /// `Parameters` (JSONPath) or `Arguments` (JSONata): what makes a state's effective input.
-    pub(super) fn input_stages(
-        &mut self,
-        obj: &Map<String, Value>,
-        at: &str,
-        jsonata: bool,
-    ) -> (Option<Template>, Option<JsonataTemplate>) {
-        let parameters = if jsonata { None } else { self.template(obj, "Parameters", at) };
-        (parameters, self.arguments(obj, at, jsonata))
-    }
-
-    /// `ResultSelector` and `ResultPath`: JSONPath only; a JSONata state's `Output` reads
-    /// `$states.result` instead.
-    pub(super) fn result_stages(
-        &mut self,
-        obj: &Map<String, Value>,
-        at: &str,
-        jsonata: bool,
-    ) -> (Option<Template>, ResultPath) {
-        if jsonata {
-            return (None, ResultPath::Replace);
-        }
-        (self.template(obj, "ResultSelector", at), self.result_path(obj, "ResultPath", at))
-    }
-
     /// JSONata's `Arguments`: it reads the input and the context only.
-    pub(super) fn arguments(&mut self, obj: &Map<String, Value>, at: &str, jsonata: bool) -> Option<JsonataTemplate> {
-        let v = obj.get("Arguments").filter(|_| jsonata)?;
-        Some(self.jsonata_template(v, &format!("{at}/Arguments"), "Arguments", INPUT_CONTEXT))
+    pub(super) fn arguments(&mut self, s: &Source) -> Option<JsonataTemplate> {
+        let v = s.obj.get("Arguments")?;
+        Some(self.jsonata_template(v, &format!("{}/Arguments", s.at), "Arguments", INPUT_CONTEXT))
     }
+
+    /// How a JSONPath Task, Parallel or Map ends: `ResultSelector`, `ResultPath`, `Retry`,
+    /// `Catch` and the transition, in that order.
+    pub(super) fn path_recovery(&mut self, s: &Source) -> (PathResult, Vec<Retrier>, Transition) {
+        let result_selector = self.template(s.obj, "ResultSelector", s.at);
+        let result_path = self.result_path(s.obj, "ResultPath", s.at);
+        let retry = self.retriers(s.obj, s.at);
+        let catch = self.catchers(s, |parser, c, loc| PathCatch {
+            result_path: parser.result_path(c, "ResultPath", loc),
+            assign: parser.path_assign(c, loc),
+        });
+        let transition = self.transition(s.obj, s.at, s.index);
+        (PathResult { result_selector, result_path, catch }, retry, transition)
+    }
+
+    /// How a JSONata Task, Parallel or Map ends: `Retry`, `Catch` and the transition (its
+    /// `Output` reads `$states.result` instead of JSONPath's result stages).
+    pub(super) fn jsonata_recovery(&mut self, s: &Source) -> (JsonataResult, Vec<Retrier>, Transition) {
+        let retry = self.retriers(s.obj, s.at);
+        let catch = self.catchers(s, |parser, c, loc| JsonataIo {
+            assign: parser.jsonata_assign(c, loc, WITH_ERROR_OUTPUT),
+            output: c
+                .get("Output")
+                .map(|v| parser.jsonata_template(v, &format!("{loc}/Output"), "Output", WITH_ERROR_OUTPUT)),
+        });
+        let transition = self.transition(s.obj, s.at, s.index);
+        (JsonataResult { catch }, retry, transition)
+    }
+
+    /// `Output` and `Assign`, read after the type's own fields; `after` is what they may read
+    /// of `$states`. A Fail state has neither, but what it wrote is still checked.
+    pub(super) fn leaving_fields(
+        &mut self,
+        s: &Source,
+        jsonata: bool,
+        io: Option<Fields<&mut PathIo, &mut JsonataIo>>,
+        after: StatesRefs,
+    ) {
+        let at = s.at;
+        let output = match s.obj.get("Output") {
+            Some(v) if jsonata => Some(self.jsonata_template(v, &format!("{at}/Output"), "Output", after)),
+            _ => None,
+        };
+        if jsonata {
+            let assign = self.jsonata_assign(s.obj, at, after);
+            if let Some(Fields::Jsonata(io)) = io {
+                io.output = output;
+                io.assign = assign;
+            }
+        } else {
+            let assign = self.path_assign(s.obj, at);
+            if let Some(Fields::JsonPath(io)) = io {
+                io.assign = assign;
+            }
+        }
+    }
+
     /// A JSONata field value: compiled, with each expression checked for what it may read.
     pub(super) fn jsonata_template(
         &mut self,
@@ -104,14 +136,16 @@ impl Parser {
         at: &str,
         read: impl Fn(&Value) -> Option<T>,
         what: &str,
-    ) -> Option<Dynamic<T>> {
+    ) -> Option<JsonataDynamic<T>> {
         let v = obj.get(key)?;
         let loc = format!("{at}/{key}");
         if let Some(text) = v.as_str().filter(|t| expression_text(t).is_some()) {
-            return self.jsonata_expression(text, &loc, key, INPUT_CONTEXT).map(|e| Dynamic::Jsonata(Box::new(e)));
+            return self
+                .jsonata_expression(text, &loc, key, INPUT_CONTEXT)
+                .map(|e| JsonataDynamic::Expression(Box::new(e)));
         }
         match read(v) {
-            Some(n) => Some(Dynamic::Fixed(n)),
+            Some(n) => Some(JsonataDynamic::Fixed(n)),
             None => {
                 self.problem(
                     Code::SchemaValidationFailed,
@@ -122,14 +156,30 @@ impl Parser {
             }
         }
     }
-    /// `Assign`: each key a variable name (with `.$` in JSONPath for a dynamic value).
-    pub(super) fn assign(
+    /// A JSONPath `Assign`: each key a variable name, with `.$` for a dynamic value.
+    pub(super) fn path_assign(&mut self, obj: &Map<String, Value>, at: &str) -> Option<Template> {
+        let (value, loc) = self.assign_names(obj, at, false)?;
+        Some(Template::compile(value, &loc, &mut self.problems))
+    }
+
+    /// A JSONata `Assign`: each key a variable name, each value JSON with expressions.
+    pub(super) fn jsonata_assign(
         &mut self,
         obj: &Map<String, Value>,
         at: &str,
-        jsonata: bool,
         allowed: StatesRefs,
-    ) -> Option<Assign> {
+    ) -> Option<JsonataTemplate> {
+        let (value, loc) = self.assign_names(obj, at, true)?;
+        Some(self.jsonata_template(value, &loc, "Assign", allowed))
+    }
+
+    /// An `Assign` block with its variable names checked, and its location.
+    fn assign_names<'v>(
+        &mut self,
+        obj: &'v Map<String, Value>,
+        at: &str,
+        jsonata: bool,
+    ) -> Option<(&'v Value, String)> {
         let value = obj.get("Assign")?;
         let loc = format!("{at}/Assign");
         let Some(map) = value.as_object() else {
@@ -146,11 +196,7 @@ impl Parser {
                 );
             }
         }
-        Some(if jsonata {
-            Assign::Jsonata(self.jsonata_template(value, &loc, "Assign", allowed))
-        } else {
-            Assign::Path(Template::compile(value, &loc, &mut self.problems))
-        })
+        Some((value, loc))
     }
     pub(super) fn transition(
         &mut self,
@@ -160,11 +206,7 @@ impl Parser {
     ) -> Transition {
         match (obj.get("Next"), obj.get("End")) {
             (Some(_), Some(Value::Bool(true))) => {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    "The fields 'Next' and 'End' cannot both be present",
-                    at.to_owned(),
-                );
+                self.both_present("Next", "End", at);
                 Transition::End
             }
             (Some(Value::String(next)), _) => Transition::Next(self.target(next, &format!("{at}/Next"), index)),
@@ -204,16 +246,28 @@ impl Parser {
             }
         }
     }
+    /// The problem of two fields of which only one may be given.
+    pub(super) fn both_present(&mut self, first: &str, second: &str, at: &str) {
+        self.problem(
+            Code::SchemaValidationFailed,
+            format!("The fields '{first}' and '{second}' cannot both be present"),
+            at.to_owned(),
+        );
+    }
+    /// The problem of a field that must be a string.
+    pub(super) fn not_a_string(&mut self, key: &str, at: &str) {
+        self.problem(
+            Code::SchemaValidationFailed,
+            format!("The value for the field '{key}' must be a STRING"),
+            format!("{at}/{key}"),
+        );
+    }
     pub(super) fn opt_string(&mut self, obj: &Map<String, Value>, key: &str, at: &str) -> Option<String> {
         match obj.get(key) {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    format!("The value for the field '{key}' must be a STRING"),
-                    format!("{at}/{key}"),
-                );
+                self.not_a_string(key, at);
                 None
             }
         }
@@ -259,11 +313,7 @@ impl Parser {
         let path_key = format!("{key}Path");
         match (obj.get(key), obj.get(&path_key)) {
             (Some(_), Some(_)) => {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    format!("The fields '{key}' and '{path_key}' cannot both be present"),
-                    at.to_owned(),
-                );
+                self.both_present(key, &path_key, at);
                 None
             }
             (Some(v), None) => match read(v) {
@@ -319,11 +369,7 @@ impl Parser {
                 }
             },
             Some(_) => {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    format!("The value for the field '{key}' must be a STRING"),
-                    format!("{at}/{key}"),
-                );
+                self.not_a_string(key, at);
                 DataPath::Whole
             }
         }
@@ -345,11 +391,7 @@ impl Parser {
                 }
             },
             Some(_) => {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    format!("The value for the field '{key}' must be a STRING"),
-                    format!("{at}/{key}"),
-                );
+                self.not_a_string(key, at);
                 ResultPath::Replace
             }
         }

@@ -11,8 +11,8 @@ pub const MAX_BATCH_BYTES: u64 = 262_144;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemBatcher {
-    pub max_items_per_batch: Option<Dynamic<u64>>,
-    pub max_input_bytes_per_batch: Option<Dynamic<u64>>,
+    pub max_items_per_batch: Option<Count>,
+    pub max_input_bytes_per_batch: Option<Count>,
     /// A payload template (JSONPath) or JSONata value, evaluated once against the state's input.
     pub batch_input: Option<Payload>,
 }
@@ -60,13 +60,15 @@ impl Parser {
         let bytes = |v: &Value| v.as_u64().filter(|n| *n > 0 && *n <= MAX_BATCH_BYTES);
         let (max_items_per_batch, max_input_bytes_per_batch) = if jsonata {
             (
-                self.jsonata_dynamic(obj, "MaxItemsPerBatch", at, positive, "a positive INTEGER"),
-                self.jsonata_dynamic(obj, "MaxInputBytesPerBatch", at, bytes, "an INTEGER from 1 to 262144"),
+                self.jsonata_dynamic(obj, "MaxItemsPerBatch", at, positive, "a positive INTEGER").map(Count::Jsonata),
+                self.jsonata_dynamic(obj, "MaxInputBytesPerBatch", at, bytes, "an INTEGER from 1 to 262144")
+                    .map(Count::Jsonata),
             )
         } else {
             (
-                self.dynamic_generic(obj, "MaxItemsPerBatch", at, positive, "a positive INTEGER"),
-                self.dynamic_generic(obj, "MaxInputBytesPerBatch", at, bytes, "an INTEGER from 1 to 262144"),
+                self.dynamic_generic(obj, "MaxItemsPerBatch", at, positive, "a positive INTEGER").map(Count::Path),
+                self.dynamic_generic(obj, "MaxInputBytesPerBatch", at, bytes, "an INTEGER from 1 to 262144")
+                    .map(Count::Path),
             )
         };
         if max_items_per_batch.is_none() && max_input_bytes_per_batch.is_none() && !self.has_problems_at(at) {

@@ -27,7 +27,7 @@ pub struct ItemReader {
     pub arguments: Option<Payload>,
     /// `ReaderConfig` as written, without `MaxItems[Path]` (checked; handed to the reader).
     pub config: Map<String, Value>,
-    pub max_items: Option<Dynamic<u64>>,
+    pub max_items: Option<Count>,
 }
 
 impl Parser {
@@ -124,8 +124,10 @@ impl Parser {
                         );
                     }
                     self.jsonata_dynamic(rc, "MaxItems", &rc_at, max_items_value, "an INTEGER from 0 to 100000000")
+                        .map(Count::Jsonata)
                 } else {
                     self.dynamic_generic(rc, "MaxItems", &rc_at, max_items_value, "an INTEGER from 0 to 100000000")
+                        .map(Count::Path)
                 };
                 if resource == GET_OBJECT && !config.contains_key("InputType") {
                     self.problem(

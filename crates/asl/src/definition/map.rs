@@ -1,9 +1,7 @@
 //! Map states: the item processor (inline or distributed), where items come from and how
 //! each is shaped, concurrency and tolerated failures, `Label`.
 
-use std::collections::HashMap;
-
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::*;
 
@@ -12,17 +10,8 @@ pub struct MapState {
     pub processor: GraphId,
     /// DISTRIBUTED processing: each item is a child workflow; the parent history shows a Map Run.
     pub distributed: bool,
-    pub items_path: Option<PathRef>,
-    /// JSONata's `Items`; absent: the state's input, which must be an array.
-    pub items: Option<JsonataTemplate>,
-    pub item_selector: Option<Payload>,
-    pub max_concurrency: Dynamic<u64>,
-    pub tolerated_failure_count: Option<Dynamic<u64>>,
-    pub tolerated_failure_percentage: Option<Dynamic<f64>>,
-    pub result_selector: Option<Template>,
-    pub result_path: ResultPath,
+    pub fields: Fields<MapPath, MapJsonata>,
     pub retry: Vec<Retrier>,
-    pub catch: Vec<Catcher>,
     pub transition: Transition,
     pub label: Option<String>,
     pub item_reader: Option<ItemReader>,
@@ -30,23 +19,40 @@ pub struct MapState {
     pub result_writer: Option<ResultWriter>,
 }
 
+/// A JSONPath Map state's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapPath {
+    pub io: PathIo,
+    pub items_path: Option<PathRef>,
+    /// `ItemSelector`, or the older `Parameters`.
+    pub item_selector: Option<Template>,
+    pub max_concurrency: Dynamic<u64>,
+    pub tolerated_failure_count: Option<Dynamic<u64>>,
+    pub tolerated_failure_percentage: Option<Dynamic<f64>>,
+    pub result: PathResult,
+}
+
+/// A JSONata Map state's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapJsonata {
+    pub io: JsonataIo,
+    /// `Items`; absent: the state's input, which must be an array.
+    pub items: Option<JsonataTemplate>,
+    pub item_selector: Option<JsonataTemplate>,
+    pub max_concurrency: JsonataDynamic<u64>,
+    pub tolerated_failure_count: Option<JsonataDynamic<u64>>,
+    pub tolerated_failure_percentage: Option<JsonataDynamic<f64>>,
+    pub result: JsonataResult,
+}
+
 impl Parser {
-    pub(super) fn map(
-        &mut self,
-        obj: &Map<String, Value>,
-        at: &str,
-        index: &HashMap<String, StateId>,
-        jsonata: bool,
-    ) -> MapState {
+    pub(super) fn map(&mut self, s: &Source, io: Io) -> MapState {
+        let (obj, at) = (s.obj, s.at);
         let (proc_key, proc_value) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
             (Some(p), None) => ("ItemProcessor", Some(p)),
             (None, Some(p)) => ("Iterator", Some(p)),
             (Some(_), Some(_)) => {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    "The fields 'ItemProcessor' and 'Iterator' cannot both be present",
-                    at.to_owned(),
-                );
+                self.both_present("ItemProcessor", "Iterator", at);
                 ("ItemProcessor", None)
             }
             (None, None) => {
@@ -75,33 +81,68 @@ impl Parser {
             Some(p) => self.sub_graph(p, &proc_at),
             None => 0,
         };
-        let item_selector = if jsonata {
-            obj.get("ItemSelector").map(|v| {
-                Payload::Jsonata(self.jsonata_template(v, &format!("{at}/ItemSelector"), "ItemSelector", INPUT_CONTEXT))
-            })
-        } else {
-            match (obj.get("ItemSelector"), obj.get("Parameters")) {
-                (Some(_), Some(_)) => {
-                    self.problem(
-                        Code::SchemaValidationFailed,
-                        "The fields 'ItemSelector' and 'Parameters' cannot both be present",
-                        at.to_owned(),
-                    );
-                    None
+        let (fields, label, retry, transition) = match io {
+            Fields::JsonPath(io) => {
+                let item_selector = match (obj.get("ItemSelector"), obj.get("Parameters")) {
+                    (Some(_), Some(_)) => {
+                        self.both_present("ItemSelector", "Parameters", at);
+                        None
+                    }
+                    (Some(_), None) => self.template(obj, "ItemSelector", at),
+                    (None, Some(_)) => self.template(obj, "Parameters", at),
+                    (None, None) => None,
+                };
+                let items_path =
+                    obj.get("ItemsPath").and_then(|v| self.reference_path_ref(v, &format!("{at}/ItemsPath")));
+                let label = self.map_label(s);
+                let max_concurrency = self.dynamic_int_allow_zero(obj, "MaxConcurrency", at);
+                let tolerated_failure_count = self.dynamic_int_allow_zero(obj, "ToleratedFailureCount", at);
+                let tolerated_failure_percentage = self.dynamic_number(obj, "ToleratedFailurePercentage", at);
+                if let Some(Dynamic::Fixed(p)) = tolerated_failure_percentage {
+                    self.check_percentage(p, at);
                 }
-                (Some(_), None) => self.template(obj, "ItemSelector", at).map(Payload::Path),
-                (None, Some(_)) => self.template(obj, "Parameters", at).map(Payload::Path),
-                (None, None) => None,
+                let (result, retry, transition) = self.path_recovery(s);
+                let fields = MapPath {
+                    io,
+                    items_path,
+                    item_selector,
+                    max_concurrency: max_concurrency.unwrap_or(Dynamic::Fixed(0)),
+                    tolerated_failure_count,
+                    tolerated_failure_percentage,
+                    result,
+                };
+                (Fields::JsonPath(fields), label, retry, transition)
+            }
+            Fields::Jsonata(io) => {
+                let item_selector = obj
+                    .get("ItemSelector")
+                    .map(|v| self.jsonata_template(v, &format!("{at}/ItemSelector"), "ItemSelector", INPUT_CONTEXT));
+                let items =
+                    obj.get("Items").map(|v| self.jsonata_template(v, &format!("{at}/Items"), "Items", INPUT_CONTEXT));
+                let label = self.map_label(s);
+                let count = |v: &Value| v.as_u64();
+                let what = "a non-negative INTEGER";
+                let max_concurrency = self.jsonata_dynamic(obj, "MaxConcurrency", at, count, what);
+                let tolerated_failure_count = self.jsonata_dynamic(obj, "ToleratedFailureCount", at, count, what);
+                let tolerated_failure_percentage =
+                    self.jsonata_dynamic(obj, "ToleratedFailurePercentage", at, Value::as_f64, "a NUMBER");
+                if let Some(JsonataDynamic::Fixed(p)) = tolerated_failure_percentage {
+                    self.check_percentage(p, at);
+                }
+                let (result, retry, transition) = self.jsonata_recovery(s);
+                let fields = MapJsonata {
+                    io,
+                    items,
+                    item_selector,
+                    max_concurrency: max_concurrency.unwrap_or(JsonataDynamic::Fixed(0)),
+                    tolerated_failure_count,
+                    tolerated_failure_percentage,
+                    result,
+                };
+                (Fields::Jsonata(fields), label, retry, transition)
             }
         };
-        let items_path = match obj.get("ItemsPath").filter(|_| !jsonata) {
-            None => None,
-            Some(v) => self.reference_path_ref(v, &format!("{at}/ItemsPath")),
-        };
-        let items = obj
-            .get("Items")
-            .filter(|_| jsonata)
-            .map(|v| self.jsonata_template(v, &format!("{at}/Items"), "Items", INPUT_CONTEXT));
+        let jsonata = matches!(fields, Fields::Jsonata(_));
         let item_reader =
             obj.get("ItemReader").and_then(|v| self.item_reader(v, &format!("{at}/ItemReader"), jsonata, distributed));
         let item_batcher = obj
@@ -110,7 +151,13 @@ impl Parser {
         let result_writer = obj
             .get("ResultWriter")
             .and_then(|v| self.result_writer(v, &format!("{at}/ResultWriter"), jsonata, distributed));
-        let label = match obj.get("Label") {
+        MapState { processor, distributed, fields, retry, transition, label, item_reader, item_batcher, result_writer }
+    }
+
+    /// `Label`: the Map Run's name and its child executions' prefix.
+    fn map_label(&mut self, s: &Source) -> Option<String> {
+        let (obj, at) = (s.obj, s.at);
+        match obj.get("Label") {
             None => None,
             Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= 40 && s.chars().all(label_char) => {
                 Some(s.clone())
@@ -124,49 +171,16 @@ impl Parser {
                 );
                 None
             }
-        };
-        let (max_concurrency, tolerated_failure_count, tolerated_failure_percentage) = if jsonata {
-            (
-                self.jsonata_dynamic(obj, "MaxConcurrency", at, Value::as_u64, "a non-negative INTEGER"),
-                self.jsonata_dynamic(obj, "ToleratedFailureCount", at, Value::as_u64, "a non-negative INTEGER"),
-                self.jsonata_dynamic(obj, "ToleratedFailurePercentage", at, Value::as_f64, "a NUMBER"),
-            )
-        } else {
-            (
-                self.dynamic_int_allow_zero(obj, "MaxConcurrency", at),
-                self.dynamic_int_allow_zero(obj, "ToleratedFailureCount", at),
-                self.dynamic_number(obj, "ToleratedFailurePercentage", at),
-            )
-        };
-        if let Some(Dynamic::Fixed(p)) = tolerated_failure_percentage {
-            if !(0.0..=100.0).contains(&p) {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    "The value for the field 'ToleratedFailurePercentage' must be between 0 and 100",
-                    format!("{at}/ToleratedFailurePercentage"),
-                );
-            }
         }
-        let (result_selector, result_path) = self.result_stages(obj, at, jsonata);
-        let (retry, catch, transition) = self.recovery(obj, at, index, jsonata);
-        MapState {
-            processor,
-            distributed,
-            items_path,
-            items,
-            item_selector,
-            max_concurrency: max_concurrency.unwrap_or(Dynamic::Fixed(0)),
-            tolerated_failure_count,
-            tolerated_failure_percentage,
-            result_selector,
-            result_path,
-            retry,
-            catch,
-            transition,
-            label,
-            item_reader,
-            item_batcher,
-            result_writer,
+    }
+
+    fn check_percentage(&mut self, percentage: f64, at: &str) {
+        if !(0.0..=100.0).contains(&percentage) {
+            self.problem(
+                Code::SchemaValidationFailed,
+                "The value for the field 'ToleratedFailurePercentage' must be between 0 and 100",
+                format!("{at}/ToleratedFailurePercentage"),
+            );
         }
     }
 }
@@ -185,48 +199,41 @@ fn label_char(c: char) -> bool {
 /// The fields of a Map state, besides `Type`, `Comment` and `QueryLanguage`.
 pub(super) const FIELDS: StateFields = StateFields {
     json_path: &[
-        "ItemProcessor",
-        "Iterator",
-        "ItemsPath",
-        "ItemSelector",
-        "Parameters",
-        "MaxConcurrency",
-        "MaxConcurrencyPath",
-        "ToleratedFailureCount",
-        "ToleratedFailureCountPath",
-        "ToleratedFailurePercentage",
-        "ToleratedFailurePercentagePath",
-        "ItemReader",
-        "ItemBatcher",
-        "ResultWriter",
-        "Label",
-        "InputPath",
-        "OutputPath",
-        "ResultSelector",
-        "ResultPath",
-        "Retry",
-        "Catch",
-        "Next",
-        "End",
-        "Assign",
+        &[
+            "ItemProcessor",
+            "Iterator",
+            "ItemsPath",
+            "ItemSelector",
+            "Parameters",
+            "MaxConcurrency",
+            "MaxConcurrencyPath",
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentagePath",
+            "ItemReader",
+            "ItemBatcher",
+            "ResultWriter",
+            "Label",
+        ],
+        PATH_IO,
+        PATH_RESULT,
     ],
     jsonata: &[
-        "ItemProcessor",
-        "Iterator",
-        "Items",
-        "ItemSelector",
-        "MaxConcurrency",
-        "ToleratedFailureCount",
-        "ToleratedFailurePercentage",
-        "ItemReader",
-        "ItemBatcher",
-        "ResultWriter",
-        "Label",
-        "Output",
-        "Retry",
-        "Catch",
-        "Next",
-        "End",
-        "Assign",
+        &[
+            "ItemProcessor",
+            "Iterator",
+            "Items",
+            "ItemSelector",
+            "MaxConcurrency",
+            "ToleratedFailureCount",
+            "ToleratedFailurePercentage",
+            "ItemReader",
+            "ItemBatcher",
+            "ResultWriter",
+            "Label",
+        ],
+        JSONATA_IO,
+        JSONATA_RESULT,
     ],
 };

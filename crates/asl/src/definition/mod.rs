@@ -33,18 +33,18 @@ use crate::jsonpath::ReferencePath;
 use crate::template::{escape_pointer, DynamicValue, Template};
 use crate::timestamp;
 
-pub use choice::{Choice, ChoiceBranch, ChoiceTest};
-pub use fail::{Fail, FailField};
+pub use choice::{Choice, ChoiceJsonata, ChoicePath, JsonataBranch, JsonataCondition, PathBranch};
+pub use fail::{Fail, FailFields, JsonataFailField, PathFailField};
 pub use item_batcher::{ItemBatcher, MAX_BATCH_BYTES};
 pub use item_reader::{ItemReader, GET_OBJECT, LIST_OBJECTS_V2, MAX_ITEMS_LIMIT};
-pub use map::MapState;
-pub use parallel::Parallel;
-pub use pass::Pass;
+pub use map::{MapJsonata, MapPath, MapState};
+pub use parallel::{Parallel, ParallelJsonata, ParallelPath};
+pub use pass::{Pass, PassPath};
 pub use result_writer::{ResultWriter, PUT_OBJECT};
-pub use retry_catch::{Catcher, Jitter, Retrier};
-pub use task::{waits_without_timeout, Task};
+pub use retry_catch::{Catcher, Jitter, PathCatch, Retrier};
+pub use task::{waits_without_timeout, Task, TaskJsonata, TaskPath};
 pub use variables::{check_variable_name, variable_references, MAX_VARIABLE_NAME_CHARS};
-pub use wait::{Wait, WaitFor};
+pub use wait::{JsonataWaitFor, Wait, WaitFor, WaitJsonata, WaitPath};
 
 use fields::{INPUT_CONTEXT, WITH_RESULT};
 
@@ -75,18 +75,8 @@ pub struct Graph {
 #[derive(Debug, Clone, PartialEq)]
 pub struct State {
     pub name: String,
+    /// The state's type and its fields; each type's fields hold their query language.
     pub kind: StateKind,
-    /// JSONPath only (JSONata states have `Whole`).
-    pub input_path: DataPath,
-    /// JSONPath only (JSONata states have `Whole`).
-    pub output_path: DataPath,
-    pub query_language: QueryLanguage,
-    /// Variables the state sets when it leaves normally (a Choice state's: when `Default` is
-    /// taken).
-    pub assign: Option<Assign>,
-    /// JSONata's `Output`: the state's output, from its input (and result). Absent: the
-    /// result for Task, Parallel and Map, the input otherwise.
-    pub output: Option<JsonataTemplate>,
 }
 
 /// The query language of a state: the state's own `QueryLanguage`, else the definition's.
@@ -97,27 +87,71 @@ pub enum QueryLanguage {
     Jsonata,
 }
 
-/// An `Assign` block: each top-level key names a variable.
+/// A state's fields in its query language, decided once when the state is parsed: a JSONPath
+/// state holds `P` and a JSONata state `J`, so neither can hold the other language's fields.
+/// Each state type names its own `P` and `J`; both start with what every state of that
+/// language has ([`PathIo`], [`JsonataIo`]).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Assign {
-    /// A payload template: `"name.$"` keys read paths (of the state's result, its effective
-    /// input or the error output, depending on where the block is) or call intrinsics.
-    Path(Template),
-    /// JSON with `{% %}` expressions reading `$states` and variables.
-    Jsonata(JsonataTemplate),
+pub enum Fields<P, J> {
+    JsonPath(P),
+    Jsonata(J),
 }
 
-/// A payload that is a JSONPath template in JSONPath states and JSON with expressions in
-/// JSONata ones (`Credentials`, `ItemSelector`).
+impl<P, J> Fields<P, J> {
+    pub fn query_language(&self) -> QueryLanguage {
+        match self {
+            Fields::JsonPath(_) => QueryLanguage::JsonPath,
+            Fields::Jsonata(_) => QueryLanguage::Jsonata,
+        }
+    }
+}
+
+/// The input and output stages of a state with no fields of its own in either language
+/// (Succeed).
+pub type Io = Fields<PathIo, JsonataIo>;
+
+/// What a JSONPath state reads its input through and leaves by: `InputPath`, `OutputPath`
+/// and `Assign`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PathIo {
+    pub input_path: DataPath,
+    pub output_path: DataPath,
+    /// Variables the state sets when it leaves normally (a Choice state's: when `Default` is
+    /// taken): a payload template whose `"name.$"` keys read the result, the effective input
+    /// or the error output, depending on where the block is.
+    pub assign: Option<Template>,
+}
+
+/// How a JSONata state leaves: `Output` and `Assign`, both reading `$states` as it is then.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JsonataIo {
+    /// The state's output, from its input (and result). Absent: the result for Task,
+    /// Parallel and Map, the input otherwise.
+    pub output: Option<JsonataTemplate>,
+    /// Variables the state sets when it leaves normally.
+    pub assign: Option<JsonataTemplate>,
+}
+
+/// What a JSONPath Task, Parallel or Map does with its result and its failures:
+/// `ResultSelector`, `ResultPath` and catchers that place the error output by `ResultPath`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Payload {
-    Path(Template),
-    Jsonata(JsonataTemplate),
+pub struct PathResult {
+    pub result_selector: Option<Template>,
+    pub result_path: ResultPath,
+    pub catch: Vec<Catcher<PathCatch>>,
+}
+
+/// A JSONata Task, Parallel or Map: its result is read through `Output`; its catchers have
+/// their own `Output`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonataResult {
+    pub catch: Vec<Catcher<JsonataIo>>,
 }
 
 /// InputPath/OutputPath: absent means `$`, `null` means `{}`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum DataPath {
+    #[default]
     Whole,
     Empty,
     Path(PathRef),
@@ -137,13 +171,33 @@ pub enum Transition {
     End,
 }
 
-/// A number that is either written in the definition or read from the input.
+/// A number of a JSONPath state that is either written in the definition or read from the
+/// input (`TimeoutSeconds` or `TimeoutSecondsPath`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Dynamic<T> {
     Fixed(T),
     Path(PathRef),
-    /// A JSONata state's `{% %}` in place of the number.
-    Jsonata(Box<Expression>),
+}
+
+/// A field of a distributed Map's `ItemReader`, `ItemBatcher` or `ResultWriter`, in the Map's
+/// query language: the parser takes only the form of the Map's own language.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InLanguage<P, J> {
+    Path(P),
+    Jsonata(J),
+}
+
+/// A payload template of either language (`Parameters`/`BatchInput` or `Arguments`).
+pub type Payload = InLanguage<Template, JsonataTemplate>;
+
+/// A count of either language: fixed, a path (`...Path`), or a JSONata expression.
+pub type Count = InLanguage<Dynamic<u64>, JsonataDynamic<u64>>;
+
+/// A number of a JSONata state: written in the definition, or a `{% %}` expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonataDynamic<T> {
+    Fixed(T),
+    Expression(Box<Expression>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -152,7 +206,7 @@ pub enum StateKind {
     Task(Box<Task>),
     Choice(Choice),
     Wait(Wait),
-    Succeed,
+    Succeed(Io),
     Fail(Fail),
     Parallel(Box<Parallel>),
     Map(Box<MapState>),
@@ -166,12 +220,104 @@ impl StateKind {
             StateKind::Task(_) => "Task",
             StateKind::Choice(_) => "Choice",
             StateKind::Wait(_) => "Wait",
-            StateKind::Succeed => "Succeed",
+            StateKind::Succeed(_) => "Succeed",
             StateKind::Fail(_) => "Fail",
             StateKind::Parallel(_) => "Parallel",
             StateKind::Map(_) => "Map",
         }
     }
+
+    pub fn query_language(&self) -> QueryLanguage {
+        match self {
+            StateKind::Pass(p) => p.fields.query_language(),
+            StateKind::Task(t) => t.fields.query_language(),
+            StateKind::Choice(c) => c.fields.query_language(),
+            StateKind::Wait(w) => w.fields.query_language(),
+            StateKind::Succeed(io) => io.query_language(),
+            StateKind::Fail(f) => f.fields.query_language(),
+            StateKind::Parallel(p) => p.fields.query_language(),
+            StateKind::Map(m) => m.fields.query_language(),
+        }
+    }
+
+    /// The stages every state of its language has (a Fail state has none).
+    pub fn io(&self) -> Option<Fields<&PathIo, &JsonataIo>> {
+        Some(match self {
+            StateKind::Pass(p) => p.fields.as_io(|p| &p.io, |j| j),
+            StateKind::Task(t) => t.fields.as_io(|p| &p.io, |j| &j.io),
+            StateKind::Choice(c) => c.fields.as_io(|p| &p.io, |j| &j.io),
+            StateKind::Wait(w) => w.fields.as_io(|p| &p.io, |j| &j.io),
+            StateKind::Succeed(io) => io.as_io(|p| p, |j| j),
+            StateKind::Parallel(p) => p.fields.as_io(|p| &p.io, |j| &j.io),
+            StateKind::Map(m) => m.fields.as_io(|p| &p.io, |j| &j.io),
+            StateKind::Fail(_) => return None,
+        })
+    }
+
+    fn io_mut(&mut self) -> Option<Fields<&mut PathIo, &mut JsonataIo>> {
+        Some(match self {
+            StateKind::Pass(p) => p.fields.as_io_mut(|p| &mut p.io, |j| j),
+            StateKind::Task(t) => t.fields.as_io_mut(|p| &mut p.io, |j| &mut j.io),
+            StateKind::Choice(c) => c.fields.as_io_mut(|p| &mut p.io, |j| &mut j.io),
+            StateKind::Wait(w) => w.fields.as_io_mut(|p| &mut p.io, |j| &mut j.io),
+            StateKind::Succeed(io) => io.as_io_mut(|p| p, |j| j),
+            StateKind::Parallel(p) => p.fields.as_io_mut(|p| &mut p.io, |j| &mut j.io),
+            StateKind::Map(m) => m.fields.as_io_mut(|p| &mut p.io, |j| &mut j.io),
+            StateKind::Fail(_) => return None,
+        })
+    }
+
+    /// What a Task, Parallel or Map does with its result and failures, with its stages;
+    /// `None` for the other types.
+    pub fn recovery(&self) -> Option<Recovery<'_>> {
+        Some(match self {
+            StateKind::Task(t) => t.fields.as_io(|p| (&p.io, &p.result), |j| (&j.io, &j.result)),
+            StateKind::Parallel(p) => p.fields.as_io(|p| (&p.io, &p.result), |j| (&j.io, &j.result)),
+            StateKind::Map(m) => m.fields.as_io(|p| (&p.io, &p.result), |j| (&j.io, &j.result)),
+            _ => return None,
+        })
+    }
+
+    /// `Retry` of a Task, Parallel or Map; empty for the other types.
+    pub fn retry(&self) -> &[Retrier] {
+        match self {
+            StateKind::Task(t) => &t.retry,
+            StateKind::Parallel(p) => &p.retry,
+            StateKind::Map(m) => &m.retry,
+            _ => &[],
+        }
+    }
+}
+
+/// A Task's, Parallel's or Map's stages and result handling, in its language.
+pub type Recovery<'a> = Fields<(&'a PathIo, &'a PathResult), (&'a JsonataIo, &'a JsonataResult)>;
+
+impl<P, J> Fields<P, J> {
+    fn as_io<'a, A, B>(&'a self, path: impl FnOnce(&'a P) -> A, jsonata: impl FnOnce(&'a J) -> B) -> Fields<A, B> {
+        match self {
+            Fields::JsonPath(p) => Fields::JsonPath(path(p)),
+            Fields::Jsonata(j) => Fields::Jsonata(jsonata(j)),
+        }
+    }
+
+    fn as_io_mut<'a, A, B>(
+        &'a mut self,
+        path: impl FnOnce(&'a mut P) -> A,
+        jsonata: impl FnOnce(&'a mut J) -> B,
+    ) -> Fields<A, B> {
+        match self {
+            Fields::JsonPath(p) => Fields::JsonPath(path(p)),
+            Fields::Jsonata(j) => Fields::Jsonata(jsonata(j)),
+        }
+    }
+}
+
+/// A state's object while it is parsed: its fields, its JSON pointer, and the indices of the
+/// states of its block (for transitions).
+pub(super) struct Source<'a> {
+    pub(super) obj: &'a Map<String, Value>,
+    pub(super) at: &'a str,
+    pub(super) index: &'a HashMap<String, StateId>,
 }
 
 impl Definition {
@@ -379,7 +525,8 @@ impl Parser {
             }
         }
         let has_terminal = graph.states.iter().any(|s| {
-            matches!(s.kind, StateKind::Succeed | StateKind::Fail(_)) || transition_of(&s.kind) == Some(Transition::End)
+            matches!(s.kind, StateKind::Succeed(_) | StateKind::Fail(_))
+                || transition_of(&s.kind) == Some(Transition::End)
         });
         if !has_terminal && n > 0 {
             problems.push(DefinitionProblem {
@@ -392,15 +539,7 @@ impl Parser {
     }
 
     fn state(&mut self, name: &str, body: &Value, at: &str, index: &HashMap<String, StateId>) -> State {
-        let placeholder = State {
-            name: name.to_owned(),
-            kind: StateKind::Succeed,
-            input_path: DataPath::Whole,
-            output_path: DataPath::Whole,
-            query_language: self.language,
-            assign: None,
-            output: None,
-        };
+        let placeholder = State { name: name.to_owned(), kind: StateKind::Succeed(Io::JsonPath(PathIo::default())) };
         let Some(obj) = body.as_object() else {
             self.problem(Code::SchemaValidationFailed, "A state must be a JSON object", at.to_owned());
             return placeholder;
@@ -444,10 +583,10 @@ impl Parser {
             (path_fields, jsonata_fields, "JSONPath", "JSONata")
         };
         for key in obj.keys() {
-            if key == "Type" || key == "Comment" || key == "QueryLanguage" || allowed.contains(&key.as_str()) {
+            if key == "Type" || key == "Comment" || key == "QueryLanguage" || names(allowed, key) {
                 continue;
             }
-            let message = if other.contains(&key.as_str()) {
+            let message = if names(other, key) {
                 format!("The field '{key}' is not supported in {mode} states; it is a {other_mode} field")
             } else {
                 format!("The field '{key}' is not supported by Step Functions for the state type '{ty}'")
@@ -461,29 +600,32 @@ impl Parser {
                 format!("{at}/Comment"),
             );
         }
-        let (input_path, output_path) = if jsonata {
-            (DataPath::Whole, DataPath::Whole)
+        // The stages every state of the language has, before the type's own fields (so
+        // problems are listed in the order of the processing stages).
+        let io = if jsonata {
+            Io::Jsonata(JsonataIo::default())
         } else {
-            (self.data_path(obj, "InputPath", at), self.data_path(obj, "OutputPath", at))
+            Io::JsonPath(PathIo {
+                input_path: self.data_path(obj, "InputPath", at),
+                output_path: self.data_path(obj, "OutputPath", at),
+                assign: None,
+            })
         };
-        let kind = match ty {
-            "Pass" => StateKind::Pass(self.pass(obj, at, index, jsonata)),
-            "Task" => StateKind::Task(Box::new(self.task(obj, at, index, jsonata))),
-            "Choice" => StateKind::Choice(self.choice(obj, at, index, jsonata)),
-            "Wait" => StateKind::Wait(self.wait(obj, at, index, jsonata)),
-            "Succeed" => StateKind::Succeed,
-            "Fail" => StateKind::Fail(self.fail(obj, at, jsonata)),
-            "Parallel" => StateKind::Parallel(Box::new(self.parallel(obj, at, index, jsonata))),
-            _ => StateKind::Map(Box::new(self.map(obj, at, index, jsonata))),
+        let s = Source { obj, at, index };
+        let mut kind = match ty {
+            "Pass" => StateKind::Pass(self.pass(&s, io)),
+            "Task" => StateKind::Task(Box::new(self.task(&s, io))),
+            "Choice" => StateKind::Choice(self.choice(&s, io)),
+            "Wait" => StateKind::Wait(self.wait(&s, io)),
+            "Succeed" => StateKind::Succeed(io),
+            "Fail" => StateKind::Fail(self.fail(&s, io)),
+            "Parallel" => StateKind::Parallel(Box::new(self.parallel(&s, io))),
+            _ => StateKind::Map(Box::new(self.map(&s, io))),
         };
         let reads_result = matches!(ty, "Task" | "Parallel" | "Map");
         let after = if reads_result { WITH_RESULT } else { INPUT_CONTEXT };
-        let output = match obj.get("Output") {
-            Some(v) if jsonata => Some(self.jsonata_template(v, &format!("{at}/Output"), "Output", after)),
-            _ => None,
-        };
-        let assign = self.assign(obj, at, jsonata, after);
-        State { name: name.to_owned(), kind, input_path, output_path, query_language: language, assign, output }
+        self.leaving_fields(&s, jsonata, kind.io_mut(), after);
+        State { name: name.to_owned(), kind }
     }
 
     fn sub_graph(&mut self, value: &Value, at: &str) -> GraphId {
@@ -523,15 +665,17 @@ fn successors(kind: &StateKind) -> Vec<StateId> {
     if let Some(Transition::Next(n)) = transition_of(kind) {
         out.push(n);
     }
-    match kind {
-        StateKind::Choice(c) => {
-            out.extend(c.rules.iter().map(|b| b.next));
-            out.extend(c.default);
+    if let StateKind::Choice(c) = kind {
+        match &c.fields {
+            Fields::JsonPath(p) => out.extend(p.rules.iter().map(|b| b.next)),
+            Fields::Jsonata(j) => out.extend(j.rules.iter().map(|b| b.next)),
         }
-        StateKind::Task(t) => out.extend(t.catch.iter().map(|c| c.next)),
-        StateKind::Parallel(p) => out.extend(p.catch.iter().map(|c| c.next)),
-        StateKind::Map(m) => out.extend(m.catch.iter().map(|c| c.next)),
-        _ => {}
+        out.extend(c.default);
+    }
+    match kind.recovery() {
+        Some(Fields::JsonPath((_, result))) => out.extend(result.catch.iter().map(|c| c.next)),
+        Some(Fields::Jsonata((_, result))) => out.extend(result.catch.iter().map(|c| c.next)),
+        None => {}
     }
     out
 }
@@ -543,16 +687,31 @@ pub fn transition_of(kind: &StateKind) -> Option<Transition> {
         StateKind::Wait(w) => Some(w.transition),
         StateKind::Parallel(p) => Some(p.transition),
         StateKind::Map(m) => Some(m.transition),
-        StateKind::Choice(_) | StateKind::Succeed | StateKind::Fail(_) => None,
+        StateKind::Choice(_) | StateKind::Succeed(_) | StateKind::Fail(_) => None,
     }
 }
 
 /// The fields a state type accepts besides `Type`, `Comment` and `QueryLanguage`, in each
-/// query language.
+/// query language: its own, and groups every type of a kind shares.
 struct StateFields {
-    json_path: &'static [&'static str],
-    jsonata: &'static [&'static str],
+    json_path: &'static [&'static [&'static str]],
+    jsonata: &'static [&'static [&'static str]],
 }
+
+/// Whether one of `groups` names `key`.
+fn names(groups: &[&[&str]], key: &str) -> bool {
+    groups.iter().any(|group| group.contains(&key))
+}
+
+/// What every JSONPath state with input and output stages has.
+const PATH_IO: &[&str] = &["InputPath", "OutputPath", "Assign"];
+/// What every JSONata state with an output has.
+const JSONATA_IO: &[&str] = &["Output", "Assign"];
+const TRANSITION: &[&str] = &["Next", "End"];
+/// How a JSONPath Task, Parallel or Map ends.
+const PATH_RESULT: &[&str] = &["ResultSelector", "ResultPath", "Retry", "Catch", "Next", "End"];
+/// How a JSONata Task, Parallel or Map ends.
+const JSONATA_RESULT: &[&str] = &["Retry", "Catch", "Next", "End"];
 
 /// `None` for an unknown type.
 fn state_fields(ty: &str) -> Option<StateFields> {

@@ -1,11 +1,8 @@
 //! `Retry` and `Catch`: retriers (`ErrorEquals`, backoff, jitter) and catchers (`Next`, and
 //! what they output and assign from the error output).
 
-use std::collections::HashMap;
-
 use serde_json::{Map, Value};
 
-use super::fields::WITH_ERROR_OUTPUT;
 use super::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,30 +21,24 @@ pub struct Retrier {
     pub jitter: Jitter,
 }
 
+/// A member of `Catch`: the errors it matches, where it leads, and what it does with the error
+/// output in the state's language (`H`: [`PathCatch`], or a JSONata catcher's `Output` and
+/// `Assign`, both reading `$states.errorOutput`, as a [`JsonataIo`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Catcher {
+pub struct Catcher<H> {
     pub error_equals: Vec<String>,
     pub next: StateId,
+    pub handling: H,
+}
+
+/// A JSONPath catcher: the error output placed by `ResultPath`, and `Assign` reading it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathCatch {
     pub result_path: ResultPath,
-    pub assign: Option<Assign>,
-    /// JSONata's `Output` (from `$states.errorOutput`); absent: the error output.
-    pub output: Option<JsonataTemplate>,
+    pub assign: Option<Template>,
 }
 
 impl Parser {
-    /// `Retry`, `Catch` and the transition of a state that can fail (Task, Parallel, Map).
-    pub(super) fn recovery(
-        &mut self,
-        obj: &Map<String, Value>,
-        at: &str,
-        index: &HashMap<String, StateId>,
-        jsonata: bool,
-    ) -> (Vec<Retrier>, Vec<Catcher>, Transition) {
-        let retry = self.retriers(obj, at);
-        let catch = self.catchers(obj, at, index, jsonata);
-        (retry, catch, self.transition(obj, at, index))
-    }
-
     pub(super) fn error_equals(&mut self, obj: &Map<String, Value>, at: &str) -> Vec<String> {
         match obj.get("ErrorEquals") {
             Some(Value::Array(items)) if !items.is_empty() => {
@@ -82,41 +73,10 @@ impl Parser {
         }
     }
     pub(super) fn retriers(&mut self, obj: &Map<String, Value>, at: &str) -> Vec<Retrier> {
-        let Some(v) = obj.get("Retry") else { return Vec::new() };
-        let Some(items) = v.as_array() else {
-            self.problem(
-                Code::SchemaValidationFailed,
-                "The value for the field 'Retry' must be an array",
-                format!("{at}/Retry"),
-            );
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in self.handlers(obj, "Retry", at).iter().enumerate() {
             let loc = format!("{at}/Retry/{i}");
-            let Some(r) = item.as_object() else {
-                self.problem(Code::SchemaValidationFailed, "A retrier must be an object", loc);
-                continue;
-            };
-            for key in r.keys() {
-                if ![
-                    "ErrorEquals",
-                    "IntervalSeconds",
-                    "MaxAttempts",
-                    "BackoffRate",
-                    "MaxDelaySeconds",
-                    "JitterStrategy",
-                    "Comment",
-                ]
-                .contains(&key.as_str())
-                {
-                    self.problem(
-                        Code::SchemaValidationFailed,
-                        format!("The field '{key}' is not supported by Step Functions"),
-                        format!("{loc}/{}", escape_pointer(key)),
-                    );
-                }
-            }
+            let Some(r) = self.handler(item, &loc, "A retrier", RETRIER_FIELDS) else { continue };
             let error_equals = self.error_equals(r, &loc);
             let interval_seconds = match r.get("IntervalSeconds") {
                 None => 1,
@@ -192,46 +152,20 @@ impl Parser {
         self.check_all_last(out.iter().map(|r| &r.error_equals), &format!("{at}/Retry"));
         out
     }
-    pub(super) fn catchers(
+    /// `Catch`; `handling` reads a catcher's language-specific fields.
+    pub(super) fn catchers<H: CatchFields>(
         &mut self,
-        obj: &Map<String, Value>,
-        at: &str,
-        index: &HashMap<String, StateId>,
-        jsonata: bool,
-    ) -> Vec<Catcher> {
-        let Some(v) = obj.get("Catch") else { return Vec::new() };
-        let Some(items) = v.as_array() else {
-            self.problem(
-                Code::SchemaValidationFailed,
-                "The value for the field 'Catch' must be an array",
-                format!("{at}/Catch"),
-            );
-            return Vec::new();
-        };
-        let allowed: &[&str] = if jsonata {
-            &["ErrorEquals", "Next", "Output", "Assign", "Comment"]
-        } else {
-            &["ErrorEquals", "Next", "ResultPath", "Assign", "Comment"]
-        };
+        s: &Source,
+        handling: impl Fn(&mut Self, &Map<String, Value>, &str) -> H,
+    ) -> Vec<Catcher<H>> {
+        let at = s.at;
         let mut out = Vec::new();
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in self.handlers(s.obj, "Catch", at).iter().enumerate() {
             let loc = format!("{at}/Catch/{i}");
-            let Some(c) = item.as_object() else {
-                self.problem(Code::SchemaValidationFailed, "A catcher must be an object", loc);
-                continue;
-            };
-            for key in c.keys() {
-                if !allowed.contains(&key.as_str()) {
-                    self.problem(
-                        Code::SchemaValidationFailed,
-                        format!("The field '{key}' is not supported by Step Functions"),
-                        format!("{loc}/{}", escape_pointer(key)),
-                    );
-                }
-            }
+            let Some(c) = self.handler(item, &loc, "A catcher", H::ALLOWED) else { continue };
             let error_equals = self.error_equals(c, &loc);
             let next = match c.get("Next") {
-                Some(Value::String(n)) => self.target(n, &format!("{loc}/Next"), index),
+                Some(Value::String(n)) => self.target(n, &format!("{loc}/Next"), s.index),
                 _ => {
                     self.problem(
                         Code::SchemaValidationFailed,
@@ -241,19 +175,52 @@ impl Parser {
                     0
                 }
             };
-            let result_path = if jsonata { ResultPath::Replace } else { self.result_path(c, "ResultPath", &loc) };
-            let assign = self.assign(c, &loc, jsonata, WITH_ERROR_OUTPUT);
-            let output = match c.get("Output") {
-                Some(v) if jsonata => {
-                    Some(self.jsonata_template(v, &format!("{loc}/Output"), "Output", WITH_ERROR_OUTPUT))
-                }
-                _ => None,
-            };
-            out.push(Catcher { error_equals, next, result_path, assign, output });
+            let handling = handling(self, c, &loc);
+            out.push(Catcher { error_equals, next, handling });
         }
         self.check_all_last(out.iter().map(|c| &c.error_equals), &format!("{at}/Catch"));
         out
     }
+    /// `Retry` or `Catch`: an array (empty when absent).
+    fn handlers<'v>(&mut self, obj: &'v Map<String, Value>, field: &str, at: &str) -> &'v [Value] {
+        match obj.get(field) {
+            None => &[],
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("The value for the field '{field}' must be an array"),
+                    format!("{at}/{field}"),
+                );
+                &[]
+            }
+        }
+    }
+
+    /// A retrier or catcher: an object with only the fields it may have.
+    fn handler<'v>(
+        &mut self,
+        item: &'v Value,
+        loc: &str,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
+        let Some(handler) = item.as_object() else {
+            self.problem(Code::SchemaValidationFailed, format!("{what} must be an object"), loc.to_owned());
+            return None;
+        };
+        for key in handler.keys() {
+            if !allowed.contains(&key.as_str()) {
+                self.problem(
+                    Code::SchemaValidationFailed,
+                    format!("The field '{key}' is not supported by Step Functions"),
+                    format!("{loc}/{}", escape_pointer(key)),
+                );
+            }
+        }
+        Some(handler)
+    }
+
     pub(super) fn check_all_last<'a>(&mut self, lists: impl Iterator<Item = &'a Vec<String>>, at: &str) {
         let lists: Vec<_> = lists.collect();
         for (i, list) in lists.iter().enumerate() {
@@ -266,4 +233,21 @@ impl Parser {
             }
         }
     }
+}
+
+/// The fields a retrier may have.
+const RETRIER_FIELDS: &[&str] =
+    &["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"];
+
+/// The fields a catcher may have in its language.
+pub(super) trait CatchFields {
+    const ALLOWED: &'static [&'static str];
+}
+
+impl CatchFields for PathCatch {
+    const ALLOWED: &'static [&'static str] = &["ErrorEquals", "Next", "ResultPath", "Assign", "Comment"];
+}
+
+impl CatchFields for JsonataIo {
+    const ALLOWED: &'static [&'static str] = &["ErrorEquals", "Next", "Output", "Assign", "Comment"];
 }

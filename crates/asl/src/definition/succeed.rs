@@ -3,4 +3,5 @@
 use super::*;
 
 /// The fields of a Succeed state, besides `Type`, `Comment` and `QueryLanguage`.
-pub(super) const FIELDS: StateFields = StateFields { json_path: &["InputPath", "OutputPath"], jsonata: &["Output"] };
+pub(super) const FIELDS: StateFields =
+    StateFields { json_path: &[&["InputPath", "OutputPath"]], jsonata: &[&["Output"]] };

@@ -2,36 +2,44 @@
 //! (`Parameters` or `Arguments`) and the result stages; also the lint for tasks that may wait
 //! a year.
 
-use std::collections::HashMap;
-
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::*;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     pub resource: String,
-    pub parameters: Option<Template>,
-    /// JSONata's `Arguments`: the task's input. Absent: the state's input.
-    pub arguments: Option<JsonataTemplate>,
-    pub result_selector: Option<Template>,
-    pub result_path: ResultPath,
-    pub timeout_seconds: Option<Dynamic<u64>>,
-    pub heartbeat_seconds: Option<Dynamic<u64>>,
-    pub credentials: Option<Payload>,
+    pub fields: Fields<TaskPath, TaskJsonata>,
     pub retry: Vec<Retrier>,
-    pub catch: Vec<Catcher>,
     pub transition: Transition,
 }
 
+/// A JSONPath Task state's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskPath {
+    pub io: PathIo,
+    pub parameters: Option<Template>,
+    pub timeout_seconds: Option<Dynamic<u64>>,
+    pub heartbeat_seconds: Option<Dynamic<u64>>,
+    pub credentials: Option<Template>,
+    pub result: PathResult,
+}
+
+/// A JSONata Task state's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskJsonata {
+    pub io: JsonataIo,
+    /// The task's input. Absent: the state's input.
+    pub arguments: Option<JsonataTemplate>,
+    pub timeout_seconds: Option<JsonataDynamic<u64>>,
+    pub heartbeat_seconds: Option<JsonataDynamic<u64>>,
+    pub credentials: Option<JsonataTemplate>,
+    pub result: JsonataResult,
+}
+
 impl Parser {
-    pub(super) fn task(
-        &mut self,
-        obj: &Map<String, Value>,
-        at: &str,
-        index: &HashMap<String, StateId>,
-        jsonata: bool,
-    ) -> Task {
+    pub(super) fn task(&mut self, s: &Source, io: Io) -> Task {
+        let (obj, at) = (s.obj, s.at);
         let resource = match obj.get("Resource") {
             Some(Value::String(r)) => {
                 if !r.starts_with("arn:") {
@@ -60,49 +68,48 @@ impl Parser {
                 String::new()
             }
         };
-        let positive = |v: &Value| v.as_u64().filter(|n| *n > 0 && *n <= 99_999_999);
-        let (timeout_seconds, heartbeat_seconds) = if jsonata {
-            (
-                self.jsonata_dynamic(obj, "TimeoutSeconds", at, positive, "a positive INTEGER"),
-                self.jsonata_dynamic(obj, "HeartbeatSeconds", at, positive, "a positive INTEGER"),
-            )
-        } else {
-            (self.dynamic_int(obj, "TimeoutSeconds", at), self.dynamic_int(obj, "HeartbeatSeconds", at))
-        };
-        if let (Some(Dynamic::Fixed(t)), Some(Dynamic::Fixed(h))) = (&timeout_seconds, &heartbeat_seconds) {
-            if h >= t {
-                self.problem(
-                    Code::SchemaValidationFailed,
-                    "The value for the field 'HeartbeatSeconds' must be smaller than the value for the field 'TimeoutSeconds'",
-                    format!("{at}/HeartbeatSeconds"),
-                );
+        let (fields, retry, transition) = match io {
+            Fields::JsonPath(io) => {
+                let timeout_seconds = self.dynamic_int(obj, "TimeoutSeconds", at);
+                let heartbeat_seconds = self.dynamic_int(obj, "HeartbeatSeconds", at);
+                if let (Some(Dynamic::Fixed(t)), Some(Dynamic::Fixed(h))) = (&timeout_seconds, &heartbeat_seconds) {
+                    self.check_heartbeat(*t, *h, at);
+                }
+                let credentials = self.template(obj, "Credentials", at);
+                let parameters = self.template(obj, "Parameters", at);
+                let (result, retry, transition) = self.path_recovery(s);
+                let fields = TaskPath { io, parameters, timeout_seconds, heartbeat_seconds, credentials, result };
+                (Fields::JsonPath(fields), retry, transition)
             }
-        }
-        let credentials = match obj.get("Credentials") {
-            None => None,
-            Some(v) if jsonata => Some(Payload::Jsonata(self.jsonata_template(
-                v,
-                &format!("{at}/Credentials"),
-                "Credentials",
-                INPUT_CONTEXT,
-            ))),
-            Some(_) => self.template(obj, "Credentials", at).map(Payload::Path),
+            Fields::Jsonata(io) => {
+                let positive = |v: &Value| v.as_u64().filter(|n| *n > 0 && *n <= 99_999_999);
+                let timeout_seconds = self.jsonata_dynamic(obj, "TimeoutSeconds", at, positive, "a positive INTEGER");
+                let heartbeat_seconds =
+                    self.jsonata_dynamic(obj, "HeartbeatSeconds", at, positive, "a positive INTEGER");
+                if let (Some(JsonataDynamic::Fixed(t)), Some(JsonataDynamic::Fixed(h))) =
+                    (&timeout_seconds, &heartbeat_seconds)
+                {
+                    self.check_heartbeat(*t, *h, at);
+                }
+                let credentials = obj
+                    .get("Credentials")
+                    .map(|v| self.jsonata_template(v, &format!("{at}/Credentials"), "Credentials", INPUT_CONTEXT));
+                let arguments = self.arguments(s);
+                let (result, retry, transition) = self.jsonata_recovery(s);
+                let fields = TaskJsonata { io, arguments, timeout_seconds, heartbeat_seconds, credentials, result };
+                (Fields::Jsonata(fields), retry, transition)
+            }
         };
-        let (parameters, arguments) = self.input_stages(obj, at, jsonata);
-        let (result_selector, result_path) = self.result_stages(obj, at, jsonata);
-        let (retry, catch, transition) = self.recovery(obj, at, index, jsonata);
-        Task {
-            resource,
-            parameters,
-            arguments,
-            result_selector,
-            result_path,
-            timeout_seconds,
-            heartbeat_seconds,
-            credentials,
-            retry,
-            catch,
-            transition,
+        Task { resource, fields, retry, transition }
+    }
+
+    fn check_heartbeat(&mut self, timeout: u64, heartbeat: u64, at: &str) {
+        if heartbeat >= timeout {
+            self.problem(
+                Code::SchemaValidationFailed,
+                "The value for the field 'HeartbeatSeconds' must be smaller than the value for the field 'TimeoutSeconds'",
+                format!("{at}/HeartbeatSeconds"),
+            );
         }
     }
 }
@@ -141,34 +148,21 @@ pub fn waits_without_timeout(definition: &Value) -> Vec<(String, String)> {
 /// The fields of a Task state, besides `Type`, `Comment` and `QueryLanguage`.
 pub(super) const FIELDS: StateFields = StateFields {
     json_path: &[
-        "Resource",
-        "InputPath",
-        "OutputPath",
-        "Parameters",
-        "ResultSelector",
-        "ResultPath",
-        "Retry",
-        "Catch",
-        "TimeoutSeconds",
-        "TimeoutSecondsPath",
-        "HeartbeatSeconds",
-        "HeartbeatSecondsPath",
-        "Credentials",
-        "Next",
-        "End",
-        "Assign",
+        &[
+            "Resource",
+            "Parameters",
+            "TimeoutSeconds",
+            "TimeoutSecondsPath",
+            "HeartbeatSeconds",
+            "HeartbeatSecondsPath",
+            "Credentials",
+        ],
+        PATH_IO,
+        PATH_RESULT,
     ],
     jsonata: &[
-        "Resource",
-        "Arguments",
-        "Output",
-        "Retry",
-        "Catch",
-        "TimeoutSeconds",
-        "HeartbeatSeconds",
-        "Credentials",
-        "Next",
-        "End",
-        "Assign",
+        &["Resource", "Arguments", "TimeoutSeconds", "HeartbeatSeconds", "Credentials"],
+        JSONATA_IO,
+        JSONATA_RESULT,
     ],
 };

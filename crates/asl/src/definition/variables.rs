@@ -41,104 +41,148 @@ pub fn variable_references(def: &Definition) -> std::collections::BTreeMap<Strin
 }
 
 fn state_variables(state: &State, names: &mut std::collections::BTreeSet<String>) {
-    let mut path = |p: &PathRef| {
+    let mut reads = Reads::default();
+    match state.kind.io() {
+        Some(Fields::JsonPath(io)) => {
+            for p in [&io.input_path, &io.output_path] {
+                if let DataPath::Path(p) = p {
+                    reads.paths.push(p);
+                }
+            }
+            reads.template(io.assign.as_ref());
+        }
+        Some(Fields::Jsonata(io)) => reads.templates.extend(io.output.iter().chain(&io.assign)),
+        None => {}
+    }
+    match state.kind.recovery() {
+        Some(Fields::JsonPath((_, result))) => {
+            reads.template(result.result_selector.as_ref());
+            for c in &result.catch {
+                reads.template(c.handling.assign.as_ref());
+            }
+        }
+        Some(Fields::Jsonata((_, result))) => {
+            for c in &result.catch {
+                reads.templates.extend(c.handling.assign.iter().chain(&c.handling.output));
+            }
+        }
+        None => {}
+    }
+    match &state.kind {
+        StateKind::Pass(p) => {
+            if let Fields::JsonPath(p) = &p.fields {
+                reads.template(p.parameters.as_ref());
+            }
+        }
+        StateKind::Task(t) => match &t.fields {
+            Fields::JsonPath(t) => {
+                reads.template(t.parameters.as_ref());
+                reads.template(t.credentials.as_ref());
+                reads.dynamic(t.timeout_seconds.as_ref());
+                reads.dynamic(t.heartbeat_seconds.as_ref());
+            }
+            Fields::Jsonata(t) => {
+                reads.templates.extend(t.arguments.iter().chain(&t.credentials));
+                reads.jsonata_dynamic(t.timeout_seconds.as_ref());
+                reads.jsonata_dynamic(t.heartbeat_seconds.as_ref());
+            }
+        },
+        StateKind::Choice(c) => match &c.fields {
+            Fields::JsonPath(c) => {
+                for branch in &c.rules {
+                    reads.paths.extend(branch.condition.paths());
+                    reads.template(branch.assign.as_ref());
+                }
+            }
+            Fields::Jsonata(c) => {
+                for branch in &c.rules {
+                    if let JsonataCondition::Expression(e) = &branch.condition {
+                        reads.expressions.push(e);
+                    }
+                    reads.templates.extend(branch.leaving.assign.iter().chain(&branch.leaving.output));
+                }
+            }
+        },
+        StateKind::Wait(w) => match &w.fields {
+            Fields::JsonPath(w) => match &w.wait_for {
+                WaitFor::SecondsPath(p) | WaitFor::TimestampPath(p) => reads.paths.push(p),
+                WaitFor::Seconds(_) | WaitFor::Timestamp(_) => {}
+            },
+            Fields::Jsonata(w) => match &w.wait_for {
+                JsonataWaitFor::Seconds(d) => reads.jsonata_dynamic(Some(d)),
+                JsonataWaitFor::Timestamp(d) => reads.jsonata_dynamic(Some(d)),
+            },
+        },
+        StateKind::Succeed(_) => {}
+        StateKind::Fail(f) => match &f.fields {
+            Fields::JsonPath(f) => {
+                for field in [&f.error, &f.cause].into_iter().flatten() {
+                    if let PathFailField::Dynamic(d) = field {
+                        reads.paths.extend(d.paths());
+                    }
+                }
+            }
+            Fields::Jsonata(f) => {
+                for field in [&f.error, &f.cause].into_iter().flatten() {
+                    if let JsonataFailField::Expression(e) = field {
+                        reads.expressions.push(e);
+                    }
+                }
+            }
+        },
+        StateKind::Parallel(p) => match &p.fields {
+            Fields::JsonPath(p) => reads.template(p.parameters.as_ref()),
+            Fields::Jsonata(p) => reads.templates.extend(p.arguments.iter()),
+        },
+        StateKind::Map(m) => match &m.fields {
+            Fields::JsonPath(m) => {
+                reads.paths.extend(m.items_path.iter());
+                reads.template(m.item_selector.as_ref());
+                reads.dynamic(Some(&m.max_concurrency));
+                reads.dynamic(m.tolerated_failure_count.as_ref());
+                reads.dynamic(m.tolerated_failure_percentage.as_ref());
+            }
+            Fields::Jsonata(m) => {
+                reads.templates.extend(m.items.iter().chain(&m.item_selector));
+                reads.jsonata_dynamic(Some(&m.max_concurrency));
+                reads.jsonata_dynamic(m.tolerated_failure_count.as_ref());
+                reads.jsonata_dynamic(m.tolerated_failure_percentage.as_ref());
+            }
+        },
+    }
+    for p in reads.paths {
         if let PathRef::Variable { name, .. } = p {
             names.insert(name.clone());
         }
-    };
-    let mut paths: Vec<&PathRef> = Vec::new();
-    let mut templates: Vec<&JsonataTemplate> = Vec::new();
-    let mut expressions: Vec<&Expression> = Vec::new();
-    for p in [&state.input_path, &state.output_path] {
-        if let DataPath::Path(p) = p {
-            paths.push(p);
-        }
     }
-    fn assign<'a>(a: &'a Option<Assign>, paths: &mut Vec<&'a PathRef>, templates: &mut Vec<&'a JsonataTemplate>) {
-        match a {
-            Some(Assign::Path(t)) => paths.extend(t.paths()),
-            Some(Assign::Jsonata(t)) => templates.push(t),
-            None => {}
-        }
-    }
-    fn payload<'a>(p: &'a Option<Payload>, paths: &mut Vec<&'a PathRef>, templates: &mut Vec<&'a JsonataTemplate>) {
-        match p {
-            Some(Payload::Path(t)) => paths.extend(t.paths()),
-            Some(Payload::Jsonata(t)) => templates.push(t),
-            None => {}
-        }
-    }
-    fn dynamic<'a, T>(d: Option<&'a Dynamic<T>>, paths: &mut Vec<&'a PathRef>, expressions: &mut Vec<&'a Expression>) {
-        match d {
-            Some(Dynamic::Path(p)) => paths.push(p),
-            Some(Dynamic::Jsonata(e)) => expressions.push(e),
-            _ => {}
-        }
-    }
-    assign(&state.assign, &mut paths, &mut templates);
-    templates.extend(state.output.as_ref());
-    let mut catchers: &[Catcher] = &[];
-    match &state.kind {
-        StateKind::Pass(p) => paths.extend(p.parameters.iter().flat_map(Template::paths)),
-        StateKind::Task(t) => {
-            paths.extend(t.parameters.iter().flat_map(Template::paths));
-            paths.extend(t.result_selector.iter().flat_map(Template::paths));
-            templates.extend(t.arguments.as_ref());
-            payload(&t.credentials, &mut paths, &mut templates);
-            dynamic(t.timeout_seconds.as_ref(), &mut paths, &mut expressions);
-            dynamic(t.heartbeat_seconds.as_ref(), &mut paths, &mut expressions);
-            catchers = &t.catch;
-        }
-        StateKind::Choice(c) => {
-            for branch in &c.rules {
-                match &branch.test {
-                    ChoiceTest::Rule(cond) => paths.extend(cond.paths()),
-                    ChoiceTest::Jsonata(e) => expressions.push(e),
-                    ChoiceTest::Constant(_) => {}
-                }
-                assign(&branch.assign, &mut paths, &mut templates);
-                templates.extend(branch.output.as_ref());
-            }
-        }
-        StateKind::Wait(w) => match &w.wait_for {
-            WaitFor::SecondsPath(p) | WaitFor::TimestampPath(p) => paths.push(p),
-            WaitFor::SecondsJsonata(e) | WaitFor::TimestampJsonata(e) => expressions.push(e),
-            WaitFor::Seconds(_) | WaitFor::Timestamp(_) => {}
-        },
-        StateKind::Succeed => {}
-        StateKind::Fail(f) => {
-            for field in [&f.error, &f.cause].into_iter().flatten() {
-                match field {
-                    FailField::Dynamic(d) => paths.extend(d.paths()),
-                    FailField::Jsonata(e) => expressions.push(e),
-                    FailField::Literal(_) => {}
-                }
-            }
-        }
-        StateKind::Parallel(p) => {
-            paths.extend(p.parameters.iter().flat_map(Template::paths));
-            paths.extend(p.result_selector.iter().flat_map(Template::paths));
-            templates.extend(p.arguments.as_ref());
-            catchers = &p.catch;
-        }
-        StateKind::Map(m) => {
-            paths.extend(m.items_path.iter());
-            templates.extend(m.items.as_ref());
-            payload(&m.item_selector, &mut paths, &mut templates);
-            dynamic(Some(&m.max_concurrency), &mut paths, &mut expressions);
-            dynamic(m.tolerated_failure_count.as_ref(), &mut paths, &mut expressions);
-            dynamic(m.tolerated_failure_percentage.as_ref(), &mut paths, &mut expressions);
-            paths.extend(m.result_selector.iter().flat_map(Template::paths));
-            catchers = &m.catch;
-        }
-    }
-    for c in catchers {
-        assign(&c.assign, &mut paths, &mut templates);
-        templates.extend(c.output.as_ref());
-    }
-    paths.into_iter().for_each(&mut path);
-    expressions.extend(templates.into_iter().flat_map(JsonataTemplate::expressions));
-    for e in expressions {
+    reads.expressions.extend(reads.templates.into_iter().flat_map(JsonataTemplate::expressions));
+    for e in reads.expressions {
         names.extend(e.variables().map(str::to_owned));
+    }
+}
+
+/// What a state's fields read: paths, JSONata templates and expressions.
+#[derive(Default)]
+struct Reads<'a> {
+    paths: Vec<&'a PathRef>,
+    templates: Vec<&'a JsonataTemplate>,
+    expressions: Vec<&'a Expression>,
+}
+
+impl<'a> Reads<'a> {
+    fn template(&mut self, t: Option<&'a Template>) {
+        self.paths.extend(t.into_iter().flat_map(Template::paths));
+    }
+
+    fn dynamic<T>(&mut self, d: Option<&'a Dynamic<T>>) {
+        if let Some(Dynamic::Path(p)) = d {
+            self.paths.push(p);
+        }
+    }
+
+    fn jsonata_dynamic<T>(&mut self, d: Option<&'a JsonataDynamic<T>>) {
+        if let Some(JsonataDynamic::Expression(e)) = d {
+            self.expressions.push(e);
+        }
     }
 }

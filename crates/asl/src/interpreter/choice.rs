@@ -6,17 +6,21 @@
 use serde_json::Value;
 
 use super::{state_context, Failure, Flow, FrameId, FrameVars, Run};
-use crate::definition::{Choice, ChoiceBranch, ChoiceTest, QueryLanguage, State};
+use crate::definition::{Choice, ChoiceJsonata, ChoicePath, Fields, JsonataBranch, JsonataCondition, State};
 use crate::error::names;
 use crate::eval::Scope;
 use crate::jsonata::QueryFailure;
 
 impl<'a> Run<'a, '_> {
     pub(super) fn run_choice(&mut self, f: FrameId, state: &'a State, c: &'a Choice) -> Flow {
-        if state.query_language == QueryLanguage::Jsonata {
-            return self.run_jsonata_choice(f, state, c);
+        match &c.fields {
+            Fields::JsonPath(fields) => self.run_path_choice(f, state, c, fields),
+            Fields::Jsonata(fields) => self.run_jsonata_choice(f, state, c, fields),
         }
-        let effective = match self.effective_input(f, None, None) {
+    }
+
+    fn run_path_choice(&mut self, f: FrameId, state: &'a State, c: &'a Choice, fields: &'a ChoicePath) -> Flow {
+        let effective = match self.effective_input(f, &fields.io.input_path, None, None) {
             Ok(v) => v,
             Err(e) => return Flow::Fail(e),
         };
@@ -25,15 +29,8 @@ impl<'a> Run<'a, '_> {
             let ctx = state_context(self.def, self.exec, f, None);
             let scope = Scope::new(&effective, &ctx).with_variables(&vars);
             let mut chosen = None;
-            for branch in &c.rules {
-                let holds = match &branch.test {
-                    ChoiceTest::Rule(condition) => condition.eval(&scope),
-                    ChoiceTest::Constant(b) => Ok(*b),
-                    // A JSONPath state never holds JSONata conditions (the parser
-                    // reads `Condition` only in JSONata states).
-                    ChoiceTest::Jsonata(_) => Ok(false),
-                };
-                match holds {
+            for branch in &fields.rules {
+                match branch.condition.eval(&scope) {
                     Ok(true) => {
                         chosen = Some(branch);
                         break;
@@ -46,46 +43,44 @@ impl<'a> Run<'a, '_> {
         };
         let (next, assign) = match (chosen, c.default) {
             (Some(branch), _) => (branch.next, branch.assign.as_ref()),
-            (None, Some(default)) => (default, state.assign.as_ref()),
+            (None, Some(default)) => (default, fields.io.assign.as_ref()),
             (None, None) => return Flow::Fail(no_choice_matched(state)),
         };
         let assigned = match self.assign_path(f, assign, &effective) {
             Ok(a) => a,
             Err(failure) => return Flow::Fail(failure),
         };
-        match self.output_path(f, effective) {
+        match self.output_path(f, &fields.io.output_path, effective) {
             Flow::Exit(output, _) => Flow::Caught { output, next, assigned },
             other => other,
         }
     }
 
-    fn run_jsonata_choice(&mut self, f: FrameId, state: &'a State, c: &'a Choice) -> Flow {
+    fn run_jsonata_choice(&mut self, f: FrameId, state: &'a State, c: &'a Choice, fields: &'a ChoiceJsonata) -> Flow {
         let raw = self.frame(f).input.clone();
-        let mut chosen: Option<&ChoiceBranch> = None;
-        for branch in &c.rules {
-            let holds = match &branch.test {
-                ChoiceTest::Constant(b) => *b,
-                ChoiceTest::Jsonata(e) => match self.jsonata_value(f, e, &raw, "Condition", None) {
+        let mut chosen: Option<&JsonataBranch> = None;
+        for branch in &fields.rules {
+            let holds = match &branch.condition {
+                JsonataCondition::Constant(b) => *b,
+                JsonataCondition::Expression(e) => match self.jsonata_value(f, e, &raw, "Condition", None) {
                     Ok(Value::Bool(b)) => b,
                     Ok(other) => {
                         return self.query_flow(f, QueryFailure::unexpected_type(e, "Condition", "boolean", &other))
                     }
                     Err(q) => return self.query_flow(f, q),
                 },
-                // A JSONata state never holds JSONPath rules.
-                ChoiceTest::Rule(_) => false,
             };
             if holds {
                 chosen = Some(branch);
                 break;
             }
         }
-        let (next, output, assign) = match (chosen, c.default) {
-            (Some(b), _) => (b.next, b.output.as_ref(), b.assign.as_ref()),
-            (None, Some(default)) => (default, state.output.as_ref(), state.assign.as_ref()),
+        let (next, leaving) = match (chosen, c.default) {
+            (Some(b), _) => (b.next, &b.leaving),
+            (None, Some(default)) => (default, &fields.io),
             (None, None) => return Flow::Fail(no_choice_matched(state)),
         };
-        match self.jsonata_exit(f, output, assign, &raw, None, None) {
+        match self.jsonata_exit(f, leaving, &raw, None, None) {
             Ok((output, assigned)) => Flow::Caught { output: output.unwrap_or(raw), next, assigned },
             Err(q) => self.query_flow(f, q),
         }

@@ -5,33 +5,41 @@
 use serde_json::Value;
 
 use super::{live_frame, state_context, Failure, Flow, FrameId, FrameVars, Run};
-use crate::definition::{Fail, FailField, QueryLanguage, State};
+use crate::definition::{Fail, Fields, JsonataFailField, PathFailField};
 use crate::error::EvalFailure;
 use crate::eval::Scope;
 use crate::template::{compact, DynamicValue};
 
 impl<'a> Run<'a, '_> {
-    pub(super) fn run_fail(&mut self, f: FrameId, state: &'a State, fail: &'a Fail) -> Flow {
-        let jsonata = state.query_language == QueryLanguage::Jsonata;
-        let (error_field, cause_field) = if jsonata { ("Error", "Cause") } else { ("ErrorPath", "CausePath") };
-        let error = match self.fail_field(f, &fail.error, error_field) {
-            Ok(e) => e,
-            Err(failure) => return self.fail_frame_now(f, failure),
+    pub(super) fn run_fail(&mut self, f: FrameId, fail: &'a Fail) -> Flow {
+        let fields = match &fail.fields {
+            Fields::JsonPath(fields) => self
+                .path_fail_field(f, &fields.error, "ErrorPath")
+                .and_then(|error| Ok((error, self.path_fail_field(f, &fields.cause, "CausePath")?))),
+            Fields::Jsonata(fields) => self
+                .jsonata_fail_field(f, &fields.error, "Error")
+                .and_then(|error| Ok((error, self.jsonata_fail_field(f, &fields.cause, "Cause")?))),
         };
-        let cause = match self.fail_field(f, &fail.cause, cause_field) {
-            Ok(c) => c,
-            Err(failure) => return self.fail_frame_now(f, failure),
-        };
-        self.complete_frame(f, Err(Failure { error, cause, from_task_result: false, heartbeat: false }));
-        Flow::Ended
+        match fields {
+            Ok((error, cause)) => {
+                self.complete_frame(f, Err(Failure { error, cause, from_task_result: false, heartbeat: false }));
+                Flow::Ended
+            }
+            Err(failure) => self.fail_frame_now(f, failure),
+        }
     }
 
-    /// `Error` or `Cause` as text (a value that is not a string as compact JSON).
-    fn fail_field(&mut self, f: FrameId, field: &Option<FailField>, name: &str) -> Result<Option<String>, Failure> {
+    /// A JSONPath `Error` or `Cause` as text (a value that is not a string as compact JSON).
+    fn path_fail_field(
+        &mut self,
+        f: FrameId,
+        field: &Option<PathFailField>,
+        name: &str,
+    ) -> Result<Option<String>, Failure> {
         let value = match field {
             None => return Ok(None),
-            Some(FailField::Literal(s)) => return Ok(Some(s.clone())),
-            Some(FailField::Dynamic(d)) => {
+            Some(PathFailField::Literal(s)) => return Ok(Some(s.clone())),
+            Some(PathFailField::Dynamic(d)) => {
                 let raw = live_frame(self.exec, f).input.clone();
                 let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
                 let ctx = state_context(self.def, self.exec, f, None);
@@ -48,17 +56,35 @@ impl<'a> Run<'a, '_> {
                 };
                 v.map_err(|e| self.eval_failure(f, e))?
             }
-            Some(FailField::Jsonata(e)) => {
+        };
+        Ok(Some(text(value)))
+    }
+
+    /// A JSONata `Error` or `Cause` as text.
+    fn jsonata_fail_field(
+        &mut self,
+        f: FrameId,
+        field: &Option<JsonataFailField>,
+        name: &str,
+    ) -> Result<Option<String>, Failure> {
+        match field {
+            None => Ok(None),
+            Some(JsonataFailField::Literal(s)) => Ok(Some(s.clone())),
+            Some(JsonataFailField::Expression(e)) => {
                 let raw = self.frame(f).input.clone();
                 match self.jsonata_value(f, e, &raw, name, None) {
-                    Ok(v) => v,
-                    Err(q) => return Err(self.query_failure(f, q)),
+                    Ok(v) => Ok(Some(text(v))),
+                    Err(q) => Err(self.query_failure(f, q)),
                 }
             }
-        };
-        Ok(Some(match value {
-            Value::String(s) => s,
-            other => compact(&other),
-        }))
+        }
+    }
+}
+
+/// A value as a Fail state reports it: a string as it is, anything else as compact JSON.
+fn text(value: Value) -> String {
+    match value {
+        Value::String(s) => s,
+        other => compact(&other),
     }
 }

@@ -7,8 +7,10 @@
 use serde_json::{json, Value};
 
 use super::fanout::Tolerance;
-use super::{fields, integer_value, json_value_text, state_context, Flow, FrameId, FrameVars, Run, Stage, StepError};
-use crate::definition::{Dynamic, MapState, Payload, QueryLanguage};
+use super::{
+    fields, integer_value, json_value_text, live_frame, state_context, Flow, FrameId, FrameVars, Run, Stage, StepError,
+};
+use crate::definition::{Dynamic, Fields, JsonataDynamic, MapJsonata, MapPath, MapState};
 use crate::error::EvalFailure;
 use crate::eval::{PathRef, Scope};
 use crate::history::{Details, EventType};
@@ -19,28 +21,33 @@ use crate::template::compact;
 impl<'a> Run<'a, '_> {
     /// Select the items, shape each, and start the iterations (with the Map Run of a
     /// distributed Map).
-    pub(super) fn run_map(&mut self, f: FrameId, m: &MapState) -> Flow {
-        let raw = self.frame(f).input.clone();
-        let selected = if self.state_of(f).query_language == QueryLanguage::Jsonata {
-            raw
-        } else {
-            let state = self.state_of(f);
-            let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-            let ctx = state_context(self.def, self.exec, f, None);
-            let scope = Scope::new(&raw, &ctx).with_variables(&vars);
-            match io::select(&state.input_path, &scope) {
-                Ok(v) => v,
-                Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+    pub(super) fn run_map(&mut self, f: FrameId, m: &'a MapState) -> Flow {
+        let selected = match &m.fields {
+            Fields::JsonPath(fields) => {
+                let selected = {
+                    let raw = &live_frame(self.exec, f).input;
+                    let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+                    let ctx = state_context(self.def, self.exec, f, None);
+                    let scope = Scope::new(raw, &ctx).with_variables(&vars);
+                    io::select(&fields.io.input_path, &scope)
+                };
+                let selected = match selected {
+                    Ok(v) => v,
+                    Err(e) => return Flow::Fail(self.eval_failure(f, e)),
+                };
+                self.observe(f, Stage::AfterInputPath, &selected);
+                selected
             }
+            Fields::Jsonata(_) => self.frame(f).input.clone(),
         };
-        if self.state_of(f).query_language == QueryLanguage::JsonPath {
-            self.observe(f, Stage::AfterInputPath, &selected);
-        }
         if let Some(reader) = &m.item_reader {
             return self.start_item_read(f, m, reader, selected);
         }
-        let prepared = self.map_setup(f, m, &selected);
-        let (items, max_concurrency) = match prepared {
+        let prepared = match &m.fields {
+            Fields::JsonPath(fields) => self.path_map_setup(f, fields, selected).map_err(StepError::from),
+            Fields::Jsonata(fields) => self.jsonata_map_setup(f, fields, selected).map_err(StepError::from),
+        };
+        let (items, max_concurrency, selected) = match prepared {
             Ok(v) => v,
             Err(e) => return self.fail_flow(f, e),
         };
@@ -49,18 +56,12 @@ impl<'a> Run<'a, '_> {
         }
         self.emit(f, EventType::MapStateStarted, Details::Fields(fields(json!({"length": items.len()}))));
         // AWS reads the tolerance after the state has started (the Map Run's settings).
-        let (tolerated_count, tolerated_percentage) = match self.map_tolerance(f, m, &selected) {
+        let tolerance = match self.map_tolerance(f, m, &selected) {
             Ok(v) => v,
             Err(e) => return self.fail_flow(f, e),
         };
-        if let (Some(_), Some(n)) = (&self.observer, tolerated_count) {
-            self.observe(f, Stage::ToleratedFailureCount, &json!(n));
-        }
-        if let (Some(_), Some(p)) = (&self.observer, tolerated_percentage) {
-            self.observe(f, Stage::ToleratedFailurePercentage, &json!(p));
-        }
         let run_arn = if m.distributed {
-            Some(self.emit_map_run_started(f, m, max_concurrency, (tolerated_count, tolerated_percentage)))
+            Some(self.emit_map_run_started(f, m, max_concurrency, (tolerance.count, tolerance.percentage)))
         } else {
             None
         };
@@ -71,97 +72,43 @@ impl<'a> Run<'a, '_> {
                 Err(e) => return self.fail_flow(f, e),
             },
         };
-        let tolerance = Tolerance { count: tolerated_count, percentage: tolerated_percentage };
         self.start_map_children(f, m, items, (max_concurrency, tolerance), run_arn, &selected)
     }
 
-    /// The items of a Map state (JSONata's `Items`, else ItemsPath or the input).
-    fn map_items(&mut self, f: FrameId, m: &MapState, selected: &Value) -> Result<Vec<Value>, StepError> {
-        if self.state_of(f).query_language == QueryLanguage::Jsonata {
-            return match &m.items {
-                None => match selected {
-                    Value::Array(items) => Ok(items.clone()),
-                    other => Err(QueryFailure::new(
-                        "",
-                        format!("Map state input must be an array but was: {}", compact(other)),
-                    )
-                    .into()),
-                },
-                Some(template) => match self.jsonata_template(f, template, selected, "Items", None)? {
-                    Value::Array(items) => Ok(items),
-                    other => Err(match template {
-                        JsonataTemplate::Expression(e) => QueryFailure::unexpected_type(e, "Items", "array", &other),
-                        _ => QueryFailure::new(
-                            "Items",
-                            format!("The value of the field 'Items' must be an array but was: {}", compact(&other)),
-                        ),
-                    }
-                    .into()),
-                },
-            };
-        }
-        let items_value = match &m.items_path {
-            None => selected.clone(),
-            Some(p) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?
-            }
-        };
-        match items_value {
-            Value::Array(items) => Ok(items),
-            other => Err(EvalFailure::runtime(format!(
-                "Item selection failed: the value at '{}' is not a JSON array: {}",
-                m.items_path.as_ref().map_or_else(|| "$".to_owned(), PathRef::as_str),
-                compact(&other)
-            ))
-            .into()),
-        }
-    }
-
-    /// A count field of a Map state (`MaxConcurrency`, `ToleratedFailureCount`).
-    pub(super) fn map_count(
+    /// A Map's `MaxConcurrency`, read from its input when given as a path or expression.
+    pub(super) fn map_max_concurrency(
         &mut self,
         f: FrameId,
-        field: &str,
-        d: &Dynamic<u64>,
+        m: &MapState,
         selected: &Value,
-    ) -> Result<u64, StepError> {
-        match d {
-            Dynamic::Fixed(n) => Ok(*n),
-            Dynamic::Jsonata(e) => Ok(self.jsonata_count(f, e, selected, field, 0)?),
-            Dynamic::Path(p) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                let v =
-                    scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
-                integer_value(&v).ok_or_else(|| {
-                    EvalFailure::runtime(format!(
-                        "The {field}Path field refers to value \"{}\" which is not a valid integer: {}",
-                        json_value_text(&v),
-                        p.as_str()
-                    ))
-                    .into()
-                })
-            }
-        }
+    ) -> Result<usize, StepError> {
+        let n = match &m.fields {
+            Fields::JsonPath(fields) => self.path_map_count(f, "MaxConcurrency", &fields.max_concurrency, selected)?,
+            Fields::Jsonata(fields) => match &fields.max_concurrency {
+                JsonataDynamic::Fixed(n) => *n,
+                JsonataDynamic::Expression(e) => self.jsonata_count(f, e, selected, "MaxConcurrency", 0)?,
+            },
+        };
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
-    /// Items (after ItemSelector) and concurrency of a Map state.
-    fn map_setup(&mut self, f: FrameId, m: &MapState, selected: &Value) -> Result<(Vec<Value>, usize), StepError> {
-        let items = self.map_items(f, m, selected)?;
-        if self.observer.is_some() && m.items_path.is_some() {
-            self.observe(f, Stage::AfterItemsPath, &Value::Array(items.clone()));
+    /// A Map's tolerated failures (observed for TestState), in its query language.
+    pub(super) fn map_tolerance(&mut self, f: FrameId, m: &MapState, selected: &Value) -> Result<Tolerance, StepError> {
+        let tolerance = match &m.fields {
+            Fields::JsonPath(fields) => self.path_map_tolerance(f, fields, selected)?,
+            Fields::Jsonata(fields) => self.jsonata_map_tolerance(f, fields, selected)?,
+        };
+        if let (Some(_), Some(n)) = (&self.observer, tolerance.count) {
+            self.observe(f, Stage::ToleratedFailureCount, &json!(n));
         }
-        let max_concurrency = self.map_count(f, "MaxConcurrency", &m.max_concurrency, selected)?;
-        let selected_items = self.select_items(f, m, items, selected)?;
-        Ok((selected_items, usize::try_from(max_concurrency).unwrap_or(usize::MAX)))
+        if let (Some(_), Some(p)) = (&self.observer, tolerance.percentage) {
+            self.observe(f, Stage::ToleratedFailurePercentage, &json!(p));
+        }
+        Ok(tolerance)
     }
 
-    /// Each item through `ItemSelector` (the item as `$$.Map.Item.Value`, the state's input
-    /// as `$`).
+    /// Each item through the Map's `ItemSelector` (the item as `$$.Map.Item.Value`, the
+    /// state's input as `$`).
     pub(super) fn select_items(
         &mut self,
         f: FrameId,
@@ -169,59 +116,163 @@ impl<'a> Run<'a, '_> {
         items: Vec<Value>,
         selected: &Value,
     ) -> Result<Vec<Value>, StepError> {
-        Ok(match &m.item_selector {
-            None => items,
-            Some(Payload::Path(tpl)) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                    let mut ctx = state_context(self.def, self.exec, f, None);
-                    ctx.map_item = Some((i, item));
-                    let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                    out.push(tpl.eval(&scope, &mut *self.random)?);
-                }
-                out
-            }
-            Some(Payload::Jsonata(tpl)) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    out.push(self.jsonata_template(f, tpl, selected, "ItemSelector", Some((i, item)))?);
-                }
-                out
-            }
+        Ok(match &m.fields {
+            Fields::JsonPath(fields) => self.path_select_items(f, fields, items, selected)?,
+            Fields::Jsonata(fields) => self.jsonata_select_items(f, fields, items, selected)?,
         })
     }
 
-    /// ToleratedFailureCount and ToleratedFailurePercentage, read from the input when given
-    /// as paths or expressions.
-    pub(super) fn map_tolerance(
+    fn path_select_items(
         &mut self,
         f: FrameId,
-        m: &MapState,
+        m: &MapPath,
+        items: Vec<Value>,
         selected: &Value,
-    ) -> Result<(Option<u64>, Option<f64>), StepError> {
-        let tolerated_count = match &m.tolerated_failure_count {
-            None => None,
-            Some(d) => Some(self.map_count(f, "ToleratedFailureCount", d, selected)?),
-        };
-        let tolerated_percentage = match &m.tolerated_failure_percentage {
-            None => None,
-            Some(Dynamic::Fixed(p)) => Some(*p),
-            Some(Dynamic::Jsonata(e)) => {
-                let v = self.jsonata_value(f, e, selected, "ToleratedFailurePercentage", None)?;
-                match v.as_f64() {
-                    Some(p) if (0.0..=100.0).contains(&p) => Some(p),
-                    _ => {
-                        return Err(QueryFailure::unexpected_type(e, "ToleratedFailurePercentage", "number", &v).into())
-                    }
-                }
-            }
-            Some(Dynamic::Path(p)) => {
+    ) -> Result<Vec<Value>, EvalFailure> {
+        let Some(tpl) = &m.item_selector else { return Ok(items) };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+            let mut ctx = state_context(self.def, self.exec, f, None);
+            ctx.map_item = Some((i, item));
+            let scope = Scope::new(selected, &ctx).with_variables(&vars);
+            out.push(tpl.eval(&scope, &mut *self.random)?);
+        }
+        Ok(out)
+    }
+
+    fn jsonata_select_items(
+        &mut self,
+        f: FrameId,
+        m: &MapJsonata,
+        items: Vec<Value>,
+        input: &Value,
+    ) -> Result<Vec<Value>, QueryFailure> {
+        let Some(tpl) = &m.item_selector else { return Ok(items) };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            out.push(self.jsonata_template(f, tpl, input, "ItemSelector", Some((i, item)))?);
+        }
+        Ok(out)
+    }
+
+    /// A JSONPath Map's items (ItemsPath, else the input after InputPath), each through
+    /// ItemSelector, and its concurrency; also hands back the input it read them from.
+    fn path_map_setup(
+        &mut self,
+        f: FrameId,
+        m: &MapPath,
+        selected: Value,
+    ) -> Result<(Vec<Value>, usize, Value), EvalFailure> {
+        let items_value = match &m.items_path {
+            None => selected.clone(),
+            Some(p) => {
                 let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
                 let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                let v =
-                    scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
+                let scope = Scope::new(&selected, &ctx).with_variables(&vars);
+                scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?
+            }
+        };
+        let items = match items_value {
+            Value::Array(items) => items,
+            other => {
+                return Err(EvalFailure::runtime(format!(
+                    "Item selection failed: the value at '{}' is not a JSON array: {}",
+                    m.items_path.as_ref().map_or_else(|| "$".to_owned(), PathRef::as_str),
+                    compact(&other)
+                )))
+            }
+        };
+        if self.observer.is_some() && m.items_path.is_some() {
+            self.observe(f, Stage::AfterItemsPath, &Value::Array(items.clone()));
+        }
+        let max_concurrency = self.path_map_count(f, "MaxConcurrency", &m.max_concurrency, &selected)?;
+        let items = self.path_select_items(f, m, items, &selected)?;
+        Ok((items, usize::try_from(max_concurrency).unwrap_or(usize::MAX), selected))
+    }
+
+    /// A JSONata Map's items (`Items`, else the input), each through `ItemSelector`, and its
+    /// concurrency; also hands back the input it read them from.
+    fn jsonata_map_setup(
+        &mut self,
+        f: FrameId,
+        m: &MapJsonata,
+        input: Value,
+    ) -> Result<(Vec<Value>, usize, Value), QueryFailure> {
+        let items = match &m.items {
+            None => match &input {
+                Value::Array(items) => items.clone(),
+                other => {
+                    return Err(QueryFailure::new(
+                        "",
+                        format!("Map state input must be an array but was: {}", compact(other)),
+                    ))
+                }
+            },
+            Some(template) => match self.jsonata_template(f, template, &input, "Items", None)? {
+                Value::Array(items) => items,
+                other => {
+                    return Err(match template {
+                        JsonataTemplate::Expression(e) => QueryFailure::unexpected_type(e, "Items", "array", &other),
+                        _ => QueryFailure::new(
+                            "Items",
+                            format!("The value of the field 'Items' must be an array but was: {}", compact(&other)),
+                        ),
+                    })
+                }
+            },
+        };
+        let max_concurrency = match &m.max_concurrency {
+            JsonataDynamic::Fixed(n) => *n,
+            JsonataDynamic::Expression(e) => self.jsonata_count(f, e, &input, "MaxConcurrency", 0)?,
+        };
+        let items = self.jsonata_select_items(f, m, items, &input)?;
+        Ok((items, usize::try_from(max_concurrency).unwrap_or(usize::MAX), input))
+    }
+
+    /// A count field of a JSONPath Map state (`MaxConcurrency`, `ToleratedFailureCount`).
+    pub(super) fn path_map_count(
+        &mut self,
+        f: FrameId,
+        field: &str,
+        d: &Dynamic<u64>,
+        selected: &Value,
+    ) -> Result<u64, EvalFailure> {
+        match d {
+            Dynamic::Fixed(n) => Ok(*n),
+            Dynamic::Path(p) => {
+                let v = self.read_path(f, p, selected)?;
+                integer_value(&v).ok_or_else(|| {
+                    EvalFailure::runtime(format!(
+                        "The {field}Path field refers to value \"{}\" which is not a valid integer: {}",
+                        json_value_text(&v),
+                        p.as_str()
+                    ))
+                })
+            }
+        }
+    }
+
+    /// A path of a Map state's field, read from its input.
+    pub(super) fn read_path(&mut self, f: FrameId, p: &PathRef, selected: &Value) -> Result<Value, EvalFailure> {
+        let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+        let ctx = state_context(self.def, self.exec, f, None);
+        let scope = Scope::new(selected, &ctx).with_variables(&vars);
+        scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))
+    }
+
+    /// ToleratedFailureCount and ToleratedFailurePercentage of a JSONPath Map, read from the
+    /// input when given as paths.
+    fn path_map_tolerance(&mut self, f: FrameId, m: &MapPath, selected: &Value) -> Result<Tolerance, EvalFailure> {
+        let count = match &m.tolerated_failure_count {
+            None => None,
+            Some(d) => Some(self.path_map_count(f, "ToleratedFailureCount", d, selected)?),
+        };
+        let percentage = match &m.tolerated_failure_percentage {
+            None => None,
+            Some(Dynamic::Fixed(p)) => Some(*p),
+            Some(Dynamic::Path(p)) => {
+                let v = self.read_path(f, p, selected)?;
                 let pct = v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse::<f64>().ok())).ok_or_else(|| {
                     EvalFailure::runtime(format!(
                         "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
@@ -230,11 +281,33 @@ impl<'a> Run<'a, '_> {
                     ))
                 })?;
                 if !(0.0..=100.0).contains(&pct) {
-                    return Err(EvalFailure::runtime("ToleratedFailurePercentage must be between 0 and 100.").into());
+                    return Err(EvalFailure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
                 }
                 Some(pct)
             }
         };
-        Ok((tolerated_count, tolerated_percentage))
+        Ok(Tolerance { count, percentage })
+    }
+
+    /// ToleratedFailureCount and ToleratedFailurePercentage of a JSONata Map, computed when
+    /// given as expressions.
+    fn jsonata_map_tolerance(&mut self, f: FrameId, m: &MapJsonata, input: &Value) -> Result<Tolerance, QueryFailure> {
+        let count = match &m.tolerated_failure_count {
+            None => None,
+            Some(JsonataDynamic::Fixed(n)) => Some(*n),
+            Some(JsonataDynamic::Expression(e)) => Some(self.jsonata_count(f, e, input, "ToleratedFailureCount", 0)?),
+        };
+        let percentage = match &m.tolerated_failure_percentage {
+            None => None,
+            Some(JsonataDynamic::Fixed(p)) => Some(*p),
+            Some(JsonataDynamic::Expression(e)) => {
+                let v = self.jsonata_value(f, e, input, "ToleratedFailurePercentage", None)?;
+                match v.as_f64() {
+                    Some(p) if (0.0..=100.0).contains(&p) => Some(p),
+                    _ => return Err(QueryFailure::unexpected_type(e, "ToleratedFailurePercentage", "number", &v)),
+                }
+            }
+        };
+        Ok(Tolerance { count, percentage })
     }
 }

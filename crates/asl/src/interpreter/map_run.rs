@@ -22,7 +22,8 @@ use super::{
     Stage, StepError, TaskId, TaskRequest, Work,
 };
 use crate::definition::{
-    Dynamic, ItemBatcher, ItemReader, MapState, Payload, ResultWriter, StateKind, MAX_ITEMS_LIMIT,
+    Count, Dynamic, ItemBatcher, ItemReader, JsonataDynamic, MapState, Payload, ResultWriter, StateKind,
+    MAX_ITEMS_LIMIT,
 };
 use crate::error::{names, EvalFailure};
 use crate::eval::Scope;
@@ -117,8 +118,8 @@ impl<'a> Run<'a, '_> {
             Ok(r) => r,
             Err(e) => return self.fail_flow(f, e),
         };
-        let max_concurrency = match self.map_count(f, "MaxConcurrency", &m.max_concurrency, &selected) {
-            Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        let max_concurrency = match self.map_max_concurrency(f, m, &selected) {
+            Ok(n) => n,
             Err(e) => return self.fail_flow(f, e),
         };
         if self.observer.is_some() {
@@ -126,7 +127,7 @@ impl<'a> Run<'a, '_> {
         }
         self.emit(f, EventType::MapStateStarted, Details::None);
         let (tolerated_count, tolerated_percentage) = match self.map_tolerance(f, m, &selected) {
-            Ok(v) => v,
+            Ok(t) => (t.count, t.percentage),
             Err(e) => return self.fail_flow(f, e),
         };
         let run_arn = self.emit_map_run_started(f, m, max_concurrency, (tolerated_count, tolerated_percentage));
@@ -284,9 +285,9 @@ impl<'a> Run<'a, '_> {
         };
         let max_items = match &reader.max_items {
             None => 0,
-            Some(Dynamic::Fixed(n)) => *n,
-            Some(Dynamic::Jsonata(e)) => self.jsonata_count(f, e, selected, "MaxItems", 0)?,
-            Some(Dynamic::Path(p)) => {
+            Some(Count::Path(Dynamic::Fixed(n)) | Count::Jsonata(JsonataDynamic::Fixed(n))) => *n,
+            Some(Count::Jsonata(JsonataDynamic::Expression(e))) => self.jsonata_count(f, e, selected, "MaxItems", 0)?,
+            Some(Count::Path(Dynamic::Path(p))) => {
                 let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
                 let ctx = state_context(self.def, self.exec, f, None);
                 let scope = Scope::new(selected, &ctx).with_variables(&vars);
@@ -570,10 +571,11 @@ impl<'a> Run<'a, '_> {
         plan.group(items).map_err(StepError::Eval)
     }
 
-    fn batch_limit(&mut self, f: FrameId, field: &str, d: &Dynamic<u64>, selected: &Value) -> Result<u64, StepError> {
+    fn batch_limit(&mut self, f: FrameId, field: &str, d: &Count, selected: &Value) -> Result<u64, StepError> {
         let n = match d {
-            Dynamic::Jsonata(e) => self.jsonata_count(f, e, selected, field, 1)?,
-            _ => self.map_count(f, field, d, selected)?,
+            Count::Jsonata(JsonataDynamic::Fixed(n)) => *n,
+            Count::Jsonata(JsonataDynamic::Expression(e)) => self.jsonata_count(f, e, selected, field, 1)?,
+            Count::Path(d) => self.path_map_count(f, field, d, selected)?,
         };
         if n == 0 {
             return Err(EvalFailure::runtime(format!("The value of {field} must be a positive integer")).into());

@@ -16,6 +16,7 @@
 //! may deliver late or duplicate events safely.
 
 mod choice;
+mod execution;
 mod fail;
 mod fanout;
 mod map;
@@ -33,7 +34,6 @@ mod wait;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::context::{ExecutionInfo, StateContext};
@@ -45,12 +45,12 @@ use crate::jsonata::QueryFailure;
 use crate::template::compact;
 use crate::timestamp::Millis;
 
-use fanout::Fanout;
+pub use execution::{Execution, Failure, Status};
+use execution::{Frame, Parent, Phase, TimerPurpose};
 pub use map_run::{transform_results, ItemCounts, MapRun, ITEM_READER_RESOURCE, RESULT_WRITER_RESOURCE};
 pub use messages::{Command, Event, StepOutput, TaskRequest};
 pub use pipeline::{ChildrenOutcome, Stage, StageObserver};
 pub use retry_catch::{error_matches, retry_delay_ms};
-use task::TaskWait;
 use variables::{Assigned, FrameVars};
 
 /// AWS's payload limit: 256 KiB of UTF-8.
@@ -74,198 +74,6 @@ pub struct Env<'a> {
     /// Activity ARNs that do not exist (the engine looks up those the definition names). A
     /// Task on one fails the execution with `States.Runtime` when it is entered, as AWS does.
     pub missing_activities: &'a [String],
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Status {
-    Running,
-    Succeeded { output: Value },
-    Failed { error: Option<String>, cause: Option<String> },
-    TimedOut { error: Option<String>, cause: Option<String> },
-    Aborted { error: Option<String>, cause: Option<String> },
-}
-
-impl Status {
-    /// As DescribeExecution spells it.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Status::Running => "RUNNING",
-            Status::Succeeded { .. } => "SUCCEEDED",
-            Status::Failed { .. } => "FAILED",
-            Status::TimedOut { .. } => "TIMED_OUT",
-            Status::Aborted { .. } => "ABORTED",
-        }
-    }
-
-    pub fn is_terminal(&self) -> bool {
-        !matches!(self, Status::Running)
-    }
-}
-
-/// A failure on its way through Retry and Catch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Failure {
-    pub error: Option<String>,
-    pub cause: Option<String>,
-    /// The failure is a task's result (its own error, or a result too large): a
-    /// `States.DataLimitExceeded` of a task result is caught by `States.ALL`, as AWS records.
-    #[serde(default)]
-    pub from_task_result: bool,
-    /// The failure is a missed heartbeat. AWS records it as `States.Timeout`; a retrier or
-    /// catcher naming `States.HeartbeatTimeout` still sees it.
-    #[serde(default)]
-    pub heartbeat: bool,
-}
-
-impl Failure {
-    fn error_name(&self) -> &str {
-        self.error.as_deref().unwrap_or("")
-    }
-
-    /// `States.Runtime` and `States.DataLimitExceeded` end the execution: no retrier or
-    /// catcher sees them.
-    fn is_terminal(&self) -> bool {
-        matches!(self.error_name(), names::RUNTIME | names::DATA_LIMIT_EXCEEDED)
-    }
-
-    /// What a catcher hands on: `Error` and `Cause`, as AWS records them: each null when the
-    /// failure has none (a SendTaskFailure without either gives `{"Error": null, "Cause":
-    /// null}`), except that a timeout's missing cause is the empty string.
-    fn error_output(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("Error".into(), self.error.clone().map_or(Value::Null, Value::String));
-        let cause = match (&self.cause, self.error_name()) {
-            (Some(c), _) => Value::String(c.clone()),
-            (None, names::TIMEOUT | names::HEARTBEAT_TIMEOUT) => Value::String(String::new()),
-            (None, _) => Value::Null,
-        };
-        m.insert("Cause".into(), cause);
-        Value::Object(m)
-    }
-}
-
-/// The whole state of one execution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Execution {
-    pub info: ExecutionInfo,
-    pub input: Value,
-    pub status: Status,
-    frames: Vec<Option<Frame>>,
-    free_frames: Vec<FrameId>,
-    next_event_id: u64,
-    next_task: TaskId,
-    next_timer: TimerId,
-    tasks: BTreeMap<TaskId, FrameId>,
-    timers: BTreeMap<TimerId, TimerPurpose>,
-    /// Where a redrive resumes: the top-level state the execution ended in, and its input.
-    #[serde(default)]
-    redrive_from: Option<(StateId, Value)>,
-    /// Size (compact JSON bytes) of every variable alive, against the execution-wide limit.
-    #[serde(default)]
-    variable_bytes: usize,
-    /// The Map Runs of the execution's distributed Maps (DescribeMapRun, ListMapRuns).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    map_runs: Vec<MapRun>,
-}
-
-impl Execution {
-    /// Number of history events written so far.
-    pub fn event_count(&self) -> u64 {
-        self.next_event_id - 1
-    }
-
-    /// The execution's Map Runs, oldest first, with their item counts as they stand.
-    pub fn map_runs(&self) -> Vec<MapRun> {
-        self.map_runs
-            .iter()
-            .map(|run| {
-                let mut run = run.clone();
-                if run.status == "RUNNING" {
-                    let live = run.frame.and_then(|f| self.frames.get(f)).and_then(Option::as_ref);
-                    match live.map(|fr| &fr.phase) {
-                        Some(Phase::Fanout(fan)) => run.counts = ItemCounts::of(fan.counts()),
-                        Some(Phase::MapRead(_)) => {}
-                        // The Map state was aborted (the execution stopped, or a sibling failed).
-                        _ => {
-                            run.status = "ABORTED".into();
-                            run.stop = run.stop.or(Some(run.start));
-                        }
-                    }
-                }
-                run.frame = None;
-                run
-            })
-            .collect()
-    }
-
-    /// Tasks the execution is waiting on, with the state that waits.
-    pub fn open_tasks(&self) -> impl Iterator<Item = TaskId> + '_ {
-        self.tasks.keys().copied()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum TimerPurpose {
-    ExecutionTimeout,
-    Wait(FrameId),
-    RetryBackoff(FrameId),
-    TaskTimeout(FrameId),
-    TaskHeartbeat(FrameId),
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Parent {
-    frame: FrameId,
-    slot: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Frame {
-    graph: GraphId,
-    parent: Option<Parent>,
-    state: StateId,
-    /// The current state's raw input.
-    input: Value,
-    entered_event: u64,
-    entered_time: Millis,
-    /// The last event of this frame, for `previousEventId`.
-    last_event: u64,
-    retry_counts: Vec<u64>,
-    retry_total: u32,
-    phase: Phase,
-    /// Runs as a child execution of a distributed Map: its events are not in this history.
-    #[serde(default)]
-    silent: bool,
-    /// The variables this frame's scope assigned (the top level's, or one Parallel branch's
-    /// or Map iteration's). Outer scopes are read through `parent`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    vars: Option<Box<Map<String, Value>>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Phase {
-    /// About to enter `state` (writes the `*StateEntered` event).
-    Entering,
-    /// Entered; (re)run the state's work. Retries come back here without a new entry event.
-    Running,
-    Task(Box<TaskWait>),
-    WaitTimer {
-        timer: TimerId,
-        /// The state's output when the timer fires (its effective input in JSONPath, to
-        /// which OutputPath still applies).
-        effective: Value,
-        /// What the state assigns when it leaves, computed on entry.
-        #[serde(default)]
-        assigned: Assigned,
-    },
-    RetryTimer {
-        timer: TimerId,
-    },
-    Fanout(Box<Fanout>),
-    /// A distributed Map waiting for the items its ItemReader reads.
-    MapRead(Box<map_run::MapRead>),
-    /// Finished (its parent is notified); the slot is about to be freed.
-    Done,
 }
 
 enum Work {
@@ -336,16 +144,7 @@ pub fn start_seeded(
         variable_bytes: 0,
         map_runs: Vec::new(),
     };
-    let mut run = Run {
-        def,
-        exec: &mut exec,
-        random: &mut *env.random,
-        missing_activities: env.missing_activities,
-        now: env.now,
-        out: StepOutput::default(),
-        work: Vec::new(),
-        observer,
-    };
+    let mut run = Run::new(def, &mut exec, env, observer);
     let mut started_details = json!({
         "input": compact(&input),
         "inputDetails": {"truncated": false},
@@ -399,16 +198,7 @@ pub fn step_observed(
     if exec.status.is_terminal() {
         return StepOutput::default();
     }
-    let mut run = Run {
-        def,
-        exec,
-        random: &mut *env.random,
-        missing_activities: env.missing_activities,
-        now: env.now,
-        out: StepOutput::default(),
-        work: Vec::new(),
-        observer,
-    };
+    let mut run = Run::new(def, exec, env, observer);
     run.handle(event);
     run.drain();
     run.out
@@ -425,16 +215,7 @@ pub fn redrive(def: &Definition, exec: &mut Execution, env: &mut Env<'_>) -> Opt
     exec.status = Status::Running;
     exec.info.redrive_count += 1;
     let redrive_count = exec.info.redrive_count;
-    let mut run = Run {
-        def,
-        exec,
-        random: &mut *env.random,
-        missing_activities: env.missing_activities,
-        now: env.now,
-        out: StepOutput::default(),
-        work: Vec::new(),
-        observer: None,
-    };
+    let mut run = Run::new(def, exec, env, None);
     let prev = run.exec.next_event_id - 1;
     run.emit_raw(prev, EventType::ExecutionRedriven, Details::Fields(fields(json!({"redriveCount": redrive_count}))));
     if let Some(t) = def.timeout_seconds {
@@ -457,6 +238,26 @@ struct Run<'a, 'o> {
     work: Vec<Work>,
     /// Who sees each state's processing stages; `None` for ordinary runs.
     observer: Option<&'o mut dyn StageObserver>,
+}
+
+impl<'a, 'o> Run<'a, 'o> {
+    fn new(
+        def: &'a Definition,
+        exec: &'a mut Execution,
+        env: &'a mut Env<'_>,
+        observer: Option<&'o mut dyn StageObserver>,
+    ) -> Self {
+        Run {
+            def,
+            exec,
+            random: &mut *env.random,
+            missing_activities: env.missing_activities,
+            now: env.now,
+            out: StepOutput::default(),
+            work: Vec::new(),
+            observer,
+        }
+    }
 }
 
 #[inline]
@@ -759,18 +560,10 @@ impl<'a> Run<'a, '_> {
                     let failure = self.data_limit(f);
                     return self.follow(f, Flow::Fail(failure));
                 }
-                self.observe_variables(f, &assigned);
-                let assigned_variables = match self.apply_assigned(f, assigned) {
-                    Ok(a) => a,
-                    Err(failure) => return self.follow(f, Flow::Fail(failure)),
-                };
-                self.observe(f, Stage::Output, &output);
-                let state = self.state_of(f);
-                let transition = crate::definition::transition_of(&state.kind).unwrap_or(Transition::End);
-                let ty = EventType::state_exited(state.kind.type_name());
-                let name = state.name.clone();
-                self.emit(f, ty, Details::StateExited { name, output: output.clone(), assigned_variables });
-                match transition {
+                if let Err(failure) = self.leave_state(f, &output, assigned) {
+                    return self.follow(f, Flow::Fail(failure));
+                }
+                match crate::definition::transition_of(&self.state_of(f).kind).unwrap_or(Transition::End) {
                     Transition::Next(next) => {
                         self.move_to(f, next, output);
                         Some(())
@@ -782,16 +575,9 @@ impl<'a> Run<'a, '_> {
                 }
             }
             Flow::Caught { output, next, assigned } => {
-                self.observe_variables(f, &assigned);
-                let assigned_variables = match self.apply_assigned(f, assigned) {
-                    Ok(a) => a,
-                    Err(failure) => return self.follow(f, Flow::Fail(failure)),
-                };
-                self.observe(f, Stage::Output, &output);
-                let state = self.state_of(f);
-                let ty = EventType::state_exited(state.kind.type_name());
-                let name = state.name.clone();
-                self.emit(f, ty, Details::StateExited { name, output: output.clone(), assigned_variables });
+                if let Err(failure) = self.leave_state(f, &output, assigned) {
+                    return self.follow(f, Flow::Fail(failure));
+                }
                 self.move_to(f, next, output);
                 Some(())
             }
@@ -825,6 +611,20 @@ impl<'a> Run<'a, '_> {
         }
     }
 
+    /// The state leaves: its assignments are applied and its `*StateExited` event written; a
+    /// failure to assign fails the state instead.
+    #[inline]
+    fn leave_state(&mut self, f: FrameId, output: &Value, assigned: Assigned) -> Result<(), Failure> {
+        self.observe_variables(f, &assigned);
+        let assigned_variables = self.apply_assigned(f, assigned)?;
+        self.observe(f, Stage::Output, output);
+        let state = self.state_of(f);
+        let ty = EventType::state_exited(state.kind.type_name());
+        let name = state.name.clone();
+        self.emit(f, ty, Details::StateExited { name, output: output.clone(), assigned_variables });
+        Ok(())
+    }
+
     /// Whether frame `f` runs a branch of a Parallel state.
     fn in_parallel_branch(&self, f: FrameId) -> bool {
         self.frame(f).parent.as_ref().is_some_and(|p| matches!(self.state_of(p.frame).kind, StateKind::Parallel(_)))
@@ -855,7 +655,7 @@ impl<'a> Run<'a, '_> {
     }
 
     /// Run the current state's work: one dispatch per state type; each state's module reads
-    /// its fields in the state's query language.
+    /// its fields in the state's query language, which its type's `Fields` holds.
     fn run_state(&mut self, f: FrameId) -> Flow {
         if self.observer.is_some() {
             let input = self.frame(f).input.clone();
@@ -863,13 +663,13 @@ impl<'a> Run<'a, '_> {
         }
         let state = self.state_of(f);
         match &state.kind {
-            StateKind::Pass(p) => self.run_pass(f, state, p),
-            StateKind::Succeed => self.run_succeed(f, state),
+            StateKind::Pass(p) => self.run_pass(f, p),
+            StateKind::Succeed(io) => self.run_succeed(f, io),
             StateKind::Choice(c) => self.run_choice(f, state, c),
-            StateKind::Wait(w) => self.run_wait(f, state, w),
-            StateKind::Fail(fail) => self.run_fail(f, state, fail),
+            StateKind::Wait(w) => self.run_wait(f, w),
+            StateKind::Fail(fail) => self.run_fail(f, fail),
             StateKind::Task(t) => self.run_task(f, t),
-            StateKind::Parallel(p) => self.run_parallel(f, state, p),
+            StateKind::Parallel(p) => self.run_parallel(f, p),
             StateKind::Map(m) => self.run_map(f, m),
         }
     }

@@ -4,27 +4,30 @@
 
 use super::fanout::Tolerance;
 use super::{Flow, FrameId, Run, Stage};
-use crate::definition::{Parallel, QueryLanguage, State};
+use crate::definition::{Fields, Parallel};
 use crate::history::{Details, EventType};
 
 impl<'a> Run<'a, '_> {
-    pub(super) fn run_parallel(&mut self, f: FrameId, state: &'a State, p: &'a Parallel) -> Flow {
-        let effective = if state.query_language == QueryLanguage::Jsonata {
-            let raw = self.frame(f).input.clone();
-            match &p.arguments {
-                None => raw,
-                Some(args) => match self.jsonata_template(f, args, &raw, "Arguments", None) {
-                    Ok(v) => {
-                        self.observe(f, Stage::AfterArguments, &v);
-                        v
-                    }
-                    Err(q) => return self.query_flow(f, q),
-                },
+    pub(super) fn run_parallel(&mut self, f: FrameId, p: &'a Parallel) -> Flow {
+        let effective = match &p.fields {
+            Fields::JsonPath(fields) => {
+                match self.effective_input(f, &fields.io.input_path, fields.parameters.as_ref(), None) {
+                    Ok(v) => v,
+                    Err(e) => return Flow::Fail(e),
+                }
             }
-        } else {
-            match self.effective_input(f, p.parameters.as_ref(), None) {
-                Ok(v) => v,
-                Err(e) => return Flow::Fail(e),
+            Fields::Jsonata(fields) => {
+                let raw = self.frame(f).input.clone();
+                match &fields.arguments {
+                    None => raw,
+                    Some(args) => match self.jsonata_template(f, args, &raw, "Arguments", None) {
+                        Ok(v) => {
+                            self.observe(f, Stage::AfterArguments, &v);
+                            v
+                        }
+                        Err(q) => return self.query_flow(f, q),
+                    },
+                }
             }
         };
         self.emit(f, EventType::ParallelStateStarted, Details::None);

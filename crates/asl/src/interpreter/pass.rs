@@ -2,37 +2,33 @@
 //! `Output`.
 
 use super::{Flow, FrameId, Run, Stage};
-use crate::definition::{Pass, QueryLanguage, State};
-use crate::io;
+use crate::definition::{Fields, Pass};
 
 impl<'a> Run<'a, '_> {
-    pub(super) fn run_pass(&mut self, f: FrameId, state: &'a State, p: &'a Pass) -> Flow {
-        if state.query_language == QueryLanguage::Jsonata {
-            let raw = self.frame(f).input.clone();
-            return match self.jsonata_exit(f, state.output.as_ref(), state.assign.as_ref(), &raw, None, None) {
-                Ok((output, assigned)) => Flow::Exit(output.unwrap_or(raw), assigned),
-                Err(q) => self.query_flow(f, q),
-            };
-        }
-        let effective = match self.effective_input(f, p.parameters.as_ref(), None) {
+    pub(super) fn run_pass(&mut self, f: FrameId, p: &'a Pass) -> Flow {
+        let fields = match &p.fields {
+            Fields::JsonPath(fields) => fields,
+            Fields::Jsonata(io) => {
+                let raw = self.frame(f).input.clone();
+                return match self.jsonata_exit(f, io, &raw, None, None) {
+                    Ok((output, assigned)) => Flow::Exit(output.unwrap_or(raw), assigned),
+                    Err(q) => self.query_flow(f, q),
+                };
+            }
+        };
+        let effective = match self.effective_input(f, &fields.io.input_path, fields.parameters.as_ref(), None) {
             Ok(v) => v,
             Err(e) => return Flow::Fail(e),
         };
-        let result = match &p.result {
+        let result = match &fields.result {
             Some(r) => r.clone(),
             None => effective,
         };
         self.observe(f, Stage::Result, &result);
-        let assigned = match self.assign_path(f, state.assign.as_ref(), &result) {
+        let assigned = match self.assign_path(f, fields.io.assign.as_ref(), &result) {
             Ok(a) => a,
             Err(failure) => return Flow::Fail(failure),
         };
-        match io::merge_result(&p.result_path, &self.frame(f).input, result) {
-            Ok(v) => {
-                self.observe(f, Stage::AfterResultPath, &v);
-                super::with_assigned(self.output_path(f, v), assigned)
-            }
-            Err(e) => Flow::Fail(self.eval_failure(f, e)),
-        }
+        self.result_path_and_output(f, &fields.io, &fields.result_path, result, assigned)
     }
 }

@@ -71,9 +71,9 @@ use super::{
     eval_failure, live_frame, state_context, whole_number, with_assigned, Assigned, Failure, Flow, FrameId, FrameVars,
     Run, StepError,
 };
-use crate::definition::{Assign, DataPath, QueryLanguage, StateKind};
+use crate::definition::{DataPath, Fields, JsonataIo, PathIo, ResultPath, StateKind};
 use crate::error::{names, EvalFailure};
-use crate::eval::Scope;
+use crate::eval::{Randomness, Scope};
 use crate::history::{Details, EventType};
 use crate::io;
 use crate::jsonata::{Documents, Expression, JsonataTemplate, QueryFailure};
@@ -105,17 +105,16 @@ impl<'a> Run<'a, '_> {
     pub(super) fn effective_input(
         &mut self,
         f: FrameId,
+        input_path: &DataPath,
         template: Option<&Template>,
         token: Option<&str>,
     ) -> Result<Value, Failure> {
         let (selected, parameters) = {
-            let state = self.state_of(f);
             let raw = &live_frame(self.exec, f).input;
             let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
             let ctx = state_context(self.def, self.exec, f, token);
             let scope = Scope::new(raw, &ctx).with_variables(&vars);
-            let selected =
-                io::select(&state.input_path, &scope).map_err(|e| eval_failure(self.def, self.exec, f, e))?;
+            let selected = io::select(input_path, &scope).map_err(|e| eval_failure(self.def, self.exec, f, e))?;
             let parameters = match template {
                 None => None,
                 Some(t) => {
@@ -136,25 +135,22 @@ impl<'a> Run<'a, '_> {
     /// ResultSelector, ResultPath and OutputPath; in JSONata, `Output` and `Assign`.
     pub(super) fn after_result(&mut self, f: FrameId, result: Value) -> Flow {
         self.observe(f, Stage::Result, &result);
-        let state = self.state_of(f);
-        if state.query_language == QueryLanguage::Jsonata {
-            let raw = self.frame(f).input.clone();
-            return match self.jsonata_exit(f, state.output.as_ref(), state.assign.as_ref(), &raw, Some(&result), None) {
-                Ok((output, assigned)) => Flow::Exit(output.unwrap_or(result), assigned),
-                Err(q) => self.query_flow(f, q),
-            };
-        }
-        let (selector, result_path) = match &state.kind {
-            StateKind::Task(t) => (t.result_selector.as_ref(), &t.result_path),
-            StateKind::Parallel(p) => (p.result_selector.as_ref(), &p.result_path),
-            StateKind::Map(m) => (m.result_selector.as_ref(), &m.result_path),
-            _ => return Flow::Exit(result, None),
+        let (io, stages) = match self.state_of(f).kind.recovery() {
+            Some(Fields::JsonPath(fields)) => fields,
+            Some(Fields::Jsonata((io, _))) => {
+                let raw = self.frame(f).input.clone();
+                return match self.jsonata_exit(f, io, &raw, Some(&result), None) {
+                    Ok((output, assigned)) => Flow::Exit(output.unwrap_or(result), assigned),
+                    Err(q) => self.query_flow(f, q),
+                };
+            }
+            None => return Flow::Exit(result, None),
         };
-        let assigned = match self.assign_path(f, state.assign.as_ref(), &result) {
+        let assigned = match self.assign_path(f, io.assign.as_ref(), &result) {
             Ok(a) => a,
             Err(failure) => return Flow::Fail(failure),
         };
-        let selected = match selector {
+        let selected = match &stages.result_selector {
             None => result,
             Some(t) => {
                 let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
@@ -167,25 +163,37 @@ impl<'a> Run<'a, '_> {
             }
         };
         self.observe(f, Stage::AfterResultSelector, &selected);
-        match io::merge_result(result_path, &self.frame(f).input, selected) {
+        self.result_path_and_output(f, io, &stages.result_path, selected, assigned)
+    }
+
+    /// ResultPath (merging `result` into the raw input), then OutputPath.
+    #[inline]
+    pub(super) fn result_path_and_output(
+        &mut self,
+        f: FrameId,
+        io: &PathIo,
+        result_path: &ResultPath,
+        result: Value,
+        assigned: Assigned,
+    ) -> Flow {
+        match io::merge_result(result_path, &self.frame(f).input, result) {
             Ok(v) => {
                 self.observe(f, Stage::AfterResultPath, &v);
-                with_assigned(self.output_path(f, v), assigned)
+                with_assigned(self.output_path(f, &io.output_path, v), assigned)
             }
             Err(e) => Flow::Fail(self.eval_failure(f, e)),
         }
     }
 
     #[inline]
-    pub(super) fn output_path(&mut self, f: FrameId, value: Value) -> Flow {
-        let state = self.state_of(f);
-        if matches!(state.output_path, DataPath::Whole) {
+    pub(super) fn output_path(&mut self, f: FrameId, output_path: &DataPath, value: Value) -> Flow {
+        if matches!(output_path, DataPath::Whole) {
             return Flow::Exit(value, None);
         }
         let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
         let ctx = state_context(self.def, self.exec, f, None);
         let scope = Scope::new(&value, &ctx).with_variables(&vars);
-        match io::select(&state.output_path, &scope) {
+        match io::select(output_path, &scope) {
             Ok(v) => Flow::Exit(v, None),
             Err(e) => Flow::Fail(self.eval_failure(f, e)),
         }
@@ -197,10 +205,10 @@ impl<'a> Run<'a, '_> {
     pub(super) fn assign_path(
         &mut self,
         f: FrameId,
-        assign: Option<&Assign>,
+        assign: Option<&Template>,
         doc: &Value,
     ) -> Result<Assigned, Failure> {
-        let Some(Assign::Path(template)) = assign else { return Ok(None) };
+        let Some(template) = assign else { return Ok(None) };
         let value = {
             let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
             let ctx = state_context(self.def, self.exec, f, None);
@@ -216,18 +224,17 @@ impl<'a> Run<'a, '_> {
 
     /// A JSONata state's way out: its `Assign` and its `Output` (`None`: the default output),
     /// both reading the documents as they are when the state leaves, so neither sees what
-    /// the other produces.
+    /// the other produces. `leaving` is the state's (or the rule's, or the catcher's).
     #[inline]
     pub(super) fn jsonata_exit(
         &mut self,
         f: FrameId,
-        output: Option<&JsonataTemplate>,
-        assign: Option<&Assign>,
+        leaving: &JsonataIo,
         input: &Value,
         result: Option<&Value>,
         error_output: Option<&Value>,
     ) -> Result<(Option<Value>, Assigned), QueryFailure> {
-        if output.is_none() && assign.is_none() {
+        if leaving.output.is_none() && leaving.assign.is_none() {
             return Ok((None, None));
         }
         let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
@@ -239,14 +246,14 @@ impl<'a> Run<'a, '_> {
         if let Some(e) = error_output {
             docs = docs.with_error_output(e);
         }
-        let assigned = match assign {
-            Some(Assign::Jsonata(t)) => match t.eval(&docs, "Assign", &mut *self.random)? {
+        let assigned = match &leaving.assign {
+            Some(t) => match t.eval(&docs, "Assign", &mut *self.random)? {
                 Value::Object(map) => Some(Box::new(map)),
                 _ => None,
             },
-            _ => None,
+            None => None,
         };
-        let output = match output {
+        let output = match &leaving.output {
             Some(t) => Some(t.eval(&docs, "Output", &mut *self.random)?),
             None => None,
         };
@@ -275,11 +282,7 @@ impl<'a> Run<'a, '_> {
         item: Option<(usize, &Value)>,
         token: Option<&str>,
     ) -> Result<Value, QueryFailure> {
-        let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-        let mut ctx = state_context(self.def, self.exec, f, token);
-        ctx.map_item = item;
-        let docs = Documents::new(input, &ctx, self.now).with_variables(&vars);
-        template.eval(&docs, field, &mut *self.random)
+        self.with_documents(f, input, token, item, |docs, random| template.eval(docs, field, random))
     }
 
     /// One `{% %}` expression of a field that takes a single one.
@@ -291,10 +294,26 @@ impl<'a> Run<'a, '_> {
         field: &str,
         token: Option<&str>,
     ) -> Result<Value, QueryFailure> {
+        self.with_documents(f, input, token, None, |docs, random| docs.eval(expression, field, random))
+    }
+
+    /// Evaluate against the documents a state's expressions read: `input` as
+    /// `$states.input`, the context (with the task token and the Map item, when given) and
+    /// the variables in scope.
+    #[inline]
+    fn with_documents<T>(
+        &mut self,
+        f: FrameId,
+        input: &Value,
+        token: Option<&str>,
+        item: Option<(usize, &Value)>,
+        eval: impl FnOnce(&Documents<'_>, &mut dyn Randomness) -> T,
+    ) -> T {
         let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-        let ctx = state_context(self.def, self.exec, f, token);
+        let mut ctx = state_context(self.def, self.exec, f, token);
+        ctx.map_item = item;
         let docs = Documents::new(input, &ctx, self.now).with_variables(&vars);
-        docs.eval(expression, field, &mut *self.random)
+        eval(&docs, &mut *self.random)
     }
 
     /// A whole number of at least `min` from a JSONata field.

@@ -7,7 +7,7 @@
 //! except a task result over the size limit, which AWS lets `States.ALL` see.
 
 use super::{Failure, Flow, FrameId, Phase, Run, Stage, TimerId, TimerPurpose, Work};
-use crate::definition::{Catcher, Jitter, QueryLanguage, Retrier, StateKind};
+use crate::definition::{Fields, Jitter, Retrier, StateKind};
 use crate::error::names;
 use crate::eval::Randomness;
 use crate::history::{Details, EventType};
@@ -22,12 +22,7 @@ impl<'a> Run<'a, '_> {
             self.observe(f, Stage::Failure, &error_output);
         }
         let state = self.state_of(f);
-        let (retriers, catchers): (&[Retrier], &[Catcher]) = match &state.kind {
-            StateKind::Task(t) => (&t.retry, &t.catch),
-            StateKind::Parallel(p) => (&p.retry, &p.catch),
-            StateKind::Map(m) => (&m.retry, &m.catch),
-            _ => (&[], &[]),
-        };
+        let retriers = state.kind.retry();
         let error = failure.error_name().to_owned();
         // A task result over the size limit is terminal elsewhere, but a catcher or retrier
         // for States.ALL (or for the error by name) sees it, as AWS records.
@@ -67,14 +62,31 @@ impl<'a> Run<'a, '_> {
         if terminal {
             return Flow::Fail(failure);
         }
-        if let Some(c) = catchers.iter().find(|c| matches(&c.error_equals)) {
-            let raw = self.frame(f).input.clone();
-            let error_output = failure.error_output();
-            // A catcher that fails itself ends the frame: catching its own failure again
-            // would loop.
-            if state.query_language == QueryLanguage::Jsonata {
-                return match self.jsonata_exit(f, c.output.as_ref(), c.assign.as_ref(), &raw, None, Some(&error_output))
-                {
+        // A catcher that fails itself ends the frame: catching its own failure again would
+        // loop.
+        match state.kind.recovery() {
+            Some(Fields::JsonPath((_, result))) => {
+                let Some(c) = result.catch.iter().find(|c| matches(&c.error_equals)) else {
+                    return Flow::Fail(failure);
+                };
+                let raw = self.frame(f).input.clone();
+                let error_output = failure.error_output();
+                let assigned = match self.assign_path(f, c.handling.assign.as_ref(), &error_output) {
+                    Ok(a) => a,
+                    Err(failure) => return self.fail_frame_now(f, failure),
+                };
+                match io::merge_result(&c.handling.result_path, &raw, error_output) {
+                    Ok(output) => Flow::Caught { output, next: c.next, assigned },
+                    Err(e) => Flow::Fail(self.eval_failure(f, e)),
+                }
+            }
+            Some(Fields::Jsonata((_, result))) => {
+                let Some(c) = result.catch.iter().find(|c| matches(&c.error_equals)) else {
+                    return Flow::Fail(failure);
+                };
+                let raw = self.frame(f).input.clone();
+                let error_output = failure.error_output();
+                match self.jsonata_exit(f, &c.handling, &raw, None, Some(&error_output)) {
                     Ok((output, assigned)) => {
                         Flow::Caught { output: output.unwrap_or(error_output), next: c.next, assigned }
                     }
@@ -82,18 +94,10 @@ impl<'a> Run<'a, '_> {
                         let failure = self.query_failure(f, q);
                         self.fail_frame_now(f, failure)
                     }
-                };
+                }
             }
-            let assigned = match self.assign_path(f, c.assign.as_ref(), &error_output) {
-                Ok(a) => a,
-                Err(failure) => return self.fail_frame_now(f, failure),
-            };
-            return match io::merge_result(&c.result_path, &raw, error_output) {
-                Ok(output) => Flow::Caught { output, next: c.next, assigned },
-                Err(e) => Flow::Fail(self.eval_failure(f, e)),
-            };
+            None => Flow::Fail(failure),
         }
-        Flow::Fail(failure)
     }
 
     // ----- ending the execution ------------------------------------------------------------

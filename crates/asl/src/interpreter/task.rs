@@ -9,12 +9,13 @@ use serde_json::{json, Map, Value};
 
 use super::{
     fields, integer_value, payload_too_large, state_context, Command, Event, Failure, Flow, FrameId, FrameVars, Phase,
-    Run, Stage, StepError, TaskId, TaskRequest, TimerId, TimerPurpose, Work,
+    Run, Stage, TaskId, TaskRequest, TimerId, TimerPurpose, Work,
 };
-use crate::definition::{Dynamic, Payload, QueryLanguage, Task, DEFAULT_TASK_TIMEOUT_SECONDS};
+use crate::definition::{Dynamic, Fields, JsonataDynamic, Task, TaskJsonata, TaskPath, DEFAULT_TASK_TIMEOUT_SECONDS};
 use crate::error::{names, EvalFailure};
 use crate::eval::{Randomness, Scope};
 use crate::history::{Details, EventType};
+use crate::jsonata::QueryFailure;
 use crate::template::compact;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +40,14 @@ pub(super) struct TaskWait {
     /// Who approved so far, for a task that needs several approvals ([`Event::TaskVote`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) approvals: Vec<String>,
+}
+
+/// What a Task calls its resource with, in either language.
+struct TaskCall {
+    effective: Value,
+    timeout: Option<u64>,
+    heartbeat: Option<u64>,
+    credentials: Option<Value>,
 }
 
 /// How a Task's resource is reported in history.
@@ -84,18 +93,17 @@ impl ResourceKind {
 }
 
 impl<'a> Run<'a, '_> {
-    /// `TimeoutSeconds`/`HeartbeatSeconds` (or their `*Path`/JSONata forms) as a number.
-    fn resolve_seconds(
+    /// `TimeoutSeconds`/`HeartbeatSeconds` (or their `*Path` forms) as a number.
+    fn path_seconds(
         &mut self,
         f: FrameId,
         d: &Option<Dynamic<u64>>,
         field: &str,
         input: &Value,
-    ) -> Result<Option<u64>, StepError> {
+    ) -> Result<Option<u64>, EvalFailure> {
         match d {
             None => Ok(None),
             Some(Dynamic::Fixed(n)) => Ok(Some(*n)),
-            Some(Dynamic::Jsonata(e)) => Ok(Some(self.jsonata_count(f, e, input, field, 1)?)),
             Some(Dynamic::Path(p)) => {
                 let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
                 let ctx = state_context(self.def, self.exec, f, None);
@@ -108,64 +116,95 @@ impl<'a> Run<'a, '_> {
                         "The {field}Path field refers to value \"{}\" which is not a valid positive integer: {}",
                         compact(&v),
                         p.as_str()
-                    ))
-                    .into()),
+                    ))),
                 }
             }
         }
     }
 
+    /// A JSONata `TimeoutSeconds`/`HeartbeatSeconds` as a number.
+    fn jsonata_seconds(
+        &mut self,
+        f: FrameId,
+        d: &Option<JsonataDynamic<u64>>,
+        field: &str,
+        input: &Value,
+    ) -> Result<Option<u64>, QueryFailure> {
+        match d {
+            None => Ok(None),
+            Some(JsonataDynamic::Fixed(n)) => Ok(Some(*n)),
+            Some(JsonataDynamic::Expression(e)) => Ok(Some(self.jsonata_count(f, e, input, field, 1)?)),
+        }
+    }
+
+    /// What a JSONPath Task calls with: InputPath and Parameters, its timeouts and credentials.
+    fn path_task_call(
+        &mut self,
+        f: FrameId,
+        t: &TaskPath,
+        raw: &Value,
+        token: Option<&str>,
+    ) -> Result<TaskCall, Failure> {
+        let effective = self.effective_input(f, &t.io.input_path, t.parameters.as_ref(), token)?;
+        let timeouts = self
+            .path_seconds(f, &t.timeout_seconds, "TimeoutSeconds", raw)
+            .and_then(|tm| Ok((tm, self.path_seconds(f, &t.heartbeat_seconds, "HeartbeatSeconds", raw)?)));
+        let (timeout, heartbeat) = timeouts.map_err(|e| self.eval_failure(f, e))?;
+        let credentials = match &t.credentials {
+            None => None,
+            Some(tpl) => {
+                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
+                let ctx = state_context(self.def, self.exec, f, None);
+                let scope = Scope::new(raw, &ctx).with_variables(&vars);
+                Some(tpl.eval(&scope, &mut *self.random).map_err(|e| self.eval_failure(f, e))?)
+            }
+        };
+        Ok(TaskCall { effective, timeout, heartbeat, credentials })
+    }
+
+    /// What a JSONata Task calls with: `Arguments`, its timeouts and credentials.
+    fn jsonata_task_call(
+        &mut self,
+        f: FrameId,
+        t: &TaskJsonata,
+        raw: &Value,
+        token: Option<&str>,
+    ) -> Result<TaskCall, QueryFailure> {
+        let effective = match &t.arguments {
+            None => raw.clone(),
+            Some(args) => {
+                let v = self.jsonata_template_with_token(f, args, raw, "Arguments", None, token)?;
+                self.observe(f, Stage::AfterArguments, &v);
+                v
+            }
+        };
+        let timeout = self.jsonata_seconds(f, &t.timeout_seconds, "TimeoutSeconds", raw)?;
+        let heartbeat = self.jsonata_seconds(f, &t.heartbeat_seconds, "HeartbeatSeconds", raw)?;
+        let credentials = match &t.credentials {
+            None => None,
+            Some(tpl) => Some(self.jsonata_template(f, tpl, raw, "Credentials", None)?),
+        };
+        Ok(TaskCall { effective, timeout, heartbeat, credentials })
+    }
+
     /// Schedule the task: its effective input, timeouts and credentials, the `*Scheduled`
     /// event, and the call the shell makes.
-    pub(super) fn run_task(&mut self, f: FrameId, t: &Task) -> Flow {
+    pub(super) fn run_task(&mut self, f: FrameId, t: &'a Task) -> Flow {
         if self.missing_activities.contains(&t.resource) {
             let e = EvalFailure::runtime(format!("The activity {} does not exist.", t.resource));
             return Flow::Fail(self.eval_failure(f, e));
         }
-        let jsonata = self.state_of(f).query_language == QueryLanguage::Jsonata;
         let token = if ResourceKind::waits_for_token(&t.resource) { Some(new_token(&mut *self.random)) } else { None };
         let raw = self.frame(f).input.clone();
-        let effective = if jsonata {
-            match &t.arguments {
-                None => raw.clone(),
-                Some(args) => {
-                    match self.jsonata_template_with_token(f, args, &raw, "Arguments", None, token.as_deref()) {
-                        Ok(v) => {
-                            self.observe(f, Stage::AfterArguments, &v);
-                            v
-                        }
-                        Err(q) => return self.query_flow(f, q),
-                    }
-                }
-            }
-        } else {
-            match self.effective_input(f, t.parameters.as_ref(), token.as_deref()) {
-                Ok(v) => v,
-                Err(e) => return Flow::Fail(e),
+        let call = match &t.fields {
+            Fields::JsonPath(fields) => self.path_task_call(f, fields, &raw, token.as_deref()).map_err(Flow::Fail),
+            Fields::Jsonata(fields) => {
+                self.jsonata_task_call(f, fields, &raw, token.as_deref()).map_err(|q| self.query_flow(f, q))
             }
         };
-        let timeouts = self
-            .resolve_seconds(f, &t.timeout_seconds, "TimeoutSeconds", &raw)
-            .and_then(|tm| Ok((tm, self.resolve_seconds(f, &t.heartbeat_seconds, "HeartbeatSeconds", &raw)?)));
-        let (timeout, heartbeat) = match timeouts {
-            Ok(v) => v,
-            Err(e) => return self.fail_flow(f, e),
-        };
-        let credentials = match &t.credentials {
-            None => None,
-            Some(Payload::Path(tpl)) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(&raw, &ctx).with_variables(&vars);
-                match tpl.eval(&scope, &mut *self.random) {
-                    Ok(v) => Some(v),
-                    Err(e) => return Flow::Fail(self.eval_failure(f, e)),
-                }
-            }
-            Some(Payload::Jsonata(tpl)) => match self.jsonata_template(f, tpl, &raw, "Credentials", None) {
-                Ok(v) => Some(v),
-                Err(q) => return self.query_flow(f, q),
-            },
+        let TaskCall { effective, timeout, heartbeat, credentials } = match call {
+            Ok(call) => call,
+            Err(flow) => return flow,
         };
         let task = self.exec.next_task;
         self.exec.next_task += 1;

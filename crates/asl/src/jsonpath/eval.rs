@@ -49,16 +49,7 @@ impl Miss {
     }
 }
 
-pub(super) fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
+pub(super) use crate::template::type_name;
 
 /// Follow a path made of names, indexes and at most a trailing name union. Borrowing all
 /// the way keeps the common `$.a.b` free of allocation.

@@ -541,6 +541,34 @@ impl<'a> Parser<'a> {
     }
 
     /// A JSON value, leniently: strings may use single quotes, as Jayway allows.
+    /// The members of an array or object literal, from its opening bracket (at `pos`) to
+    /// `close`, each read by `member`, separated by commas.
+    fn literal_members(
+        &mut self,
+        close: u8,
+        what: &str,
+        mut member: impl FnMut(&mut Self) -> Result<(), PathSyntaxError>,
+    ) -> Result<(), PathSyntaxError> {
+        self.pos += 1;
+        self.skip_space();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            member(self)?;
+            self.skip_space();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(c) if c == close => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err(self.pos, format!("expected ',' or '{}' in {what}", char::from(close)))),
+            }
+        }
+    }
+
     pub(super) fn parse_literal(&mut self) -> Result<Value, PathSyntaxError> {
         self.enter()?;
         self.skip_space();
@@ -549,54 +577,26 @@ impl<'a> Parser<'a> {
             Some(q @ (b'\'' | b'"')) => Value::String(self.parse_quoted(q)?),
             Some(b'-' | b'0'..=b'9') => self.parse_number()?,
             Some(b'[') => {
-                self.pos += 1;
                 let mut items = Vec::new();
-                self.skip_space();
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        items.push(self.parse_literal()?);
-                        self.skip_space();
-                        match self.peek() {
-                            Some(b',') => self.pos += 1,
-                            Some(b']') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return Err(self.err(self.pos, "expected ',' or ']' in an array literal")),
-                        }
-                    }
-                }
+                self.literal_members(b']', "an array literal", |p| {
+                    items.push(p.parse_literal()?);
+                    Ok(())
+                })?;
                 Value::Array(items)
             }
             Some(b'{') => {
-                self.pos += 1;
                 let mut map = Map::new();
-                self.skip_space();
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        self.skip_space();
-                        let key = match self.peek() {
-                            Some(q @ (b'\'' | b'"')) => self.parse_quoted(q)?,
-                            _ => return Err(self.err(self.pos, "expected a quoted key in an object literal")),
-                        };
-                        self.expect(b':', "':' in an object literal")?;
-                        let value = self.parse_literal()?;
-                        map.insert(key, value);
-                        self.skip_space();
-                        match self.peek() {
-                            Some(b',') => self.pos += 1,
-                            Some(b'}') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return Err(self.err(self.pos, "expected ',' or '}' in an object literal")),
-                        }
-                    }
-                }
+                self.literal_members(b'}', "an object literal", |p| {
+                    p.skip_space();
+                    let key = match p.peek() {
+                        Some(q @ (b'\'' | b'"')) => p.parse_quoted(q)?,
+                        _ => return Err(p.err(p.pos, "expected a quoted key in an object literal")),
+                    };
+                    p.expect(b':', "':' in an object literal")?;
+                    let value = p.parse_literal()?;
+                    map.insert(key, value);
+                    Ok(())
+                })?;
                 Value::Object(map)
             }
             Some(c) if c.is_ascii_alphabetic() => {

@@ -385,3 +385,19 @@ proptest! {
         prop_assert_eq!(eval(&dotted, &doc), eval(&bracketed, &doc));
     }
 }
+
+#[test]
+fn literal_errors_name_the_literal_and_position() {
+    for (text, position, message) in [
+        ("$[?(@.a in [1 2])]", 14, "expected ',' or ']' in an array literal"),
+        ("$[?(@.a == {'k': 1 'j': 2})]", 19, "expected ',' or '}' in an object literal"),
+        ("$[?(@.a == {k: 1})]", 12, "expected a quoted key in an object literal"),
+    ] {
+        let err = JsonPath::parse(text).unwrap_err();
+        assert_eq!(err.position, position, "{text}: {err}");
+        assert!(err.message.contains(message), "{text}: {}", err.message);
+    }
+    let parsed = JsonPath::parse("$[?(@.a in [1, 'x'] && @.b == {'k': [2]})]")
+        .and_then(|p| p.eval(&json!([{"a": 1, "b": {"k": [2]}}, {"a": 3, "b": {}}])).map_err(|e| panic!("{e}")));
+    assert_eq!(parsed.ok(), Some(json!([{"a": 1, "b": {"k": [2]}}])));
+}

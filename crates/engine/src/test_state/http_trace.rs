@@ -74,7 +74,9 @@ pub fn response(input: &Value, outcome: &Outcome) -> Value {
     let endpoint = input.get("ApiEndpoint").map(text).unwrap_or_default();
     let protocol = endpoint.split_once("://").map_or("https", |(p, _)| p).to_owned();
     match outcome {
-        Outcome::Succeeded(result) | Outcome::Submitted(result) => {
+        Outcome::Succeeded(result)
+        | Outcome::Submitted(result)
+        | Outcome::SubmittedAndEnded { end: Ok(result), .. } => {
             let mut headers = Vec::new();
             if let Some(Value::Object(h)) = result.get("Headers") {
                 for (k, v) in h {
@@ -92,7 +94,7 @@ pub fn response(input: &Value, outcome: &Outcome) -> Value {
                 "body": result.get("ResponseBody").map(text).unwrap_or_default(),
             })
         }
-        Outcome::Failed { error, cause } => json!({
+        Outcome::SubmittedAndEnded { end: Err((error, cause)), .. } | Outcome::Failed { error, cause } => json!({
             "protocol": protocol,
             "statusCode": error.strip_prefix("States.Http.StatusCode.").unwrap_or_default(),
             "statusMessage": cause,

@@ -311,10 +311,15 @@ async fn execution(
     );
     body.push_str(&format!("<div id=\"live\" data-status=\"{}\">", escape(&e.status)));
     body.push_str(&format!(
-        "<p>{b} · started {s}{by}{end}{redrives}</p>",
+        "<p>{b} · started {s}{by}{mock}{end}{redrives}</p>",
         b = badge(&e.status),
         s = date(e.start),
         by = e.started_by.as_deref().map(|p| format!(" by {}", escape(p))).unwrap_or_default(),
+        mock = e
+            .mock_test_case
+            .as_deref()
+            .map(|c| format!(" · mock test case <b class=\"mock-test-case\">{}</b>", escape(c)))
+            .unwrap_or_default(),
         end = e.stop.map(|t| format!(" · ended {}", date(t))).unwrap_or_default(),
         redrives =
             if e.redrive_count > 0 { format!(" · redriven {} time(s)", e.redrive_count) } else { String::new() },
