@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use asl::Definition;
 use clap::Args;
-use engine::functions::Config;
+use engine::config::Config;
 use engine::mocks::{run_test_cases, MockConfig, Mocks, TestCaseResult, TestRun};
 
 #[derive(Args)]

@@ -17,7 +17,7 @@
 //! timeout_seconds = 10             # every kind; default 60
 //! ```
 //!
-//! This module owns the configuration, the two ways a Task calls a function (the legacy ARN
+//! Functions are configured in [`crate::config`]. This module owns the two ways a Task calls a function (the legacy ARN
 //! gives the function's result as is; `lambda:invoke` wraps it in Lambda's response) and the
 //! error names AWS reports. How each kind runs lives in [`process`] (commands and handler
 //! runtimes, with their bootstrap scripts) and [`http`] (URLs). It must not know about
@@ -31,10 +31,7 @@ use serde_json::{json, Map, Value};
 
 use crate::random::OsRandomness;
 
-pub use crate::config::{
-    ApiCredential, Config, ConfigError, ConnectionConfig, ConsoleConfig, ConsoleUser, FunctionConfig, FunctionHost,
-    FunctionKind, HttpTaskConfig, Runtime, StoreConfig, TriggerConfig, DEFAULT_FUNCTION_TIMEOUT_SECONDS,
-};
+use crate::config::{Config, FunctionConfig, FunctionKind};
 
 /// How a task ended, in the terms the interpreter takes.
 #[derive(Debug, Clone, PartialEq)]
@@ -246,10 +243,10 @@ fn parse_payload(payload: &[u8]) -> Result<Value, serde_json::Error> {
 /// Lambda's Invoke response as Step Functions hands it to the state.
 fn invoke_response(payload: Value, length: usize) -> Value {
     let request_id = new_request_id();
-    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let date = crate::clock::http_date();
     let trace = {
         let mut r = OsRandomness::new();
-        let t = chrono::Utc::now().timestamp();
+        let t = crate::clock::utc_now().timestamp();
         let hex = |n: u64, digits: usize| format!("{n:0digits$x}");
         format!(
             "Root=1-{:08x}-{}{};Parent={};Sampled=0;Lineage=1:{}:0",

@@ -21,7 +21,8 @@ use std::io::Read;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use crate::functions::{HttpTaskConfig, TaskOutcome, MAX_RESULT_BYTES};
+use crate::config::HttpTaskConfig;
+use crate::functions::{TaskOutcome, MAX_RESULT_BYTES};
 use crate::integrations::{Integration, Outcome, TaskCall};
 
 pub const RESOURCE: &str = "arn:aws:states:::http:invoke";

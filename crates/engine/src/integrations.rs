@@ -13,7 +13,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use crate::functions::{Config, TaskOutcome};
+use crate::config::Config;
+use crate::functions::TaskOutcome;
 use crate::http_task::HttpTask;
 use crate::mocks::{Answer, MockedResponse, Mocks, TestCaseRef};
 use crate::random::OsRandomness;
@@ -262,7 +263,7 @@ impl Integrations {
 /// response, for a response of `content_type` and `length` bytes.
 pub fn sdk_metadata(content_type: &str, length: usize) -> (Value, Value) {
     let request_id = OsRandomness::new_execution_name();
-    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let date = crate::clock::http_date();
     let length = length.to_string();
     let all = json!({
         "x-amzn-RequestId": [request_id],

@@ -6,6 +6,7 @@
 //! receives both from here.
 
 pub mod aws;
+pub mod clock;
 pub mod config;
 pub mod functions;
 pub mod http_task;

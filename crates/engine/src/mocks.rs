@@ -475,7 +475,7 @@ pub struct TestRun<'a> {
     /// Only this test case; every one of the machine when `None`.
     pub test_case: Option<String>,
     /// What Tasks the test case does not mock reach.
-    pub config: crate::functions::Config,
+    pub config: crate::config::Config,
 }
 
 /// Why `baton test` cannot run.

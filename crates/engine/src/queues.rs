@@ -24,9 +24,9 @@ use serde_json::{json, Map, Value};
 use store::{MessageRow, QueueRow, Store, StoreError, Wake};
 use tokio::sync::Notify;
 
+use crate::clock::now_ms;
 use crate::integrations::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
 use crate::random::OsRandomness;
-use crate::service::now_ms;
 
 /// The Task resource for sending a message.
 pub const SEND_MESSAGE: &str = "arn:aws:states:::sqs:sendMessage";
@@ -422,7 +422,7 @@ impl Queues {
     /// each receives batches by long poll and calls its function with Lambda's SQS event
     /// (`{"Records": [...]}`); a batch is deleted when the call succeeds and otherwise comes
     /// back after its visibility timeout, to be tried again.
-    pub fn start_consumers(&self, config: &crate::functions::Config) -> Result<(), QueueError> {
+    pub fn start_consumers(&self, config: &crate::config::Config) -> Result<(), QueueError> {
         for (queue, settings) in &config.queues {
             let Some(function) = settings.function.clone() else { continue };
             if !config.functions.contains_key(&function) {
@@ -437,7 +437,7 @@ impl Queues {
         Ok(())
     }
 
-    async fn consume(self, queue: String, function: String, batch: usize, config: crate::functions::Config) {
+    async fn consume(self, queue: String, function: String, batch: usize, config: crate::config::Config) {
         let source_arn = format!("arn:aws:sqs:{}:{}:{queue}", config.host.region, config.host.account);
         loop {
             let received = match self.receive(&queue, batch, None, Some(Duration::from_secs(MAX_WAIT_SECONDS))).await {

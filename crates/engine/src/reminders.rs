@@ -34,11 +34,12 @@ use store::{MessageRow, TaskRow};
 
 use asl::interpreter::TaskRequest;
 
+use crate::clock::now_ms;
 use crate::links::{LinkAction, LinkClaim, DEFAULT_LINK_LIFETIME_MS};
 use crate::people::{find_member, names};
 use crate::queues::Queues;
 use crate::random::OsRandomness;
-use crate::service::{now_ms, Engine};
+use crate::service::Engine;
 use crate::topics::Topics;
 
 /// The built-in queue holding each waiting task's next reminder.

@@ -17,7 +17,7 @@ use asl::test_state::{
 use asl::timestamp::Millis;
 use serde_json::{Map, Value};
 
-use crate::functions::HttpTaskConfig;
+use crate::config::HttpTaskConfig;
 use crate::http_task;
 use crate::integrations::{Integrations, Outcome, Pattern, TaskCall};
 use crate::local::Calls;

@@ -251,7 +251,7 @@ impl Topics {
         tracing::info!(topic, message_id, subscriptions = config.subscriptions.len(), "published");
         // FIFO topics number their messages, as SNS does (20 digits, increasing).
         let sequence_number = topic.ends_with(".fifo").then(|| {
-            let n = self.sequence.fetch_add(1, Ordering::Relaxed) + chrono::Utc::now().timestamp_micros() as u64;
+            let n = self.sequence.fetch_add(1, Ordering::Relaxed) + crate::clock::utc_now().timestamp_micros() as u64;
             format!("{n:020}")
         });
         Ok(Published { message_id, sequence_number })
@@ -456,7 +456,7 @@ fn envelope(message_id: &str, topic_arn: &str, p: &Publication) -> String {
         e.insert("Subject".into(), json!(subject));
     }
     e.insert("Message".into(), json!(p.message));
-    e.insert("Timestamp".into(), json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()));
+    e.insert("Timestamp".into(), json!(crate::clock::iso8601_millis()));
     if !p.attributes.is_empty() {
         let attributes: Map<String, Value> = p
             .attributes

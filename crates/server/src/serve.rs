@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use engine::functions::{Config, FunctionHost};
+use engine::config::{Config, FunctionHost};
 use engine::integrations::Integrations;
 use engine::links::LinkSigner;
 use engine::mail::Mailer;

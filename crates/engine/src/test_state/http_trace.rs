@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::functions::HttpTaskConfig;
+use crate::config::HttpTaskConfig;
 use crate::http_task::connection_name;
 use crate::integrations::Outcome;
 
