@@ -370,3 +370,49 @@ impl Config {
         }
     }
 }
+
+/// `[queues.NAME]` in `baton.toml`: a queue created when the server starts, optionally with
+/// a function that consumes it (Lambda's event source mapping).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Seconds a received message stays invisible (30 unless given).
+    #[serde(default)]
+    pub visibility_timeout_seconds: Option<u64>,
+    /// A function from `[functions]` that receives the queue's messages in batches.
+    #[serde(default)]
+    pub function: Option<String>,
+    /// Messages per call of `function` (10 unless given, at most 10).
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+}
+
+/// `[topics.NAME]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicConfig {
+    #[serde(default)]
+    pub subscriptions: Vec<SubscriptionConfig>,
+}
+
+/// One subscription of a topic.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionConfig {
+    /// `email`, `sqs`, `http` or `https` (as SNS names them).
+    pub protocol: Protocol,
+    /// An email address, a queue (name, URL or ARN) or a URL.
+    pub endpoint: String,
+    /// Queue and webhook subscriptions: the message alone rather than SNS's JSON envelope.
+    #[serde(default)]
+    pub raw_message_delivery: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Email,
+    Sqs,
+    Http,
+    Https,
+}

@@ -31,63 +31,9 @@ use serde_json::{json, Map, Value};
 
 use crate::random::OsRandomness;
 
+pub use crate::task::{CallFailure, TaskOutcome, MAX_RESULT_BYTES, UNSUPPORTED_RESOURCE};
+
 use crate::config::{Config, FunctionConfig, FunctionKind};
-
-/// How a task ended, in the terms the interpreter takes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TaskOutcome {
-    Succeeded(Value),
-    Failed { error: String, cause: String },
-}
-
-impl TaskOutcome {
-    fn failed(error: &str, cause: impl Into<String>) -> Self {
-        TaskOutcome::Failed { error: error.into(), cause: cause.into() }
-    }
-}
-
-/// Error name for resources this runner cannot reach.
-pub const UNSUPPORTED_RESOURCE: &str = "Baton.UnsupportedResource";
-
-/// The largest result a task may return (AWS: 256 KiB).
-pub const MAX_RESULT_BYTES: usize = 256 * 1024;
-
-/// Why a function call did not give a result.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CallFailure {
-    /// The function ran and failed. `document` is its error as Lambda's runtimes write it
-    /// (`{"errorMessage", "errorType", ...}`), as text; `error_type` is read from it.
-    Function { error_type: String, document: String },
-    /// The function could not be reached or started: a Lambda service error (`Lambda.*`).
-    Service { error: String, cause: String },
-}
-
-impl CallFailure {
-    /// The error name and cause, as the legacy Lambda resource reports them.
-    pub fn error_and_cause(&self) -> (&str, &str) {
-        match self {
-            CallFailure::Function { error_type, document } => (error_type, document),
-            CallFailure::Service { error, cause } => (error, cause),
-        }
-    }
-
-    /// An error document in the shape Lambda's runtime gives for failures outside the
-    /// handler's code (a timeout, a crash): `{"errorType", "errorMessage"}`.
-    pub(crate) fn runtime(error_type: &str, message: String) -> Self {
-        let doc = json!({"errorType": error_type, "errorMessage": message});
-        CallFailure::Function { error_type: error_type.into(), document: doc.to_string() }
-    }
-
-    /// Read an error document; its `errorType` is the error, `Lambda.Unknown` without one.
-    pub(crate) fn from_document(document: String) -> Self {
-        let error_type = serde_json::from_str::<Value>(&document)
-            .ok()
-            .and_then(|v| v.get("errorType").and_then(Value::as_str).map(str::to_owned))
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| "Lambda.Unknown".into());
-        CallFailure::Function { error_type, document }
-    }
-}
 
 /// One call of one function.
 pub(crate) struct Call<'a> {

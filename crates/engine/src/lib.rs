@@ -18,9 +18,12 @@ pub mod mocks;
 pub mod people;
 pub mod queues;
 pub mod random;
+pub mod reminder_sender;
 pub mod reminders;
 pub mod sent_mail;
 pub mod service;
+pub mod task;
+pub mod test_cases;
 pub mod test_state;
 pub mod topics;
 

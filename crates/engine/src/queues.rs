@@ -19,7 +19,6 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use md5::{Digest, Md5};
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use store::{MessageRow, QueueRow, Store, StoreError, Wake};
 use tokio::sync::Notify;
@@ -39,21 +38,7 @@ pub const MAX_WAIT_SECONDS: u64 = 20;
 pub const MAX_VISIBILITY_SECONDS: u64 = 12 * 60 * 60;
 const DEFAULT_VISIBILITY_SECONDS: u64 = 30;
 
-/// `[queues.NAME]` in `baton.toml`: a queue created when the server starts, optionally with
-/// a function that consumes it (Lambda's event source mapping).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QueueConfig {
-    /// Seconds a received message stays invisible (30 unless given).
-    #[serde(default)]
-    pub visibility_timeout_seconds: Option<u64>,
-    /// A function from `[functions]` that receives the queue's messages in batches.
-    #[serde(default)]
-    pub function: Option<String>,
-    /// Messages per call of `function` (10 unless given, at most 10).
-    #[serde(default)]
-    pub batch_size: Option<usize>,
-}
+pub use crate::config::QueueConfig;
 
 /// Why a queue operation failed, in SQS's terms (the server maps each to its wire name).
 #[derive(Debug, thiserror::Error)]

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::integrations::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
@@ -43,35 +42,7 @@ pub const OUTBOX: &str = "__baton_outbox";
 /// SNS's limit on one message (256 KiB).
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
-/// `[topics.NAME]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TopicConfig {
-    #[serde(default)]
-    pub subscriptions: Vec<SubscriptionConfig>,
-}
-
-/// One subscription of a topic.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubscriptionConfig {
-    /// `email`, `sqs`, `http` or `https` (as SNS names them).
-    pub protocol: Protocol,
-    /// An email address, a queue (name, URL or ARN) or a URL.
-    pub endpoint: String,
-    /// Queue and webhook subscriptions: the message alone rather than SNS's JSON envelope.
-    #[serde(default)]
-    pub raw_message_delivery: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Email,
-    Sqs,
-    Http,
-    Https,
-}
+pub use crate::config::{Protocol, SubscriptionConfig, TopicConfig};
 
 /// How many deliveries went out, were retried, or were given up, by kind.
 #[derive(Debug, Default)]
