@@ -41,10 +41,10 @@ pub struct Config {
     pub smtp: Option<crate::mail::SmtpConfig>,
     /// `[queues.NAME]`: queues created at start, with optional function consumers.
     #[serde(default)]
-    pub queues: BTreeMap<String, crate::queues::QueueConfig>,
+    pub queues: BTreeMap<String, crate::config::QueueConfig>,
     /// `[topics.NAME]`: topics and their subscriptions.
     #[serde(default)]
-    pub topics: BTreeMap<String, crate::topics::TopicConfig>,
+    pub topics: BTreeMap<String, crate::config::TopicConfig>,
     /// Who may use the console (`[console.users.NAME]`); nobody signs in when it is empty.
     #[serde(default)]
     pub console: ConsoleConfig,

@@ -31,9 +31,8 @@ use serde_json::{json, Map, Value};
 
 use crate::random::OsRandomness;
 
-pub use crate::task::{CallFailure, TaskOutcome, MAX_RESULT_BYTES, UNSUPPORTED_RESOURCE};
-
 use crate::config::{Config, FunctionConfig, FunctionKind};
+use crate::task::{CallFailure, TaskOutcome, MAX_RESULT_BYTES, UNSUPPORTED_RESOURCE};
 
 /// One call of one function.
 pub(crate) struct Call<'a> {

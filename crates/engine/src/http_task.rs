@@ -22,8 +22,8 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::config::HttpTaskConfig;
-use crate::functions::{TaskOutcome, MAX_RESULT_BYTES};
-use crate::integrations::{Integration, Outcome, TaskCall};
+use crate::task::{Integration, Outcome, TaskCall};
+use crate::task::{TaskOutcome, MAX_RESULT_BYTES};
 
 pub const RESOURCE: &str = "arn:aws:states:::http:invoke";
 

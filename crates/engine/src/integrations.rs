@@ -14,11 +14,9 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::functions::TaskOutcome;
 use crate::http_task::HttpTask;
 use crate::mocks::{Answer, MockedResponse, Mocks};
-
-pub use crate::task::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
+use crate::task::{Integration, Outcome, Pattern, TaskCall, TaskOutcome};
 
 /// Functions from `baton.toml` (Lambda function ARNs and `lambda:invoke`).
 pub struct Functions(pub Config);
@@ -58,7 +56,7 @@ impl fmt::Debug for Integrations {
 }
 
 /// Error name for resources no integration serves.
-pub const UNSUPPORTED_RESOURCE: &str = crate::functions::UNSUPPORTED_RESOURCE;
+pub const UNSUPPORTED_RESOURCE: &str = crate::task::UNSUPPORTED_RESOURCE;
 
 impl Integrations {
     /// The integrations every engine has: functions from the configuration and the HTTP

@@ -20,10 +20,11 @@ use serde_json::Value;
 
 use crate::clock::{Clock, RunClock};
 use crate::config::Config;
-use crate::functions::UNSUPPORTED_RESOURCE;
-use crate::integrations::{Integrations, Outcome, TaskCall};
+use crate::integrations::Integrations;
 use crate::mocks::TestCaseRef;
 use crate::random::OsRandomness;
+use crate::task::UNSUPPORTED_RESOURCE;
+use crate::task::{Outcome, TaskCall};
 
 /// Called with each batch of new history events as the execution runs.
 pub type EventSink = Box<dyn FnMut(&[HistoryEvent])>;

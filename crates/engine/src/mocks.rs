@@ -39,8 +39,6 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
-pub use crate::test_cases::{run_test_cases, TestCaseResult, TestRun, TestRunError};
-
 /// The environment variable Step Functions Local and LocalStack read the file's path from.
 pub const ENV_VAR: &str = "SFN_MOCK_CONFIG";
 

@@ -24,8 +24,9 @@ use store::{MessageRow, QueueRow, Store, StoreError, Wake};
 use tokio::sync::Notify;
 
 use crate::clock::now_ms;
-use crate::integrations::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
+use crate::config::QueueConfig;
 use crate::random::OsRandomness;
+use crate::task::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
 
 /// The Task resource for sending a message.
 pub const SEND_MESSAGE: &str = "arn:aws:states:::sqs:sendMessage";
@@ -37,8 +38,6 @@ pub const MAX_WAIT_SECONDS: u64 = 20;
 /// The longest a message may stay invisible (SQS: 12 hours).
 pub const MAX_VISIBILITY_SECONDS: u64 = 12 * 60 * 60;
 const DEFAULT_VISIBILITY_SECONDS: u64 = 30;
-
-pub use crate::config::QueueConfig;
 
 /// Why a queue operation failed, in SQS's terms (the server maps each to its wire name).
 #[derive(Debug, thiserror::Error)]

@@ -34,8 +34,6 @@ use asl::interpreter::TaskRequest;
 use crate::people::find_member;
 use crate::random::OsRandomness;
 
-pub use crate::reminder_sender::Reminders;
-
 /// The built-in queue holding each waiting task's next reminder.
 pub const QUEUE: &str = "__baton_reminders";
 /// Reminders sent for one task at most (an hourly reminder without a deadline stops after

@@ -33,9 +33,10 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::clock::now_ms;
 use crate::config::Config;
-use crate::integrations::{Integrations, Outcome, TaskCall};
+use crate::integrations::Integrations;
 use crate::mocks::TestCaseRef;
 use crate::random::OsRandomness;
+use crate::task::{Outcome, TaskCall};
 
 pub type Millis = i64;
 
@@ -57,7 +58,7 @@ pub struct EngineConfig {
     /// Signs the links a task asks for (`baton:link:*` markers); `None` leaves markers as they are.
     pub links: Option<LinkSigner>,
     /// Queue each new task's first reminder (`BatonReminders`) with the commit that creates
-    /// it; someone must run [`crate::reminders::Reminders`].
+    /// it; someone must run [`crate::reminder_sender::Reminders`].
     pub reminders: bool,
 }
 

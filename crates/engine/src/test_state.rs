@@ -19,9 +19,10 @@ use serde_json::{Map, Value};
 
 use crate::config::HttpTaskConfig;
 use crate::http_task;
-use crate::integrations::{Integrations, Outcome, Pattern, TaskCall};
+use crate::integrations::Integrations;
 use crate::local::Calls;
 use crate::random::OsRandomness;
+use crate::task::{Outcome, Pattern, TaskCall};
 
 pub mod http_trace;
 pub mod mock_shapes;

@@ -27,11 +27,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
-use crate::integrations::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
+use crate::config::{Protocol, TopicConfig};
 use crate::mail::Mailer;
 use crate::queues::{name_from_url, OutgoingMessage, Queues};
 use crate::random::OsRandomness;
 use crate::sent_mail::SentMail;
+use crate::task::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
 
 /// The Task resource for publishing.
 pub const PUBLISH: &str = "arn:aws:states:::sns:publish";
@@ -41,8 +42,6 @@ pub const OUTBOX: &str = "__baton_outbox";
 
 /// SNS's limit on one message (256 KiB).
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
-
-pub use crate::config::{Protocol, SubscriptionConfig, TopicConfig};
 
 /// How many deliveries went out, were retried, or were given up, by kind.
 #[derive(Debug, Default)]

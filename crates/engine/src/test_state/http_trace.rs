@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::config::HttpTaskConfig;
 use crate::http_task::connection_name;
-use crate::integrations::Outcome;
+use crate::task::Outcome;
 
 fn text(v: &Value) -> String {
     match v {
