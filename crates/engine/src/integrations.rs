@@ -161,6 +161,8 @@ impl Integrations {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     #[test]

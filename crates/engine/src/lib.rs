@@ -2,8 +2,9 @@
 //! returns (invoke a task, arm or cancel a timer).
 //!
 //! This crate holds the durable engine behind `baton serve` ([`service`]), the in-process
-//! runner behind `baton run` ([`local`]) and the task integrations both reach ([`functions`], [`http_task`], [`aws`]). It owns time and randomness: the interpreter
-//! receives both from here.
+//! runner behind `baton run` ([`local`]) and the task integrations both reach ([`functions`], [`http_task`], [`aws`]). It owns time ([`clock`]) and randomness ([`random`]):
+//! the interpreter receives both from here. `baton.toml` is [`config`]. The modules are
+//! layered (see ARCHITECTURE.md): a module imports only modules below it.
 
 pub mod aws;
 pub mod clock;
