@@ -4,8 +4,9 @@
 //! time). The interpreter never reads a clock: it is handed `now` from one of these.
 //!
 //! [`Clock`] is what a runner reads: [`SystemClock`] for `baton serve`, and [`RunClock`] for
-//! the in-process runner, which either follows the wall clock or, with `fast_forward`, keeps
-//! a virtual time that jumps to the next timer instead of sleeping.
+//! the in-process runner and TestState, which either follows the wall clock or, with
+//! `fast_forward` (always, for TestState), keeps a virtual time that jumps to the next timer
+//! instead of sleeping.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -66,6 +67,11 @@ impl RunClock {
         Self { fast_forward, virtual_now: now_ms() }
     }
 
+    /// A virtual clock that starts at `start` (TestState's: it never sleeps).
+    pub fn virtual_from(start: Millis) -> Self {
+        Self { fast_forward: true, virtual_now: start }
+    }
+
     /// Wait until `at`: jump there when fast-forwarding, sleep otherwise.
     pub fn wait_until(&mut self, at: Millis) {
         if self.fast_forward {
@@ -102,6 +108,14 @@ mod tests {
         assert_eq!(clock.now(), start + 86_400_000);
         clock.wait_until(start);
         assert_eq!(clock.now(), start + 86_400_000);
+    }
+
+    #[test]
+    fn a_virtual_clock_starts_where_it_is_told() {
+        let mut clock = RunClock::virtual_from(1_000);
+        assert_eq!(clock.now(), 1_000);
+        clock.wait_until(61_000);
+        assert_eq!(clock.now(), 61_000);
     }
 
     #[test]
