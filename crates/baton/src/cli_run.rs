@@ -17,7 +17,7 @@ use asl::interpreter::Status;
 use asl::simulator::{Expression, ExpressionError};
 use asl::{Definition, DefinitionError};
 use clap::Args;
-use engine::functions::Config;
+use engine::config::Config;
 use engine::integrations::Integrations;
 use engine::mocks::{MockConfig, Mocks, TestCaseRef};
 use engine::random::OsRandomness;
@@ -313,7 +313,7 @@ pub fn eval(args: EvalArgs) -> ExitCode {
 /// Step Functions gives every execution a context object (`$$`); `baton eval` makes one up,
 /// so `$$.Execution.Id` and friends read as they would in a state of a machine named "local".
 fn made_up_context(input: &Value) -> Value {
-    let now = engine::service::now_ms();
+    let now = engine::clock::now_ms();
     let execution = ExecutionInfo::local("local", &OsRandomness::new_execution_name(), now);
     StateContext {
         execution: &execution,
@@ -381,7 +381,7 @@ fn eval_jsonata(text: &str, args: &EvalArgs) -> ExitCode {
         }
     };
     let host = Host {
-        now: std::time::SystemTime::now()
+        now: engine::clock::system_time()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         seed: OsRandomness::new().next_u64(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use engine::functions::Config;
+use engine::config::Config;
 use engine::service::ACTIVITY_POLL_MS;
 use server::serve::{serve, Durability, ServeOptions};
 

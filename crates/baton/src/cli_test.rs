@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use asl::Definition;
 use clap::Args;
-use engine::functions::Config;
-use engine::mocks::{run_test_cases, MockConfig, Mocks, TestCaseResult, TestRun};
+use engine::config::Config;
+use engine::mocks::{MockConfig, Mocks};
+use engine::test_cases::{run_test_cases, TestCaseResult, TestRun};
 
 #[derive(Args)]
 pub struct TestArgs {

@@ -21,8 +21,9 @@ use std::io::Read;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use crate::functions::{HttpTaskConfig, TaskOutcome, MAX_RESULT_BYTES};
-use crate::integrations::{Integration, Outcome, TaskCall};
+use crate::config::HttpTaskConfig;
+use crate::task::{Integration, Outcome, TaskCall};
+use crate::task::{TaskOutcome, MAX_RESULT_BYTES};
 
 pub const RESOURCE: &str = "arn:aws:states:::http:invoke";
 

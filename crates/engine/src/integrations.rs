@@ -11,111 +11,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::functions::{Config, TaskOutcome};
+use crate::config::Config;
 use crate::http_task::HttpTask;
-use crate::mocks::{Answer, MockedResponse, Mocks, TestCaseRef};
-use crate::random::OsRandomness;
-
-/// How the state machine waits for the task (the resource's suffix).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pattern {
-    RequestResponse,
-    WaitForTaskToken,
-    /// `.sync`: wait for the started work to finish.
-    Sync,
-    /// `.sync:2`: as `.sync`, with JSON rather than string outputs where AWS distinguishes.
-    Sync2,
-}
-
-impl Pattern {
-    /// Split a resource into its base and its pattern.
-    pub fn split(resource: &str) -> (&str, Pattern) {
-        if let Some(base) = resource.strip_suffix(".waitForTaskToken") {
-            (base, Pattern::WaitForTaskToken)
-        } else if let Some(base) = resource.strip_suffix(".sync:2") {
-            (base, Pattern::Sync2)
-        } else if let Some(base) = resource.strip_suffix(".sync") {
-            (base, Pattern::Sync)
-        } else {
-            (resource, Pattern::RequestResponse)
-        }
-    }
-}
-
-/// One task's initial call.
-#[derive(Debug, Clone)]
-pub struct TaskCall {
-    /// The resource without its pattern suffix.
-    pub resource: String,
-    pub pattern: Pattern,
-    /// The effective input (after InputPath and Parameters).
-    pub input: Value,
-    pub token: Option<String>,
-    pub execution_arn: String,
-    pub state_name: String,
-    pub task_id: u64,
-    /// The mock test case the execution runs with, if any (see [`crate::mocks`]).
-    pub mock: Option<TestCaseRef>,
-}
-
-impl TaskCall {
-    /// The initial call of the task the interpreter asked for, with `input` as the effective
-    /// input (the request's own, or with signed links added).
-    pub fn of(request: &asl::interpreter::TaskRequest, execution_arn: &str, input: Value) -> Self {
-        let (resource, pattern) = Pattern::split(&request.resource);
-        Self {
-            resource: resource.to_owned(),
-            pattern,
-            input,
-            token: request.token.clone(),
-            execution_arn: execution_arn.to_owned(),
-            state_name: request.state_name.clone(),
-            task_id: request.task,
-            mock: None,
-        }
-    }
-
-    /// The same call, made for an execution running with the mock test case `mock`.
-    pub fn with_mock(mut self, mock: Option<TestCaseRef>) -> Self {
-        self.mock = mock;
-        self
-    }
-}
-
-/// How an initial call ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The task is done with this result.
-    Succeeded(Value),
-    /// The call went out (`output` is its response); the task now waits for a callback or
-    /// for the work it started.
-    Submitted(Value),
-    /// The call went out (`submitted` is its response) and what the task waits for ended at
-    /// once (a mocked `.waitForTaskToken` or `.sync` task): the task is submitted, then
-    /// succeeds with the result or fails with `(error, cause)`.
-    SubmittedAndEnded {
-        submitted: Value,
-        end: Result<Value, (String, String)>,
-    },
-    Failed {
-        error: String,
-        cause: String,
-    },
-}
-
-#[async_trait]
-pub trait Integration: Send + Sync {
-    async fn call(&self, call: TaskCall) -> Outcome;
-
-    /// The longest an initial call may take, when it may take long (a function with a
-    /// timeout, an HTTP request). The engine holds a task at least this long before it may
-    /// hand it to another node, so a slow call is not made twice.
-    fn longest_call(&self) -> Option<std::time::Duration> {
-        None
-    }
-}
+use crate::mocks::{Answer, MockedResponse, Mocks};
+use crate::task::{Integration, Outcome, Pattern, TaskCall, TaskOutcome};
 
 /// Functions from `baton.toml` (Lambda function ARNs and `lambda:invoke`).
 pub struct Functions(pub Config);
@@ -155,7 +56,7 @@ impl fmt::Debug for Integrations {
 }
 
 /// Error name for resources no integration serves.
-pub const UNSUPPORTED_RESOURCE: &str = crate::functions::UNSUPPORTED_RESOURCE;
+pub const UNSUPPORTED_RESOURCE: &str = crate::task::UNSUPPORTED_RESOURCE;
 
 impl Integrations {
     /// The integrations every engine has: functions from the configuration and the HTTP
@@ -263,39 +164,10 @@ impl Integrations {
     }
 }
 
-/// The `SdkHttpMetadata`/`SdkResponseMetadata` pair Step Functions adds to an AWS SDK
-/// response, for a response of `content_type` and `length` bytes.
-pub fn sdk_metadata(content_type: &str, length: usize) -> (Value, Value) {
-    let request_id = OsRandomness::new_execution_name();
-    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    let length = length.to_string();
-    let all = json!({
-        "x-amzn-RequestId": [request_id],
-        "connection": ["keep-alive"],
-        "Content-Length": [length],
-        "Date": [date],
-        "Content-Type": [content_type],
-    });
-    let single = json!({
-        "connection": "keep-alive",
-        "Content-Length": length,
-        "Content-Type": content_type,
-        "Date": date,
-        "x-amzn-RequestId": request_id,
-    });
-    (json!({"AllHttpHeaders": all, "HttpHeaders": single, "HttpStatusCode": 200}), json!({"RequestId": request_id}))
-}
-
-/// A cause in the form the AWS SDK for Java gives Step Functions.
-pub fn aws_cause(service: &str, message: &str, status: u16, code: &str) -> String {
-    format!(
-        "{message} (Service: {service}; Status Code: {status}; Error Code: {code}; Request ID: {}; Proxy: null)",
-        OsRandomness::new_execution_name()
-    )
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     #[test]

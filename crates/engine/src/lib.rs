@@ -2,10 +2,13 @@
 //! returns (invoke a task, arm or cancel a timer).
 //!
 //! This crate holds the durable engine behind `baton serve` ([`service`]), the in-process
-//! runner behind `baton run` ([`local`]) and the task integrations both reach ([`functions`], [`http_task`], [`aws`]). It owns time and randomness: the interpreter
-//! receives both from here.
+//! runner behind `baton run` ([`local`]) and the task integrations both reach ([`functions`], [`http_task`], [`aws`]). It owns time ([`clock`]) and randomness ([`random`]):
+//! the interpreter receives both from here. `baton.toml` is [`config`]. The modules are
+//! layered (see ARCHITECTURE.md): a module imports only modules below it.
 
 pub mod aws;
+pub mod clock;
+pub mod config;
 pub mod functions;
 pub mod http_task;
 pub mod integrations;
@@ -17,10 +20,13 @@ pub mod mocks;
 pub mod people;
 pub mod queues;
 pub mod random;
+pub mod reminder_sender;
 pub mod reminders;
 pub mod result_writer;
 pub mod sent_mail;
 pub mod service;
+pub mod task;
+pub mod test_cases;
 pub mod test_state;
 pub mod topics;
 

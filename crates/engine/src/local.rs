@@ -9,7 +9,6 @@
 //! finishes in milliseconds while its history still shows the virtual times.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use asl::context::ExecutionInfo;
 use asl::eval::Randomness;
@@ -19,10 +18,13 @@ use asl::timestamp::Millis;
 use asl::Definition;
 use serde_json::Value;
 
-use crate::functions::{Config, UNSUPPORTED_RESOURCE};
-use crate::integrations::{Integrations, Outcome, TaskCall};
+use crate::clock::{Clock, RunClock};
+use crate::config::Config;
+use crate::integrations::Integrations;
 use crate::mocks::TestCaseRef;
 use crate::random::OsRandomness;
+use crate::task::UNSUPPORTED_RESOURCE;
+use crate::task::{Outcome, TaskCall};
 
 /// Called with each batch of new history events as the execution runs.
 pub type EventSink = Box<dyn FnMut(&[HistoryEvent])>;
@@ -69,10 +71,6 @@ impl LocalRun {
     }
 }
 
-fn wall_clock_ms() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
-}
-
 /// Where the integrations' calls are awaited: the runtime of the caller (a blocking thread of
 /// `baton serve`'s runtime), or one of our own when called from plain code (`baton run`,
 /// tests).
@@ -106,7 +104,7 @@ impl Calls {
 /// `spawn_blocking`), never from an async task.
 pub fn run_local(definition: &Definition, input: Value, mut options: LocalOptions) -> LocalRun {
     let mut random: Box<dyn Randomness> = options.random.take().unwrap_or_else(|| Box::new(OsRandomness::new()));
-    let mut clock = Clock { fast_forward: options.fast_forward, virtual_now: wall_clock_ms() };
+    let mut clock = RunClock::new(options.fast_forward);
     let info = ExecutionInfo::local(&options.state_machine_name, &options.execution_name, clock.now());
     let execution_arn = info.execution_arn.clone();
     let integrations =
@@ -193,30 +191,4 @@ pub fn run_local(definition: &Definition, input: Value, mut options: LocalOption
     }
     integrations.execution_ended(&execution_arn);
     LocalRun { execution, history }
-}
-
-struct Clock {
-    fast_forward: bool,
-    virtual_now: Millis,
-}
-
-impl Clock {
-    fn now(&self) -> Millis {
-        if self.fast_forward {
-            self.virtual_now
-        } else {
-            wall_clock_ms()
-        }
-    }
-
-    fn wait_until(&mut self, at: Millis) {
-        if self.fast_forward {
-            self.virtual_now = self.virtual_now.max(at);
-            return;
-        }
-        let now = wall_clock_ms();
-        if at > now {
-            std::thread::sleep(Duration::from_millis((at - now) as u64));
-        }
-    }
 }

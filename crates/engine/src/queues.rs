@@ -19,14 +19,14 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use md5::{Digest, Md5};
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use store::{MessageRow, QueueRow, Store, StoreError, Wake};
 use tokio::sync::Notify;
 
-use crate::integrations::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
+use crate::clock::now_ms;
+use crate::config::QueueConfig;
 use crate::random::OsRandomness;
-use crate::service::now_ms;
+use crate::task::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
 
 /// The Task resource for sending a message.
 pub const SEND_MESSAGE: &str = "arn:aws:states:::sqs:sendMessage";
@@ -38,22 +38,6 @@ pub const MAX_WAIT_SECONDS: u64 = 20;
 /// The longest a message may stay invisible (SQS: 12 hours).
 pub const MAX_VISIBILITY_SECONDS: u64 = 12 * 60 * 60;
 const DEFAULT_VISIBILITY_SECONDS: u64 = 30;
-
-/// `[queues.NAME]` in `baton.toml`: a queue created when the server starts, optionally with
-/// a function that consumes it (Lambda's event source mapping).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QueueConfig {
-    /// Seconds a received message stays invisible (30 unless given).
-    #[serde(default)]
-    pub visibility_timeout_seconds: Option<u64>,
-    /// A function from `[functions]` that receives the queue's messages in batches.
-    #[serde(default)]
-    pub function: Option<String>,
-    /// Messages per call of `function` (10 unless given, at most 10).
-    #[serde(default)]
-    pub batch_size: Option<usize>,
-}
 
 /// Why a queue operation failed, in SQS's terms (the server maps each to its wire name).
 #[derive(Debug, thiserror::Error)]
@@ -422,7 +406,7 @@ impl Queues {
     /// each receives batches by long poll and calls its function with Lambda's SQS event
     /// (`{"Records": [...]}`); a batch is deleted when the call succeeds and otherwise comes
     /// back after its visibility timeout, to be tried again.
-    pub fn start_consumers(&self, config: &crate::functions::Config) -> Result<(), QueueError> {
+    pub fn start_consumers(&self, config: &crate::config::Config) -> Result<(), QueueError> {
         for (queue, settings) in &config.queues {
             let Some(function) = settings.function.clone() else { continue };
             if !config.functions.contains_key(&function) {
@@ -437,7 +421,7 @@ impl Queues {
         Ok(())
     }
 
-    async fn consume(self, queue: String, function: String, batch: usize, config: crate::functions::Config) {
+    async fn consume(self, queue: String, function: String, batch: usize, config: crate::config::Config) {
         let source_arn = format!("arn:aws:sqs:{}:{}:{queue}", config.host.region, config.host.account);
         loop {
             let received = match self.receive(&queue, batch, None, Some(Duration::from_secs(MAX_WAIT_SECONDS))).await {

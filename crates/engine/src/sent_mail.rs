@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
+use crate::clock::now_ms;
 use crate::queues::{OutgoingMessage, QueueError, Queues};
-use crate::service::now_ms;
 
 /// The built-in queue the log is kept in (not listed by ListQueues, as no `__baton` queue is).
 pub const QUEUE: &str = "__baton_sent_mail";

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use asl::context::ExecutionInfo;
 use asl::eval::Randomness;
@@ -35,16 +35,14 @@ use crate::links::{LinkSigner, DEFAULT_LINK_LIFETIME_MS};
 use store::{Claim, Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, Wake};
 use tokio::sync::{mpsc, Notify};
 
-use crate::functions::Config;
-use crate::integrations::{Integrations, Outcome, TaskCall};
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::integrations::Integrations;
 use crate::mocks::TestCaseRef;
 use crate::random::OsRandomness;
+use crate::task::{Outcome, TaskCall};
 
 pub type Millis = i64;
-
-pub fn now_ms() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
-}
 
 /// How long an engine holds an execution or an invocation before another may take it over.
 const LEASE_MS: Millis = 30_000;
@@ -64,7 +62,7 @@ pub struct EngineConfig {
     /// Signs the links a task asks for (`baton:link:*` markers); `None` leaves markers as they are.
     pub links: Option<LinkSigner>,
     /// Queue each new task's first reminder (`BatonReminders`) with the commit that creates
-    /// it; someone must run [`crate::reminders::Reminders`].
+    /// it; someone must run [`crate::reminder_sender::Reminders`].
     pub reminders: bool,
 }
 

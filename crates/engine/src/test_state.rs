@@ -17,11 +17,13 @@ use asl::test_state::{
 use asl::timestamp::Millis;
 use serde_json::{Map, Value};
 
-use crate::functions::HttpTaskConfig;
+use crate::clock::{Clock, RunClock};
+use crate::config::HttpTaskConfig;
 use crate::http_task;
-use crate::integrations::{Integrations, Outcome, Pattern, TaskCall};
+use crate::integrations::Integrations;
 use crate::local::Calls;
 use crate::random::OsRandomness;
+use crate::task::{Outcome, Pattern, TaskCall};
 
 pub mod http_trace;
 pub mod mock_shapes;
@@ -68,10 +70,10 @@ pub fn test_state(
     info.context = request.context.clone().map(Value::Object);
     let mut inspector = Inspector::new(&run, request.mock.as_ref(), &request.configuration);
     let mut random = OsRandomness::new();
-    let mut now = info.start_time;
+    let mut clock = RunClock::virtual_from(info.start_time);
     let execution_arn = info.execution_arn.clone();
     let (mut execution, first) = {
-        let mut env = Env { now, random: &mut random, missing_activities: &[] };
+        let mut env = Env { now: clock.now(), random: &mut random, missing_activities: &[] };
         interpreter::start_seeded(
             &run.definition,
             info,
@@ -107,17 +109,17 @@ pub fn test_state(
                 if inspector.failed() {
                     // The state failed and a retrier waits to run it again.
                     if retries_made >= retries_to_replay {
-                        retrying = Some(Retrying { backoff_ms: u64::try_from(at - now).unwrap_or(0) });
+                        retrying = Some(Retrying { backoff_ms: u64::try_from(at - clock.now()).unwrap_or(0) });
                         break;
                     }
                     retries_made += 1;
                 }
                 shell.timers.remove(&timer);
-                now = now.max(at);
+                clock.wait_until(at);
                 Event::TimerFired { timer }
             }
         };
-        let out = step(&run, &mut execution, event, now, &mut random, &mut inspector);
+        let out = step(&run, &mut execution, event, clock.now(), &mut random, &mut inspector);
         shell.absorb(out);
     }
     let mut answer = inspector.response(&run, &execution.status, retrying, request.level, request.variables.as_ref());

@@ -25,14 +25,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::integrations::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
+use crate::config::{Protocol, TopicConfig};
 use crate::mail::Mailer;
 use crate::queues::{name_from_url, OutgoingMessage, Queues};
 use crate::random::OsRandomness;
 use crate::sent_mail::SentMail;
+use crate::task::{aws_cause, sdk_metadata, Integration, Outcome, Pattern, TaskCall};
 
 /// The Task resource for publishing.
 pub const PUBLISH: &str = "arn:aws:states:::sns:publish";
@@ -42,36 +42,6 @@ pub const OUTBOX: &str = "__baton_outbox";
 
 /// SNS's limit on one message (256 KiB).
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
-
-/// `[topics.NAME]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TopicConfig {
-    #[serde(default)]
-    pub subscriptions: Vec<SubscriptionConfig>,
-}
-
-/// One subscription of a topic.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubscriptionConfig {
-    /// `email`, `sqs`, `http` or `https` (as SNS names them).
-    pub protocol: Protocol,
-    /// An email address, a queue (name, URL or ARN) or a URL.
-    pub endpoint: String,
-    /// Queue and webhook subscriptions: the message alone rather than SNS's JSON envelope.
-    #[serde(default)]
-    pub raw_message_delivery: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Email,
-    Sqs,
-    Http,
-    Https,
-}
 
 /// How many deliveries went out, were retried, or were given up, by kind.
 #[derive(Debug, Default)]
@@ -251,7 +221,7 @@ impl Topics {
         tracing::info!(topic, message_id, subscriptions = config.subscriptions.len(), "published");
         // FIFO topics number their messages, as SNS does (20 digits, increasing).
         let sequence_number = topic.ends_with(".fifo").then(|| {
-            let n = self.sequence.fetch_add(1, Ordering::Relaxed) + chrono::Utc::now().timestamp_micros() as u64;
+            let n = self.sequence.fetch_add(1, Ordering::Relaxed) + crate::clock::utc_now().timestamp_micros() as u64;
             format!("{n:020}")
         });
         Ok(Published { message_id, sequence_number })
@@ -456,7 +426,7 @@ fn envelope(message_id: &str, topic_arn: &str, p: &Publication) -> String {
         e.insert("Subject".into(), json!(subject));
     }
     e.insert("Message".into(), json!(p.message));
-    e.insert("Timestamp".into(), json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()));
+    e.insert("Timestamp".into(), json!(crate::clock::iso8601_millis()));
     if !p.attributes.is_empty() {
         let attributes: Map<String, Value> = p
             .attributes

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use asl::interpreter::Status;
 use asl::Definition;
-use engine::functions::Config;
+use engine::config::Config;
 use engine::{run_local, LocalOptions};
 use serde_json::Value;
 

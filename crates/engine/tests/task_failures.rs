@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use asl::interpreter::Status;
 use asl::Definition;
-use engine::functions::Config;
+use engine::config::Config;
 use engine::{run_local, LocalOptions, LocalRun};
 use serde_json::{json, Value};
 

@@ -18,7 +18,7 @@ pub async fn create(state: &AppState, req: Request<'_>) -> ApiResult {
     let name = req.required_str("name")?;
     check_name(name)?;
     let arn = state.arns.activity(name);
-    let row = ActivityRow { arn: arn.clone(), name: name.to_owned(), created: engine::service::now_ms() };
+    let row = ActivityRow { arn: arn.clone(), name: name.to_owned(), created: engine::clock::now_ms() };
     let created = match state.engine.store().insert_activity(&row).await {
         Ok(()) => {
             if let Some(tags) = req.value("tags") {

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use axum::http::{header, HeaderMap};
-use engine::functions::ApiCredential;
+use engine::config::ApiCredential;
 
 /// How far a request's date may be from the server's clock (AWS: 15 minutes).
 const MAX_SKEW: Duration = Duration::from_secs(15 * 60);

@@ -2,9 +2,9 @@
 //! redrive.
 
 use asl::interpreter::Status;
+use engine::clock::now_ms;
 use engine::local::{run_local, LocalOptions};
 use engine::mocks::{split_test_case, TestCaseRef, UnknownTestCase};
-use engine::service::now_ms;
 use serde_json::{json, Map, Value};
 use store::ExecutionRow;
 
@@ -115,7 +115,7 @@ pub async fn start_execution(
 /// (those AWS allows for Express: the patterns it refuses are refused when the machine is
 /// created).
 struct Express {
-    config: engine::functions::Config,
+    config: engine::config::Config,
     integrations: engine::integrations::Integrations,
     machine: String,
     name: String,

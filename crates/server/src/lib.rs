@@ -170,7 +170,7 @@ async fn authenticate(
         };
     }
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let credential = auth::verify(credentials, "POST", path, headers, body, std::time::SystemTime::now())?;
+    let credential = auth::verify(credentials, "POST", path, headers, body, engine::clock::system_time())?;
     Ok(Some(credential.user.clone().unwrap_or_else(|| credential.access_key_id.clone())))
 }
 

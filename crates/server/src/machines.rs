@@ -101,7 +101,7 @@ pub async fn create(state: &AppState, req: Request<'_>) -> ApiResult {
         return Err(ApiError::validation("Version description can only be set when publish is true"));
     }
     let arn = state.arns.state_machine(name);
-    let now = engine::service::now_ms();
+    let now = engine::clock::now_ms();
     let row = StateMachineRow {
         arn: arn.clone(),
         name: name.to_owned(),
@@ -160,7 +160,7 @@ async fn publish_version(
         role_arn: row.role_arn.clone(),
         revision_id: row.revision_id.clone(),
         description: description.map(str::to_owned),
-        created: engine::service::now_ms(),
+        created: engine::clock::now_ms(),
     };
     state.engine.store().insert_version(&v).await?;
     Ok(v)
@@ -259,7 +259,7 @@ pub async fn update(state: &AppState, req: Request<'_>) -> ApiResult {
         }
         row.config = Value::Object(cfg).to_string();
     }
-    row.updated = engine::service::now_ms();
+    row.updated = engine::clock::now_ms();
     state.engine.store().update_state_machine(&row).await?;
     let mut out = json!({"updateDate": date(row.updated), "revisionId": row.revision_id});
     if publish {
@@ -467,7 +467,7 @@ pub async fn create_alias(state: &AppState, req: Request<'_>) -> ApiResult {
     load_machine(state, &base).await?;
     check_routing(state, &base, &routing).await?;
     let arn = format!("{base}:{name}");
-    let now = engine::service::now_ms();
+    let now = engine::clock::now_ms();
     let row = AliasRow {
         arn: arn.clone(),
         state_machine_arn: base,
@@ -523,7 +523,7 @@ pub async fn update_alias(state: &AppState, req: Request<'_>) -> ApiResult {
     if let Some(d) = req.str("description")? {
         a.description = Some(d.to_owned());
     }
-    a.updated = engine::service::now_ms();
+    a.updated = engine::clock::now_ms();
     state.engine.store().update_alias(&a).await?;
     Ok(json!({"updateDate": date(a.updated)}))
 }

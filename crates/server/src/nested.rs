@@ -6,8 +6,8 @@
 use std::sync::{OnceLock, Weak};
 
 use async_trait::async_trait;
-use engine::integrations::{Integration, Outcome, Pattern, TaskCall};
 use engine::service::ParentLink;
+use engine::task::{Integration, Outcome, Pattern, TaskCall};
 use serde_json::{json, Value};
 
 use crate::AppState;
@@ -66,7 +66,7 @@ impl Integration for Nested {
                     Pattern::RequestResponse => {
                         // As an AWS SDK call, with its HTTP metadata (the wire form's length).
                         let wire = json!({"executionArn": arn, "startDate": start}).to_string();
-                        let (http, meta) = engine::integrations::sdk_metadata("application/x-amz-json-1.0", wire.len());
+                        let (http, meta) = engine::task::sdk_metadata("application/x-amz-json-1.0", wire.len());
                         response["SdkHttpMetadata"] = http;
                         response["SdkResponseMetadata"] = meta;
                         Outcome::Succeeded(response)

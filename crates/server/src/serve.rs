@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use engine::functions::{Config, FunctionHost};
+use engine::config::{Config, FunctionHost};
 use engine::integrations::Integrations;
 use engine::links::LinkSigner;
 use engine::mail::Mailer;
@@ -301,7 +301,7 @@ pub async fn assemble(opts: &ServeOptions) -> Result<Arc<AppState>, ServeError> 
         reminders: true,
     };
     let engine = Engine::start(store, config);
-    engine::reminders::Reminders::start(engine.clone(), queues.clone(), topics.clone())
+    engine::reminder_sender::Reminders::start(engine.clone(), queues.clone(), topics.clone())
         .await
         .map_err(|e| ServeError::Topics(e.to_string()))?;
     let state = Arc::new(AppState {

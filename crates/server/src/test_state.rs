@@ -4,7 +4,7 @@
 
 use asl::context::ExecutionInfo;
 use asl::test_state::{InspectionLevel, Mock, StateConfiguration, TestStateError};
-use engine::service::now_ms;
+use engine::clock::now_ms;
 use engine::test_state::{FieldValidationMode, TestStateRequest};
 use serde_json::{Map, Value};
 

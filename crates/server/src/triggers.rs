@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
-use engine::functions::TriggerConfig;
+use engine::config::TriggerConfig;
 use serde_json::{json, Map, Value};
 
 use crate::api::date;

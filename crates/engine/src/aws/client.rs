@@ -114,7 +114,7 @@ impl Client {
             CredentialSource::Process { command, profile } => {
                 let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
                 let fresh = |expiry: &Option<SystemTime>| {
-                    expiry.is_none_or(|at| at > SystemTime::now() + Duration::from_secs(300))
+                    expiry.is_none_or(|at| at > crate::clock::system_time() + Duration::from_secs(300))
                 };
                 if let Some((credentials, expiry)) = cached.as_ref() {
                     if fresh(expiry) {
@@ -197,7 +197,7 @@ fn signature_headers(
         .identity(&identity)
         .region(&request.region)
         .name(request.signing_name)
-        .time(SystemTime::now())
+        .time(crate::clock::system_time())
         .settings(settings)
         .build()
         .map_err(|e| format!("cannot sign the request: {e}"))?

@@ -11,7 +11,7 @@ use super::json::CallError;
 use super::services;
 use super::tasks::LAMBDA_TIMEOUT;
 use super::Aws;
-use crate::functions::{CallFailure, TaskOutcome};
+use crate::task::{CallFailure, TaskOutcome};
 
 /// What Invoke answered.
 #[derive(Debug, Clone)]

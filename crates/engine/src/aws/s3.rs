@@ -22,7 +22,7 @@ use super::client::{self, Body, Request, SendError, DEFAULT_TIMEOUT};
 use super::config::{CredentialSource, Credentials};
 use super::errors::{name_client_error, name_service_error, Flavour, ServiceError};
 use super::{services, Aws, NOT_CONFIGURED};
-use crate::functions::{TaskOutcome, MAX_RESULT_BYTES};
+use crate::task::{TaskOutcome, MAX_RESULT_BYTES};
 
 /// Characters left as they are in a key: RFC 3986's unreserved ones and `/`.
 const KEY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
@@ -615,7 +615,7 @@ pub fn task(aws: &Aws, action: &str, input: &Value, flavour: Flavour) -> TaskOut
     match run_task(&client, action, input) {
         Ok(Some(result)) => TaskOutcome::Succeeded(result),
         Ok(None) => TaskOutcome::Failed {
-            error: crate::functions::UNSUPPORTED_RESOURCE.into(),
+            error: crate::task::UNSUPPORTED_RESOURCE.into(),
             cause: format!(
                 "Resource 'arn:aws:states:::aws-sdk:s3:{action}': Baton's S3 client makes getObject, putObject, headObject, deleteObject, copyObject, listObjectsV2, listBuckets, createBucket, deleteBucket, createMultipartUpload, uploadPart, completeMultipartUpload and abortMultipartUpload"
             ),

@@ -22,7 +22,7 @@ use super::errors::{name_client_error, name_service_error, Flavour};
 use super::json::{self, CallError};
 use super::services::{self, Protocol, Service};
 use super::{Aws, NOT_CONFIGURED};
-use crate::functions::TaskOutcome;
+use crate::task::TaskOutcome;
 
 const SDK_PREFIX: &str = "arn:aws:states:::aws-sdk:";
 const STATES_PREFIX: &str = "arn:aws:states:::";
@@ -48,7 +48,7 @@ pub fn target<'a>(aws: &Aws, resource: &'a str) -> Option<Result<Target<'a>, Tas
         return Some(match services::by_sdk_name(name) {
             Some(service) if !action.is_empty() => Ok(Target { service, action, flavour: Flavour::Sdk }),
             _ => Err(TaskOutcome::Failed {
-                error: crate::functions::UNSUPPORTED_RESOURCE.into(),
+                error: crate::task::UNSUPPORTED_RESOURCE.into(),
                 cause: format!(
                     "Resource '{resource}': Baton does not know the AWS service '{name}'. It reaches: {}",
                     services::SERVICES.iter().map(|s| s.sdk_name).collect::<Vec<_>>().join(", ")
@@ -75,7 +75,7 @@ pub fn target<'a>(aws: &Aws, resource: &'a str) -> Option<Result<Target<'a>, Tas
 /// The failure of a `.sync` Task on a service Baton cannot follow to its end.
 pub fn cannot_wait(resource: &str) -> TaskOutcome {
     TaskOutcome::Failed {
-        error: crate::functions::UNSUPPORTED_RESOURCE.into(),
+        error: crate::task::UNSUPPORTED_RESOURCE.into(),
         cause: format!(
             "Resource '{resource}': Baton starts this work but cannot wait for it to finish (.sync); use the resource without .sync and poll its status, or .waitForTaskToken"
         ),
@@ -90,8 +90,8 @@ pub fn unfollowed_sync_tasks(definition: &Value) -> Vec<(String, String, String)
         for (name, state) in states {
             let here = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
             if let Some(resource) = state.get("Resource").and_then(Value::as_str) {
-                let (base, pattern) = crate::integrations::Pattern::split(resource);
-                let sync = matches!(pattern, crate::integrations::Pattern::Sync | crate::integrations::Pattern::Sync2);
+                let (base, pattern) = crate::task::Pattern::split(resource);
+                let sync = matches!(pattern, crate::task::Pattern::Sync | crate::task::Pattern::Sync2);
                 if sync && base != "arn:aws:states:::states:startExecution" {
                     out.push((format!("{here}/Resource"), name.clone(), resource.to_owned()));
                 }
@@ -117,9 +117,9 @@ pub fn unfollowed_sync_tasks(definition: &Value) -> Vec<(String, String, String)
 pub struct AwsTasks(pub Aws);
 
 #[async_trait::async_trait]
-impl crate::integrations::Integration for AwsTasks {
-    async fn call(&self, call: crate::integrations::TaskCall) -> crate::integrations::Outcome {
-        use crate::integrations::{Outcome, Pattern};
+impl crate::task::Integration for AwsTasks {
+    async fn call(&self, call: crate::task::TaskCall) -> crate::task::Outcome {
+        use crate::task::{Outcome, Pattern};
         let aws = self.0.clone();
         let resource = call.resource.clone();
         let pattern = call.pattern;
@@ -131,7 +131,7 @@ impl crate::integrations::Integration for AwsTasks {
                 Some(Ok(t)) => self::call(&aws, t, &call.input),
                 Some(Err(failed)) => failed,
                 None => TaskOutcome::Failed {
-                    error: crate::functions::UNSUPPORTED_RESOURCE.into(),
+                    error: crate::task::UNSUPPORTED_RESOURCE.into(),
                     cause: format!("Resource '{resource}': no integration serves it on this server"),
                 },
             }
@@ -186,7 +186,7 @@ pub fn call(aws: &Aws, target: Target<'_>, input: &Value) -> TaskOutcome {
             super::lambda::invoke_task(aws, input, flavour)
         }
         Protocol::RestJson | Protocol::Query => TaskOutcome::Failed {
-            error: crate::functions::UNSUPPORTED_RESOURCE.into(),
+            error: crate::task::UNSUPPORTED_RESOURCE.into(),
             cause: format!(
                 "Resource 'arn:aws:states:::aws-sdk:{}:{action}': Baton reaches {} only through its own integration",
                 service.sdk_name, service.sdk_name

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use super::{Call, CallFailure, MAX_RESULT_BYTES};
+use super::Call;
+use crate::task::{CallFailure, MAX_RESULT_BYTES};
 
 pub(super) fn call(call: &Call<'_>, url: &str, headers: &BTreeMap<String, String>) -> Result<Vec<u8>, CallFailure> {
     let timeout = call.function.timeout;

@@ -17,7 +17,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{Call, CallFailure, FunctionKind, Runtime};
+use super::Call;
+use crate::config::{FunctionKind, Runtime};
+use crate::task::CallFailure;
 
 const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap.py");
 const NODE_BOOTSTRAP: &str = include_str!("bootstrap.js");

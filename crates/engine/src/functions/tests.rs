@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::*;
+use crate::config::FunctionHost;
 
 const LEGACY: &str = "arn:aws:lambda:us-east-1:123456789012:function:";
 

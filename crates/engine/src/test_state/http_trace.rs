@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
-use crate::functions::HttpTaskConfig;
+use crate::config::HttpTaskConfig;
 use crate::http_task::connection_name;
-use crate::integrations::Outcome;
+use crate::task::Outcome;
 
 fn text(v: &Value) -> String {
     match v {

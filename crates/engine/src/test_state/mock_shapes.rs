@@ -163,8 +163,8 @@ pub fn check(resource: &str, result: &Value, mode: FieldValidationMode) -> Resul
     if mode == FieldValidationMode::None {
         return Ok(());
     }
-    let (base, pattern) = crate::integrations::Pattern::split(resource);
-    if pattern != crate::integrations::Pattern::RequestResponse {
+    let (base, pattern) = crate::task::Pattern::split(resource);
+    if pattern != crate::task::Pattern::RequestResponse {
         return Ok(());
     }
     let Some((_, fields)) = SHAPES.iter().find(|(r, _)| *r == base) else { return Ok(()) };

@@ -42,7 +42,7 @@ fn harness() -> &'static Harness {
         let config_path = dir.join("baton.toml");
         std::fs::create_dir_all(&dir).expect("the fuzz target's data folder");
         std::fs::write(&config_path, USERS).expect("the fuzz target's baton.toml");
-        let functions = engine::functions::Config::load(&config_path).expect("the fuzz target's config loads");
+        let functions = engine::config::Config::load(&config_path).expect("the fuzz target's config loads");
         let opts = server::serve::ServeOptions {
             host: "127.0.0.1".into(),
             port: 8083,

@@ -19,10 +19,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use engine::functions::ConsoleUser;
+use engine::clock::now_ms;
+use engine::config::ConsoleUser;
 use engine::links::{pbkdf2_sha256, same};
 use engine::people::{find_member as find, names};
-use engine::service::now_ms;
 use serde_json::Value;
 
 use super::html::{escape, page_with_status};

@@ -22,7 +22,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
-use engine::service::{now_ms, EngineError, TaskAnswer, Vote};
+use engine::clock::now_ms;
+use engine::service::{EngineError, TaskAnswer, Vote};
 use serde_json::{json, Map, Value};
 use store::{TaskKind, TaskRow};
 

@@ -9,8 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
+use engine::clock::now_ms;
 use engine::links::{LinkAction, LinkClaim, LinkError};
-use engine::service::now_ms;
 
 use serde_json::Value;
 

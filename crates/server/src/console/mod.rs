@@ -358,7 +358,7 @@ async fn execution(
     body.push_str(&answers_table(&events));
     let end = e.stop.unwrap_or_else(|| {
         let last = events.iter().filter_map(|ev| ev.get("timestamp").and_then(Value::as_f64)).fold(0.0, f64::max);
-        engine::service::now_ms().max((last * 1000.0) as i64)
+        engine::clock::now_ms().max((last * 1000.0) as i64)
     });
     body.push_str("<h2 id=\"timeline\">Timeline</h2>");
     body.push_str(&timeline::render(&events, e.start, end, e.status == "RUNNING"));
