@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::aws::s3::{Client, ListOptions, S3Error};
 use crate::aws::Aws;
-use crate::integrations::{Integration, Outcome, TaskCall};
+use crate::task::{Integration, Outcome, TaskCall};
 
 const ITEM_READER_FAILED: &str = "States.ItemReaderFailed";
 

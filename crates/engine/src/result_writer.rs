@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::aws::s3::{Client, S3Error};
 use crate::aws::Aws;
-use crate::integrations::{Integration, Outcome, TaskCall};
+use crate::task::{Integration, Outcome, TaskCall};
 
 const RESULT_WRITER_FAILED: &str = "States.ResultWriterFailed";
 
