@@ -61,6 +61,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+ANSWERS_FIRST = """
+import json, sys, boto3
+event = json.load(sys.stdin)
+sfn = boto3.client("stepfunctions")
+if event.get("succeed"):
+    sfn.send_task_success(taskToken=event["token"], output=json.dumps({"answered": "first"}))
+else:
+    sfn.send_task_failure(taskToken=event["token"], error="Worker.Refused", cause="answered first")
+print(json.dumps({"handedOut": True}))
+"""
+
 # Functions the generated baton.toml offers to Tasks: local commands, JSON in and JSON out.
 FUNCTIONS = {
     # The callback pattern's "send the token somewhere" step: accepts anything, answers {}.
@@ -69,6 +80,10 @@ FUNCTIONS = {
     "echo": [sys.executable, "-c", "import sys; sys.stdout.write(sys.stdin.read())"],
     # Like "empty", but takes half a second: time to answer the token before the call returns.
     "slow": [sys.executable, "-c", "import time; time.sleep(0.5); print('{}')"],
+    # Answers its own token (SendTaskFailure, or SendTaskSuccess when the payload asks for
+    # it) on the server, and returns only once that answer is accepted: the callback is
+    # queued while the call that handed the token out is still in flight.
+    "answers_first": [sys.executable, "-c", ANSWERS_FIRST],
     # Fails every time.
     "boom": [sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"],
 }
