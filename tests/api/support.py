@@ -61,15 +61,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# With "stall" (a folder): the first call answers, writes `answered` there and then waits
+# for a `release` file (the test kills the server meanwhile); a call made again finds
+# `answered`, leaves the token alone and returns at once.
 ANSWERS_FIRST = """
-import json, sys, boto3
+import json, os, sys, time, boto3
 event = json.load(sys.stdin)
+stall = event.get("stall")
+again = bool(stall) and os.path.exists(os.path.join(stall, "answered"))
 sfn = boto3.client("stepfunctions")
-if event.get("succeed"):
+if again:
+    pass
+elif event.get("succeed"):
     sfn.send_task_success(taskToken=event["token"], output=json.dumps({"answered": "first"}))
 else:
     sfn.send_task_failure(taskToken=event["token"], error="Worker.Refused", cause="answered first")
-print(json.dumps({"handedOut": True}))
+if stall and not again:
+    open(os.path.join(stall, "answered"), "w").close()
+    for _ in range(600):
+        if os.path.exists(os.path.join(stall, "release")):
+            break
+        time.sleep(0.1)
+print(json.dumps({"handedOut": "again" if again else True}))
 """
 
 # Functions the generated baton.toml offers to Tasks: local commands, JSON in and JSON out.
