@@ -61,6 +61,30 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# With "stall" (a folder): the first call answers, writes `answered` there and then waits
+# for a `release` file (the test kills the server meanwhile); a call made again finds
+# `answered`, leaves the token alone and returns at once.
+ANSWERS_FIRST = """
+import json, os, sys, time, boto3
+event = json.load(sys.stdin)
+stall = event.get("stall")
+again = bool(stall) and os.path.exists(os.path.join(stall, "answered"))
+sfn = boto3.client("stepfunctions")
+if again:
+    pass
+elif event.get("succeed"):
+    sfn.send_task_success(taskToken=event["token"], output=json.dumps({"answered": "first"}))
+else:
+    sfn.send_task_failure(taskToken=event["token"], error="Worker.Refused", cause="answered first")
+if stall and not again:
+    open(os.path.join(stall, "answered"), "w").close()
+    for _ in range(600):
+        if os.path.exists(os.path.join(stall, "release")):
+            break
+        time.sleep(0.1)
+print(json.dumps({"handedOut": "again" if again else True}))
+"""
+
 # Functions the generated baton.toml offers to Tasks: local commands, JSON in and JSON out.
 FUNCTIONS = {
     # The callback pattern's "send the token somewhere" step: accepts anything, answers {}.
@@ -69,6 +93,10 @@ FUNCTIONS = {
     "echo": [sys.executable, "-c", "import sys; sys.stdout.write(sys.stdin.read())"],
     # Like "empty", but takes half a second: time to answer the token before the call returns.
     "slow": [sys.executable, "-c", "import time; time.sleep(0.5); print('{}')"],
+    # Answers its own token (SendTaskFailure, or SendTaskSuccess when the payload asks for
+    # it) on the server, and returns only once that answer is accepted: the callback is
+    # queued while the call that handed the token out is still in flight.
+    "answers_first": [sys.executable, "-c", ANSWERS_FIRST],
     # Fails every time.
     "boom": [sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"],
 }

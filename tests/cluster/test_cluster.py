@@ -120,12 +120,27 @@ def cluster(database_url):
     with open(config, "w") as f:
         # The callback's initial call does nothing: the test answers the token itself.
         f.write(f'[functions.noop]\ncommand = ["{sys.executable}", "-c", "print(\\"{{}}\\")"]\n')
+        # Answers the token through the node the payload names, then returns: the answer is
+        # queued while the call that handed the token out is still in flight on another node.
+        # (TOML basic strings take JSON's escapes.)
+        f.write(f"[functions.answers_first]\ncommand = [{json.dumps(sys.executable)}, \"-c\", {json.dumps(ANSWERS_FIRST)}]\n")
     binary = _binary()
     nodes = [Node(binary, database_url, workdir, config, i) for i in range(3)]
     yield nodes
     for n in nodes:
         n.stop()
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+ANSWERS_FIRST = """
+import json, sys, urllib.request
+event = json.load(sys.stdin)
+body = {"taskToken": event["token"], "error": "Worker.Refused", "cause": "answered first"}
+headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AWSStepFunctions.SendTaskFailure"}
+req = urllib.request.Request(event["answerAt"], data=json.dumps(body).encode(), method="POST", headers=headers)
+urllib.request.urlopen(req, timeout=30).read()
+print(json.dumps({"handedOut": True}))
+"""
 
 
 def definitions(activity_arn: str) -> dict:
@@ -239,3 +254,37 @@ def test_three_nodes_finish_everything_exactly_once_when_one_dies(cluster):
             assert json.loads(d["output"]) == {"answered": arn}
         if kind == "timer":
             assert json.loads(d["output"]) == "waited"
+
+
+def test_an_answer_through_another_node_during_the_call_comes_after_the_submission(cluster):
+    # Whichever node applies the events, the call's submission is recorded before the answer
+    # that came while the call was in flight.
+    live = [n for n in cluster if n.proc.poll() is None]
+    assert len(live) >= 2
+    definition = {"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "answers_first",
+                       "Payload": {"token.$": "$$.Task.Token", "answerAt.$": "$.answerAt"}},
+        "End": True}}}
+    sm = call(live[0].endpoint, "CreateStateMachine", {
+        "name": f"early-{uuid.uuid4().hex[:6]}", "roleArn": ROLE, "definition": json.dumps(definition),
+    })["stateMachineArn"]
+    arns = []
+    for i in range(6):
+        start, answer = live[i % len(live)], live[(i + 1) % len(live)]
+        body = {"stateMachineArn": sm, "input": json.dumps({"answerAt": answer.endpoint})}
+        arns.append(call(start.endpoint, "StartExecution", body)["executionArn"])
+    deadline = time.monotonic() + 60
+    while True:
+        statuses = {arn: call(live[0].endpoint, "DescribeExecution", {"executionArn": arn}) for arn in arns}
+        if all(d["status"] != "RUNNING" for d in statuses.values()):
+            break
+        assert time.monotonic() < deadline, "executions answered early never finished"
+        time.sleep(0.2)
+    for arn in arns:
+        assert statuses[arn]["status"] == "FAILED", arn
+        history = call(live[0].endpoint, "GetExecutionHistory", {"executionArn": arn, "maxResults": 1000})["events"]
+        assert [e["type"] for e in history] == [
+            "ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskFailed",
+            "ExecutionFailed",
+        ], arn

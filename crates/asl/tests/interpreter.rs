@@ -598,6 +598,24 @@ fn an_answer_that_overtakes_its_submission_waits_for_it_and_repeats_are_ignored(
 }
 
 #[test]
+fn a_task_awaits_its_submission_only_when_its_result_comes_by_callback() {
+    let task_of = |resource: &str| json!({"Type": "Task", "Resource": resource, "Parameters": {"FunctionName": "f"}, "End": true});
+    let mut d = Driver::start(task_machine(task_of("arn:aws:states:::lambda:invoke.waitForTaskToken")), json!({}));
+    let task = d.tasks()[0].task;
+    assert!(d.exec.awaits_submission(task));
+    d.send(T0, Event::TaskStarted { task, worker_name: None });
+    assert!(d.exec.awaits_submission(task), "started is not submitted");
+    assert!(!d.exec.awaits_submission(task + 1), "no such task");
+    d.send(T0 + 1, Event::TaskSubmitted { task, output: json!({}) });
+    assert!(!d.exec.awaits_submission(task));
+    d.send(T0 + 2, Event::TaskFailed { task, error: Some("E".into()), cause: None });
+    assert!(!d.exec.awaits_submission(task), "an ended task awaits nothing");
+
+    let d = Driver::start(task_machine(task_of("arn:aws:states:::lambda:invoke")), json!({}));
+    assert!(!d.exec.awaits_submission(d.tasks()[0].task), "a call's own result needs no submission");
+}
+
+#[test]
 fn jsonata_evaluation_that_builds_too_much_fails_with_a_query_evaluation_error() {
     // Ten million sequences of ten million items: each within the sequence limit, together
     // far past any memory. Bounded, it fails as any JSONata error does, and can be caught.

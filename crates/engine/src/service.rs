@@ -165,6 +165,33 @@ pub enum Vote {
 /// are applied in one commit.
 const ACTIVITY_START_DELAY: Duration = Duration::from_millis(20);
 
+/// How the inbox keeps an event that answers a task from outside (SendTaskSuccess/Failure, the
+/// console, a signed link, a `.sync` child's end): marked, so the engine applies it only after
+/// the submission of the call that handed the task out (see [`Engine::apply_claimed`]). Other
+/// events are kept as the plain [`Event`].
+#[derive(serde::Serialize, serde::Deserialize)]
+enum Queued {
+    Callback(Event),
+}
+
+/// The inbox's text for a callback.
+fn callback_payload(event: Event) -> String {
+    serde_json::to_string(&Queued::Callback(event)).unwrap_or_default()
+}
+
+/// An inbox entry read back: the event, and whether it is a callback.
+fn parse_queued(payload: &str) -> Option<(Event, bool)> {
+    if let Ok(Queued::Callback(event)) = serde_json::from_str::<Queued>(payload) {
+        return Some((event, true));
+    }
+    serde_json::from_str::<Event>(payload).ok().map(|event| (event, false))
+}
+
+/// Whether `event`, applied now, would answer a task before its submission is recorded.
+fn answers_too_early(exec: &Execution, event: &Event, callback: bool) -> bool {
+    callback && event.ending_task().is_some_and(|task| exec.awaits_submission(task))
+}
+
 /// What GetActivityTask hands a worker.
 pub struct ActivityTask {
     pub token: String,
@@ -515,10 +542,7 @@ impl Engine {
         let answered = self
             .inner
             .store
-            .answer_task(
-                &hash,
-                Box::new(move |task: &TaskRow| serde_json::to_string(&event(task.task_id)).unwrap_or_default()),
-            )
+            .answer_task(&hash, Box::new(move |task: &TaskRow| callback_payload(event(task.task_id))))
             .await?;
         match answered {
             Some(task) => {
@@ -749,6 +773,15 @@ impl Engine {
 
     /// Feed the queued events to the interpreter and commit the result, ending the claim.
     /// Returns `Ok` only once that commit is made; on `Err` the claim is still held.
+    ///
+    /// Events are applied in the order they were queued, except a callback ([`Queued`]) for a
+    /// task whose initial call has not reported its submission yet: a worker can answer a
+    /// token while the call that handed it out is still returning, and AWS always records the
+    /// submission first. Such a callback stays in the inbox (durable, answered already) and is
+    /// applied right after the submission, or anything else that ends the task's wait (a
+    /// failed call, a timeout, a stop); until then claims leave it queued. The submission
+    /// always comes: the answered invocation keeps its row (`Store::answer_task`), so a node
+    /// that dies with the call in flight makes it again.
     async fn apply_claimed(
         &self,
         arn: &str,
@@ -758,8 +791,8 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let store = &self.inner.store;
         let release = Some(self.inner.config.node_id.clone());
-        let consumed: Vec<i64> = events.iter().map(|(seq, _)| *seq).collect();
         let Some(state) = state else {
+            let consumed: Vec<i64> = events.iter().map(|(seq, _)| *seq).collect();
             // Ended: late callbacks and timers change nothing, but must not pile up.
             let commit = Commit {
                 execution_arn: arn.to_owned(),
@@ -781,16 +814,37 @@ impl Engine {
         let def = self.definition(&row.definition)?;
         let missing = self.missing_activities(&row.definition).await?;
         let execution = arn.to_owned();
-        let (exec, outs, finished_tasks, map_runs) = self
+        let (exec, outs, finished_tasks, map_runs, consumed) = self
             .interpret(move |random| {
                 let mut outs = Vec::with_capacity(events.len());
                 let mut finished_tasks = Vec::new();
                 let mut updates = Vec::new();
-                for (_, payload) in &events {
-                    let Ok(event) = serde_json::from_str::<Event>(payload) else {
-                        tracing::warn!(execution = %execution, payload, "dropping an event that does not parse");
-                        continue;
+                let mut consumed = Vec::with_capacity(events.len());
+                // Callbacks that came while the call handing out their task's token was still
+                // in flight, in arrival order: each is applied right after the submission (or
+                // whatever else ends the task's wait), else left queued for a later claim.
+                let mut held: Vec<(i64, Event)> = Vec::new();
+                let mut queued = events.into_iter();
+                loop {
+                    let (seq, event) = if let Some(i) =
+                        held.iter().position(|(_, event)| !answers_too_early(&exec, event, true))
+                    {
+                        held.remove(i)
+                    } else if let Some((seq, payload)) = queued.next() {
+                        let Some((event, callback)) = parse_queued(&payload) else {
+                            tracing::warn!(execution = %execution, payload, "dropping an event that does not parse");
+                            consumed.push(seq);
+                            continue;
+                        };
+                        if answers_too_early(&exec, &event, callback) {
+                            held.push((seq, event));
+                            continue;
+                        }
+                        (seq, event)
+                    } else {
+                        break;
                     };
+                    consumed.push(seq);
                     if let Some(task) = event.ending_task() {
                         finished_tasks.push(task as i64);
                     }
@@ -810,9 +864,14 @@ impl Engine {
                     outs.push(out);
                 }
                 let map_runs = map_runs::touches_map_runs(&outs, &updates);
-                (exec, outs, finished_tasks, map_runs)
+                (exec, outs, finished_tasks, map_runs, consumed)
             })
             .await?;
+        if consumed.is_empty() {
+            // Only callbacks waiting for their submission: nothing changes until it comes.
+            store.release_execution(arn, &self.inner.config.node_id).await?;
+            return Ok(());
+        }
         let mut commit = self.build_commit(arn, row.version, &exec, outs, consumed, finished_tasks);
         commit.release = release;
         store.commit(&commit).await?;
@@ -874,24 +933,15 @@ impl Engine {
                 cause: Some(Value::Object(d).to_string()),
             }
         };
-        // The parent's task must have recorded its submission first (a child can end while
-        // the call that started it is still returning): wait, briefly, for that.
-        let engine = self.clone();
-        let child = row.arn.clone();
-        tokio::spawn(async move {
-            let store = &engine.inner.store;
-            for _ in 0..500 {
-                match store.get_task(&link.execution_arn, link.task_id as i64).await {
-                    Ok(Some(t)) if t.status != TaskStatus::Submitted => {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                    _ => break,
-                }
+        // A callback: a child can end while the call that started it is still returning, and
+        // the parent applies the end only after that call's submission.
+        let pushed = self.inner.store.push_event(&link.execution_arn, &callback_payload(event)).await;
+        match pushed {
+            Ok(_) => self.wake(&link.execution_arn),
+            Err(e) => {
+                tracing::warn!(parent = %link.execution_arn, child = %row.arn, error = %e, "reporting to the parent execution")
             }
-            if let Err(e) = engine.push(&link.execution_arn, &event).await {
-                tracing::warn!(parent = %link.execution_arn, %child, error = %e, "reporting to the parent execution");
-            }
-        });
+        }
     }
 
     /// Turn interpreter output into one store commit.
@@ -1190,8 +1240,8 @@ impl Engine {
         let call = TaskCall::of(&request, &arn, self.with_links(&request, &arn)).with_mock(mock);
         let event = match self.inner.config.integrations.call(call).await {
             Outcome::Submitted(output) => {
-                // Queue the submission before marking it: whatever ends the task (a callback,
-                // a child execution) waits for the mark, so it lands after.
+                // Queue the submission, then mark it (the mark drops the request, which holds
+                // the token). A callback that came first is held until this is applied.
                 if let Err(e) = self.push(&arn, &Event::TaskSubmitted { task: id, output }).await {
                     tracing::warn!(execution = %arn, error = %e, "reporting a task submission");
                 }

@@ -445,7 +445,10 @@ pub trait Store: Send + Sync + 'static {
     /// token) is dropped: from then on only the token's hash is kept.
     async fn set_task_status(&self, execution_arn: &str, task_id: i64, status: TaskStatus) -> Result<()>;
     /// Answer the task holding this token, once: remove it and queue the event `payload`
-    /// builds from it, in one transaction. `None` when no open task has the token.
+    /// builds from it, in one transaction. `None` when no open task has the token. An
+    /// invocation whose initial call is still in flight (queued or running) loses only its
+    /// token: its row stays, so a restart makes the call again and the submission the
+    /// answer waits for still comes; the commit that applies the answer removes it.
     async fn answer_task(&self, token_hash: &[u8], payload: AnswerFn) -> Result<Option<TaskRow>>;
 
     // --- queues ----------------------------------------------------------------------------

@@ -1161,10 +1161,24 @@ impl Store for PostgresStore {
     async fn answer_task(&self, token_hash: &[u8], payload: AnswerFn) -> Result<Option<TaskRow>> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        let rows = tx
-            .query(&format!("DELETE FROM tasks WHERE token_hash = $1 RETURNING {TASK_COLS}"), &[&token_hash])
+        // An invocation still in flight keeps its row, without the token, so a restart makes
+        // the call again and its submission still comes.
+        let mut rows = tx
+            .query(
+                &format!(
+                    "UPDATE tasks SET token_hash = NULL WHERE token_hash = $1 AND kind = 'invoke' \
+                     AND status IN ('queued', 'running') RETURNING {TASK_COLS}"
+                ),
+                &[&token_hash],
+            )
             .await
             .map_err(backend)?;
+        if rows.is_empty() {
+            rows = tx
+                .query(&format!("DELETE FROM tasks WHERE token_hash = $1 RETURNING {TASK_COLS}"), &[&token_hash])
+                .await
+                .map_err(backend)?;
+        }
         let Some(task) = rows.first().map(task_from_row) else { return Ok(None) };
         tx.execute(
             "INSERT INTO inbox (execution_arn, payload) VALUES ($1, $2)",

@@ -1463,11 +1463,15 @@ impl Store for SqliteStore {
                 .optional()
                 .map_err(backend)?;
             let Some(task) = task else { return Ok(None) };
-            tx.execute(
-                "DELETE FROM tasks WHERE execution_arn = ?1 AND task_id = ?2",
-                params![task.execution_arn, task.task_id],
-            )
-            .map_err(backend)?;
+            // An invocation still in flight keeps its row, without the token, so a restart
+            // makes the call again and its submission still comes.
+            let sql =
+                if task.kind == TaskKind::Invoke && matches!(task.status, TaskStatus::Queued | TaskStatus::Running) {
+                    "UPDATE tasks SET token_hash = NULL WHERE execution_arn = ?1 AND task_id = ?2"
+                } else {
+                    "DELETE FROM tasks WHERE execution_arn = ?1 AND task_id = ?2"
+                };
+            tx.execute(sql, params![task.execution_arn, task.task_id]).map_err(backend)?;
             tx.execute(
                 "INSERT INTO inbox (execution_arn, payload) VALUES (?1, ?2)",
                 params![task.execution_arn, payload(&task)],

@@ -145,8 +145,10 @@ async fn executions_list_newest_first_with_a_cursor(s: &dyn Store) {
 
 async fn a_token_is_answered_once(s: &dyn Store) {
     let mut c = first_commit("t");
-    c.tasks_added =
-        vec![task("t", 1, TaskKind::Invoke, "arn:aws:states:::lambda:invoke.waitForTaskToken", Some(b"hash"))];
+    let mut submitted =
+        task("t", 1, TaskKind::Invoke, "arn:aws:states:::lambda:invoke.waitForTaskToken", Some(b"hash"));
+    submitted.status = TaskStatus::Submitted;
+    c.tasks_added = vec![submitted];
     s.insert_execution(&execution("t", 1), &c).await.expect("insert");
     let answered = s.answer_task(b"hash", Box::new(|t: &TaskRow| format!("done {}", t.task_id))).await.expect("answer");
     assert_eq!(answered.map(|t| t.task_id), Some(1));
@@ -154,6 +156,46 @@ async fn a_token_is_answered_once(s: &dyn Store) {
     assert!(again.is_none(), "a second answer finds no task");
     let events = s.pending_events("t").await.expect("events");
     assert_eq!(events.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), ["done 1"]);
+    assert!(s.get_task("t", 1).await.expect("get").is_none(), "an answered task is gone");
+}
+
+/// A worker can answer a token while the call that handed it out is still in flight: the
+/// answer is queued and the token spent, but the invocation stays, so a node that dies before
+/// the call returns makes it again and the submission the answer waits for still comes.
+async fn an_answer_during_the_call_keeps_the_invocation(s: &dyn Store) {
+    let mut c = first_commit("f");
+    c.tasks_added =
+        vec![task("f", 1, TaskKind::Invoke, "arn:aws:states:::sqs:sendMessage.waitForTaskToken", Some(b"f1"))];
+    s.insert_execution(&execution("f", 1), &c).await.expect("insert");
+    // The store may hold other tests' invocations: look only at this one.
+    let mine =
+        |rows: Vec<TaskRow>| rows.iter().filter(|t| t.execution_arn == "f").map(|t| t.task_id).collect::<Vec<_>>();
+    assert_eq!(mine(s.claim_invocations("node-a", 100, 1_000_000, 10).await.expect("claim")), [1]);
+    let answered = s.answer_task(b"f1", Box::new(|_: &TaskRow| "early".into())).await.expect("answer");
+    assert_eq!(answered.map(|t| t.task_id), Some(1));
+    assert!(s.answer_task(b"f1", Box::new(|_: &TaskRow| "again".into())).await.expect("answer").is_none());
+    assert!(s.task_by_token(b"f1").await.expect("by token").is_none(), "the token is spent");
+    let kept = s.get_task("f", 1).await.expect("get").expect("the invocation is kept");
+    assert_eq!((kept.status, kept.token_hash), (TaskStatus::Running, None));
+    assert!(s.open_tasks(Some("f"), 10).await.expect("open").is_empty(), "nobody can answer it any more");
+    // node-a dies with the call in flight: it is made again.
+    assert!(s.reclaim_invocations("node-a").await.expect("reclaim") >= 1);
+    assert_eq!(mine(s.claim_invocations("node-a", 200, 1_000_000, 10).await.expect("claim")), [1]);
+    let events = s.pending_events("f").await.expect("events");
+    assert_eq!(events.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), ["early"]);
+    // The commit that applies the answer (after the submission) ends the task.
+    let row = s.get_execution("f").await.expect("get").expect("exists");
+    let applied = Commit {
+        execution_arn: "f".into(),
+        expected_version: row.version,
+        status: "RUNNING".into(),
+        state: Some("state-2".into()),
+        consumed_events: events.iter().map(|(seq, _)| *seq).collect(),
+        tasks_removed: vec![1],
+        ..Commit::default()
+    };
+    s.commit(&applied).await.expect("commit");
+    assert!(s.get_task("f", 1).await.expect("get").is_none());
 }
 
 async fn open_tasks_are_those_waiting_for_an_answer(s: &dyn Store) {
@@ -418,6 +460,7 @@ async fn sqlite_store_keeps_the_contract() {
     commits_are_conditional_on_the_version(&*s).await;
     history_pages_both_ways(&*s).await;
     a_token_is_answered_once(&*s).await;
+    an_answer_during_the_call_keeps_the_invocation(&*s).await;
     an_activity_task_goes_to_one_worker(&*s).await;
     invocations_are_leased_and_taken_over_when_the_lease_ends(&*s).await;
     a_restarted_node_takes_back_its_calls_in_flight(&*s).await;
@@ -472,6 +515,7 @@ async fn postgres_store_keeps_the_contract() {
     commits_are_conditional_on_the_version(&*s).await;
     history_pages_both_ways(&*s).await;
     a_token_is_answered_once(&*s).await;
+    an_answer_during_the_call_keeps_the_invocation(&*s).await;
     an_activity_task_goes_to_one_worker(&*s).await;
     invocations_are_leased_and_taken_over_when_the_lease_ends(&*s).await;
     a_restarted_node_takes_back_its_calls_in_flight(&*s).await;

@@ -143,6 +143,16 @@ impl Execution {
     pub fn open_tasks(&self) -> impl Iterator<Item = TaskId> + '_ {
         self.tasks.keys().copied()
     }
+
+    /// Whether `task` is open and waits for its initial call's submission (`.waitForTaskToken`,
+    /// `.sync`) that has not been applied yet: its result must come after that submission.
+    pub fn awaits_submission(&self, task: TaskId) -> bool {
+        let Some(f) = self.tasks.get(&task) else { return false };
+        match self.frames.get(*f).and_then(Option::as_ref).map(|frame| &frame.phase) {
+            Some(Phase::Task(w)) => w.task == task && w.waits_for_submission && !w.submitted,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
