@@ -18,17 +18,18 @@ use serde_json::{json, Map, Value};
 
 use super::fanout::Tolerance;
 use super::{
-    fields, integer_value, json_value_text, state_context, Command, Failure, Flow, FrameId, FrameVars, Phase, Run,
-    Stage, StepError, TaskId, TaskRequest, Work,
+    fields, state_context, Command, Failure, Flow, FrameId, FrameVars, Phase, Run, Stage, StepError, TaskId,
+    TaskRequest, Work,
 };
 use crate::definition::{
-    Count, Dynamic, ItemBatcher, ItemReader, JsonataDynamic, MapState, Payload, ResultWriter, StateKind,
-    MAX_ITEMS_LIMIT,
+    Dynamic, Fields, ItemBatcher, ItemReader, JsonataDynamic, MapState, ResultWriter, StateKind, MAX_ITEMS_LIMIT,
 };
 use crate::error::{names, EvalFailure};
 use crate::eval::Scope;
 use crate::history::{Details, EventType};
+use crate::jsonata::JsonataTemplate;
 use crate::template::compact;
+use crate::template::Template;
 use crate::timestamp::{self, Millis};
 
 /// The resource of the task that reads a Map Run's items. The shell serves it; it is never
@@ -110,10 +111,79 @@ impl WriterLog {
     }
 }
 
+/// A template of a distributed Map's `ItemReader`, `ItemBatcher` or `ResultWriter`, evaluated
+/// against the state's input in the Map's query language.
+pub(super) trait MapPayload {
+    fn evaluate(&self, run: &mut Run<'_, '_>, f: FrameId, selected: &Value, field: &str) -> Result<Value, StepError>;
+}
+
+impl MapPayload for Template {
+    fn evaluate(&self, run: &mut Run<'_, '_>, f: FrameId, selected: &Value, _field: &str) -> Result<Value, StepError> {
+        let vars = FrameVars { def: run.def, exec: run.exec, frame: f };
+        let ctx = state_context(run.def, run.exec, f, None);
+        let scope = Scope::new(selected, &ctx).with_variables(&vars);
+        Ok(self.eval(&scope, &mut *run.random)?)
+    }
+}
+
+impl MapPayload for JsonataTemplate {
+    fn evaluate(&self, run: &mut Run<'_, '_>, f: FrameId, selected: &Value, field: &str) -> Result<Value, StepError> {
+        Ok(run.jsonata_template(f, self, selected, field, None)?)
+    }
+}
+
+/// A count of those fields (`MaxItems`, `MaxItemsPerBatch`...): fixed, or read from the input.
+pub(super) trait MapCount {
+    /// `min` bounds a JSONata expression's value; a path's value is checked by the caller.
+    fn evaluate(
+        &self,
+        run: &mut Run<'_, '_>,
+        f: FrameId,
+        selected: &Value,
+        field: &str,
+        min: u64,
+    ) -> Result<u64, StepError>;
+}
+
+impl MapCount for Dynamic<u64> {
+    fn evaluate(
+        &self,
+        run: &mut Run<'_, '_>,
+        f: FrameId,
+        selected: &Value,
+        field: &str,
+        _min: u64,
+    ) -> Result<u64, StepError> {
+        Ok(run.path_map_count(f, field, self, selected)?)
+    }
+}
+
+impl MapCount for JsonataDynamic<u64> {
+    fn evaluate(
+        &self,
+        run: &mut Run<'_, '_>,
+        f: FrameId,
+        selected: &Value,
+        field: &str,
+        min: u64,
+    ) -> Result<u64, StepError> {
+        Ok(match self {
+            JsonataDynamic::Fixed(n) => *n,
+            JsonataDynamic::Expression(e) => run.jsonata_count(f, e, selected, field, min)?,
+        })
+    }
+}
+
 impl<'a> Run<'a, '_> {
     /// Start a distributed Map whose items an `ItemReader` reads: the Map Run starts, and the
     /// read is asked of the shell.
-    pub(super) fn start_item_read(&mut self, f: FrameId, m: &MapState, reader: &ItemReader, selected: Value) -> Flow {
+    pub(super) fn start_item_read<A: MapPayload, N: MapCount>(
+        &mut self,
+        f: FrameId,
+        m: &MapState,
+        reader: &ItemReader<A, N>,
+        selected: Value,
+    ) -> Flow {
         let request = match self.reader_request(f, reader, &selected) {
             Ok(r) => r,
             Err(e) => return self.fail_flow(f, e),
@@ -272,35 +342,19 @@ impl<'a> Run<'a, '_> {
 
     /// The reader's request: `{"Resource", "Arguments", "ReaderConfig"}` with the arguments
     /// evaluated and `MaxItems` resolved (0: no limit).
-    fn reader_request(&mut self, f: FrameId, reader: &ItemReader, selected: &Value) -> Result<Value, StepError> {
+    fn reader_request<A: MapPayload, N: MapCount>(
+        &mut self,
+        f: FrameId,
+        reader: &ItemReader<A, N>,
+        selected: &Value,
+    ) -> Result<Value, StepError> {
         let arguments = match &reader.arguments {
             None => json!({}),
-            Some(Payload::Path(tpl)) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                tpl.eval(&scope, &mut *self.random)?
-            }
-            Some(Payload::Jsonata(tpl)) => self.jsonata_template(f, tpl, selected, "Arguments", None)?,
+            Some(a) => a.evaluate(self, f, selected, "Arguments")?,
         };
         let max_items = match &reader.max_items {
             None => 0,
-            Some(Count::Path(Dynamic::Fixed(n)) | Count::Jsonata(JsonataDynamic::Fixed(n))) => *n,
-            Some(Count::Jsonata(JsonataDynamic::Expression(e))) => self.jsonata_count(f, e, selected, "MaxItems", 0)?,
-            Some(Count::Path(Dynamic::Path(p))) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                let v =
-                    scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
-                integer_value(&v).ok_or_else(|| {
-                    EvalFailure::runtime(format!(
-                        "The MaxItemsPath field refers to value \"{}\" which is not a valid integer: {}",
-                        json_value_text(&v),
-                        p.as_str()
-                    ))
-                })?
-            }
+            Some(n) => n.evaluate(self, f, selected, "MaxItems", 0)?,
         };
         let mut config = reader.config.clone();
         config.insert("MaxItems".into(), json!(max_items.min(MAX_ITEMS_LIMIT)));
@@ -379,8 +433,8 @@ impl<'a> Run<'a, '_> {
         run_arn: Option<String>,
         selected: &Value,
     ) -> Flow {
-        let log = match (&m.result_writer, run_arn) {
-            (Some(_), Some(run_arn)) => Some(Box::new(WriterLog {
+        let log = match (m.has_result_writer(), run_arn) {
+            (true, Some(run_arn)) => Some(Box::new(WriterLog {
                 run_arn,
                 selected: selected.clone(),
                 inputs: inputs.clone(),
@@ -408,7 +462,26 @@ impl<'a> Run<'a, '_> {
         counts: [u64; 4],
     ) -> Flow {
         let StateKind::Map(m) = &self.state_of(f).kind else { return Flow::Blocked };
-        let Some(writer) = &m.result_writer else { return Flow::Blocked };
+        match &m.fields {
+            Fields::JsonPath(p) => match &p.result_writer {
+                Some(writer) => self.write_results(f, writer, results, log, counts),
+                None => Flow::Blocked,
+            },
+            Fields::Jsonata(j) => match &j.result_writer {
+                Some(writer) => self.write_results(f, writer, results, log, counts),
+                None => Flow::Blocked,
+            },
+        }
+    }
+
+    fn write_results<A: MapPayload>(
+        &mut self,
+        f: FrameId,
+        writer: &ResultWriter<A>,
+        results: Vec<Value>,
+        log: WriterLog,
+        counts: [u64; 4],
+    ) -> Flow {
         let records = self.child_records(&results, &log);
         let Some(arguments) = &writer.arguments else {
             let transformation = writer.config.get("Transformation").and_then(Value::as_str).unwrap_or("COMPACT");
@@ -418,7 +491,7 @@ impl<'a> Run<'a, '_> {
             self.emit(f, EventType::MapStateSucceeded, Details::None);
             return self.after_result(f, output);
         };
-        let arguments = match self.writer_arguments(f, arguments, &log.selected) {
+        let arguments = match arguments.evaluate(self, f, &log.selected, "Arguments") {
             Ok(a) => a,
             Err(e) => {
                 let failure = match e {
@@ -461,18 +534,6 @@ impl<'a> Run<'a, '_> {
             credentials: None,
         })));
         Flow::Blocked
-    }
-
-    fn writer_arguments(&mut self, f: FrameId, arguments: &Payload, selected: &Value) -> Result<Value, StepError> {
-        Ok(match arguments {
-            Payload::Path(tpl) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                tpl.eval(&scope, &mut *self.random)?
-            }
-            Payload::Jsonata(tpl) => self.jsonata_template(f, tpl, selected, "Arguments", None)?,
-        })
     }
 
     /// Each child as AWS records it in a Map Run's result files: its execution ARN and name,
@@ -531,21 +592,38 @@ impl<'a> Run<'a, '_> {
             StepError::Query(q) => me.query_failure(f, q),
         };
         let selected_items = self.select_items(f, m, items, &read.selected).map_err(|e| step(self, e))?;
-        let inputs = match &m.item_batcher {
-            None => selected_items,
-            Some(b) => self.batches(f, b, selected_items, &read.selected).map_err(|e| step(self, e))?,
-        };
+        let inputs = self.map_batches(f, m, selected_items, &read.selected).map_err(|e| step(self, e))?;
         let tolerance = Tolerance { count: read.tolerated_count, percentage: read.tolerated_percentage };
         let run_arn = Some(read.run_arn.clone());
         Ok(self.start_map_children(f, m, inputs, (read.max_concurrency, tolerance), run_arn, &read.selected))
     }
 
-    /// Group items into the children's inputs: `{"BatchInput": ..., "Items": [...]}`, at
-    /// most `MaxItemsPerBatch` items and `MaxInputBytesPerBatch` bytes each.
-    pub(super) fn batches(
+    /// The children's inputs: the items, or their batches when the Map has an `ItemBatcher`.
+    pub(super) fn map_batches(
         &mut self,
         f: FrameId,
-        b: &ItemBatcher,
+        m: &MapState,
+        items: Vec<Value>,
+        selected: &Value,
+    ) -> Result<Vec<Value>, StepError> {
+        match &m.fields {
+            Fields::JsonPath(p) => match &p.item_batcher {
+                Some(b) => self.batches(f, b, items, selected),
+                None => Ok(items),
+            },
+            Fields::Jsonata(j) => match &j.item_batcher {
+                Some(b) => self.batches(f, b, items, selected),
+                None => Ok(items),
+            },
+        }
+    }
+
+    /// Group items into the children's inputs: `{"BatchInput": ..., "Items": [...]}`, at
+    /// most `MaxItemsPerBatch` items and `MaxInputBytesPerBatch` bytes each.
+    fn batches<A: MapPayload, N: MapCount>(
+        &mut self,
+        f: FrameId,
+        b: &ItemBatcher<A, N>,
         items: Vec<Value>,
         selected: &Value,
     ) -> Result<Vec<Value>, StepError> {
@@ -559,24 +637,14 @@ impl<'a> Run<'a, '_> {
         };
         let batch_input = match &b.batch_input {
             None => None,
-            Some(Payload::Path(tpl)) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                Some(tpl.eval(&scope, &mut *self.random)?)
-            }
-            Some(Payload::Jsonata(tpl)) => Some(self.jsonata_template(f, tpl, selected, "BatchInput", None)?),
+            Some(tpl) => Some(tpl.evaluate(self, f, selected, "BatchInput")?),
         };
         let plan = BatchPlan { max_items, max_bytes, batch_input };
         plan.group(items).map_err(StepError::Eval)
     }
 
-    fn batch_limit(&mut self, f: FrameId, field: &str, d: &Count, selected: &Value) -> Result<u64, StepError> {
-        let n = match d {
-            Count::Jsonata(JsonataDynamic::Fixed(n)) => *n,
-            Count::Jsonata(JsonataDynamic::Expression(e)) => self.jsonata_count(f, e, selected, field, 1)?,
-            Count::Path(d) => self.path_map_count(f, field, d, selected)?,
-        };
+    fn batch_limit<N: MapCount>(&mut self, f: FrameId, field: &str, d: &N, selected: &Value) -> Result<u64, StepError> {
+        let n = d.evaluate(self, f, selected, field, 1)?;
         if n == 0 {
             return Err(EvalFailure::runtime(format!("The value of {field} must be a positive integer")).into());
         }
@@ -586,7 +654,7 @@ impl<'a> Run<'a, '_> {
 
 /// `WriterConfig` with its defaults when the results go to S3: `OutputType` JSON,
 /// `Transformation` NONE.
-fn writer_config(writer: &ResultWriter) -> Value {
+fn writer_config<A>(writer: &ResultWriter<A>) -> Value {
     let mut config = writer.config.clone();
     config.entry("OutputType").or_insert_with(|| json!("JSON"));
     config.entry("Transformation").or_insert_with(|| json!("NONE"));
