@@ -19,6 +19,14 @@ pub struct MapState {
 }
 
 impl MapState {
+    /// A distributed Map whose items an `ItemBatcher` groups into the children's inputs.
+    pub fn has_item_batcher(&self) -> bool {
+        match &self.fields {
+            Fields::JsonPath(p) => p.item_batcher.is_some(),
+            Fields::Jsonata(j) => j.item_batcher.is_some(),
+        }
+    }
+
     /// A distributed Map whose children's results a `ResultWriter` writes or shapes.
     pub fn has_result_writer(&self) -> bool {
         match &self.fields {

@@ -56,6 +56,27 @@ pub(super) struct MapRead {
     /// When writing: the children's counts, for the Map Run's end.
     #[serde(default)]
     pub(super) counts: [u64; 4],
+    /// When writing a batched run's results: its items' counts (absent: as `counts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    item_counts: Option<[u64; 4]>,
+}
+
+impl RunCounts {
+    const NONE: Self = Self { executions: [0; 4], items: [0; 4] };
+}
+
+impl MapRead {
+    pub(super) fn run_counts(&self) -> RunCounts {
+        RunCounts { executions: self.counts, items: self.item_counts.unwrap_or(self.counts) }
+    }
+}
+
+/// A Map Run's child executions and items by status (pending, running, succeeded, failed):
+/// with an `ItemBatcher` each child holds several items.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct RunCounts {
+    pub(super) executions: [u64; 4],
+    pub(super) items: [u64; 4],
 }
 
 /// One Map Run as DescribeMapRun tells it.
@@ -70,13 +91,17 @@ pub struct MapRun {
     pub max_concurrency: u64,
     pub tolerated_failure_count: u64,
     pub tolerated_failure_percentage: f64,
+    /// The items by status.
     pub counts: ItemCounts,
+    /// The child executions by status, when they are not the items (an `ItemBatcher`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_counts: Option<ItemCounts>,
     /// The frame of the Map state while the run is live.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) frame: Option<FrameId>,
 }
 
-/// A Map Run's children by status (each child is one item, or one batch).
+/// A Map Run's items, or its child executions, by status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemCounts {
     pub pending: u64,
@@ -85,11 +110,31 @@ pub struct ItemCounts {
     pub failed: u64,
     pub aborted: u64,
     pub total: u64,
+    /// Finished children (or their items) whose results the `ResultWriter` wrote to S3.
+    #[serde(default)]
+    pub results_written: u64,
 }
 
 impl ItemCounts {
     pub(super) fn of([pending, running, succeeded, failed]: [u64; 4]) -> Self {
-        Self { pending, running, succeeded, failed, aborted: 0, total: pending + running + succeeded + failed }
+        Self {
+            pending,
+            running,
+            succeeded,
+            failed,
+            aborted: 0,
+            total: pending + running + succeeded + failed,
+            results_written: 0,
+        }
+    }
+
+    /// The counts of a run that ended: what had not finished was aborted with it.
+    fn closed(counts: [u64; 4]) -> Self {
+        let mut c = Self::of(counts);
+        c.aborted = c.pending + c.running;
+        c.pending = 0;
+        c.running = 0;
+        c
     }
 }
 
@@ -213,6 +258,7 @@ impl<'a> Run<'a, '_> {
             run_arn,
             writing: false,
             counts: [0; 4],
+            item_counts: None,
         }));
         self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,
@@ -252,30 +298,27 @@ impl<'a> Run<'a, '_> {
             tolerated_failure_count: tolerated_count.unwrap_or(0),
             tolerated_failure_percentage: tolerated_percentage.unwrap_or(0.0),
             counts: ItemCounts::default(),
+            execution_counts: None,
             frame: Some(f),
         });
         run_arn
     }
 
     /// The Map Run of the Map state in frame `f` ended with `status` and these counts.
-    pub(super) fn close_map_run(&mut self, f: FrameId, status: &str, counts: [u64; 4]) {
+    pub(super) fn close_map_run(&mut self, f: FrameId, status: &str, counts: RunCounts) -> Option<&mut MapRun> {
         let now = self.now;
-        if let Some(run) = self.exec.map_runs.iter_mut().rev().find(|r| r.frame == Some(f) && r.status == "RUNNING") {
-            run.status = status.to_owned();
-            run.stop = Some(now);
-            let mut c = ItemCounts::of(counts);
-            // Children that never started when the run failed were aborted with it.
-            c.aborted = c.pending + c.running;
-            c.pending = 0;
-            c.running = 0;
-            run.counts = c;
-            run.frame = None;
-        }
+        let run = self.exec.map_runs.iter_mut().rev().find(|r| r.frame == Some(f) && r.status == "RUNNING")?;
+        run.status = status.to_owned();
+        run.stop = Some(now);
+        run.counts = ItemCounts::closed(counts.items);
+        run.execution_counts = (counts.executions != counts.items).then(|| ItemCounts::closed(counts.executions));
+        run.frame = None;
+        Some(run)
     }
 
     /// The execution ends with Map Runs still running: they are aborted as they stand.
     pub(super) fn abort_map_runs(&mut self) {
-        let running: Vec<(FrameId, [u64; 4])> = self
+        let running: Vec<(FrameId, RunCounts)> = self
             .exec
             .map_runs
             .iter()
@@ -283,9 +326,9 @@ impl<'a> Run<'a, '_> {
             .filter_map(|r| {
                 let f = r.frame?;
                 let counts = match &self.exec.frames.get(f)?.as_ref()?.phase {
-                    Phase::Fanout(fan) => fan.counts(),
-                    Phase::MapRead(read) => read.counts,
-                    _ => [0; 4],
+                    Phase::Fanout(fan) => fan.run_counts(),
+                    Phase::MapRead(read) => read.run_counts(),
+                    _ => RunCounts::NONE,
                 };
                 Some((f, counts))
             })
@@ -379,13 +422,17 @@ impl<'a> Run<'a, '_> {
         if read.writing {
             let flow = match result {
                 Ok(output) => {
-                    self.close_map_run(f, "SUCCEEDED", read.counts);
+                    if let Some(run) = self.close_map_run(f, "SUCCEEDED", read.run_counts()) {
+                        for c in std::iter::once(&mut run.counts).chain(run.execution_counts.as_mut()) {
+                            c.results_written = c.succeeded + c.failed;
+                        }
+                    }
                     self.emit(f, EventType::MapRunSucceeded, Details::None);
                     self.emit(f, EventType::MapStateSucceeded, Details::None);
                     self.after_result(f, output)
                 }
                 Err(failure) => {
-                    self.close_map_run(f, "FAILED", read.counts);
+                    self.close_map_run(f, "FAILED", read.run_counts());
                     self.emit_map_run_failed(f, &failure);
                     Flow::ChildrenFailed(failure)
                 }
@@ -404,7 +451,7 @@ impl<'a> Run<'a, '_> {
                 self.follow(f, flow);
             }
             Err(failure) => {
-                self.close_map_run(f, "FAILED", [0; 4]);
+                self.close_map_run(f, "FAILED", RunCounts::NONE);
                 self.emit_map_run_failed(f, &failure);
                 self.follow(f, Flow::ChildrenFailed(failure));
             }
@@ -443,10 +490,17 @@ impl<'a> Run<'a, '_> {
             })),
             _ => None,
         };
+        let batch_sizes: Vec<u64> = if m.has_item_batcher() {
+            let size = |input: &Value| input.get("Items").and_then(Value::as_array).map_or(1, |a| a.len() as u64);
+            inputs.iter().map(size).collect()
+        } else {
+            Vec::new()
+        };
         let flow = self.start_fanout(f, inputs, max_concurrency, tolerance);
         if let Phase::Fanout(fan) = &mut self.frame_mut(f).phase {
             if fan.outcome.is_none() {
                 fan.writer = log;
+                fan.batch_sizes = batch_sizes;
             }
         }
         flow
@@ -459,7 +513,7 @@ impl<'a> Run<'a, '_> {
         f: FrameId,
         results: Vec<Value>,
         log: WriterLog,
-        counts: [u64; 4],
+        counts: RunCounts,
     ) -> Flow {
         let StateKind::Map(m) = &self.state_of(f).kind else { return Flow::Blocked };
         match &m.fields {
@@ -480,7 +534,7 @@ impl<'a> Run<'a, '_> {
         writer: &ResultWriter<A>,
         results: Vec<Value>,
         log: WriterLog,
-        counts: [u64; 4],
+        counts: RunCounts,
     ) -> Flow {
         let records = self.child_records(&results, &log);
         let Some(arguments) = &writer.arguments else {
@@ -521,7 +575,8 @@ impl<'a> Run<'a, '_> {
             tolerated_percentage: None,
             run_arn: log.run_arn,
             writing: true,
-            counts,
+            counts: counts.executions,
+            item_counts: (counts.items != counts.executions).then_some(counts.items),
         }));
         self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,
