@@ -190,6 +190,48 @@ def test_tolerated_failures_are_written_to_their_own_file_and_jsonl_flattens(sfn
     assert json.loads(failure["Input"]) == {"n": 3}
 
 
+def test_a_failed_map_run_still_writes_its_results(sfn, machine, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="n.json", Body=json.dumps([1, 2, 3, 4, 5]).encode())
+    # Item 2 fails and none is tolerated; one child at a time, so 3, 4 and 5 never start.
+    states = {
+        "Two?": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Boom"}],
+                 "Default": "Done"},
+        "Done": {"Type": "Pass", "End": True},
+        "Boom": {"Type": "Fail", "Error": "Two", "Cause": "no twos"},
+    }
+    definition = distributed(
+        states,
+        "Two?",
+        ItemReader={"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+                    "Parameters": {"Bucket": bucket, "Key": "n.json"}},
+        MaxConcurrency=1,
+        ToleratedFailureCount=0,
+        ResultWriter={"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": bucket, "Prefix": "f"}},
+    )
+    done, events = run(sfn, machine, definition, {})
+    assert done["status"] == "FAILED", done
+    assert done["error"] == "States.ExceedToleratedFailureThreshold"
+    assert "MapRunFailed" in support.types(events)
+    [listed] = sfn.list_map_runs(executionArn=done["executionArn"])["mapRuns"]
+    run_arn = listed["mapRunArn"]
+    run_id = run_arn.rsplit(":", 1)[1]
+    manifest = read_json(s3, bucket, f"f/{run_id}/manifest.json")
+    assert manifest["DestinationBucket"] == bucket and manifest["MapRunArn"] == run_arn
+    files = manifest["ResultFiles"]
+    assert [f["Key"] for f in files["SUCCEEDED"]] == [f"f/{run_id}/SUCCEEDED_0.json"]
+    assert [f["Key"] for f in files["FAILED"]] == [f"f/{run_id}/FAILED_0.json"]
+    assert [f["Key"] for f in files["PENDING"]] == [f"f/{run_id}/PENDING_0.json"]
+    [ok] = read_json(s3, bucket, f"f/{run_id}/SUCCEEDED_0.json")
+    assert ok["Status"] == "SUCCEEDED" and json.loads(ok["Output"]) == 1
+    [failed] = read_json(s3, bucket, f"f/{run_id}/FAILED_0.json")
+    assert failed["Status"] == "FAILED" and failed["Error"] == "Two" and json.loads(failed["Input"]) == 2
+    pending = read_json(s3, bucket, f"f/{run_id}/PENDING_0.json")
+    assert [(p["Status"], json.loads(p["Input"])) for p in pending] == [("PENDING", 3), ("PENDING", 4), ("PENDING", 5)]
+    described = sfn.describe_map_run(mapRunArn=run_arn)
+    assert described["status"] == "FAILED"
+    assert described["itemCounts"]["resultsWritten"] == 2
+
+
 def test_writer_config_alone_shapes_the_output_without_writing(sfn, machine, s3, bucket):
     definition = distributed(
         {"P": {"Type": "Pass", "Parameters": {"twice.$": "States.Array($.v, $.v)"}, "OutputPath": "$.twice",

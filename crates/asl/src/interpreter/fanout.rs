@@ -245,6 +245,9 @@ impl<'a> Run<'a, '_> {
                 fan.results[slot] = output;
                 fan.done += 1;
                 fan.items_succeeded += fan.batch_size(slot);
+                if let Some(w) = &mut fan.writer {
+                    w.succeeded(slot);
+                }
                 self.emit_iteration(p, EventType::MapIterationSucceeded, slot);
             }
             Err(failure) => {
@@ -315,7 +318,7 @@ impl<'a> Run<'a, '_> {
         match fan.outcome {
             Some(Ok(())) => {
                 if let (true, Some(writer)) = (distributed, fan.writer) {
-                    return self.start_result_write(f, fan.results, *writer, counts);
+                    return self.start_result_write(f, fan.results, *writer, counts, None);
                 }
                 if fan.is_map {
                     if distributed {
@@ -331,6 +334,9 @@ impl<'a> Run<'a, '_> {
                 self.after_result(f, results)
             }
             Some(Err(failure)) => {
+                if let (true, Some(writer)) = (fan.is_map && distributed, fan.writer) {
+                    return self.start_result_write(f, fan.results, *writer, counts, Some(failure));
+                }
                 if fan.is_map && distributed {
                     self.close_map_run(f, "FAILED", counts);
                     let mut d = Map::new();

@@ -11,7 +11,7 @@
 //! child's record as AWS writes it (built here, so the shell only files them) and whose
 //! result is the Map's (`MapRunArn`, `ResultWriterDetails`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -59,6 +59,9 @@ pub(super) struct MapRead {
     /// When writing a batched run's results: its items' counts (absent: as `counts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     item_counts: Option<[u64; 4]>,
+    /// When writing a failed run's results: why it failed, for the Map once they are written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failure: Option<Box<Failure>>,
 }
 
 impl RunCounts {
@@ -148,9 +151,16 @@ pub(super) struct WriterLog {
     /// Failed children by slot: error and cause.
     failures: BTreeMap<usize, (Option<String>, Option<String>)>,
     started: Millis,
+    /// Succeeded children by slot: when the run fails, the others are written as PENDING.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    succeeded: BTreeSet<usize>,
 }
 
 impl WriterLog {
+    pub(super) fn succeeded(&mut self, slot: usize) {
+        self.succeeded.insert(slot);
+    }
+
     pub(super) fn failed(&mut self, slot: usize, failure: &Failure) {
         self.failures.insert(slot, (failure.error.clone(), failure.cause.clone()));
     }
@@ -259,6 +269,7 @@ impl<'a> Run<'a, '_> {
             writing: false,
             counts: [0; 4],
             item_counts: None,
+            failure: None,
         }));
         self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,
@@ -419,6 +430,21 @@ impl<'a> Run<'a, '_> {
         let phase = std::mem::replace(&mut self.frame_mut(f).phase, Phase::Running);
         let Phase::MapRead(read) = phase else { return };
         let StateKind::Map(m) = &self.state_of(f).kind else { return };
+        if let (true, Some(run_failure)) = (read.writing, &read.failure) {
+            let written = result.is_ok();
+            if let Some(run) = self.close_map_run(f, "FAILED", read.run_counts()) {
+                if written {
+                    for c in std::iter::once(&mut run.counts).chain(run.execution_counts.as_mut()) {
+                        c.results_written = c.succeeded + c.failed;
+                    }
+                }
+            }
+            let failure = (**run_failure).clone();
+            self.emit_map_run_failed(f, &failure);
+            self.follow(f, Flow::ChildrenFailed(failure));
+            self.work.push(Work::Run(f));
+            return;
+        }
         if read.writing {
             let flow = match result {
                 Ok(output) => {
@@ -487,6 +513,7 @@ impl<'a> Run<'a, '_> {
                 inputs: inputs.clone(),
                 failures: BTreeMap::new(),
                 started: self.now,
+                succeeded: BTreeSet::new(),
             })),
             _ => None,
         };
@@ -506,23 +533,26 @@ impl<'a> Run<'a, '_> {
         flow
     }
 
-    /// Every child ended and the Map Run succeeded: shape the results as `WriterConfig`
-    /// says and, when the writer names S3, ask the shell to write them there.
+    /// Every child ended, or the Map Run failed (`failure`): shape the results as
+    /// `WriterConfig` says and, when the writer names S3, ask the shell to write them there.
+    /// A failed run's results are written too, as AWS writes them (the children not finished
+    /// as PENDING), and the Map then fails.
     pub(super) fn start_result_write(
         &mut self,
         f: FrameId,
         results: Vec<Value>,
         log: WriterLog,
         counts: RunCounts,
+        failure: Option<Failure>,
     ) -> Flow {
         let StateKind::Map(m) = &self.state_of(f).kind else { return Flow::Blocked };
         match &m.fields {
             Fields::JsonPath(p) => match &p.result_writer {
-                Some(writer) => self.write_results(f, writer, results, log, counts),
+                Some(writer) => self.write_results(f, writer, results, log, counts, failure),
                 None => Flow::Blocked,
             },
             Fields::Jsonata(j) => match &j.result_writer {
-                Some(writer) => self.write_results(f, writer, results, log, counts),
+                Some(writer) => self.write_results(f, writer, results, log, counts, failure),
                 None => Flow::Blocked,
             },
         }
@@ -535,8 +565,14 @@ impl<'a> Run<'a, '_> {
         results: Vec<Value>,
         log: WriterLog,
         counts: RunCounts,
+        failure: Option<Failure>,
     ) -> Flow {
-        let records = self.child_records(&results, &log);
+        if let (None, Some(failure)) = (&writer.arguments, &failure) {
+            self.close_map_run(f, "FAILED", counts);
+            self.emit_map_run_failed(f, failure);
+            return Flow::ChildrenFailed(failure.clone());
+        }
+        let records = self.child_records(&results, &log, failure.is_some());
         let Some(arguments) = &writer.arguments else {
             let transformation = writer.config.get("Transformation").and_then(Value::as_str).unwrap_or("COMPACT");
             let output = Value::Array(transform_results(records, transformation));
@@ -577,6 +613,7 @@ impl<'a> Run<'a, '_> {
             writing: true,
             counts: counts.executions,
             item_counts: (counts.items != counts.executions).then_some(counts.items),
+            failure: failure.map(Box::new),
         }));
         self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,
@@ -593,7 +630,7 @@ impl<'a> Run<'a, '_> {
 
     /// Each child as AWS records it in a Map Run's result files: its execution ARN and name,
     /// input and output (as JSON text), status, error and cause, dates.
-    fn child_records(&mut self, results: &[Value], log: &WriterLog) -> Vec<Value> {
+    fn child_records(&mut self, results: &[Value], log: &WriterLog, run_failed: bool) -> Vec<Value> {
         let execution_prefix = match log.run_arn.rsplit_once(':') {
             Some((head, _)) => head.replacen(":mapRun:", ":execution:", 1),
             None => log.run_arn.clone(),
@@ -603,8 +640,18 @@ impl<'a> Run<'a, '_> {
         let machine = self.exec.info.state_machine_arn.clone();
         let mut records = Vec::with_capacity(results.len());
         for (slot, output) in results.iter().enumerate() {
-            let name = self.random.uuid_v4();
             let input = log.inputs.get(slot).map_or_else(|| "null".to_owned(), compact);
+            if run_failed && !log.failures.contains_key(&slot) && !log.succeeded.contains(&slot) {
+                // Not started, or stopped with the run: no execution, no output.
+                let mut r = Map::new();
+                r.insert("Input".into(), json!(input));
+                r.insert("InputDetails".into(), json!({"Included": true}));
+                r.insert("StateMachineArn".into(), json!(machine));
+                r.insert("Status".into(), json!("PENDING"));
+                records.push(Value::Object(r));
+                continue;
+            }
+            let name = self.random.uuid_v4();
             let mut r = Map::new();
             r.insert("ExecutionArn".into(), json!(format!("{execution_prefix}:{name}")));
             r.insert("Input".into(), json!(input));
