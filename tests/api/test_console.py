@@ -383,3 +383,46 @@ def test_expired_links_are_refused(server, sfn, machine, name):
     # The real link still works.
     assert post(server, link_path(links["approve"]), {})[0] == 200
     assert wait_done(sfn, ex)["status"] == "SUCCEEDED"
+
+
+def test_an_execution_lists_its_map_runs_and_a_map_run_page_counts_its_items(server, sfn, machine):
+    state = {
+        "Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Odd?",
+            "States": {
+                "Odd?": {"Type": "Choice", "Choices": [{"Variable": "$.Items[0]", "NumericEquals": 3, "Next": "Boom"}],
+                         "Default": "Done"},
+                "Done": {"Type": "Pass", "End": True},
+                "Boom": {"Type": "Fail", "Error": "Three"},
+            },
+        },
+        "ItemBatcher": {"MaxItemsPerBatch": 2},
+        "ToleratedFailureCount": 1,
+        "MaxConcurrency": 4,
+        "Label": "numbers",
+        "End": True,
+    }
+    arn = machine(definition({"Numbers": state}))
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps([1, 2, 3, 4, 5]))["executionArn"]
+    assert wait_done(sfn, ex)["status"] == "SUCCEEDED"
+    [run] = sfn.list_map_runs(executionArn=ex)["mapRuns"]
+    status, page = get(server, "/execution", arn=ex)
+    assert status == 200
+    link = "/map-run?arn=" + urllib.parse.quote(run["mapRunArn"], safe="")
+    assert f'href="{link}"' in page
+    status, page = get(server, "/map-run", arn=run["mapRunArn"])
+    assert status == 200
+    assert "Map Run numbers" in page and "SUCCEEDED" in page
+    assert "<tr><th>Max concurrency</th><td>4</td></tr>" in page
+    assert "<tr><th>Tolerated failure count</th><td>1</td></tr>" in page
+    # Five items in three batches; the batch [3, 4] failed.
+    items = re.search(r'<tr data-counts="Items">(.*?)</tr>', page).group(1)
+    children = re.search(r'<tr data-counts="Child executions">(.*?)</tr>', page).group(1)
+    cells = lambda row: re.findall(r"<td>(\d+)</td>", row)  # noqa: E731
+    # pending, running, succeeded, failed, aborted, total, results written
+    assert cells(items) == ["0", "0", "3", "2", "0", "5", "0"]
+    assert cells(children) == ["0", "0", "2", "1", "0", "3", "0"]
+    status, page = get(server, "/map-run", arn=run["mapRunArn"][:-4] + "beef")
+    assert status == 404 and "ResourceNotFound" in page

@@ -108,6 +108,10 @@ def test_a_csv_is_read_batched_and_its_results_written_as_aws_writes_them(sfn, m
         assert r["Status"] == "SUCCEEDED" and r["Input"] == r["Output"]
         assert r["ExecutionArn"].endswith(":" + r["Name"]) and ":execution:" in r["ExecutionArn"]
         assert {"InputDetails", "OutputDetails", "StartDate", "StopDate", "StateMachineArn"} <= r.keys()
+    # The Map Run counts its five items and its three children apart, all written.
+    described = sfn.describe_map_run(mapRunArn=run_arn)
+    assert described["itemCounts"]["resultsWritten"] == 5
+    assert described["executionCounts"]["resultsWritten"] == 3
 
 
 def test_json_and_json_lines_objects_give_their_items_through_item_selector(sfn, machine, s3, bucket):
@@ -186,6 +190,48 @@ def test_tolerated_failures_are_written_to_their_own_file_and_jsonl_flattens(sfn
     assert json.loads(failure["Input"]) == {"n": 3}
 
 
+def test_a_failed_map_run_still_writes_its_results(sfn, machine, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="n.json", Body=json.dumps([1, 2, 3, 4, 5]).encode())
+    # Item 2 fails and none is tolerated; one child at a time, so 3, 4 and 5 never start.
+    states = {
+        "Two?": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Boom"}],
+                 "Default": "Done"},
+        "Done": {"Type": "Pass", "End": True},
+        "Boom": {"Type": "Fail", "Error": "Two", "Cause": "no twos"},
+    }
+    definition = distributed(
+        states,
+        "Two?",
+        ItemReader={"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+                    "Parameters": {"Bucket": bucket, "Key": "n.json"}},
+        MaxConcurrency=1,
+        ToleratedFailureCount=0,
+        ResultWriter={"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": bucket, "Prefix": "f"}},
+    )
+    done, events = run(sfn, machine, definition, {})
+    assert done["status"] == "FAILED", done
+    assert done["error"] == "States.ExceedToleratedFailureThreshold"
+    assert "MapRunFailed" in support.types(events)
+    [listed] = sfn.list_map_runs(executionArn=done["executionArn"])["mapRuns"]
+    run_arn = listed["mapRunArn"]
+    run_id = run_arn.rsplit(":", 1)[1]
+    manifest = read_json(s3, bucket, f"f/{run_id}/manifest.json")
+    assert manifest["DestinationBucket"] == bucket and manifest["MapRunArn"] == run_arn
+    files = manifest["ResultFiles"]
+    assert [f["Key"] for f in files["SUCCEEDED"]] == [f"f/{run_id}/SUCCEEDED_0.json"]
+    assert [f["Key"] for f in files["FAILED"]] == [f"f/{run_id}/FAILED_0.json"]
+    assert [f["Key"] for f in files["PENDING"]] == [f"f/{run_id}/PENDING_0.json"]
+    [ok] = read_json(s3, bucket, f"f/{run_id}/SUCCEEDED_0.json")
+    assert ok["Status"] == "SUCCEEDED" and json.loads(ok["Output"]) == 1
+    [failed] = read_json(s3, bucket, f"f/{run_id}/FAILED_0.json")
+    assert failed["Status"] == "FAILED" and failed["Error"] == "Two" and json.loads(failed["Input"]) == 2
+    pending = read_json(s3, bucket, f"f/{run_id}/PENDING_0.json")
+    assert [(p["Status"], json.loads(p["Input"])) for p in pending] == [("PENDING", 3), ("PENDING", 4), ("PENDING", 5)]
+    described = sfn.describe_map_run(mapRunArn=run_arn)
+    assert described["status"] == "FAILED"
+    assert described["itemCounts"]["resultsWritten"] == 2
+
+
 def test_writer_config_alone_shapes_the_output_without_writing(sfn, machine, s3, bucket):
     definition = distributed(
         {"P": {"Type": "Pass", "Parameters": {"twice.$": "States.Array($.v, $.v)"}, "OutputPath": "$.twice",
@@ -247,11 +293,40 @@ def test_a_map_run_is_described_listed_and_its_children_counted(sfn, machine, s3
     assert run["maxConcurrency"] == 7 and run["toleratedFailurePercentage"] == 10.0
     assert run["toleratedFailureCount"] == 0
     assert run["startDate"] <= run["stopDate"]
-    for counts in (run["itemCounts"], run["executionCounts"]):
-        assert counts["total"] == 3 and counts["succeeded"] == 3
+    # Five rows in batches of two: itemCounts count the rows, executionCounts the children.
+    for counts, n in ((run["itemCounts"], 5), (run["executionCounts"], 3)):
+        assert counts["total"] == n and counts["succeeded"] == n
         assert counts["failed"] == counts["pending"] == counts["running"] == counts["aborted"] == 0
+        assert counts["resultsWritten"] == 0
     # Its children run inside the parent execution here: none to list as executions.
     assert sfn.list_executions(mapRunArn=listed["mapRunArn"])["executions"] == []
+
+
+def test_a_failed_batch_counts_each_of_its_items_as_failed(sfn, machine, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="people.csv", Body=CSV.encode())
+    # The batch holding alan (rows 3 and 4) fails; one failed child is tolerated.
+    states = {
+        "Alan?": {"Type": "Choice", "Choices": [{"Variable": "$.Items[0].name", "StringEquals": "alan",
+                                                  "Next": "Boom"}], "Default": "Done"},
+        "Done": {"Type": "Pass", "End": True},
+        "Boom": {"Type": "Fail", "Error": "Alan"},
+    }
+    definition = distributed(
+        states,
+        "Alan?",
+        ItemReader={"Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+                    "Parameters": {"Bucket": bucket, "Key": "people.csv"}},
+        ItemBatcher={"MaxItemsPerBatch": 2},
+        ToleratedFailureCount=1,
+    )
+    done, _ = run(sfn, machine, definition, {})
+    assert done["status"] == "SUCCEEDED", done
+    [listed] = sfn.list_map_runs(executionArn=done["executionArn"])["mapRuns"]
+    run_ = sfn.describe_map_run(mapRunArn=listed["mapRunArn"])
+    items, children = run_["itemCounts"], run_["executionCounts"]
+    assert (items["total"], items["succeeded"], items["failed"]) == (5, 3, 2)
+    assert (children["total"], children["succeeded"], children["failed"]) == (3, 2, 1)
 
 
 def test_update_map_run_raises_the_concurrency_of_a_running_map_run(sfn, machine, name):

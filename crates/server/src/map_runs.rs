@@ -43,7 +43,7 @@ fn counts(c: &ItemCounts) -> Value {
         "timedOut": 0,
         "aborted": c.aborted,
         "total": c.total,
-        "resultsWritten": 0,
+        "resultsWritten": c.results_written,
         "failuresNotRedrivable": 0,
         "pendingRedrive": 0,
     })
@@ -62,7 +62,7 @@ pub async fn describe(state: &AppState, req: Request<'_>) -> ApiResult {
         "toleratedFailurePercentage": run.tolerated_failure_percentage,
         "toleratedFailureCount": run.tolerated_failure_count,
         "itemCounts": counts(&run.counts),
-        "executionCounts": counts(&run.counts),
+        "executionCounts": counts(run.execution_counts.as_ref().unwrap_or(&run.counts)),
         "redriveCount": 0,
     });
     if let Some(stop) = run.stop {

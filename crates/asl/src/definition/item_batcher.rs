@@ -3,28 +3,27 @@
 
 use serde_json::Value;
 
-use super::fields::INPUT_CONTEXT;
+use super::map::MapLanguage;
 use super::*;
 
 /// Largest batch input AWS takes (256 KiB).
 pub const MAX_BATCH_BYTES: u64 = 262_144;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ItemBatcher {
-    pub max_items_per_batch: Option<Count>,
-    pub max_input_bytes_per_batch: Option<Count>,
+pub struct ItemBatcher<A, N> {
+    pub max_items_per_batch: Option<N>,
+    pub max_input_bytes_per_batch: Option<N>,
     /// A payload template (JSONPath) or JSONata value, evaluated once against the state's input.
-    pub batch_input: Option<Payload>,
+    pub batch_input: Option<A>,
 }
 
 impl Parser {
-    pub(super) fn item_batcher(
+    pub(super) fn item_batcher<L: MapLanguage>(
         &mut self,
         v: &Value,
         at: &str,
-        jsonata: bool,
         distributed: bool,
-    ) -> Option<ItemBatcher> {
+    ) -> Option<ItemBatcher<L::Payload, L::Count>> {
         let Some(obj) = v.as_object() else {
             self.problem(Code::SchemaValidationFailed, "The value for the field 'ItemBatcher' must be an OBJECT", at);
             return None;
@@ -36,7 +35,7 @@ impl Parser {
                 at,
             );
         }
-        let allowed: &[&str] = if jsonata {
+        let allowed: &[&str] = if L::JSONATA {
             &["MaxItemsPerBatch", "MaxInputBytesPerBatch", "BatchInput"]
         } else {
             &[
@@ -58,19 +57,9 @@ impl Parser {
         }
         let positive = |v: &Value| v.as_u64().filter(|n| *n > 0);
         let bytes = |v: &Value| v.as_u64().filter(|n| *n > 0 && *n <= MAX_BATCH_BYTES);
-        let (max_items_per_batch, max_input_bytes_per_batch) = if jsonata {
-            (
-                self.jsonata_dynamic(obj, "MaxItemsPerBatch", at, positive, "a positive INTEGER").map(Count::Jsonata),
-                self.jsonata_dynamic(obj, "MaxInputBytesPerBatch", at, bytes, "an INTEGER from 1 to 262144")
-                    .map(Count::Jsonata),
-            )
-        } else {
-            (
-                self.dynamic_generic(obj, "MaxItemsPerBatch", at, positive, "a positive INTEGER").map(Count::Path),
-                self.dynamic_generic(obj, "MaxInputBytesPerBatch", at, bytes, "an INTEGER from 1 to 262144")
-                    .map(Count::Path),
-            )
-        };
+        let max_items_per_batch = L::count(self, obj, "MaxItemsPerBatch", at, positive, "a positive INTEGER");
+        let max_input_bytes_per_batch =
+            L::count(self, obj, "MaxInputBytesPerBatch", at, bytes, "an INTEGER from 1 to 262144");
         if max_items_per_batch.is_none() && max_input_bytes_per_batch.is_none() && !self.has_problems_at(at) {
             self.problem(
                 Code::SchemaValidationFailed,
@@ -80,13 +69,8 @@ impl Parser {
         }
         let batch_input = match obj.get("BatchInput") {
             None => None,
-            Some(b) if jsonata => Some(Payload::Jsonata(self.jsonata_template(
-                b,
-                &format!("{at}/BatchInput"),
-                "BatchInput",
-                INPUT_CONTEXT,
-            ))),
-            Some(Value::Object(_)) => self.template(obj, "BatchInput", at).map(Payload::Path),
+            Some(_) if L::JSONATA => L::payload(self, obj, "BatchInput", at),
+            Some(Value::Object(_)) => L::payload(self, obj, "BatchInput", at),
             Some(_) => {
                 self.problem(
                     Code::SchemaValidationFailed,

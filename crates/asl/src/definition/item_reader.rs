@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::INPUT_CONTEXT;
+use super::map::MapLanguage;
 use super::*;
 
 /// The resources an `ItemReader` may name.
@@ -20,19 +20,24 @@ const DELIMITERS: &[&str] = &["COMMA", "PIPE", "SEMICOLON", "SPACE", "TAB"];
 pub const MAX_ITEMS_LIMIT: u64 = 100_000_000;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ItemReader {
+pub struct ItemReader<A, N> {
     /// [`LIST_OBJECTS_V2`] or [`GET_OBJECT`].
     pub resource: String,
     /// `Parameters` (JSONPath) or `Arguments` (JSONata): the S3 request (Bucket, Key, Prefix).
-    pub arguments: Option<Payload>,
+    pub arguments: Option<A>,
     /// `ReaderConfig` as written, without `MaxItems[Path]` (checked; handed to the reader).
     pub config: Map<String, Value>,
-    pub max_items: Option<Count>,
+    pub max_items: Option<N>,
 }
 
 impl Parser {
     /// Parse `ItemReader` at `at` (the field's own location).
-    pub(super) fn item_reader(&mut self, v: &Value, at: &str, jsonata: bool, distributed: bool) -> Option<ItemReader> {
+    pub(super) fn item_reader<L: MapLanguage>(
+        &mut self,
+        v: &Value,
+        at: &str,
+        distributed: bool,
+    ) -> Option<ItemReader<L::Payload, L::Count>> {
         let Some(obj) = v.as_object() else {
             self.problem(Code::SchemaValidationFailed, "The value for the field 'ItemReader' must be an OBJECT", at);
             return None;
@@ -44,11 +49,7 @@ impl Parser {
                 at,
             );
         }
-        let allowed: &[&str] = if jsonata {
-            &["Resource", "Arguments", "ReaderConfig"]
-        } else {
-            &["Resource", "Parameters", "ReaderConfig"]
-        };
+        let allowed = ["Resource", L::ARGUMENTS, "ReaderConfig"];
         for key in obj.keys() {
             if !allowed.contains(&key.as_str()) {
                 self.problem(
@@ -77,13 +78,7 @@ impl Parser {
                 String::new()
             }
         };
-        let arguments = if jsonata {
-            obj.get("Arguments").map(|a| {
-                Payload::Jsonata(self.jsonata_template(a, &format!("{at}/Arguments"), "Arguments", INPUT_CONTEXT))
-            })
-        } else {
-            self.template(obj, "Parameters", at).map(Payload::Path)
-        };
+        let arguments = L::payload(self, obj, L::ARGUMENTS, at);
         let mut config = Map::new();
         let mut max_items = None;
         match obj.get("ReaderConfig") {
@@ -115,20 +110,14 @@ impl Parser {
                     }
                     config.insert(key.clone(), value.clone());
                 }
-                max_items = if jsonata {
-                    if rc.contains_key("MaxItemsPath") {
-                        self.problem(
-                            Code::SchemaValidationFailed,
-                            "The field 'MaxItemsPath' is not supported in JSONata: use 'MaxItems' with a JSONata expression",
-                            format!("{rc_at}/MaxItemsPath"),
-                        );
-                    }
-                    self.jsonata_dynamic(rc, "MaxItems", &rc_at, max_items_value, "an INTEGER from 0 to 100000000")
-                        .map(Count::Jsonata)
-                } else {
-                    self.dynamic_generic(rc, "MaxItems", &rc_at, max_items_value, "an INTEGER from 0 to 100000000")
-                        .map(Count::Path)
-                };
+                if L::JSONATA && rc.contains_key("MaxItemsPath") {
+                    self.problem(
+                        Code::SchemaValidationFailed,
+                        "The field 'MaxItemsPath' is not supported in JSONata: use 'MaxItems' with a JSONata expression",
+                        format!("{rc_at}/MaxItemsPath"),
+                    );
+                }
+                max_items = L::count(self, rc, "MaxItems", &rc_at, max_items_value, "an INTEGER from 0 to 100000000");
                 if resource == GET_OBJECT && !config.contains_key("InputType") {
                     self.problem(
                         Code::SchemaValidationFailed,

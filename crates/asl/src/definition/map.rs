@@ -1,7 +1,9 @@
 //! Map states: the item processor (inline or distributed), where items come from and how
 //! each is shaped, concurrency and tolerated failures, `Label`.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use super::fields::INPUT_CONTEXT;
 
 use super::*;
 
@@ -14,9 +16,24 @@ pub struct MapState {
     pub retry: Vec<Retrier>,
     pub transition: Transition,
     pub label: Option<String>,
-    pub item_reader: Option<ItemReader>,
-    pub item_batcher: Option<ItemBatcher>,
-    pub result_writer: Option<ResultWriter>,
+}
+
+impl MapState {
+    /// A distributed Map whose items an `ItemBatcher` groups into the children's inputs.
+    pub fn has_item_batcher(&self) -> bool {
+        match &self.fields {
+            Fields::JsonPath(p) => p.item_batcher.is_some(),
+            Fields::Jsonata(j) => j.item_batcher.is_some(),
+        }
+    }
+
+    /// A distributed Map whose children's results a `ResultWriter` writes or shapes.
+    pub fn has_result_writer(&self) -> bool {
+        match &self.fields {
+            Fields::JsonPath(p) => p.result_writer.is_some(),
+            Fields::Jsonata(j) => j.result_writer.is_some(),
+        }
+    }
 }
 
 /// A JSONPath Map state's fields.
@@ -30,6 +47,9 @@ pub struct MapPath {
     pub tolerated_failure_count: Option<Dynamic<u64>>,
     pub tolerated_failure_percentage: Option<Dynamic<f64>>,
     pub result: PathResult,
+    pub item_reader: Option<ItemReader<Template, Dynamic<u64>>>,
+    pub item_batcher: Option<ItemBatcher<Template, Dynamic<u64>>>,
+    pub result_writer: Option<ResultWriter<Template>>,
 }
 
 /// A JSONata Map state's fields.
@@ -43,6 +63,73 @@ pub struct MapJsonata {
     pub tolerated_failure_count: Option<JsonataDynamic<u64>>,
     pub tolerated_failure_percentage: Option<JsonataDynamic<f64>>,
     pub result: JsonataResult,
+    pub item_reader: Option<ItemReader<JsonataTemplate, JsonataDynamic<u64>>>,
+    pub item_batcher: Option<ItemBatcher<JsonataTemplate, JsonataDynamic<u64>>>,
+    pub result_writer: Option<ResultWriter<JsonataTemplate>>,
+}
+
+/// How a distributed Map's `ItemReader`, `ItemBatcher` and `ResultWriter` read their
+/// templates and counts in each query language: `Parameters` and `...Path` fields in JSONPath,
+/// `Arguments` and `{% %}` expressions in JSONata.
+pub(super) trait MapLanguage {
+    type Payload;
+    type Count;
+    const JSONATA: bool;
+    /// The field that holds an S3 request: `Parameters` or `Arguments`.
+    const ARGUMENTS: &'static str;
+    fn payload(p: &mut Parser, obj: &Map<String, Value>, key: &str, at: &str) -> Option<Self::Payload>;
+    fn count(
+        p: &mut Parser,
+        obj: &Map<String, Value>,
+        key: &str,
+        at: &str,
+        read: fn(&Value) -> Option<u64>,
+        what: &str,
+    ) -> Option<Self::Count>;
+}
+
+pub(super) struct InPath;
+pub(super) struct InJsonata;
+
+impl MapLanguage for InPath {
+    type Payload = Template;
+    type Count = Dynamic<u64>;
+    const JSONATA: bool = false;
+    const ARGUMENTS: &'static str = "Parameters";
+    fn payload(p: &mut Parser, obj: &Map<String, Value>, key: &str, at: &str) -> Option<Template> {
+        p.template(obj, key, at)
+    }
+    fn count(
+        p: &mut Parser,
+        obj: &Map<String, Value>,
+        key: &str,
+        at: &str,
+        read: fn(&Value) -> Option<u64>,
+        what: &str,
+    ) -> Option<Dynamic<u64>> {
+        p.dynamic_generic(obj, key, at, read, what)
+    }
+}
+
+impl MapLanguage for InJsonata {
+    type Payload = JsonataTemplate;
+    type Count = JsonataDynamic<u64>;
+    const JSONATA: bool = true;
+    const ARGUMENTS: &'static str = "Arguments";
+    fn payload(p: &mut Parser, obj: &Map<String, Value>, key: &str, at: &str) -> Option<JsonataTemplate> {
+        let v = obj.get(key)?;
+        Some(p.jsonata_template(v, &format!("{at}/{key}"), key, INPUT_CONTEXT))
+    }
+    fn count(
+        p: &mut Parser,
+        obj: &Map<String, Value>,
+        key: &str,
+        at: &str,
+        read: fn(&Value) -> Option<u64>,
+        what: &str,
+    ) -> Option<JsonataDynamic<u64>> {
+        p.jsonata_dynamic(obj, key, at, read, what)
+    }
 }
 
 impl Parser {
@@ -102,6 +189,7 @@ impl Parser {
                     self.check_percentage(p, at);
                 }
                 let (result, retry, transition) = self.path_recovery(s);
+                let (item_reader, item_batcher, result_writer) = self.distributed_fields::<InPath>(s, distributed);
                 let fields = MapPath {
                     io,
                     items_path,
@@ -110,6 +198,9 @@ impl Parser {
                     tolerated_failure_count,
                     tolerated_failure_percentage,
                     result,
+                    item_reader,
+                    item_batcher,
+                    result_writer,
                 };
                 (Fields::JsonPath(fields), label, retry, transition)
             }
@@ -130,6 +221,7 @@ impl Parser {
                     self.check_percentage(p, at);
                 }
                 let (result, retry, transition) = self.jsonata_recovery(s);
+                let (item_reader, item_batcher, result_writer) = self.distributed_fields::<InJsonata>(s, distributed);
                 let fields = MapJsonata {
                     io,
                     items,
@@ -138,20 +230,36 @@ impl Parser {
                     tolerated_failure_count,
                     tolerated_failure_percentage,
                     result,
+                    item_reader,
+                    item_batcher,
+                    result_writer,
                 };
                 (Fields::Jsonata(fields), label, retry, transition)
             }
         };
-        let jsonata = matches!(fields, Fields::Jsonata(_));
+        MapState { processor, distributed, fields, retry, transition, label }
+    }
+
+    /// `ItemReader`, `ItemBatcher` and `ResultWriter`, in the Map's query language.
+    #[allow(clippy::type_complexity)]
+    fn distributed_fields<L: MapLanguage>(
+        &mut self,
+        s: &Source,
+        distributed: bool,
+    ) -> (
+        Option<ItemReader<L::Payload, L::Count>>,
+        Option<ItemBatcher<L::Payload, L::Count>>,
+        Option<ResultWriter<L::Payload>>,
+    ) {
+        let (obj, at) = (s.obj, s.at);
         let item_reader =
-            obj.get("ItemReader").and_then(|v| self.item_reader(v, &format!("{at}/ItemReader"), jsonata, distributed));
-        let item_batcher = obj
-            .get("ItemBatcher")
-            .and_then(|v| self.item_batcher(v, &format!("{at}/ItemBatcher"), jsonata, distributed));
+            obj.get("ItemReader").and_then(|v| self.item_reader::<L>(v, &format!("{at}/ItemReader"), distributed));
+        let item_batcher =
+            obj.get("ItemBatcher").and_then(|v| self.item_batcher::<L>(v, &format!("{at}/ItemBatcher"), distributed));
         let result_writer = obj
             .get("ResultWriter")
-            .and_then(|v| self.result_writer(v, &format!("{at}/ResultWriter"), jsonata, distributed));
-        MapState { processor, distributed, fields, retry, transition, label, item_reader, item_batcher, result_writer }
+            .and_then(|v| self.result_writer::<L>(v, &format!("{at}/ResultWriter"), distributed));
+        (item_reader, item_batcher, result_writer)
     }
 
     /// `Label`: the Map Run's name and its child executions' prefix.

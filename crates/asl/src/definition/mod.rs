@@ -179,20 +179,6 @@ pub enum Dynamic<T> {
     Path(PathRef),
 }
 
-/// A field of a distributed Map's `ItemReader`, `ItemBatcher` or `ResultWriter`, in the Map's
-/// query language: the parser takes only the form of the Map's own language.
-#[derive(Debug, Clone, PartialEq)]
-pub enum InLanguage<P, J> {
-    Path(P),
-    Jsonata(J),
-}
-
-/// A payload template of either language (`Parameters`/`BatchInput` or `Arguments`).
-pub type Payload = InLanguage<Template, JsonataTemplate>;
-
-/// A count of either language: fixed, a path (`...Path`), or a JSONata expression.
-pub type Count = InLanguage<Dynamic<u64>, JsonataDynamic<u64>>;
-
 /// A number of a JSONata state: written in the definition, or a `{% %}` expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonataDynamic<T> {

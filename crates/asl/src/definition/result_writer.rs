@@ -3,28 +3,27 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::INPUT_CONTEXT;
+use super::map::MapLanguage;
 use super::*;
 
 pub const PUT_OBJECT: &str = "arn:aws:states:::s3:putObject";
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ResultWriter {
+pub struct ResultWriter<A> {
     /// `Parameters` (JSONPath) or `Arguments` (JSONata): `Bucket` and `Prefix`. Absent: the
     /// results are not written, only shaped by `WriterConfig`.
-    pub arguments: Option<Payload>,
+    pub arguments: Option<A>,
     /// `WriterConfig` as written (checked): `OutputType`, `Transformation`.
     pub config: Map<String, Value>,
 }
 
 impl Parser {
-    pub(super) fn result_writer(
+    pub(super) fn result_writer<L: MapLanguage>(
         &mut self,
         v: &Value,
         at: &str,
-        jsonata: bool,
         distributed: bool,
-    ) -> Option<ResultWriter> {
+    ) -> Option<ResultWriter<L::Payload>> {
         let Some(obj) = v.as_object() else {
             self.problem(Code::SchemaValidationFailed, "The value for the field 'ResultWriter' must be an OBJECT", at);
             return None;
@@ -36,11 +35,7 @@ impl Parser {
                 at,
             );
         }
-        let allowed: &[&str] = if jsonata {
-            &["Resource", "Arguments", "WriterConfig"]
-        } else {
-            &["Resource", "Parameters", "WriterConfig"]
-        };
+        let allowed = ["Resource", L::ARGUMENTS, "WriterConfig"];
         for key in obj.keys() {
             if !allowed.contains(&key.as_str()) {
                 self.problem(
@@ -59,19 +54,13 @@ impl Parser {
                 format!("{at}/Resource"),
             ),
         }
-        let arguments = if jsonata {
-            obj.get("Arguments").map(|a| {
-                Payload::Jsonata(self.jsonata_template(a, &format!("{at}/Arguments"), "Arguments", INPUT_CONTEXT))
-            })
-        } else {
-            self.template(obj, "Parameters", at).map(Payload::Path)
-        };
+        let arguments = L::payload(self, obj, L::ARGUMENTS, at);
         if obj.contains_key("Resource") != arguments.is_some() {
             self.problem(
                 Code::SchemaValidationFailed,
                 format!(
                     "A ResultWriter with a 'Resource' needs '{0}' (Bucket, Prefix), and '{0}' needs the 'Resource'",
-                    if jsonata { "Arguments" } else { "Parameters" }
+                    L::ARGUMENTS
                 ),
                 at,
             );

@@ -124,7 +124,11 @@ impl Execution {
                 if run.status == "RUNNING" {
                     let live = run.frame.and_then(|f| self.frames.get(f)).and_then(Option::as_ref);
                     match live.map(|fr| &fr.phase) {
-                        Some(Phase::Fanout(fan)) => run.counts = ItemCounts::of(fan.counts()),
+                        Some(Phase::Fanout(fan)) => {
+                            let counts = fan.run_counts();
+                            run.counts = ItemCounts::of(counts.items);
+                            run.execution_counts = Some(ItemCounts::of(counts.executions));
+                        }
                         Some(Phase::MapRead(_)) => {}
                         // The Map state was aborted (the execution stopped, or a sibling failed).
                         _ => {

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::map_run::RunCounts;
 use super::{fields, payload_too_large, ChildrenOutcome, Failure, Flow, FrameId, Parent, Phase, Run, Work};
 use crate::definition::StateKind;
 use crate::error::names;
@@ -36,6 +37,14 @@ pub(super) struct Fanout {
     /// What a distributed Map's ResultWriter needs of its children besides their outputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) writer: Option<Box<super::map_run::WriterLog>>,
+    /// A batched distributed Map: how many items each child (slot) holds. Empty: one each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) batch_sizes: Vec<u64>,
+    /// Items of the succeeded and failed children, when batched.
+    #[serde(default)]
+    items_succeeded: u64,
+    #[serde(default)]
+    items_failed: u64,
 }
 
 impl Fanout {
@@ -44,6 +53,22 @@ impl Fanout {
         let started = self.next_slot as u64;
         let failed = self.failed as u64;
         [self.pending.len() as u64 - started, self.running.len() as u64, self.done as u64 - failed, failed]
+    }
+
+    /// Children and items by status: they differ when an `ItemBatcher` groups the items.
+    pub(super) fn run_counts(&self) -> RunCounts {
+        let executions = self.counts();
+        if self.batch_sizes.is_empty() {
+            return RunCounts { executions, items: executions };
+        }
+        let total: u64 = self.batch_sizes.iter().sum();
+        let pending: u64 = self.batch_sizes.iter().skip(self.next_slot).sum();
+        let running = total.saturating_sub(pending + self.items_succeeded + self.items_failed);
+        RunCounts { executions, items: [pending, running, self.items_succeeded, self.items_failed] }
+    }
+
+    fn batch_size(&self, slot: usize) -> u64 {
+        self.batch_sizes.get(slot).copied().unwrap_or(1)
     }
 
     /// UpdateMapRun: new limits for the children still to come.
@@ -106,6 +131,9 @@ impl<'a> Run<'a, '_> {
                 scheduled: false,
                 outcome: Some(outcome),
                 writer: None,
+                batch_sizes: Vec::new(),
+                items_succeeded: 0,
+                items_failed: 0,
             };
             self.frame_mut(f).phase = Phase::Fanout(Box::new(fan));
             self.work.push(Work::Run(f));
@@ -126,6 +154,9 @@ impl<'a> Run<'a, '_> {
             scheduled: true,
             outcome: None,
             writer: None,
+            batch_sizes: Vec::new(),
+            items_succeeded: 0,
+            items_failed: 0,
         };
         self.frame_mut(f).phase = Phase::Fanout(Box::new(fan));
         self.work.push(Work::Continue(f));
@@ -213,6 +244,10 @@ impl<'a> Run<'a, '_> {
             Ok(output) => {
                 fan.results[slot] = output;
                 fan.done += 1;
+                fan.items_succeeded += fan.batch_size(slot);
+                if let Some(w) = &mut fan.writer {
+                    w.succeeded(slot);
+                }
                 self.emit_iteration(p, EventType::MapIterationSucceeded, slot);
             }
             Err(failure) => {
@@ -221,6 +256,7 @@ impl<'a> Run<'a, '_> {
                 }
                 fan.failed += 1;
                 fan.done += 1;
+                fan.items_failed += fan.batch_size(slot);
                 let total = fan.pending.len();
                 let tolerated = is_map && {
                     let within_count = fan.tolerated_count.is_some_and(|c| fan.failed as u64 <= c);
@@ -278,11 +314,11 @@ impl<'a> Run<'a, '_> {
         let phase = std::mem::replace(&mut self.frame_mut(f).phase, Phase::Running);
         let Phase::Fanout(fan) = phase else { return Flow::Blocked };
         let distributed = matches!(&self.state_of(f).kind, StateKind::Map(m) if m.distributed);
-        let counts = fan.counts();
+        let counts = fan.run_counts();
         match fan.outcome {
             Some(Ok(())) => {
                 if let (true, Some(writer)) = (distributed, fan.writer) {
-                    return self.start_result_write(f, fan.results, *writer, counts);
+                    return self.start_result_write(f, fan.results, *writer, counts, None);
                 }
                 if fan.is_map {
                     if distributed {
@@ -298,6 +334,9 @@ impl<'a> Run<'a, '_> {
                 self.after_result(f, results)
             }
             Some(Err(failure)) => {
+                if let (true, Some(writer)) = (fan.is_map && distributed, fan.writer) {
+                    return self.start_result_write(f, fan.results, *writer, counts, Some(failure));
+                }
                 if fan.is_map && distributed {
                     self.close_map_run(f, "FAILED", counts);
                     let mut d = Map::new();

@@ -40,8 +40,17 @@ impl<'a> Run<'a, '_> {
             }
             Fields::Jsonata(_) => self.frame(f).input.clone(),
         };
-        if let Some(reader) = &m.item_reader {
-            return self.start_item_read(f, m, reader, selected);
+        match &m.fields {
+            Fields::JsonPath(p) => {
+                if let Some(reader) = &p.item_reader {
+                    return self.start_item_read(f, m, reader, selected);
+                }
+            }
+            Fields::Jsonata(j) => {
+                if let Some(reader) = &j.item_reader {
+                    return self.start_item_read(f, m, reader, selected);
+                }
+            }
         }
         let prepared = match &m.fields {
             Fields::JsonPath(fields) => self.path_map_setup(f, fields, selected).map_err(StepError::from),
@@ -65,12 +74,9 @@ impl<'a> Run<'a, '_> {
         } else {
             None
         };
-        let items = match &m.item_batcher {
-            None => items,
-            Some(b) => match self.batches(f, b, items, &selected) {
-                Ok(batches) => batches,
-                Err(e) => return self.fail_flow(f, e),
-            },
+        let items = match self.map_batches(f, m, items, &selected) {
+            Ok(items) => items,
+            Err(e) => return self.fail_flow(f, e),
         };
         self.start_map_children(f, m, items, (max_concurrency, tolerance), run_arn, &selected)
     }

@@ -11,24 +11,25 @@
 //! child's record as AWS writes it (built here, so the shell only files them) and whose
 //! result is the Map's (`MapRunArn`, `ResultWriterDetails`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::fanout::Tolerance;
 use super::{
-    fields, integer_value, json_value_text, state_context, Command, Failure, Flow, FrameId, FrameVars, Phase, Run,
-    Stage, StepError, TaskId, TaskRequest, Work,
+    fields, state_context, Command, Failure, Flow, FrameId, FrameVars, Phase, Run, Stage, StepError, TaskId,
+    TaskRequest, Work,
 };
 use crate::definition::{
-    Count, Dynamic, ItemBatcher, ItemReader, JsonataDynamic, MapState, Payload, ResultWriter, StateKind,
-    MAX_ITEMS_LIMIT,
+    Dynamic, Fields, ItemBatcher, ItemReader, JsonataDynamic, MapState, ResultWriter, StateKind, MAX_ITEMS_LIMIT,
 };
 use crate::error::{names, EvalFailure};
 use crate::eval::Scope;
 use crate::history::{Details, EventType};
+use crate::jsonata::JsonataTemplate;
 use crate::template::compact;
+use crate::template::Template;
 use crate::timestamp::{self, Millis};
 
 /// The resource of the task that reads a Map Run's items. The shell serves it; it is never
@@ -55,6 +56,30 @@ pub(super) struct MapRead {
     /// When writing: the children's counts, for the Map Run's end.
     #[serde(default)]
     pub(super) counts: [u64; 4],
+    /// When writing a batched run's results: its items' counts (absent: as `counts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    item_counts: Option<[u64; 4]>,
+    /// When writing a failed run's results: why it failed, for the Map once they are written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failure: Option<Box<Failure>>,
+}
+
+impl RunCounts {
+    const NONE: Self = Self { executions: [0; 4], items: [0; 4] };
+}
+
+impl MapRead {
+    pub(super) fn run_counts(&self) -> RunCounts {
+        RunCounts { executions: self.counts, items: self.item_counts.unwrap_or(self.counts) }
+    }
+}
+
+/// A Map Run's child executions and items by status (pending, running, succeeded, failed):
+/// with an `ItemBatcher` each child holds several items.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct RunCounts {
+    pub(super) executions: [u64; 4],
+    pub(super) items: [u64; 4],
 }
 
 /// One Map Run as DescribeMapRun tells it.
@@ -69,13 +94,17 @@ pub struct MapRun {
     pub max_concurrency: u64,
     pub tolerated_failure_count: u64,
     pub tolerated_failure_percentage: f64,
+    /// The items by status.
     pub counts: ItemCounts,
+    /// The child executions by status, when they are not the items (an `ItemBatcher`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_counts: Option<ItemCounts>,
     /// The frame of the Map state while the run is live.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) frame: Option<FrameId>,
 }
 
-/// A Map Run's children by status (each child is one item, or one batch).
+/// A Map Run's items, or its child executions, by status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemCounts {
     pub pending: u64,
@@ -84,11 +113,31 @@ pub struct ItemCounts {
     pub failed: u64,
     pub aborted: u64,
     pub total: u64,
+    /// Finished children (or their items) whose results the `ResultWriter` wrote to S3.
+    #[serde(default)]
+    pub results_written: u64,
 }
 
 impl ItemCounts {
     pub(super) fn of([pending, running, succeeded, failed]: [u64; 4]) -> Self {
-        Self { pending, running, succeeded, failed, aborted: 0, total: pending + running + succeeded + failed }
+        Self {
+            pending,
+            running,
+            succeeded,
+            failed,
+            aborted: 0,
+            total: pending + running + succeeded + failed,
+            results_written: 0,
+        }
+    }
+
+    /// The counts of a run that ended: what had not finished was aborted with it.
+    fn closed(counts: [u64; 4]) -> Self {
+        let mut c = Self::of(counts);
+        c.aborted = c.pending + c.running;
+        c.pending = 0;
+        c.running = 0;
+        c
     }
 }
 
@@ -102,18 +151,94 @@ pub(super) struct WriterLog {
     /// Failed children by slot: error and cause.
     failures: BTreeMap<usize, (Option<String>, Option<String>)>,
     started: Millis,
+    /// Succeeded children by slot: when the run fails, the others are written as PENDING.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    succeeded: BTreeSet<usize>,
 }
 
 impl WriterLog {
+    pub(super) fn succeeded(&mut self, slot: usize) {
+        self.succeeded.insert(slot);
+    }
+
     pub(super) fn failed(&mut self, slot: usize, failure: &Failure) {
         self.failures.insert(slot, (failure.error.clone(), failure.cause.clone()));
+    }
+}
+
+/// A template of a distributed Map's `ItemReader`, `ItemBatcher` or `ResultWriter`, evaluated
+/// against the state's input in the Map's query language.
+pub(super) trait MapPayload {
+    fn evaluate(&self, run: &mut Run<'_, '_>, f: FrameId, selected: &Value, field: &str) -> Result<Value, StepError>;
+}
+
+impl MapPayload for Template {
+    fn evaluate(&self, run: &mut Run<'_, '_>, f: FrameId, selected: &Value, _field: &str) -> Result<Value, StepError> {
+        let vars = FrameVars { def: run.def, exec: run.exec, frame: f };
+        let ctx = state_context(run.def, run.exec, f, None);
+        let scope = Scope::new(selected, &ctx).with_variables(&vars);
+        Ok(self.eval(&scope, &mut *run.random)?)
+    }
+}
+
+impl MapPayload for JsonataTemplate {
+    fn evaluate(&self, run: &mut Run<'_, '_>, f: FrameId, selected: &Value, field: &str) -> Result<Value, StepError> {
+        Ok(run.jsonata_template(f, self, selected, field, None)?)
+    }
+}
+
+/// A count of those fields (`MaxItems`, `MaxItemsPerBatch`...): fixed, or read from the input.
+pub(super) trait MapCount {
+    /// `min` bounds a JSONata expression's value; a path's value is checked by the caller.
+    fn evaluate(
+        &self,
+        run: &mut Run<'_, '_>,
+        f: FrameId,
+        selected: &Value,
+        field: &str,
+        min: u64,
+    ) -> Result<u64, StepError>;
+}
+
+impl MapCount for Dynamic<u64> {
+    fn evaluate(
+        &self,
+        run: &mut Run<'_, '_>,
+        f: FrameId,
+        selected: &Value,
+        field: &str,
+        _min: u64,
+    ) -> Result<u64, StepError> {
+        Ok(run.path_map_count(f, field, self, selected)?)
+    }
+}
+
+impl MapCount for JsonataDynamic<u64> {
+    fn evaluate(
+        &self,
+        run: &mut Run<'_, '_>,
+        f: FrameId,
+        selected: &Value,
+        field: &str,
+        min: u64,
+    ) -> Result<u64, StepError> {
+        Ok(match self {
+            JsonataDynamic::Fixed(n) => *n,
+            JsonataDynamic::Expression(e) => run.jsonata_count(f, e, selected, field, min)?,
+        })
     }
 }
 
 impl<'a> Run<'a, '_> {
     /// Start a distributed Map whose items an `ItemReader` reads: the Map Run starts, and the
     /// read is asked of the shell.
-    pub(super) fn start_item_read(&mut self, f: FrameId, m: &MapState, reader: &ItemReader, selected: Value) -> Flow {
+    pub(super) fn start_item_read<A: MapPayload, N: MapCount>(
+        &mut self,
+        f: FrameId,
+        m: &MapState,
+        reader: &ItemReader<A, N>,
+        selected: Value,
+    ) -> Flow {
         let request = match self.reader_request(f, reader, &selected) {
             Ok(r) => r,
             Err(e) => return self.fail_flow(f, e),
@@ -143,6 +268,8 @@ impl<'a> Run<'a, '_> {
             run_arn,
             writing: false,
             counts: [0; 4],
+            item_counts: None,
+            failure: None,
         }));
         self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,
@@ -182,30 +309,27 @@ impl<'a> Run<'a, '_> {
             tolerated_failure_count: tolerated_count.unwrap_or(0),
             tolerated_failure_percentage: tolerated_percentage.unwrap_or(0.0),
             counts: ItemCounts::default(),
+            execution_counts: None,
             frame: Some(f),
         });
         run_arn
     }
 
     /// The Map Run of the Map state in frame `f` ended with `status` and these counts.
-    pub(super) fn close_map_run(&mut self, f: FrameId, status: &str, counts: [u64; 4]) {
+    pub(super) fn close_map_run(&mut self, f: FrameId, status: &str, counts: RunCounts) -> Option<&mut MapRun> {
         let now = self.now;
-        if let Some(run) = self.exec.map_runs.iter_mut().rev().find(|r| r.frame == Some(f) && r.status == "RUNNING") {
-            run.status = status.to_owned();
-            run.stop = Some(now);
-            let mut c = ItemCounts::of(counts);
-            // Children that never started when the run failed were aborted with it.
-            c.aborted = c.pending + c.running;
-            c.pending = 0;
-            c.running = 0;
-            run.counts = c;
-            run.frame = None;
-        }
+        let run = self.exec.map_runs.iter_mut().rev().find(|r| r.frame == Some(f) && r.status == "RUNNING")?;
+        run.status = status.to_owned();
+        run.stop = Some(now);
+        run.counts = ItemCounts::closed(counts.items);
+        run.execution_counts = (counts.executions != counts.items).then(|| ItemCounts::closed(counts.executions));
+        run.frame = None;
+        Some(run)
     }
 
     /// The execution ends with Map Runs still running: they are aborted as they stand.
     pub(super) fn abort_map_runs(&mut self) {
-        let running: Vec<(FrameId, [u64; 4])> = self
+        let running: Vec<(FrameId, RunCounts)> = self
             .exec
             .map_runs
             .iter()
@@ -213,9 +337,9 @@ impl<'a> Run<'a, '_> {
             .filter_map(|r| {
                 let f = r.frame?;
                 let counts = match &self.exec.frames.get(f)?.as_ref()?.phase {
-                    Phase::Fanout(fan) => fan.counts(),
-                    Phase::MapRead(read) => read.counts,
-                    _ => [0; 4],
+                    Phase::Fanout(fan) => fan.run_counts(),
+                    Phase::MapRead(read) => read.run_counts(),
+                    _ => RunCounts::NONE,
                 };
                 Some((f, counts))
             })
@@ -272,35 +396,19 @@ impl<'a> Run<'a, '_> {
 
     /// The reader's request: `{"Resource", "Arguments", "ReaderConfig"}` with the arguments
     /// evaluated and `MaxItems` resolved (0: no limit).
-    fn reader_request(&mut self, f: FrameId, reader: &ItemReader, selected: &Value) -> Result<Value, StepError> {
+    fn reader_request<A: MapPayload, N: MapCount>(
+        &mut self,
+        f: FrameId,
+        reader: &ItemReader<A, N>,
+        selected: &Value,
+    ) -> Result<Value, StepError> {
         let arguments = match &reader.arguments {
             None => json!({}),
-            Some(Payload::Path(tpl)) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                tpl.eval(&scope, &mut *self.random)?
-            }
-            Some(Payload::Jsonata(tpl)) => self.jsonata_template(f, tpl, selected, "Arguments", None)?,
+            Some(a) => a.evaluate(self, f, selected, "Arguments")?,
         };
         let max_items = match &reader.max_items {
             None => 0,
-            Some(Count::Path(Dynamic::Fixed(n)) | Count::Jsonata(JsonataDynamic::Fixed(n))) => *n,
-            Some(Count::Jsonata(JsonataDynamic::Expression(e))) => self.jsonata_count(f, e, selected, "MaxItems", 0)?,
-            Some(Count::Path(Dynamic::Path(p))) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                let v =
-                    scope.eval(p).map_err(|e| EvalFailure::runtime(format!("Invalid path '{}' : {e}", p.as_str())))?;
-                integer_value(&v).ok_or_else(|| {
-                    EvalFailure::runtime(format!(
-                        "The MaxItemsPath field refers to value \"{}\" which is not a valid integer: {}",
-                        json_value_text(&v),
-                        p.as_str()
-                    ))
-                })?
-            }
+            Some(n) => n.evaluate(self, f, selected, "MaxItems", 0)?,
         };
         let mut config = reader.config.clone();
         config.insert("MaxItems".into(), json!(max_items.min(MAX_ITEMS_LIMIT)));
@@ -322,16 +430,35 @@ impl<'a> Run<'a, '_> {
         let phase = std::mem::replace(&mut self.frame_mut(f).phase, Phase::Running);
         let Phase::MapRead(read) = phase else { return };
         let StateKind::Map(m) = &self.state_of(f).kind else { return };
+        if let (true, Some(run_failure)) = (read.writing, &read.failure) {
+            let written = result.is_ok();
+            if let Some(run) = self.close_map_run(f, "FAILED", read.run_counts()) {
+                if written {
+                    for c in std::iter::once(&mut run.counts).chain(run.execution_counts.as_mut()) {
+                        c.results_written = c.succeeded + c.failed;
+                    }
+                }
+            }
+            let failure = (**run_failure).clone();
+            self.emit_map_run_failed(f, &failure);
+            self.follow(f, Flow::ChildrenFailed(failure));
+            self.work.push(Work::Run(f));
+            return;
+        }
         if read.writing {
             let flow = match result {
                 Ok(output) => {
-                    self.close_map_run(f, "SUCCEEDED", read.counts);
+                    if let Some(run) = self.close_map_run(f, "SUCCEEDED", read.run_counts()) {
+                        for c in std::iter::once(&mut run.counts).chain(run.execution_counts.as_mut()) {
+                            c.results_written = c.succeeded + c.failed;
+                        }
+                    }
                     self.emit(f, EventType::MapRunSucceeded, Details::None);
                     self.emit(f, EventType::MapStateSucceeded, Details::None);
                     self.after_result(f, output)
                 }
                 Err(failure) => {
-                    self.close_map_run(f, "FAILED", read.counts);
+                    self.close_map_run(f, "FAILED", read.run_counts());
                     self.emit_map_run_failed(f, &failure);
                     Flow::ChildrenFailed(failure)
                 }
@@ -350,7 +477,7 @@ impl<'a> Run<'a, '_> {
                 self.follow(f, flow);
             }
             Err(failure) => {
-                self.close_map_run(f, "FAILED", [0; 4]);
+                self.close_map_run(f, "FAILED", RunCounts::NONE);
                 self.emit_map_run_failed(f, &failure);
                 self.follow(f, Flow::ChildrenFailed(failure));
             }
@@ -379,37 +506,73 @@ impl<'a> Run<'a, '_> {
         run_arn: Option<String>,
         selected: &Value,
     ) -> Flow {
-        let log = match (&m.result_writer, run_arn) {
-            (Some(_), Some(run_arn)) => Some(Box::new(WriterLog {
+        let log = match (m.has_result_writer(), run_arn) {
+            (true, Some(run_arn)) => Some(Box::new(WriterLog {
                 run_arn,
                 selected: selected.clone(),
                 inputs: inputs.clone(),
                 failures: BTreeMap::new(),
                 started: self.now,
+                succeeded: BTreeSet::new(),
             })),
             _ => None,
+        };
+        let batch_sizes: Vec<u64> = if m.has_item_batcher() {
+            let size = |input: &Value| input.get("Items").and_then(Value::as_array).map_or(1, |a| a.len() as u64);
+            inputs.iter().map(size).collect()
+        } else {
+            Vec::new()
         };
         let flow = self.start_fanout(f, inputs, max_concurrency, tolerance);
         if let Phase::Fanout(fan) = &mut self.frame_mut(f).phase {
             if fan.outcome.is_none() {
                 fan.writer = log;
+                fan.batch_sizes = batch_sizes;
             }
         }
         flow
     }
 
-    /// Every child ended and the Map Run succeeded: shape the results as `WriterConfig`
-    /// says and, when the writer names S3, ask the shell to write them there.
+    /// Every child ended, or the Map Run failed (`failure`): shape the results as
+    /// `WriterConfig` says and, when the writer names S3, ask the shell to write them there.
+    /// A failed run's results are written too, as AWS writes them (the children not finished
+    /// as PENDING), and the Map then fails.
     pub(super) fn start_result_write(
         &mut self,
         f: FrameId,
         results: Vec<Value>,
         log: WriterLog,
-        counts: [u64; 4],
+        counts: RunCounts,
+        failure: Option<Failure>,
     ) -> Flow {
         let StateKind::Map(m) = &self.state_of(f).kind else { return Flow::Blocked };
-        let Some(writer) = &m.result_writer else { return Flow::Blocked };
-        let records = self.child_records(&results, &log);
+        match &m.fields {
+            Fields::JsonPath(p) => match &p.result_writer {
+                Some(writer) => self.write_results(f, writer, results, log, counts, failure),
+                None => Flow::Blocked,
+            },
+            Fields::Jsonata(j) => match &j.result_writer {
+                Some(writer) => self.write_results(f, writer, results, log, counts, failure),
+                None => Flow::Blocked,
+            },
+        }
+    }
+
+    fn write_results<A: MapPayload>(
+        &mut self,
+        f: FrameId,
+        writer: &ResultWriter<A>,
+        results: Vec<Value>,
+        log: WriterLog,
+        counts: RunCounts,
+        failure: Option<Failure>,
+    ) -> Flow {
+        if let (None, Some(failure)) = (&writer.arguments, &failure) {
+            self.close_map_run(f, "FAILED", counts);
+            self.emit_map_run_failed(f, failure);
+            return Flow::ChildrenFailed(failure.clone());
+        }
+        let records = self.child_records(&results, &log, failure.is_some());
         let Some(arguments) = &writer.arguments else {
             let transformation = writer.config.get("Transformation").and_then(Value::as_str).unwrap_or("COMPACT");
             let output = Value::Array(transform_results(records, transformation));
@@ -418,7 +581,7 @@ impl<'a> Run<'a, '_> {
             self.emit(f, EventType::MapStateSucceeded, Details::None);
             return self.after_result(f, output);
         };
-        let arguments = match self.writer_arguments(f, arguments, &log.selected) {
+        let arguments = match arguments.evaluate(self, f, &log.selected, "Arguments") {
             Ok(a) => a,
             Err(e) => {
                 let failure = match e {
@@ -448,7 +611,9 @@ impl<'a> Run<'a, '_> {
             tolerated_percentage: None,
             run_arn: log.run_arn,
             writing: true,
-            counts,
+            counts: counts.executions,
+            item_counts: (counts.items != counts.executions).then_some(counts.items),
+            failure: failure.map(Box::new),
         }));
         self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,
@@ -463,21 +628,9 @@ impl<'a> Run<'a, '_> {
         Flow::Blocked
     }
 
-    fn writer_arguments(&mut self, f: FrameId, arguments: &Payload, selected: &Value) -> Result<Value, StepError> {
-        Ok(match arguments {
-            Payload::Path(tpl) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                tpl.eval(&scope, &mut *self.random)?
-            }
-            Payload::Jsonata(tpl) => self.jsonata_template(f, tpl, selected, "Arguments", None)?,
-        })
-    }
-
     /// Each child as AWS records it in a Map Run's result files: its execution ARN and name,
     /// input and output (as JSON text), status, error and cause, dates.
-    fn child_records(&mut self, results: &[Value], log: &WriterLog) -> Vec<Value> {
+    fn child_records(&mut self, results: &[Value], log: &WriterLog, run_failed: bool) -> Vec<Value> {
         let execution_prefix = match log.run_arn.rsplit_once(':') {
             Some((head, _)) => head.replacen(":mapRun:", ":execution:", 1),
             None => log.run_arn.clone(),
@@ -487,8 +640,18 @@ impl<'a> Run<'a, '_> {
         let machine = self.exec.info.state_machine_arn.clone();
         let mut records = Vec::with_capacity(results.len());
         for (slot, output) in results.iter().enumerate() {
-            let name = self.random.uuid_v4();
             let input = log.inputs.get(slot).map_or_else(|| "null".to_owned(), compact);
+            if run_failed && !log.failures.contains_key(&slot) && !log.succeeded.contains(&slot) {
+                // Not started, or stopped with the run: no execution, no output.
+                let mut r = Map::new();
+                r.insert("Input".into(), json!(input));
+                r.insert("InputDetails".into(), json!({"Included": true}));
+                r.insert("StateMachineArn".into(), json!(machine));
+                r.insert("Status".into(), json!("PENDING"));
+                records.push(Value::Object(r));
+                continue;
+            }
+            let name = self.random.uuid_v4();
             let mut r = Map::new();
             r.insert("ExecutionArn".into(), json!(format!("{execution_prefix}:{name}")));
             r.insert("Input".into(), json!(input));
@@ -531,21 +694,38 @@ impl<'a> Run<'a, '_> {
             StepError::Query(q) => me.query_failure(f, q),
         };
         let selected_items = self.select_items(f, m, items, &read.selected).map_err(|e| step(self, e))?;
-        let inputs = match &m.item_batcher {
-            None => selected_items,
-            Some(b) => self.batches(f, b, selected_items, &read.selected).map_err(|e| step(self, e))?,
-        };
+        let inputs = self.map_batches(f, m, selected_items, &read.selected).map_err(|e| step(self, e))?;
         let tolerance = Tolerance { count: read.tolerated_count, percentage: read.tolerated_percentage };
         let run_arn = Some(read.run_arn.clone());
         Ok(self.start_map_children(f, m, inputs, (read.max_concurrency, tolerance), run_arn, &read.selected))
     }
 
-    /// Group items into the children's inputs: `{"BatchInput": ..., "Items": [...]}`, at
-    /// most `MaxItemsPerBatch` items and `MaxInputBytesPerBatch` bytes each.
-    pub(super) fn batches(
+    /// The children's inputs: the items, or their batches when the Map has an `ItemBatcher`.
+    pub(super) fn map_batches(
         &mut self,
         f: FrameId,
-        b: &ItemBatcher,
+        m: &MapState,
+        items: Vec<Value>,
+        selected: &Value,
+    ) -> Result<Vec<Value>, StepError> {
+        match &m.fields {
+            Fields::JsonPath(p) => match &p.item_batcher {
+                Some(b) => self.batches(f, b, items, selected),
+                None => Ok(items),
+            },
+            Fields::Jsonata(j) => match &j.item_batcher {
+                Some(b) => self.batches(f, b, items, selected),
+                None => Ok(items),
+            },
+        }
+    }
+
+    /// Group items into the children's inputs: `{"BatchInput": ..., "Items": [...]}`, at
+    /// most `MaxItemsPerBatch` items and `MaxInputBytesPerBatch` bytes each.
+    fn batches<A: MapPayload, N: MapCount>(
+        &mut self,
+        f: FrameId,
+        b: &ItemBatcher<A, N>,
         items: Vec<Value>,
         selected: &Value,
     ) -> Result<Vec<Value>, StepError> {
@@ -559,24 +739,14 @@ impl<'a> Run<'a, '_> {
         };
         let batch_input = match &b.batch_input {
             None => None,
-            Some(Payload::Path(tpl)) => {
-                let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
-                let ctx = state_context(self.def, self.exec, f, None);
-                let scope = Scope::new(selected, &ctx).with_variables(&vars);
-                Some(tpl.eval(&scope, &mut *self.random)?)
-            }
-            Some(Payload::Jsonata(tpl)) => Some(self.jsonata_template(f, tpl, selected, "BatchInput", None)?),
+            Some(tpl) => Some(tpl.evaluate(self, f, selected, "BatchInput")?),
         };
         let plan = BatchPlan { max_items, max_bytes, batch_input };
         plan.group(items).map_err(StepError::Eval)
     }
 
-    fn batch_limit(&mut self, f: FrameId, field: &str, d: &Count, selected: &Value) -> Result<u64, StepError> {
-        let n = match d {
-            Count::Jsonata(JsonataDynamic::Fixed(n)) => *n,
-            Count::Jsonata(JsonataDynamic::Expression(e)) => self.jsonata_count(f, e, selected, field, 1)?,
-            Count::Path(d) => self.path_map_count(f, field, d, selected)?,
-        };
+    fn batch_limit<N: MapCount>(&mut self, f: FrameId, field: &str, d: &N, selected: &Value) -> Result<u64, StepError> {
+        let n = d.evaluate(self, f, selected, field, 1)?;
         if n == 0 {
             return Err(EvalFailure::runtime(format!("The value of {field} must be a positive integer")).into());
         }
@@ -586,7 +756,7 @@ impl<'a> Run<'a, '_> {
 
 /// `WriterConfig` with its defaults when the results go to S3: `OutputType` JSON,
 /// `Transformation` NONE.
-fn writer_config(writer: &ResultWriter) -> Value {
+fn writer_config<A>(writer: &ResultWriter<A>) -> Value {
     let mut config = writer.config.clone();
     config.entry("OutputType").or_insert_with(|| json!("JSON"));
     config.entry("Transformation").or_insert_with(|| json!("NONE"));

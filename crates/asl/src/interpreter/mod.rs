@@ -732,12 +732,12 @@ impl<'a> Run<'a, '_> {
             Phase::MapRead(read) => {
                 self.exec.tasks.remove(&read.task);
                 self.out.commands.push(Command::CancelTask { task: read.task });
-                self.close_map_run(f, "ABORTED", read.counts);
+                self.close_map_run(f, "ABORTED", read.run_counts());
                 self.emit(f, EventType::MapStateAborted, Details::None);
             }
             Phase::Fanout(fan) => {
                 let is_map = fan.is_map;
-                self.close_map_run(f, "ABORTED", fan.counts());
+                self.close_map_run(f, "ABORTED", fan.run_counts());
                 self.frame_mut(f).phase = Phase::Fanout(fan);
                 self.abort_children(f);
                 self.emit(

@@ -14,6 +14,7 @@ pub mod html;
 pub mod inbox;
 pub mod links;
 pub mod mail;
+mod map_runs;
 pub mod origin;
 pub mod status;
 pub mod timeline;
@@ -36,8 +37,8 @@ const PAGE: usize = 50;
 const HISTORY_SHOWN: usize = 2000;
 
 /// The paths the console serves (signed links are under [`LINKS`]): no trigger may take them.
-pub const PATHS: [&str; 9] =
-    ["/", "/machine", "/executions", "/execution", "/inbox", "/inbox/answer", "/mail", "/login", "/logout"];
+pub const PATHS: [&str; 10] =
+    ["/", "/machine", "/executions", "/execution", "/map-run", "/inbox", "/inbox/answer", "/mail", "/login", "/logout"];
 /// Signed task links are `LINKS` followed by the signed claim.
 pub const LINKS: &str = "/link/";
 
@@ -49,6 +50,7 @@ pub fn routes(state: SharedState) -> Router<SharedState> {
         .route("/machine", get(machine))
         .route("/executions", get(executions))
         .route("/execution", get(execution))
+        .route("/map-run", get(map_runs::show))
         .route("/inbox", get(inbox::list))
         .route("/inbox/answer", post(inbox::answer))
         .route("/mail", get(mail::list))
@@ -356,6 +358,7 @@ async fn execution(
     body.push_str(&outcome(&e));
     body.push_str("</div></div>");
     body.push_str(&answers_table(&events));
+    body.push_str(&map_runs::section(&state, &e.arn).await);
     let end = e.stop.unwrap_or_else(|| {
         let last = events.iter().filter_map(|ev| ev.get("timestamp").and_then(Value::as_f64)).fold(0.0, f64::max);
         engine::clock::now_ms().max((last * 1000.0) as i64)
