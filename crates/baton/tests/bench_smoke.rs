@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+
 const BATON: &str = env!("CARGO_BIN_EXE_baton");
 const EXECUTIONS: u64 = 3;
 
@@ -43,8 +45,10 @@ fn start_server() -> (Server, u16) {
         .expect("baton serve starts");
     let server = Server { child, dir };
     let began = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(began.elapsed() < Duration::from_secs(30), "baton serve did not listen on {port}");
+    // An answer from Baton itself, not just a connection: a connect to a port nobody listens
+    // on yet can succeed by connecting the socket to itself.
+    while !common::http_get(port, "/health").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+        assert!(began.elapsed() < Duration::from_secs(30), "baton serve did not answer on {port}");
         std::thread::sleep(Duration::from_millis(50));
     }
     (server, port)
