@@ -21,21 +21,13 @@
 
 use std::hint::black_box;
 
-use asl::context::ExecutionInfo;
-use asl::eval::SplitMix64;
-use asl::interpreter::{self, Env, Status};
+use asl::interpreter::Status;
 use asl::Definition;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-/// 2023-11-14T22:13:20Z: any fixed instant keeps runs identical.
-const NOW: i64 = 1_700_000_000_000;
-
-fn run(def: &Definition, input: Value) -> (interpreter::Execution, interpreter::StepOutput) {
-    let mut random = SplitMix64(0x5eed);
-    let mut env = Env { now: NOW, random: &mut random, missing_activities: &[] };
-    interpreter::start(def, ExecutionInfo::local("bench", "run", NOW), input, &mut env)
-}
+mod workloads;
+use workloads::{choice_loop, distributed_map, inline_map, pass_chain, run};
 
 /// Parse `definition`, run it once on `input`, insist that it succeeds (a benchmark of a
 /// failing execution would measure the failure path) and return the number of transitions.
@@ -50,69 +42,6 @@ fn prepare(definition: &Value, input: &Value) -> (Definition, u64) {
     );
     let transitions = out.events.iter().filter(|e| e.event_type.as_str().ends_with("StateEntered")).count() as u64;
     (def, transitions)
-}
-
-fn pass_chain(len: usize, with_result: bool) -> Value {
-    let mut states = Map::new();
-    for i in 0..len {
-        let mut state = Map::new();
-        state.insert("Type".into(), json!("Pass"));
-        if with_result {
-            state.insert("Result".into(), json!({ "step": i }));
-            state.insert("ResultPath".into(), json!("$.last"));
-        }
-        if i + 1 == len {
-            state.insert("End".into(), json!(true));
-        } else {
-            state.insert("Next".into(), json!(format!("S{}", i + 1)));
-        }
-        states.insert(format!("S{i}"), Value::Object(state));
-    }
-    json!({ "StartAt": "S0", "States": states })
-}
-
-fn choice_loop(iterations: u64) -> Value {
-    json!({
-        "StartAt": "Init",
-        "States": {
-            "Init": { "Type": "Pass", "Result": 0, "ResultPath": "$.i", "Next": "Check" },
-            "Check": {
-                "Type": "Choice",
-                "Choices": [{ "Variable": "$.i", "NumericLessThan": iterations, "Next": "Increment" }],
-                "Default": "Done"
-            },
-            "Increment": {
-                "Type": "Pass",
-                "Parameters": { "i.$": "States.MathAdd($.i, 1)" },
-                "Next": "Check"
-            },
-            "Done": { "Type": "Succeed" }
-        }
-    })
-}
-
-fn inline_map() -> Value {
-    json!({
-        "StartAt": "Map",
-        "States": {
-            "Map": {
-                "Type": "Map",
-                "ItemProcessor": {
-                    "ProcessorConfig": { "Mode": "INLINE" },
-                    "StartAt": "Item",
-                    "States": { "Item": { "Type": "Pass", "End": true } }
-                },
-                "End": true
-            }
-        }
-    })
-}
-
-fn distributed_map() -> Value {
-    let mut def = inline_map();
-    def["States"]["Map"]["ItemProcessor"]["ProcessorConfig"] =
-        json!({ "Mode": "DISTRIBUTED", "ExecutionType": "STANDARD" });
-    def
 }
 
 fn bench_execution(c: &mut Criterion, group: &str, id: BenchmarkId, definition: &Value, input: &Value) {

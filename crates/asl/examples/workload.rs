@@ -15,14 +15,13 @@
 use std::hint::black_box;
 use std::process::ExitCode;
 
-use asl::context::ExecutionInfo;
-use asl::eval::SplitMix64;
-use asl::interpreter::{self, Env, Status};
+use asl::interpreter::Status;
 use asl::Definition;
 use serde_json::{json, Map, Value};
 
-/// 2023-11-14T22:13:20Z: any fixed instant keeps runs identical.
-const NOW: i64 = 1_700_000_000_000;
+#[path = "../benches/workloads/mod.rs"]
+mod workloads;
+use workloads::{choice_loop, distributed_map, inline_map, pass_chain, run};
 
 const WORKLOADS: &[&str] = &[
     "pass_chain_passthrough",
@@ -35,69 +34,6 @@ const WORKLOADS: &[&str] = &[
     "jsonata_choice_loop",
     "parse",
 ];
-
-fn pass_chain(len: usize, with_result: bool) -> Value {
-    let mut states = Map::new();
-    for i in 0..len {
-        let mut state = Map::new();
-        state.insert("Type".into(), json!("Pass"));
-        if with_result {
-            state.insert("Result".into(), json!({ "step": i }));
-            state.insert("ResultPath".into(), json!("$.last"));
-        }
-        if i + 1 == len {
-            state.insert("End".into(), json!(true));
-        } else {
-            state.insert("Next".into(), json!(format!("S{}", i + 1)));
-        }
-        states.insert(format!("S{i}"), Value::Object(state));
-    }
-    json!({ "StartAt": "S0", "States": states })
-}
-
-fn choice_loop(iterations: u64) -> Value {
-    json!({
-        "StartAt": "Init",
-        "States": {
-            "Init": { "Type": "Pass", "Result": 0, "ResultPath": "$.i", "Next": "Check" },
-            "Check": {
-                "Type": "Choice",
-                "Choices": [{ "Variable": "$.i", "NumericLessThan": iterations, "Next": "Increment" }],
-                "Default": "Done"
-            },
-            "Increment": {
-                "Type": "Pass",
-                "Parameters": { "i.$": "States.MathAdd($.i, 1)" },
-                "Next": "Check"
-            },
-            "Done": { "Type": "Succeed" }
-        }
-    })
-}
-
-fn inline_map() -> Value {
-    json!({
-        "StartAt": "Map",
-        "States": {
-            "Map": {
-                "Type": "Map",
-                "ItemProcessor": {
-                    "ProcessorConfig": { "Mode": "INLINE" },
-                    "StartAt": "Item",
-                    "States": { "Item": { "Type": "Pass", "End": true } }
-                },
-                "End": true
-            }
-        }
-    })
-}
-
-fn distributed_map() -> Value {
-    let mut def = inline_map();
-    def["States"]["Map"]["ItemProcessor"]["ProcessorConfig"] =
-        json!({ "Mode": "DISTRIBUTED", "ExecutionType": "STANDARD" });
-    def
-}
 
 /// 50 JSONata Pass states, each with an `Output` and an `Assign`.
 fn jsonata_pass_chain(len: usize) -> Value {
@@ -150,12 +86,6 @@ fn workload(name: &str) -> Option<(Value, Value)> {
         "jsonata_choice_loop" => (jsonata_choice_loop(200), json!({})),
         _ => return None,
     })
-}
-
-fn run(def: &Definition, input: Value) -> (interpreter::Execution, interpreter::StepOutput) {
-    let mut random = SplitMix64(0x5eed);
-    let mut env = Env { now: NOW, random: &mut random, missing_activities: &[] };
-    interpreter::start(def, ExecutionInfo::local("bench", "run", NOW), input, &mut env)
 }
 
 /// The counted part: `iterations` executions of `def` (inputs cloned beforehand).
