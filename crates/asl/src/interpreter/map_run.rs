@@ -256,11 +256,8 @@ impl<'a> Run<'a, '_> {
             Err(e) => return self.fail_flow(f, e),
         };
         let run_arn = self.emit_map_run_started(f, m, max_concurrency, (tolerated_count, tolerated_percentage));
-        let task = self.exec.next_task;
-        self.exec.next_task += 1;
-        self.exec.tasks.insert(task, f);
-        self.frame_mut(f).phase = Phase::MapRead(Box::new(MapRead {
-            task,
+        let read = MapRead {
+            task: 0,
             selected,
             max_concurrency,
             tolerated_count,
@@ -270,18 +267,8 @@ impl<'a> Run<'a, '_> {
             counts: [0; 4],
             item_counts: None,
             failure: None,
-        }));
-        self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
-            task,
-            state_name: self.state_of(f).name.clone(),
-            resource: ITEM_READER_RESOURCE.to_owned(),
-            input: request,
-            token: None,
-            timeout_seconds: None,
-            heartbeat_seconds: None,
-            credentials: None,
-        })));
-        Flow::Blocked
+        };
+        self.ask_shell(f, read, ITEM_READER_RESOURCE, request)
     }
 
     /// `MapRunStarted` with the Map Run's ARN, as AWS forms it.
@@ -600,11 +587,8 @@ impl<'a> Run<'a, '_> {
             "MapRunArn": log.run_arn,
             "Records": records,
         });
-        let task = self.exec.next_task;
-        self.exec.next_task += 1;
-        self.exec.tasks.insert(task, f);
-        self.frame_mut(f).phase = Phase::MapRead(Box::new(MapRead {
-            task,
+        let read = MapRead {
+            task: 0,
             selected: Value::Null,
             max_concurrency: 0,
             tolerated_count: None,
@@ -614,12 +598,23 @@ impl<'a> Run<'a, '_> {
             counts: counts.executions,
             item_counts: (counts.items != counts.executions).then_some(counts.items),
             failure: failure.map(Box::new),
-        }));
+        };
+        self.ask_shell(f, read, RESULT_WRITER_RESOURCE, request)
+    }
+
+    /// Hand a Map Run's read or write to the shell as a task on one of Baton's own resources
+    /// (never in the history); the frame waits in `Phase::MapRead` for its end.
+    fn ask_shell(&mut self, f: FrameId, mut read: MapRead, resource: &str, input: Value) -> Flow {
+        let task = self.exec.next_task;
+        self.exec.next_task += 1;
+        self.exec.tasks.insert(task, f);
+        read.task = task;
+        self.frame_mut(f).phase = Phase::MapRead(Box::new(read));
         self.out.commands.push(Command::InvokeTask(Box::new(TaskRequest {
             task,
             state_name: self.state_of(f).name.clone(),
-            resource: RESULT_WRITER_RESOURCE.to_owned(),
-            input: request,
+            resource: resource.to_owned(),
+            input,
             token: None,
             timeout_seconds: None,
             heartbeat_seconds: None,
