@@ -215,6 +215,19 @@ pub fn escape_pointer(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
+/// A JSON value's type with its article, as error messages name it in a sentence (`null`,
+/// `a boolean`, `a number`, `a string`, `an array`, `an object`).
+pub fn a_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// A JSON value's type as AWS's messages name it (`null`, `boolean`, `number`, `string`,
 /// `array`, `object`): JSONPath's lookups and JSONata's `$type` say the same.
 pub fn type_name(value: &Value) -> &'static str {

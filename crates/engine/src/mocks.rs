@@ -145,11 +145,12 @@ impl Parser<'_> {
     }
 
     fn object<'v>(&self, v: &'v Value, pointer: &str) -> Result<&'v Map<String, Value>, MockConfigError> {
-        v.as_object().ok_or_else(|| self.err(pointer, format!("must be an object, not {}", kind(v))))
+        v.as_object()
+            .ok_or_else(|| self.err(pointer, format!("must be an object, not {}", asl::template::a_type_name(v))))
     }
 
     fn string<'v>(&self, v: &'v Value, pointer: &str) -> Result<&'v str, MockConfigError> {
-        v.as_str().ok_or_else(|| self.err(pointer, format!("must be a string, not {}", kind(v))))
+        v.as_str().ok_or_else(|| self.err(pointer, format!("must be a string, not {}", asl::template::a_type_name(v))))
     }
 
     fn member<'v>(&self, obj: &'v Map<String, Value>, name: &str, pointer: &str) -> Result<&'v Value, MockConfigError> {
@@ -283,17 +284,6 @@ impl Parser<'_> {
             machines.insert(machine.clone(), cases);
         }
         Ok(MockConfig { source: self.file.to_owned(), machines })
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

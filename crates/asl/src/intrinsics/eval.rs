@@ -101,17 +101,6 @@ pub(super) fn invalid(f: Function, detail: impl fmt::Display) -> EvalFailure {
     EvalFailure::intrinsic(format!("Invalid arguments in {f}: {detail}"))
 }
 
-pub(super) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// A short rendering of a value for messages: large inputs must not blow up a failure cause.
 pub(super) fn shown(v: &Value) -> String {
     const LIMIT: usize = 100;

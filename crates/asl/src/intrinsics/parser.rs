@@ -236,7 +236,7 @@ pub(super) fn check_call(call: &Call) -> Result<(), IntrinsicSyntaxError> {
             given - 1
         ))),
         (Function::Format, Some(Arg::Literal(v))) => {
-            Err(syntax(format!("the first argument of {f} must be a string, not {}", type_name(v))))
+            Err(syntax(format!("the first argument of {f} must be a string, not {}", crate::template::a_type_name(v))))
         }
         (Function::JsonToString, Some(arg)) if !matches!(arg, Arg::Path(_)) => {
             Err(syntax(format!("the argument of {f} must be a path")))

@@ -328,14 +328,10 @@ fn resolve_index(index: i32, len: usize) -> Option<usize> {
 /// A short description of a value for error messages: its type and a preview.
 fn describe(value: &Value) -> String {
     const PREVIEW: usize = 60;
-    let kind = match value {
-        Value::Null => return "null".to_owned(),
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    };
+    if value.is_null() {
+        return "null".to_owned();
+    }
+    let kind = crate::template::a_type_name(value);
     let text = value.to_string();
     if text.chars().count() > PREVIEW {
         let cut: String = text.chars().take(PREVIEW).collect();
