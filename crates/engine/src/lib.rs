@@ -6,9 +6,11 @@
 //! the interpreter receives both from here. `baton.toml` is [`config`]. The modules are
 //! layered (see ARCHITECTURE.md): a module imports only modules below it.
 
+pub mod arn;
 pub mod aws;
 pub mod clock;
 pub mod config;
+pub mod error;
 pub mod functions;
 pub mod http_task;
 pub mod integrations;
@@ -17,6 +19,7 @@ pub mod links;
 pub mod local;
 pub mod mail;
 pub mod mocks;
+pub mod page;
 pub mod people;
 pub mod queues;
 pub mod random;
@@ -28,6 +31,7 @@ pub mod service;
 pub mod task;
 pub mod test_cases;
 pub mod test_state;
+pub mod token;
 pub mod topics;
 
 pub use local::{run_local, LocalOptions, LocalRun};
