@@ -8,9 +8,12 @@
 
 pub mod arn;
 pub mod aws;
+pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod console_view;
 pub mod error;
+pub mod executions;
 pub mod functions;
 pub mod http_task;
 pub mod integrations;
@@ -34,4 +37,8 @@ pub mod test_state;
 pub mod token;
 pub mod topics;
 
+pub use arn::{ExecutionArn, MachineRef};
+pub use console_view::ConsoleView;
+pub use error::EngineError;
 pub use local::{run_local, LocalOptions, LocalRun};
+pub use token::TaskToken;
