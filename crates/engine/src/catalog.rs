@@ -118,6 +118,66 @@ pub struct Resolved {
     pub alias_arn: Option<String>,
 }
 
+/// One finding of ValidateStateMachineDefinition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// `ERROR` or `WARNING`.
+    pub severity: &'static str,
+    pub code: String,
+    pub message: String,
+    /// A JSON pointer into the definition.
+    pub location: String,
+}
+
+/// ValidateStateMachineDefinition's findings: errors make the definition invalid (AWS's
+/// codes and messages); warnings are Baton's, for definitions AWS accepts that cannot work
+/// as meant here.
+#[derive(Debug, Clone, Default)]
+pub struct DefinitionCheck {
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Check a definition as ValidateStateMachineDefinition does. A callback or activity wait
+/// without a timeout is a warning (it hangs for a year when the answer never comes), and so
+/// is a `.sync` Task Baton cannot follow.
+pub fn check_definition(definition: &str) -> DefinitionCheck {
+    if let Err(e) = asl::Definition::parse(definition) {
+        let errors = e
+            .problems
+            .iter()
+            .map(|p| Diagnostic {
+                severity: "ERROR",
+                code: p.code.as_str().to_owned(),
+                message: p.message.clone(),
+                location: p.location.clone(),
+            })
+            .collect();
+        return DefinitionCheck { errors, warnings: Vec::new() };
+    }
+    let parsed: Value = serde_json::from_str(definition).unwrap_or(Value::Null);
+    let waits = asl::definition::waits_without_timeout(&parsed).into_iter().map(|(location, state)| Diagnostic {
+        severity: "WARNING",
+        code: "NO_TASK_TIMEOUT".into(),
+        message: format!(
+            "State '{state}' waits for a task token or an activity worker without TimeoutSeconds: \
+             if no answer comes it waits up to a year"
+        ),
+        location,
+    });
+    let syncs =
+        crate::aws::tasks::unfollowed_sync_tasks(&parsed).into_iter().map(|(location, state, resource)| Diagnostic {
+            severity: "WARNING",
+            code: "UNSUPPORTED_SYNC".into(),
+            message: format!(
+                "State '{state}' waits for '{resource}' to finish (.sync), which Baton cannot follow: \
+                 the Task fails with Baton.UnsupportedResource; call it without .sync and poll its status"
+            ),
+            location,
+        });
+    DefinitionCheck { errors: Vec::new(), warnings: waits.chain(syncs).collect() }
+}
+
 fn no_machine(arn: &str) -> EngineError {
     EngineError::StateMachineDoesNotExist(arn.to_owned())
 }
@@ -214,7 +274,7 @@ impl Engine {
         Arns { region: self.config().region.clone(), account: self.config().account.clone() }
     }
 
-    fn check_definition(&self, definition: &str) -> Result<(), EngineError> {
+    fn check_parses(&self, definition: &str) -> Result<(), EngineError> {
         self.definition(definition).map(|_| ())
     }
 
@@ -226,7 +286,7 @@ impl Engine {
     /// given again (the first creation date is answered); another machine of the name is a
     /// conflict.
     pub async fn create_state_machine(&self, new: NewStateMachine) -> Result<CreatedStateMachine, EngineError> {
-        self.check_definition(&new.definition)?;
+        self.check_parses(&new.definition)?;
         if new.kind == "EXPRESS" {
             check_express(&new.definition)?;
         }
@@ -322,7 +382,7 @@ impl Engine {
         let MachineRef::Base { arn, .. } = machine else { return Err(EngineError::invalid_arn(machine.arn())) };
         let mut row = self.load_machine(arn).await?;
         if let Some(d) = update.definition {
-            self.check_definition(&d)?;
+            self.check_parses(&d)?;
             if row.kind == "EXPRESS" {
                 check_express(&d)?;
             }
@@ -644,6 +704,18 @@ mod tests {
         }
         let other = json!([{"stateMachineVersionArn": "arn:aws:states:us-east-1:123456789012:stateMachine:x:1", "weight": 100}]);
         assert_eq!(check_routing_shape(BASE, &other).unwrap_err().aws_name(), "ValidationException");
+    }
+
+    #[test]
+    fn validation_reports_errors_or_warnings() {
+        let invalid = check_definition(r#"{"StartAt":"Nowhere","States":{}}"#);
+        assert!(!invalid.errors.is_empty() && invalid.warnings.is_empty());
+        assert!(invalid.errors.iter().all(|d| d.severity == "ERROR"));
+        let waits = check_definition(
+            r#"{"StartAt":"W","States":{"W":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken","End":true}}}"#,
+        );
+        assert!(waits.errors.is_empty());
+        assert_eq!(waits.warnings.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(), ["NO_TASK_TIMEOUT"]);
     }
 
     #[test]

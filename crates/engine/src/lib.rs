@@ -1,7 +1,13 @@
 //! Runs ASL executions: feeds events to the pure interpreter and carries out the commands it
 //! returns (invoke a task, arm or cancel a timer).
 //!
-//! This crate holds the durable engine behind `baton serve` ([`service`]), the in-process
+//! This crate is the only door to Baton's state: the Step Functions API's operations are
+//! its own ([`catalog`] for state machines, versions, aliases, activities and tags,
+//! [`executions`] for starting and reading executions, answers in [`service`]), taking typed
+//! values ([`ExecutionArn`], [`TaskToken`], [`MachineRef`]) and failing with [`EngineError`];
+//! pages read through [`ConsoleView`].
+//!
+//! It holds the durable engine behind `baton serve` ([`service`]), the in-process
 //! runner behind `baton run` ([`local`]) and the task integrations both reach ([`functions`], [`http_task`], [`aws`]). It owns time ([`clock`]) and randomness ([`random`]):
 //! the interpreter receives both from here. `baton.toml` is [`config`]. The modules are
 //! layered (see ARCHITECTURE.md): a module imports only modules below it.

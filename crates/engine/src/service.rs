@@ -78,6 +78,9 @@ impl Default for EngineConfig {
     }
 }
 
+/// The largest output SendTaskSuccess takes (AWS's limit).
+const MAX_OUTPUT_BYTES: usize = 256 * 1024;
+
 /// The most history events an execution has (AWS's limit).
 const MAX_HISTORY_EVENTS: usize = 25_000;
 
@@ -533,7 +536,13 @@ impl Engine {
         }
     }
 
+    /// SendTaskSuccess: `output` is JSON text of at most 256 KiB (AWS's limit).
     pub async fn send_task_success(&self, token: &TaskToken, output: &str) -> Result<(), EngineError> {
+        if output.len() > MAX_OUTPUT_BYTES {
+            return Err(EngineError::InvalidOutput(format!(
+                "Invalid Output: 'The output exceeds the maximum size of {MAX_OUTPUT_BYTES} bytes'"
+            )));
+        }
         let output: Value = serde_json::from_str(output)
             .map_err(|e| EngineError::InvalidOutput(format!("Invalid output: the output is not valid JSON: {e}")))?;
         self.answer(token, move |task| Event::TaskSucceeded { task: task as u64, output: output.clone() }).await

@@ -6,11 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::api::{date, next_token, ApiError, ApiResult, Request, MAX_CAUSE, MAX_ERROR};
+use crate::api::{date, next_token, ApiResult, Request, MAX_CAUSE, MAX_ERROR};
 use crate::AppState;
-
-/// AWS's limit on a task's output.
-const MAX_OUTPUT: usize = 256 * 1024;
 
 pub async fn create(state: &AppState, req: Request<'_>) -> ApiResult {
     let name = req.required_str("name")?;
@@ -58,12 +55,6 @@ pub async fn get_task(state: &AppState, req: Request<'_>) -> ApiResult {
 pub async fn send_success(state: &AppState, req: Request<'_>) -> ApiResult {
     let token = req.task_token()?;
     let output = req.required_str("output")?;
-    if output.len() > MAX_OUTPUT {
-        return Err(ApiError::new(
-            "InvalidOutput",
-            "Invalid Output: 'The output exceeds the maximum size of 262144 bytes'",
-        ));
-    }
     state.engine.send_task_success(&token, output).await?;
     Ok(json!({}))
 }

@@ -2,7 +2,10 @@
 //! its request, calls one operation of the engine's catalog (`engine::catalog`) and shapes
 //! the answer.
 
-use engine::catalog::{check_name, NewAlias, NewStateMachine, StateMachineRow, StateMachineUpdate, CONFIGURATION_KEYS};
+use engine::catalog::{
+    check_definition, check_name, Diagnostic, NewAlias, NewStateMachine, StateMachineRow, StateMachineUpdate,
+    CONFIGURATION_KEYS,
+};
 use engine::MachineRef;
 use serde_json::{json, Map, Value};
 
@@ -157,49 +160,16 @@ pub async fn validate(state: &AppState, req: Request<'_>) -> ApiResult {
     let definition = req.required_str("definition")?;
     let _ = machine_type(&req)?;
     let _ = state;
-    match asl::Definition::parse(definition) {
-        Ok(_) => {
-            // Not an error (AWS accepts it), but a callback or activity wait without a timeout
-            // hangs for a year when the answer never comes.
-            let parsed: Value = serde_json::from_str(definition).unwrap_or(Value::Null);
-            let warnings: Vec<Value> = asl::definition::waits_without_timeout(&parsed)
-                .into_iter()
-                .map(|(location, state)| {
-                    json!({
-                        "severity": "WARNING",
-                        "code": "NO_TASK_TIMEOUT",
-                        "message": format!(
-                            "State '{state}' waits for a task token or an activity worker without TimeoutSeconds: \
-                             if no answer comes it waits up to a year"
-                        ),
-                        "location": location,
-                    })
-                })
-                .chain(engine::aws::tasks::unfollowed_sync_tasks(&parsed).into_iter().map(|(location, state, resource)| {
-                    json!({
-                        "severity": "WARNING",
-                        "code": "UNSUPPORTED_SYNC",
-                        "message": format!(
-                            "State '{state}' waits for '{resource}' to finish (.sync), which Baton cannot follow: \
-                             the Task fails with Baton.UnsupportedResource; call it without .sync and poll its status"
-                        ),
-                        "location": location,
-                    })
-                }))
-                .collect();
-            Ok(json!({"result": "OK", "diagnostics": warnings, "truncated": false}))
-        }
-        Err(e) => {
-            let limit = req.max_results()?.min(100);
-            let diags: Vec<Value> = e
-                .problems
-                .iter()
-                .take(limit)
-                .map(|p| json!({"severity": "ERROR", "code": p.code.as_str(), "message": p.message, "location": p.location}))
-                .collect();
-            Ok(json!({"result": "FAIL", "diagnostics": diags, "truncated": e.problems.len() > limit}))
-        }
+    let check = check_definition(definition);
+    let shape =
+        |d: &Diagnostic| json!({"severity": d.severity, "code": d.code, "message": d.message, "location": d.location});
+    if check.errors.is_empty() {
+        let warnings: Vec<Value> = check.warnings.iter().map(shape).collect();
+        return Ok(json!({"result": "OK", "diagnostics": warnings, "truncated": false}));
     }
+    let limit = req.max_results()?.min(100);
+    let errors: Vec<Value> = check.errors.iter().take(limit).map(shape).collect();
+    Ok(json!({"result": "FAIL", "diagnostics": errors, "truncated": check.errors.len() > limit}))
 }
 
 // ----- versions -----------------------------------------------------------------------------
