@@ -31,6 +31,7 @@ use crate::links::{LinkSigner, DEFAULT_LINK_LIFETIME_MS};
 use store::{Claim, Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, Wake};
 use tokio::sync::{mpsc, Notify};
 
+use crate::arn::ExecutionArn;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::error::EngineError;
@@ -568,12 +569,12 @@ impl Engine {
     /// they saw and answered) goes into the history with the answer, as `TaskAnswerRecorded`.
     pub async fn answer_open_task(
         &self,
-        execution_arn: &str,
+        execution: &ExecutionArn,
         task_id: i64,
         answer: TaskAnswer,
         audit: Map<String, Value>,
     ) -> Result<(), EngineError> {
-        let task = self.inner.store.get_task(execution_arn, task_id).await?;
+        let task = self.inner.store.get_task(execution.as_str(), task_id).await?;
         let Some(hash) = task.and_then(|t| t.token_hash) else {
             return Err(EngineError::TaskTimedOut);
         };
@@ -597,7 +598,7 @@ impl Engine {
     /// for nothing and says so.
     pub async fn vote_on_task(
         &self,
-        execution_arn: &str,
+        execution: &ExecutionArn,
         task_id: i64,
         by: &str,
         approve: bool,
@@ -605,6 +606,7 @@ impl Engine {
         audit: Map<String, Value>,
     ) -> Result<Vote, EngineError> {
         let store = &self.inner.store;
+        let execution_arn = execution.as_str();
         match store.get_task(execution_arn, task_id).await? {
             Some(t) if t.token_hash.is_some() => {}
             _ => return Err(EngineError::TaskTimedOut),

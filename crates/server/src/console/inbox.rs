@@ -25,7 +25,7 @@ use axum::{Extension, Form};
 use engine::clock::now_ms;
 use engine::console_view::{TaskKind, TaskRow};
 use engine::service::{TaskAnswer, Vote};
-use engine::EngineError;
+use engine::{EngineError, ExecutionArn};
 use serde_json::{json, Map, Value};
 
 use super::access::{self, User};
@@ -311,6 +311,8 @@ pub async fn deliver(
     who: Answerer,
 ) -> Result<Delivered, Refusal> {
     let t = &waiting.task;
+    // Only Standard executions keep tasks, so a task's execution ARN always parses.
+    let execution = ExecutionArn::parse(&t.execution_arn).map_err(|_| Refusal::Gone)?;
     let answered = match &answer {
         TaskAnswer::Success(output) => json!({"output": output}),
         TaskAnswer::Failure { error, cause } => json!({"error": error, "cause": cause}),
@@ -331,18 +333,14 @@ pub async fn deliver(
             // Without a name every anonymous vote would be the same person's: one vote.
             let by = who.person.clone().unwrap_or_else(|| format!("anonymous ({})", who.via));
             audit.insert("answeredBy".into(), json!(by));
-            match state.engine.vote_on_task(&t.execution_arn, t.task_id, &by, approve, needed, audit).await {
+            match state.engine.vote_on_task(&execution, t.task_id, &by, approve, needed, audit).await {
                 Ok(Vote::Counted | Vote::Queued) => Ok(Delivered::Voted),
                 Ok(Vote::AlreadyVoted) => return Err(Refusal::AlreadyAnswered),
                 Ok(Vote::NotWaiting) => return Err(Refusal::Gone),
                 Err(e) => Err(e),
             }
         }
-        _ => state
-            .engine
-            .answer_open_task(&t.execution_arn, t.task_id, answer, audit)
-            .await
-            .map(|()| Delivered::Answered),
+        _ => state.engine.answer_open_task(&execution, t.task_id, answer, audit).await.map(|()| Delivered::Answered),
     };
     match result {
         Ok(d) => Ok(d),
