@@ -74,7 +74,7 @@ pub struct StartExecution {
     pub input: ExecutionInput,
     /// The Task that started it, which it reports its end to.
     pub parent: Option<ParentLink>,
-    /// Who asked, when known (kept as the execution's `started_by`).
+    /// Who asked, when known (kept as a Standard execution's `started_by`).
     pub started_by: Option<String>,
 }
 

@@ -31,8 +31,7 @@ pub async fn start(state: &AppState, req: Request<'_>) -> ApiResult {
 }
 
 pub async fn start_sync(state: &AppState, req: Request<'_>) -> ApiResult {
-    let start = StartExecution { started_by: None, ..start_of(&req)? };
-    let run = state.engine.start_sync_execution(start).await?;
+    let run = state.engine.start_sync_execution(start_of(&req)?).await?;
     let mut out = json!({
         "executionArn": run.arn.as_str(),
         "stateMachineArn": run.state_machine_arn,
