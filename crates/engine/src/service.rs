@@ -23,24 +23,23 @@ use asl::context::ExecutionInfo;
 use asl::eval::Randomness;
 use asl::interpreter::{self, Command, Env, Event, Execution, Status, StepOutput, TaskRequest};
 use asl::Definition;
-use base64::Engine as _;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 mod map_runs;
-
-pub use map_runs::MapRunError;
 
 use crate::links::{LinkSigner, DEFAULT_LINK_LIFETIME_MS};
 use store::{Claim, Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, Wake};
 use tokio::sync::{mpsc, Notify};
 
+use crate::arn::ExecutionArn;
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::error::EngineError;
 use crate::integrations::Integrations;
 use crate::mocks::TestCaseRef;
 use crate::random::OsRandomness;
 use crate::task::{Outcome, TaskCall};
+use crate::token::TaskToken;
 
 pub type Millis = i64;
 
@@ -80,26 +79,8 @@ impl Default for EngineConfig {
     }
 }
 
-/// Errors the API reports, with the AWS error each maps to.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error("Invalid Token: '{0}'")]
-    InvalidToken(String),
-    #[error("Task Timed Out: 'Provided task does not exist anymore'")]
-    TaskTimedOut,
-    #[error("{0}")]
-    InvalidOutput(String),
-    #[error("Execution Does Not Exist: '{0}'")]
-    ExecutionDoesNotExist(String),
-    #[error("Execution Already Exists: '{0}'")]
-    ExecutionAlreadyExists(String),
-    #[error("{0}")]
-    InvalidDefinition(String),
-    #[error("{0}")]
-    ExecutionNotRedrivable(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+/// The largest output SendTaskSuccess takes (AWS's limit).
+const MAX_OUTPUT_BYTES: usize = 256 * 1024;
 
 /// The most history events an execution has (AWS's limit).
 const MAX_HISTORY_EVENTS: usize = 25_000;
@@ -128,12 +109,6 @@ pub struct ParentLink {
     pub task_id: u64,
     /// `sync`, `sync2`, `waitForTaskToken` or `requestResponse`.
     pub pattern: String,
-}
-
-/// What a started execution looks like to StartExecution.
-pub struct Started {
-    pub execution_arn: String,
-    pub start: Millis,
 }
 
 /// A person's answer to a waiting task.
@@ -194,7 +169,7 @@ fn answers_too_early(exec: &Execution, event: &Event, callback: bool) -> bool {
 
 /// What GetActivityTask hands a worker.
 pub struct ActivityTask {
-    pub token: String,
+    pub token: TaskToken,
     pub input: String,
 }
 
@@ -224,10 +199,9 @@ fn interpreter_threads() -> usize {
     std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4)
 }
 
-/// A task token: the base64url text of 32 random bytes.
+/// The hash the store keeps of a token the interpreter issued.
 fn token_hash(token: &str) -> Option<Vec<u8>> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
-    (bytes.len() == 32).then(|| Sha256::digest(token.trim().as_bytes()).to_vec())
+    TaskToken::parse(token).ok().map(|t| t.hash())
 }
 
 /// What a person answering a task is shown: the message it was sent, as JSON text, with its
@@ -303,7 +277,10 @@ impl Engine {
         });
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// The store, for the engine's own operations only: everything outside the engine
+    /// reaches state through one of its operations, or reads it through the console's
+    /// read-only view.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
     }
 
@@ -391,15 +368,16 @@ impl Engine {
     // ----- starting ------------------------------------------------------------------------
 
     /// Create an execution and run it until it first waits. `row` carries the execution's
-    /// identity and the definition it runs; status and the rest come from the interpreter.
-    pub async fn start_execution(
+    /// identity, the definition it runs and its input as text (`input` is the same, parsed);
+    /// status and the rest come from the interpreter.
+    pub(crate) async fn run_new_execution(
         &self,
         row: ExecutionRow,
+        input: Value,
         state_machine_name: &str,
         role_arn: &str,
-    ) -> Result<Started, EngineError> {
+    ) -> Result<(), EngineError> {
         let def = self.definition(&row.definition)?;
-        let input: Value = serde_json::from_str(&row.input).unwrap_or(Value::Null);
         let info = ExecutionInfo {
             execution_arn: row.arn.clone(),
             execution_name: row.name.clone(),
@@ -434,11 +412,11 @@ impl Engine {
         self.inner.metrics.executions_started.fetch_add(1, Ordering::Relaxed);
         self.after_commit(&commit);
         self.report_to_parent(&row, &commit).await;
-        Ok(Started { execution_arn: row.arn, start: row.start })
+        Ok(())
     }
 
     /// Redrive a failed, timed-out or aborted execution from where it ended.
-    pub async fn redrive_execution(&self, arn: &str) -> Result<Millis, EngineError> {
+    pub(crate) async fn redrive(&self, arn: &str) -> Result<Millis, EngineError> {
         loop {
             let Some((row, state)) = self.inner.store.load_execution(arn).await? else {
                 return Err(EngineError::ExecutionDoesNotExist(arn.to_owned()));
@@ -497,7 +475,9 @@ impl Engine {
         });
     }
 
-    pub async fn stop_execution(
+    /// Stop an execution: answers once the stop is applied, as on AWS (or, behind a long
+    /// step, once it is queued).
+    pub(crate) async fn request_stop(
         &self,
         arn: &str,
         error: Option<String>,
@@ -529,9 +509,12 @@ impl Engine {
         }
     }
 
-    async fn answer(&self, token: &str, event: impl Fn(i64) -> Event + Send + 'static) -> Result<(), EngineError> {
-        let hash = token_hash(token).ok_or_else(|| EngineError::InvalidToken(token.to_owned()))?;
-        self.answer_hash(hash, event).await
+    async fn answer(
+        &self,
+        token: &TaskToken,
+        event: impl Fn(i64) -> Event + Send + 'static,
+    ) -> Result<(), EngineError> {
+        self.answer_hash(token.hash(), event).await
     }
 
     async fn answer_hash(
@@ -554,7 +537,13 @@ impl Engine {
         }
     }
 
-    pub async fn send_task_success(&self, token: &str, output: &str) -> Result<(), EngineError> {
+    /// SendTaskSuccess: `output` is JSON text of at most 256 KiB (AWS's limit).
+    pub async fn send_task_success(&self, token: &TaskToken, output: &str) -> Result<(), EngineError> {
+        if output.len() > MAX_OUTPUT_BYTES {
+            return Err(EngineError::InvalidOutput(format!(
+                "Invalid Output: 'The output exceeds the maximum size of {MAX_OUTPUT_BYTES} bytes'"
+            )));
+        }
         let output: Value = serde_json::from_str(output)
             .map_err(|e| EngineError::InvalidOutput(format!("Invalid output: the output is not valid JSON: {e}")))?;
         self.answer(token, move |task| Event::TaskSucceeded { task: task as u64, output: output.clone() }).await
@@ -562,7 +551,7 @@ impl Engine {
 
     pub async fn send_task_failure(
         &self,
-        token: &str,
+        token: &TaskToken,
         error: Option<String>,
         cause: Option<String>,
     ) -> Result<(), EngineError> {
@@ -580,12 +569,12 @@ impl Engine {
     /// they saw and answered) goes into the history with the answer, as `TaskAnswerRecorded`.
     pub async fn answer_open_task(
         &self,
-        execution_arn: &str,
+        execution: &ExecutionArn,
         task_id: i64,
         answer: TaskAnswer,
         audit: Map<String, Value>,
     ) -> Result<(), EngineError> {
-        let task = self.inner.store.get_task(execution_arn, task_id).await?;
+        let task = self.inner.store.get_task(execution.as_str(), task_id).await?;
         let Some(hash) = task.and_then(|t| t.token_hash) else {
             return Err(EngineError::TaskTimedOut);
         };
@@ -609,7 +598,7 @@ impl Engine {
     /// for nothing and says so.
     pub async fn vote_on_task(
         &self,
-        execution_arn: &str,
+        execution: &ExecutionArn,
         task_id: i64,
         by: &str,
         approve: bool,
@@ -617,6 +606,7 @@ impl Engine {
         audit: Map<String, Value>,
     ) -> Result<Vote, EngineError> {
         let store = &self.inner.store;
+        let execution_arn = execution.as_str();
         match store.get_task(execution_arn, task_id).await? {
             Some(t) if t.token_hash.is_some() => {}
             _ => return Err(EngineError::TaskTimedOut),
@@ -652,9 +642,8 @@ impl Engine {
         })
     }
 
-    pub async fn send_task_heartbeat(&self, token: &str) -> Result<(), EngineError> {
-        let hash = token_hash(token).ok_or_else(|| EngineError::InvalidToken(token.to_owned()))?;
-        let Some(task) = self.inner.store.task_by_token(&hash).await? else {
+    pub async fn send_task_heartbeat(&self, token: &TaskToken) -> Result<(), EngineError> {
+        let Some(task) = self.inner.store.task_by_token(&token.hash()).await? else {
             return Err(EngineError::TaskTimedOut);
         };
         self.push(&task.execution_arn, &Event::TaskHeartbeat { task: task.task_id as u64 }).await
@@ -662,7 +651,7 @@ impl Engine {
 
     /// Long-poll for an activity task: hand the oldest queued one to this worker, or `None`
     /// after `wait`.
-    pub async fn get_activity_task(
+    pub(crate) async fn poll_activity_task(
         &self,
         activity_arn: &str,
         worker: Option<&str>,
@@ -689,7 +678,7 @@ impl Engine {
                 self.wake_unhurried(&task.execution_arn, ACTIVITY_START_DELAY);
                 let input = self.with_links(&request, &task.execution_arn);
                 return Ok(Some(ActivityTask {
-                    token: request.token.unwrap_or_default(),
+                    token: TaskToken::issued(request.token.unwrap_or_default()),
                     input: serde_json::to_string(&input).unwrap_or_else(|_| "{}".into()),
                 }));
             }

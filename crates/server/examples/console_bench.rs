@@ -17,9 +17,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use engine::catalog::NewStateMachine;
 use server::console::html::url;
 use server::serve::{assemble, ServeOptions};
-use store::StateMachineRow;
 
 const RUNS: usize = 30;
 
@@ -137,19 +137,17 @@ async fn main() {
     let state = assemble(&opts).await.expect("the server assembles");
     let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:bench".to_owned();
     let definition = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
-    let row = StateMachineRow {
-        arn: machine.clone(),
+    let new = NewStateMachine {
         name: "bench".into(),
         definition: definition.into(),
         role_arn: "arn:aws:iam::123456789012:role/bench".into(),
         kind: "STANDARD".into(),
-        created: 0,
-        updated: 0,
-        revision_id: "r".into(),
-        description: None,
-        config: "{}".into(),
+        configuration: Default::default(),
+        tags: None,
+        publish: false,
+        version_description: None,
     };
-    state.engine.store().insert_state_machine(&row).await.expect("machine stored");
+    state.engine.create_state_machine(new).await.expect("machine stored");
     let filled = Instant::now();
     match &store {
         Some(url) => fill_postgres(url, &machine, n).await.expect("executions stored"),

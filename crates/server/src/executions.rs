@@ -1,212 +1,55 @@
 //! Executions: start (durable and synchronous Express), stop, describe, list, history,
-//! redrive.
+//! redrive. Each action parses its request, calls one operation of the engine
+//! (`engine::executions`) and shapes the answer.
 
 use asl::interpreter::Status;
-use engine::clock::now_ms;
-use engine::local::{run_local, LocalOptions};
-use engine::mocks::{split_test_case, TestCaseRef, UnknownTestCase};
+use engine::executions::{ExecutionInput, ExecutionRow, ListExecutions, StartExecution};
 use serde_json::{json, Map, Value};
-use store::ExecutionRow;
 
-use crate::api::{check_name, date, encode_token, ApiError, ApiResult, Request, MAX_CAUSE, MAX_ERROR};
-use crate::arn::{check_execution, parse_machine};
-use crate::machines::{load_machine, resolve_for_start};
+use crate::api::{date, next_token, ApiError, ApiResult, Request, MAX_CAUSE, MAX_ERROR};
 use crate::AppState;
 
-const MAX_PAYLOAD: usize = 256 * 1024;
-
-fn no_execution(arn: &str) -> ApiError {
-    ApiError::new("ExecutionDoesNotExist", format!("Execution Does Not Exist: '{arn}'"))
+/// The execution input: JSON text, `{}` when absent, parsed once.
+fn read_input(req: &Request<'_>) -> Result<ExecutionInput, ApiError> {
+    match req.str("input")? {
+        Some(text) => Ok(ExecutionInput::parse(text)?),
+        None => Ok(ExecutionInput::empty()),
+    }
 }
 
-/// The execution input: JSON text, `{}` when absent.
-fn read_input(req: &Request<'_>) -> Result<String, ApiError> {
-    let input = req.str("input")?.unwrap_or("{}");
-    if input.len() > MAX_PAYLOAD {
-        return Err(ApiError::new(
-            "InvalidExecutionInput",
-            "Invalid State Machine Execution Input: 'The input exceeds the maximum size of 262144 bytes'",
-        ));
-    }
-    serde_json::from_str::<Value>(input)
-        .map_err(|e| ApiError::new("InvalidExecutionInput", format!("Invalid State Machine Execution Input: '{e}'")))?;
-    Ok(input.to_owned())
+/// The start a StartExecution or StartSyncExecution request asks for.
+fn start_of(req: &Request<'_>) -> Result<StartExecution, ApiError> {
+    let state_machine_arn = req.required_str("stateMachineArn")?;
+    let name = req.str("name")?.map(str::to_owned);
+    let input = read_input(req)?;
+    Ok(StartExecution { name, started_by: req.caller(), ..StartExecution::of(state_machine_arn, input) })
 }
 
 pub async fn start(state: &AppState, req: Request<'_>) -> ApiResult {
-    let sm_arn = req.required_str("stateMachineArn")?;
-    let name = req.str("name")?;
-    let input = read_input(&req)?;
-    let (arn, start) = start_execution(state, sm_arn, name, input, None, req.caller()).await?;
-    Ok(json!({"executionArn": arn, "startDate": date(start)}))
-}
-
-/// Start an execution of the machine, version or alias `sm_arn` (from StartExecution, or from
-/// a Task through `states:startExecution`, then with `parent` set). `started_by` names who
-/// asked, when known. Returns its ARN and start.
-pub async fn start_execution(
-    state: &AppState,
-    sm_arn: &str,
-    name: Option<&str>,
-    input: String,
-    parent: Option<String>,
-    started_by: Option<String>,
-) -> Result<(String, i64), ApiError> {
-    let (sm_arn, test_case) = split_test_case(sm_arn);
-    let resolved = resolve_for_start(state, sm_arn).await?;
-    let mock = mock_test_case(state, &resolved.machine.name, test_case)?;
-    let name = match name {
-        Some(n) => {
-            check_name(n)?;
-            n.to_owned()
-        }
-        None => state.engine.new_name(),
-    };
-    let machine = &resolved.machine;
-    if machine.kind == "EXPRESS" {
-        // Express executions are fire-and-forget: they run in memory and keep no history.
-        let arn = state.arns.express_execution(&machine.name, &name, &state.engine.new_name());
-        let start = now_ms();
-        let def = state.engine.definition(&resolved.definition)?;
-        let express = Express::of(state, &machine.name, &name, mock);
-        let input_value: Value = serde_json::from_str(&input).unwrap_or(Value::Null);
-        tokio::task::spawn_blocking(move || {
-            run_local(&def, input_value, express.options());
-        });
-        return Ok((arn, start));
-    }
-    let arn = state.arns.execution(&machine.name, &name);
-    let row = ExecutionRow {
-        arn: arn.clone(),
-        state_machine_arn: machine.arn.clone(),
-        name: name.clone(),
-        status: "RUNNING".into(),
-        input: input.clone(),
-        output: None,
-        error: None,
-        cause: None,
-        start: now_ms(),
-        stop: None,
-        version_arn: resolved.version_arn.clone(),
-        alias_arn: resolved.alias_arn.clone(),
-        definition: resolved.definition.clone(),
-        redrive_count: 0,
-        redrive_date: None,
-        parent,
-        version: 0,
-        started_by,
-        mock_test_case: mock.map(|m| m.test_case),
-    };
-    match state.engine.start_execution(row, &machine.name, &resolved.role_arn).await {
-        Ok(started) => Ok((started.execution_arn, started.start)),
-        Err(engine::service::EngineError::ExecutionAlreadyExists(_)) => {
-            // Idempotent while running with the same input.
-            let existing = state.engine.store().get_execution(&arn).await?;
-            match existing {
-                Some(e) if e.status == "RUNNING" && e.input == input => Ok((e.arn, e.start)),
-                _ => Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'"))),
-            }
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// What an Express execution runs with. It reaches every integration a Standard one does
-/// (those AWS allows for Express: the patterns it refuses are refused when the machine is
-/// created).
-struct Express {
-    config: engine::config::Config,
-    integrations: engine::integrations::Integrations,
-    machine: String,
-    name: String,
-    mock: Option<TestCaseRef>,
-}
-
-impl Express {
-    fn of(state: &AppState, machine: &str, name: &str, mock: Option<TestCaseRef>) -> Self {
-        let config = state.engine.config();
-        Self {
-            config: config.functions.clone(),
-            integrations: config.integrations.clone(),
-            machine: machine.to_owned(),
-            name: name.to_owned(),
-            mock,
-        }
-    }
-
-    fn options(self) -> LocalOptions {
-        LocalOptions {
-            config: self.config,
-            integrations: Some(self.integrations),
-            fast_forward: false,
-            state_machine_name: self.machine,
-            execution_name: self.name,
-            random: None,
-            on_events: None,
-            mock: self.mock,
-        }
-    }
-}
-
-/// The mock test case `stateMachineArn#TestCase` names, checked against the loaded
-/// MockConfigFile. Step Functions Local and LocalStack answer an unknown one with
-/// `InvalidName`, as here.
-fn mock_test_case(state: &AppState, machine: &str, case: Option<&str>) -> Result<Option<TestCaseRef>, ApiError> {
-    let Some(case) = case else { return Ok(None) };
-    let checked = match state.engine.config().integrations.mocks() {
-        Some(mocks) => mocks.config().test_case(machine, case).map(|_| ()),
-        None => Err(UnknownTestCase::NoConfig { machine: machine.to_owned(), case: case.to_owned() }),
-    };
-    checked.map_err(|e| ApiError::new("InvalidName", e.to_string()))?;
-    Ok(Some(TestCaseRef { state_machine: machine.to_owned(), test_case: case.to_owned() }))
+    let started = state.engine.start_execution(start_of(&req)?).await?;
+    Ok(json!({"executionArn": started.arn.as_str(), "startDate": date(started.start)}))
 }
 
 pub async fn start_sync(state: &AppState, req: Request<'_>) -> ApiResult {
-    let (sm_arn, test_case) = split_test_case(req.required_str("stateMachineArn")?);
-    let resolved = resolve_for_start(state, sm_arn).await?;
-    let machine = resolved.machine.clone();
-    let mock = mock_test_case(state, &machine.name, test_case)?;
-    if machine.kind != "EXPRESS" {
-        return Err(ApiError::new(
-            "StateMachineTypeNotSupported",
-            "This operation is not supported by this type of state machine",
-        ));
-    }
-    let name = match req.str("name")? {
-        Some(n) => {
-            check_name(n)?;
-            n.to_owned()
-        }
-        None => state.engine.new_name(),
-    };
-    let input = read_input(&req)?;
-    let def = state.engine.definition(&resolved.definition)?;
-    let arn = state.arns.express_execution(&machine.name, &name, &state.engine.new_name());
-    let start = now_ms();
-    let input_value: Value = serde_json::from_str(&input).unwrap_or(Value::Null);
-    let express = Express::of(state, &machine.name, &name, mock);
-    let run = tokio::task::spawn_blocking(move || run_local(&def, input_value, express.options()))
-        .await
-        .map_err(|e| ApiError::new("InternalFailure", e.to_string()).status(500))?;
-    let stop = now_ms();
+    let run = state.engine.start_sync_execution(start_of(&req)?).await?;
     let mut out = json!({
-        "executionArn": arn,
-        "stateMachineArn": machine.arn,
-        "name": name,
-        "startDate": date(start),
-        "stopDate": date(stop),
-        "input": input,
+        "executionArn": run.arn.as_str(),
+        "stateMachineArn": run.state_machine_arn,
+        "name": run.name,
+        "startDate": date(run.start),
+        "stopDate": date(run.stop),
+        "input": run.input,
         "inputDetails": {"included": true},
-        "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": (stop - start).max(100)},
+        "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": (run.stop - run.start).max(100)},
     });
-    match run.status() {
+    match &run.status {
         Status::Succeeded { output } => {
             out["status"] = json!("SUCCEEDED");
             out["output"] = json!(output.to_string());
             out["outputDetails"] = json!({"included": true});
         }
         Status::Failed { error, cause } | Status::Aborted { error, cause } | Status::TimedOut { error, cause } => {
-            out["status"] = json!(if matches!(run.status(), Status::TimedOut { .. }) { "TIMED_OUT" } else { "FAILED" });
+            out["status"] = json!(if matches!(run.status, Status::TimedOut { .. }) { "TIMED_OUT" } else { "FAILED" });
             if let Some(e) = error {
                 out["error"] = json!(e);
             }
@@ -219,17 +62,11 @@ pub async fn start_sync(state: &AppState, req: Request<'_>) -> ApiResult {
     Ok(out)
 }
 
-pub async fn load(state: &AppState, arn: &str) -> Result<ExecutionRow, ApiError> {
-    check_execution(arn)?;
-    state.engine.store().get_execution(arn).await?.ok_or_else(|| no_execution(arn))
-}
-
 pub async fn stop(state: &AppState, req: Request<'_>) -> ApiResult {
-    let arn = req.required_str("executionArn")?;
-    load(state, arn).await?;
+    let arn = req.execution_arn("executionArn")?;
     let error = req.str_at_most("error", MAX_ERROR)?.map(str::to_owned);
     let cause = req.str_at_most("cause", MAX_CAUSE)?.map(str::to_owned);
-    let at = state.engine.stop_execution(arn, error, cause).await?;
+    let at = state.engine.stop_execution(&arn, error, cause).await?;
     Ok(json!({ "stopDate": date(at) }))
 }
 
@@ -242,8 +79,8 @@ fn redrive_status(row: &ExecutionRow) -> (&'static str, Option<String>) {
 }
 
 pub async fn describe(state: &AppState, req: Request<'_>) -> ApiResult {
-    let arn = req.required_str("executionArn")?;
-    let row = load(state, arn).await?;
+    let arn = req.execution_arn("executionArn")?;
+    let row = state.engine.describe_execution(&arn).await?;
     let mut out = json!({
         "executionArn": row.arn,
         "stateMachineArn": row.state_machine_arn,
@@ -285,9 +122,8 @@ pub async fn describe(state: &AppState, req: Request<'_>) -> ApiResult {
 }
 
 pub async fn describe_machine_for(state: &AppState, req: Request<'_>) -> ApiResult {
-    let arn = req.required_str("executionArn")?;
-    let row = load(state, arn).await?;
-    let machine = load_machine(state, &row.state_machine_arn).await.ok();
+    let arn = req.execution_arn("executionArn")?;
+    let (row, machine) = state.engine.state_machine_for_execution(&arn).await?;
     let mut out = json!({
         "stateMachineArn": row.version_arn.clone().unwrap_or_else(|| row.state_machine_arn.clone()),
         "name": machine.as_ref().map_or_else(|| row.state_machine_arn.rsplit(':').next().unwrap_or_default().to_owned(), |m| m.name.clone()),
@@ -309,60 +145,12 @@ pub async fn list(state: &AppState, req: Request<'_>) -> ApiResult {
     }
     let limit = req.max_results()?;
     let after = req.next_token()?;
-    let sm = req.required_str("stateMachineArn")?;
-    let machine_ref = parse_machine(sm)?;
-    let machine = load_machine(state, machine_ref.base_arn()).await?;
-    if machine.kind == "EXPRESS" {
-        // Express executions keep no record to list (AWS points to CloudWatch Logs instead).
-        return Err(ApiError::new(
-            "StateMachineTypeNotSupported",
-            "This operation is not supported by this type of state machine",
-        ));
-    }
+    let machine = req.machine_arn("stateMachineArn")?;
     let status = req.str("statusFilter")?;
-    if let Some(s) = status {
-        if !["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"].contains(&s) {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint: \
-                 Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
-            )));
-        }
-    }
-    let filter_arn = match &machine_ref {
-        crate::arn::MachineRef::Base { .. } => None,
-        crate::arn::MachineRef::Version { arn, .. } | crate::arn::MachineRef::Alias { arn, .. } => Some(arn.clone()),
-    };
-    // Executions of a machine deleted earlier under the same name share its ARN but are not
-    // this machine's; those of a version or alias are a subset. Read on until the page is
-    // full of matches, so that a page never comes back short while more follow.
-    let matches = |r: &ExecutionRow| {
-        r.start >= machine.created
-            && filter_arn.as_ref().is_none_or(|f| r.version_arn.as_ref() == Some(f) || r.alias_arn.as_ref() == Some(f))
-    };
-    let batch = (limit + 1).max(100);
-    let mut cursor = after;
-    let mut rows: Vec<ExecutionRow> = Vec::with_capacity(limit + 1);
-    'read: loop {
-        let chunk =
-            state.engine.store().list_executions(machine_ref.base_arn(), status, cursor.as_deref(), batch).await?;
-        let exhausted = chunk.len() < batch;
-        for r in chunk {
-            cursor = Some(r.arn.clone());
-            if matches(&r) {
-                rows.push(r);
-                if rows.len() > limit {
-                    break 'read;
-                }
-            }
-        }
-        if exhausted {
-            break;
-        }
-    }
-    let more = rows.len() > limit;
-    let page: Vec<Value> = rows
+    let page = state.engine.list_executions(ListExecutions { machine, status, after: after.as_deref(), limit }).await?;
+    let items: Vec<Value> = page
+        .items
         .iter()
-        .take(limit)
         .map(|r| {
             let mut e = json!({
                 "executionArn": r.arn,
@@ -384,11 +172,9 @@ pub async fn list(state: &AppState, req: Request<'_>) -> ApiResult {
             e
         })
         .collect();
-    let mut out = json!({ "executions": page });
-    if more {
-        if let Some(last) = rows.get(limit - 1) {
-            out["nextToken"] = json!(encode_token(&last.arn));
-        }
+    let mut out = json!({ "executions": items });
+    if let Some(t) = next_token(&page) {
+        out["nextToken"] = json!(t);
     }
     Ok(out)
 }
@@ -409,8 +195,7 @@ fn strip_data(event: &mut Value) {
 }
 
 pub async fn history(state: &AppState, req: Request<'_>) -> ApiResult {
-    let arn = req.required_str("executionArn")?;
-    load(state, arn).await?;
+    let arn = req.execution_arn("executionArn")?;
     let limit = req.max_results()?;
     let reverse = req.bool("reverseOrder")?.unwrap_or(false);
     let include_data = req.bool("includeExecutionData")?.unwrap_or(true);
@@ -420,10 +205,9 @@ pub async fn history(state: &AppState, req: Request<'_>) -> ApiResult {
         }
         None => None,
     };
-    let rows = state.engine.store().history(arn, after, limit + 1, reverse).await?;
-    let more = rows.len() > limit;
-    let mut events = Vec::with_capacity(rows.len().min(limit));
-    for (_, text) in rows.iter().take(limit) {
+    let page = state.engine.execution_history(&arn, after, limit, reverse).await?;
+    let mut events = Vec::with_capacity(page.items.len());
+    for (_, text) in &page.items {
         let mut event: Value = serde_json::from_str(text).unwrap_or(Value::Null);
         if !include_data {
             strip_data(&mut event);
@@ -432,17 +216,14 @@ pub async fn history(state: &AppState, req: Request<'_>) -> ApiResult {
     }
     let mut out = Map::new();
     out.insert("events".into(), Value::Array(events));
-    if more {
-        if let Some((id, _)) = rows.get(limit - 1) {
-            out.insert("nextToken".into(), json!(encode_token(&id.to_string())));
-        }
+    if let Some(t) = next_token(&page) {
+        out.insert("nextToken".into(), json!(t));
     }
     Ok(Value::Object(out))
 }
 
 pub async fn redrive(state: &AppState, req: Request<'_>) -> ApiResult {
-    let arn = req.required_str("executionArn")?;
-    load(state, arn).await?;
-    let at = state.engine.redrive_execution(arn).await?;
+    let arn = req.execution_arn("executionArn")?;
+    let at = state.engine.redrive_execution(&arn).await?;
     Ok(json!({ "redriveDate": date(at) }))
 }

@@ -1,10 +1,11 @@
 //! Baton's HTTP front: the Step Functions JSON protocol on `POST /`, `GET /health`,
-//! `GET /metrics` (Prometheus text), the web console ([`console`]) and the routes of configured triggers. Handlers are thin: parse, call the engine or the store,
-//! shape the answer; every error leaves through [`api::ApiError`].
+//! `GET /metrics` (Prometheus text), the web console ([`console`]) and the routes of configured
+//! triggers. Handlers are thin: parse, call one engine operation, shape the answer; the store
+//! is reached only through the engine (pages read through its `ConsoleView`); every error
+//! leaves through [`api::ApiError`].
 
 pub mod activities;
 pub mod api;
-pub mod arn;
 pub mod auth;
 pub mod console;
 pub mod executions;
@@ -31,7 +32,7 @@ use engine::service::Engine;
 use serde_json::{Map, Value};
 
 use crate::api::{ApiError, ApiResult, Request};
-use crate::arn::Arns;
+use engine::arn::Arns;
 
 /// Every Step Functions action served here: `/metrics` labels requests with these names
 /// only, so a client cannot add label values of its own.

@@ -1,38 +1,13 @@
 //! DescribeMapRun, ListMapRuns and UpdateMapRun: a distributed Map's Map Runs, with item
 //! and execution counts by status; ListExecutions with a `mapRunArn`.
 
-use asl::interpreter::{ItemCounts, MapRun};
-use engine::service::MapRunError;
+use asl::interpreter::ItemCounts;
+use engine::arn::check_map_run;
+use engine::page::Page;
 use serde_json::{json, Value};
 
-use crate::api::{date, page, ApiError, ApiResult, Request};
-use crate::arn::check_execution;
+use crate::api::{date, next_token, ApiError, ApiResult, Request};
 use crate::AppState;
-
-impl From<MapRunError> for ApiError {
-    fn from(e: MapRunError) -> Self {
-        match e {
-            MapRunError::NotFound(arn) => ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'")),
-            MapRunError::Engine(e) => e.into(),
-        }
-    }
-}
-
-/// `arn:aws:states:REGION:ACCOUNT:mapRun:MACHINE/LABEL:UUID`.
-fn check_map_run(arn: &str) -> Result<(), ApiError> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    let ok = parts.len() == 8
-        && parts[0] == "arn"
-        && parts[2] == "states"
-        && parts[5] == "mapRun"
-        && parts[6].split_once('/').is_some_and(|(m, l)| !m.is_empty() && !l.is_empty())
-        && !parts[7].is_empty();
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_arn(arn))
-    }
-}
 
 fn counts(c: &ItemCounts) -> Value {
     json!({
@@ -72,22 +47,20 @@ pub async fn describe(state: &AppState, req: Request<'_>) -> ApiResult {
 }
 
 pub async fn list(state: &AppState, req: Request<'_>) -> ApiResult {
-    let execution_arn = req.required_str("executionArn")?;
-    check_execution(execution_arn)?;
+    let arn = req.execution_arn("executionArn")?;
+    let execution_arn = arn.as_str();
     let limit = req.max_results()?;
     let after = req.next_token()?;
-    let Some(row) = state.engine.store().get_execution(execution_arn).await? else {
-        return Err(ApiError::new("ExecutionDoesNotExist", format!("Execution Does Not Exist: '{execution_arn}'")));
-    };
-    let runs: Vec<MapRun> = state.engine.map_runs(execution_arn).await?;
-    let (runs, next) = page(runs, |r| r.arn.clone(), after.as_deref(), limit);
-    let listed: Vec<Value> = runs
+    let (state_machine_arn, runs) = state.engine.list_map_runs(&arn).await?;
+    let page = Page::of_all(runs, |r| r.arn.clone(), after.as_deref(), limit);
+    let listed: Vec<Value> = page
+        .items
         .iter()
         .map(|r| {
             let mut v = json!({
                 "executionArn": execution_arn,
                 "mapRunArn": r.arn,
-                "stateMachineArn": row.state_machine_arn,
+                "stateMachineArn": state_machine_arn,
                 "startDate": date(r.start),
             });
             if let Some(stop) = r.stop {
@@ -97,7 +70,7 @@ pub async fn list(state: &AppState, req: Request<'_>) -> ApiResult {
         })
         .collect();
     let mut out = json!({"mapRuns": listed});
-    if let Some(t) = next {
+    if let Some(t) = next_token(&page) {
         out["nextToken"] = json!(t);
     }
     Ok(out)
@@ -151,22 +124,4 @@ pub async fn list_executions(state: &AppState, req: &Request<'_>, arn: &str) -> 
     }
     state.engine.map_run(arn).await?;
     Ok(json!({"executions": []}))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn map_run_arns_are_checked() {
-        assert!(check_map_run("arn:aws:states:us-east-1:123456789012:mapRun:machine/Map:0b1c2d3e").is_ok());
-        for bad in [
-            "arn:aws:states:us-east-1:123456789012:mapRun:machine:0b1c",
-            "arn:aws:states:us-east-1:123456789012:execution:machine/Map:0b1c",
-            "arn:aws:states:us-east-1:123456789012:mapRun:/Map:0b1c",
-            "not an arn",
-        ] {
-            assert_eq!(check_map_run(bad).unwrap_err().code, "InvalidArn", "{bad}");
-        }
-    }
 }

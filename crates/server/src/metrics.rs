@@ -104,7 +104,7 @@ pub async fn render(State(state): State<SharedState>) -> impl IntoResponse {
             label(outcome)
         );
     }
-    match state.engine.store().gauges().await {
+    match state.engine.console_view().gauges().await {
         Ok(g) => {
             let _ = writeln!(out, "# HELP baton_executions Executions in the store, by status.");
             let _ = writeln!(out, "# TYPE baton_executions gauge");

@@ -6,10 +6,12 @@
 use std::sync::{OnceLock, Weak};
 
 use async_trait::async_trait;
+use engine::executions::{ExecutionInput, StartExecution};
 use engine::service::ParentLink;
 use engine::task::{Integration, Outcome, Pattern, TaskCall};
 use serde_json::{json, Value};
 
+use crate::api::ApiError;
 use crate::AppState;
 
 /// The `states:startExecution` integration. Created before the server's state exists (the
@@ -43,13 +45,13 @@ impl Integration for Nested {
             Some(Value::String(s)) => s.clone(),
             Some(v) => v.to_string(),
         };
-        if serde_json::from_str::<Value>(&input).is_err() {
+        let Ok(input) = ExecutionInput::parse(&input) else {
             return Outcome::Failed {
                 error: "StepFunctions.InvalidExecutionInputException".into(),
                 cause: format!("Invalid State Machine Execution Input: '{input}'"),
             };
-        }
-        let name = call.input.get("Name").and_then(Value::as_str);
+        };
+        let name = call.input.get("Name").and_then(Value::as_str).map(str::to_owned);
         let pattern = match call.pattern {
             Pattern::RequestResponse => "requestResponse",
             Pattern::WaitForTaskToken => "waitForTaskToken",
@@ -58,9 +60,10 @@ impl Integration for Nested {
         };
         let link =
             ParentLink { execution_arn: call.execution_arn.clone(), task_id: call.task_id, pattern: pattern.into() };
-        let parent = serde_json::to_string(&link).ok();
-        match crate::executions::start_execution(&state, sm_arn, name, input, parent, None).await {
-            Ok((arn, start)) => {
+        let start = StartExecution { name, parent: Some(link), ..StartExecution::of(sm_arn, input) };
+        match state.engine.start_execution(start).await.map_err(ApiError::from) {
+            Ok(started) => {
+                let (arn, start) = (started.arn.into_string(), started.start);
                 let mut response = json!({"ExecutionArn": arn, "StartDate": start});
                 match call.pattern {
                     Pattern::RequestResponse => {

@@ -17,9 +17,9 @@ use store::sqlite::{SqliteOptions, SqliteStore};
 pub use store::Durability;
 use store::Store;
 
-use crate::arn::Arns;
 use crate::nested::Nested;
 use crate::{router, AppState};
+use engine::arn::Arns;
 
 pub struct ServeOptions {
     pub host: String,

@@ -20,7 +20,7 @@ pub async fn test_state(state: &AppState, req: Request<'_>) -> ApiResult {
     let machine = format!("TestStateMachine-{}", state.engine.new_name());
     let name = state.engine.new_name();
     let mut info = ExecutionInfo::local(&machine, &name, now_ms());
-    info.execution_arn = state.arns.express_execution(&machine, &name, &state.engine.new_name());
+    info.execution_arn = state.arns.express_execution(&machine, &name, &state.engine.new_name()).into_string();
     info.state_machine_arn = state.arns.state_machine(&machine);
     info.role_arn = role;
     let integrations = state.engine.config().integrations.clone();

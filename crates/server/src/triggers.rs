@@ -29,9 +29,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 use engine::config::TriggerConfig;
+use engine::executions::{ExecutionInput, StartExecution};
 use serde_json::{json, Map, Value};
 
-use crate::api::date;
+use crate::api::{date, ApiError};
 use crate::{AppState, SharedState};
 
 /// Paths Baton serves itself besides the console's, which a trigger may not take.
@@ -172,10 +173,12 @@ async fn start(state: &AppState, trigger: &TriggerConfig, machine: &str, request
         None => None,
     };
     let arn = if machine.starts_with("arn:") { machine.to_owned() } else { state.arns.state_machine(machine) };
-    match crate::executions::start_execution(state, &arn, name.as_deref(), input.to_string(), None, None).await {
-        Ok((execution_arn, start)) => {
-            json_response(StatusCode::OK, &json!({"executionArn": execution_arn, "startDate": date(start)}))
-        }
+    let start = StartExecution { name, ..StartExecution::of(&arn, ExecutionInput::from_value(input)) };
+    match state.engine.start_execution(start).await.map_err(ApiError::from) {
+        Ok(started) => json_response(
+            StatusCode::OK,
+            &json!({"executionArn": started.arn.as_str(), "startDate": date(started.start)}),
+        ),
         Err(e) => {
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
             json_response(status, &e.body())

@@ -7,21 +7,6 @@ use store::{MapRunRow, StoreError};
 
 use super::{Engine, EngineError};
 
-/// Why a Map Run request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MapRunError {
-    #[error("Map Run {0} does not exist")]
-    NotFound(String),
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-}
-
-impl From<StoreError> for MapRunError {
-    fn from(e: StoreError) -> Self {
-        MapRunError::Engine(e.into())
-    }
-}
-
 /// Whether a step started, ended, aborted or changed a Map Run, so the store's copy must
 /// follow.
 pub(super) fn touches_map_runs(outs: &[StepOutput], events: &[Event]) -> bool {
@@ -65,8 +50,9 @@ impl Engine {
     }
 
     /// One Map Run with the execution it belongs to, as it stands now.
-    pub async fn map_run(&self, arn: &str) -> Result<(String, MapRun), MapRunError> {
-        let row = self.inner.store.get_map_run(arn).await?.ok_or_else(|| MapRunError::NotFound(arn.to_owned()))?;
+    pub async fn map_run(&self, arn: &str) -> Result<(String, MapRun), EngineError> {
+        let row =
+            self.inner.store.get_map_run(arn).await?.ok_or_else(|| EngineError::ResourceNotFound(arn.to_owned()))?;
         let stored: MapRun = serde_json::from_str(&row.record).map_err(|e| StoreError::Backend(e.to_string()))?;
         if stored.status != "RUNNING" {
             return Ok((row.execution_arn, stored));
@@ -100,7 +86,7 @@ impl Engine {
         max_concurrency: Option<u64>,
         tolerated_failure_count: Option<u64>,
         tolerated_failure_percentage: Option<f64>,
-    ) -> Result<(), MapRunError> {
+    ) -> Result<(), EngineError> {
         let (execution_arn, run) = self.map_run(arn).await?;
         if run.status != "RUNNING" {
             // AWS accepts the update of an ended run and changes nothing that runs.

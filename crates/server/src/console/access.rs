@@ -60,15 +60,10 @@ pub fn password_matches(hash: &str, password: &str) -> bool {
         && same(&pbkdf2_sha256(password.as_bytes(), &salt, iterations), &expected)
 }
 
-/// Where sign-outs are kept: one tag per person (their name → when they last signed out, in
-/// ms) on a resource no ARN names, so the API's tag actions never reach it. Kept in the store,
-/// so a sign-out holds across restarts and on every node.
-const SIGNED_OUT: &str = "baton:console:signed-out";
-
-/// When `name` last signed out; `Err` when the store cannot say (then no session is trusted).
-async fn signed_out_at(state: &SharedState, name: &str) -> Result<Option<i64>, store::StoreError> {
-    let tags = state.engine.store().tags(SIGNED_OUT).await?;
-    Ok(tags.into_iter().find(|(k, _)| k == name).and_then(|(_, v)| v.parse().ok()))
+/// When `name` last signed out (kept by the engine, so a sign-out holds across restarts and on
+/// every node); `Err` when the store cannot say (then no session is trusted).
+async fn signed_out_at(state: &SharedState, name: &str) -> Result<Option<i64>, engine::EngineError> {
+    state.engine.console_view().signed_out_at(name).await
 }
 
 /// The person a session cookie names, if it is signed, unexpired, and was issued after their
@@ -288,8 +283,7 @@ pub async fn login(
 /// (every session of theirs, on every device, ends).
 pub async fn logout(State(state): State<SharedState>, headers: HeaderMap) -> Response {
     if let Some(user) = session_user(&state, &headers).await {
-        let now = now_ms().to_string();
-        if let Err(e) = state.engine.store().tag(SIGNED_OUT, &[(user.name.clone(), now)]).await {
+        if let Err(e) = state.engine.record_sign_out(&user.name, now_ms()).await {
             tracing::warn!(error = %e, user = user.name, "cannot record a sign-out");
             return super::html::error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -308,11 +302,11 @@ pub async fn logout(State(state): State<SharedState>, headers: HeaderMap) -> Res
 /// out. A token is 43 base64url characters (32 random bytes); every such run on the page is
 /// looked up by its hash, so tokens are found wherever they show (history, inputs, outputs).
 pub async fn hide_tokens(state: &SharedState, user: &User, html: String) -> String {
-    use sha2::Digest as _;
     let mut hidden = Vec::new();
     for candidate in token_candidates(&html) {
-        let hash = sha2::Sha256::digest(candidate.as_bytes()).to_vec();
-        let task = match state.engine.store().task_by_token(&hash).await {
+        // Text of a token's length that no token can be is no token.
+        let Ok(token) = engine::TaskToken::parse(&candidate) else { continue };
+        let task = match state.engine.console_view().task_by_token(&token).await {
             Ok(Some(task)) => task,
             Ok(None) => continue,
             Err(e) => {

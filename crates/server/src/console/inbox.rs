@@ -23,9 +23,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
 use engine::clock::now_ms;
-use engine::service::{EngineError, TaskAnswer, Vote};
+use engine::console_view::{TaskKind, TaskRow};
+use engine::service::{TaskAnswer, Vote};
+use engine::{EngineError, ExecutionArn};
 use serde_json::{json, Map, Value};
-use store::{TaskKind, TaskRow};
 
 use super::access::{self, User};
 use super::form::{self, Field};
@@ -59,7 +60,7 @@ pub struct Waiting {
 /// the history is), and the votes cast on it so far.
 pub async fn describe(state: &SharedState, task: TaskRow) -> Waiting {
     let mut votes = Vec::new();
-    if let Ok(events) = state.engine.store().history(&task.execution_arn, Some(i64::MAX), SCAN, true).await {
+    if let Ok(events) = state.engine.console_view().history(&task.execution_arn, Some(i64::MAX), SCAN, true).await {
         for (_, text) in events {
             let Ok(event) = serde_json::from_str::<Value>(&text) else { continue };
             if event.get("type").and_then(Value::as_str) == Some("TaskAnswerRecorded") {
@@ -78,7 +79,7 @@ pub async fn describe(state: &SharedState, task: TaskRow) -> Waiting {
     let parsed = serde_json::from_str::<Value>(&message).unwrap_or(Value::Null);
     let fields = form::find(&parsed);
     let approvals_needed = access::approvals_needed(&parsed);
-    let started_by = match state.engine.store().get_execution(&task.execution_arn).await {
+    let started_by = match state.engine.console_view().execution(&task.execution_arn).await {
         Ok(Some(row)) => row.started_by,
         _ => None,
     };
@@ -92,7 +93,7 @@ pub async fn describe(state: &SharedState, task: TaskRow) -> Waiting {
 async fn scheduled_before_upgrade(state: &SharedState, task: &TaskRow) -> (String, Option<i64>, Option<i64>) {
     let mut found: Option<Value> = None;
     let mut pending: Option<Value> = None;
-    if let Ok(events) = state.engine.store().history(&task.execution_arn, Some(i64::MAX), SCAN, true).await {
+    if let Ok(events) = state.engine.console_view().history(&task.execution_arn, Some(i64::MAX), SCAN, true).await {
         for (_, text) in events {
             let Ok(event) = serde_json::from_str::<Value>(&text) else { continue };
             let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
@@ -146,7 +147,7 @@ impl Waiting {
 
 pub async fn list(State(state): State<SharedState>, user: Option<Extension<User>>) -> Response {
     let user = user.map(|Extension(u)| u);
-    let tasks = match state.engine.store().open_tasks(None, INBOX_LIMIT).await {
+    let tasks = match state.engine.console_view().open_tasks(None, INBOX_LIMIT).await {
         Ok(t) => t,
         Err(e) => return super::store_error(e),
     };
@@ -310,6 +311,8 @@ pub async fn deliver(
     who: Answerer,
 ) -> Result<Delivered, Refusal> {
     let t = &waiting.task;
+    // Only Standard executions keep tasks, so a task's execution ARN always parses.
+    let execution = ExecutionArn::parse(&t.execution_arn).map_err(|_| Refusal::Gone)?;
     let answered = match &answer {
         TaskAnswer::Success(output) => json!({"output": output}),
         TaskAnswer::Failure { error, cause } => json!({"error": error, "cause": cause}),
@@ -330,18 +333,14 @@ pub async fn deliver(
             // Without a name every anonymous vote would be the same person's: one vote.
             let by = who.person.clone().unwrap_or_else(|| format!("anonymous ({})", who.via));
             audit.insert("answeredBy".into(), json!(by));
-            match state.engine.vote_on_task(&t.execution_arn, t.task_id, &by, approve, needed, audit).await {
+            match state.engine.vote_on_task(&execution, t.task_id, &by, approve, needed, audit).await {
                 Ok(Vote::Counted | Vote::Queued) => Ok(Delivered::Voted),
                 Ok(Vote::AlreadyVoted) => return Err(Refusal::AlreadyAnswered),
                 Ok(Vote::NotWaiting) => return Err(Refusal::Gone),
                 Err(e) => Err(e),
             }
         }
-        _ => state
-            .engine
-            .answer_open_task(&t.execution_arn, t.task_id, answer, audit)
-            .await
-            .map(|()| Delivered::Answered),
+        _ => state.engine.answer_open_task(&execution, t.task_id, answer, audit).await.map(|()| Delivered::Answered),
     };
     match result {
         Ok(d) => Ok(d),
@@ -402,7 +401,7 @@ pub async fn answer(
     let Some(task_id) = params.get("task").and_then(|t| t.parse::<i64>().ok()) else {
         return refusal_page(Refusal::Invalid("task: missing or not a number".into()));
     };
-    let task = match state.engine.store().get_task(&execution, task_id).await {
+    let task = match state.engine.console_view().task(&execution, task_id).await {
         Ok(Some(t)) if t.token_hash.is_some() => t,
         Ok(_) => return refusal_page(Refusal::Gone),
         Err(e) => return super::store_error(e),

@@ -42,7 +42,7 @@ async fn open(state: &SharedState, signed: &str) -> Result<(LinkClaim, Waiting),
             ))
         }
     };
-    let task = match state.engine.store().get_task(&claim.execution_arn, claim.task_id).await {
+    let task = match state.engine.console_view().task(&claim.execution_arn, claim.task_id).await {
         Ok(Some(t)) if t.token_hash.is_some() => t,
         Ok(_) => return Err(inbox::refusal_page(Refusal::Gone)),
         Err(e) => return Err(super::store_error(e)),

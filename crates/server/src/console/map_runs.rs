@@ -6,7 +6,7 @@ use asl::interpreter::{ItemCounts, MapRun};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use engine::service::MapRunError;
+use engine::EngineError;
 
 use super::html::{badge, date, error_page, escape, page, url};
 use super::{store_error, ArnQuery};
@@ -50,10 +50,10 @@ pub(super) async fn section(state: &SharedState, execution_arn: &str) -> String 
 pub(super) async fn show(State(state): State<SharedState>, Query(q): Query<ArnQuery>) -> Response {
     let (execution_arn, run) = match state.engine.map_run(&q.arn).await {
         Ok(found) => found,
-        Err(MapRunError::NotFound(arn)) => {
+        Err(EngineError::ResourceNotFound(arn)) => {
             return error_page(StatusCode::NOT_FOUND, "ResourceNotFound", &format!("Resource not found: '{arn}'"))
         }
-        Err(MapRunError::Engine(e)) => return store_error(e),
+        Err(e) => return store_error(e),
     };
     let execution_name = execution_arn.rsplit(':').next().unwrap_or_default();
     let label = run.arn.rsplit(':').nth(1).and_then(|m| m.split_once('/')).map_or("", |(_, l)| l);

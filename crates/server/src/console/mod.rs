@@ -1,5 +1,6 @@
 //! The web console at `/`: server-rendered pages for state machines, executions and the
-//! inbox of tasks waiting for a person. Pages read the store directly; everything that changes
+//! inbox of tasks waiting for a person. Pages read through the engine's read-only
+//! [`engine::ConsoleView`]; everything that changes
 //! an execution goes through the engine by the same paths as the API (StartExecution,
 //! StopExecution and RedriveExecution are called by the page's script on `POST /`; answers
 //! from the inbox reach the engine as SendTaskSuccess/SendTaskFailure would).
@@ -24,9 +25,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use engine::console_view::{ExecutionRow, StateMachineRow};
 use serde::Deserialize;
 use serde_json::Value;
-use store::{ExecutionRow, StateMachineRow};
 
 use crate::SharedState;
 use html::{badge, date, error_page, escape, json_block, page, url};
@@ -73,7 +74,7 @@ struct After {
 }
 
 async fn machines(State(state): State<SharedState>, Query(q): Query<After>) -> Response {
-    let rows = match state.engine.store().list_state_machines(q.after.as_deref(), PAGE + 1).await {
+    let rows = match state.engine.console_view().state_machines(q.after.as_deref(), PAGE + 1).await {
         Ok(r) => r,
         Err(e) => return store_error(e),
     };
@@ -115,7 +116,7 @@ struct ArnQuery {
 }
 
 async fn load_machine(state: &SharedState, arn: &str) -> Result<StateMachineRow, Response> {
-    match state.engine.store().get_state_machine(arn).await {
+    match state.engine.console_view().state_machine(arn).await {
         Ok(Some(m)) => Ok(m),
         Ok(None) => Err(error_page(
             StatusCode::NOT_FOUND,
@@ -131,7 +132,7 @@ async fn machine(State(state): State<SharedState>, Query(q): Query<ArnQuery>) ->
         Ok(m) => m,
         Err(r) => return r,
     };
-    let recent = match state.engine.store().list_executions(&m.arn, None, None, 10).await {
+    let recent = match state.engine.console_view().executions(&m.arn, None, None, 10).await {
         Ok(r) => r,
         Err(e) => return store_error(e),
     };
@@ -229,10 +230,10 @@ async fn executions(State(state): State<SharedState>, Query(q): Query<Executions
         // An execution's ARN is its machine's plus its name: names starting with the search
         // are a range of ARNs, in name order.
         Some(n) => {
-            let prefix = state.arns.execution(&m.name, n);
-            state.engine.store().executions_by_prefix(&prefix, status, q.after.as_deref(), PAGE + 1).await
+            let prefix = state.arns.execution(&m.name, n).into_string();
+            state.engine.console_view().executions_by_prefix(&prefix, status, q.after.as_deref(), PAGE + 1).await
         }
-        None => state.engine.store().list_executions(&m.arn, status, q.after.as_deref(), PAGE + 1).await,
+        None => state.engine.console_view().executions(&m.arn, status, q.after.as_deref(), PAGE + 1).await,
     };
     let (rows, more) = match found {
         Ok(mut rows) => {
@@ -279,8 +280,8 @@ async fn execution(
     user: Option<axum::Extension<access::User>>,
     Query(q): Query<ArnQuery>,
 ) -> Response {
-    let store = state.engine.store();
-    let e = match store.get_execution(&q.arn).await {
+    let view = state.engine.console_view();
+    let e = match view.execution(&q.arn).await {
         Ok(Some(e)) => e,
         Ok(None) => {
             return error_page(
@@ -291,11 +292,11 @@ async fn execution(
         }
         Err(e) => return store_error(e),
     };
-    let history = match store.history(&e.arn, None, HISTORY_SHOWN, false).await {
+    let history = match view.history(&e.arn, None, HISTORY_SHOWN, false).await {
         Ok(h) => h,
         Err(err) => return store_error(err),
     };
-    let tasks = match store.open_tasks(Some(&e.arn), 100).await {
+    let tasks = match view.open_tasks(Some(&e.arn), 100).await {
         Ok(t) => t,
         Err(err) => return store_error(err),
     };
