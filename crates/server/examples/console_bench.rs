@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use server::console::html::url;
 use server::serve::{assemble, ServeOptions};
-use store::StateMachineRow;
+use store::{StateMachineRow, StateMachineType};
 
 const RUNS: usize = 30;
 
@@ -142,7 +142,7 @@ async fn main() {
         name: "bench".into(),
         definition: definition.into(),
         role_arn: "arn:aws:iam::123456789012:role/bench".into(),
-        kind: "STANDARD".into(),
+        kind: StateMachineType::Standard,
         created: 0,
         updated: 0,
         revision_id: "r".into(),

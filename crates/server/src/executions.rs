@@ -6,7 +6,7 @@ use engine::clock::now_ms;
 use engine::local::{run_local, LocalOptions};
 use engine::mocks::{split_test_case, TestCaseRef, UnknownTestCase};
 use serde_json::{json, Map, Value};
-use store::ExecutionRow;
+use store::{ExecutionRow, ExecutionStatus, StateMachineType};
 
 use crate::api::{check_name, date, encode_token, ApiError, ApiResult, Request, MAX_CAUSE, MAX_ERROR};
 use crate::arn::{check_execution, parse_machine};
@@ -63,7 +63,7 @@ pub async fn start_execution(
         None => state.engine.new_name(),
     };
     let machine = &resolved.machine;
-    if machine.kind == "EXPRESS" {
+    if machine.kind == StateMachineType::Express {
         // Express executions are fire-and-forget: they run in memory and keep no history.
         let arn = state.arns.express_execution(&machine.name, &name, &state.engine.new_name());
         let start = now_ms();
@@ -80,7 +80,7 @@ pub async fn start_execution(
         arn: arn.clone(),
         state_machine_arn: machine.arn.clone(),
         name: name.clone(),
-        status: "RUNNING".into(),
+        status: ExecutionStatus::Running,
         input: input.clone(),
         output: None,
         error: None,
@@ -103,7 +103,7 @@ pub async fn start_execution(
             // Idempotent while running with the same input.
             let existing = state.engine.store().get_execution(&arn).await?;
             match existing {
-                Some(e) if e.status == "RUNNING" && e.input == input => Ok((e.arn, e.start)),
+                Some(e) if e.status == ExecutionStatus::Running && e.input == input => Ok((e.arn, e.start)),
                 _ => Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'"))),
             }
         }
@@ -166,7 +166,7 @@ pub async fn start_sync(state: &AppState, req: Request<'_>) -> ApiResult {
     let resolved = resolve_for_start(state, sm_arn).await?;
     let machine = resolved.machine.clone();
     let mock = mock_test_case(state, &machine.name, test_case)?;
-    if machine.kind != "EXPRESS" {
+    if machine.kind != StateMachineType::Express {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",
             "This operation is not supported by this type of state machine",
@@ -234,9 +234,9 @@ pub async fn stop(state: &AppState, req: Request<'_>) -> ApiResult {
 }
 
 fn redrive_status(row: &ExecutionRow) -> (&'static str, Option<String>) {
-    match row.status.as_str() {
-        "FAILED" | "TIMED_OUT" | "ABORTED" => ("REDRIVABLE", None),
-        "RUNNING" => ("NOT_REDRIVABLE", Some("Execution is RUNNING and cannot be redriven".into())),
+    match row.status {
+        s if s.ended_badly() => ("REDRIVABLE", None),
+        ExecutionStatus::Running => ("NOT_REDRIVABLE", Some("Execution is RUNNING and cannot be redriven".into())),
         other => ("NOT_REDRIVABLE", Some(format!("Execution is {other} and cannot be redriven"))),
     }
 }
@@ -312,7 +312,7 @@ pub async fn list(state: &AppState, req: Request<'_>) -> ApiResult {
     let sm = req.required_str("stateMachineArn")?;
     let machine_ref = parse_machine(sm)?;
     let machine = load_machine(state, machine_ref.base_arn()).await?;
-    if machine.kind == "EXPRESS" {
+    if machine.kind == StateMachineType::Express {
         // Express executions keep no record to list (AWS points to CloudWatch Logs instead).
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",

@@ -1,7 +1,7 @@
 //! State machines, their versions and aliases, and definition validation.
 
 use serde_json::{json, Map, Value};
-use store::{AliasRow, StateMachineRow, StoreError, VersionRow};
+use store::{AliasRow, StateMachineRow, StateMachineType, StoreError, VersionRow};
 
 use crate::api::{check_name, date, encode_token, page, ApiError, ApiResult, Request};
 use crate::arn::{parse_machine, MachineRef};
@@ -22,10 +22,10 @@ fn config_of(req: &Request<'_>) -> String {
     Value::Object(cfg).to_string()
 }
 
-fn machine_type(req: &Request<'_>) -> Result<String, ApiError> {
+fn machine_type(req: &Request<'_>) -> Result<StateMachineType, ApiError> {
     match req.str("type")? {
-        None | Some("STANDARD") => Ok("STANDARD".into()),
-        Some("EXPRESS") => Ok("EXPRESS".into()),
+        None | Some("STANDARD") => Ok(StateMachineType::Standard),
+        Some("EXPRESS") => Ok(StateMachineType::Express),
         Some(other) => Err(ApiError::validation(format!(
             "1 validation error detected: Value '{other}' at 'type' failed to satisfy constraint: \
              Member must satisfy enum value set: [STANDARD, EXPRESS]"
@@ -92,7 +92,7 @@ pub async fn create(state: &AppState, req: Request<'_>) -> ApiResult {
     check_name(name)?;
     let kind = machine_type(&req)?;
     check_definition(state, definition)?;
-    if kind == "EXPRESS" {
+    if kind == StateMachineType::Express {
         check_express(definition)?;
     }
     let publish = req.bool("publish")?.unwrap_or(false);
@@ -236,7 +236,7 @@ pub async fn update(state: &AppState, req: Request<'_>) -> ApiResult {
     }
     if let Some(d) = definition {
         check_definition(state, d)?;
-        if row.kind == "EXPRESS" {
+        if row.kind == StateMachineType::Express {
             check_express(d)?;
         }
         if d != row.definition {
