@@ -782,7 +782,7 @@ impl Engine {
     /// submission first. Such a callback stays in the inbox (durable, answered already) and is
     /// applied right after the submission, or anything else that ends the task's wait (a
     /// failed call, a timeout, a stop); until then claims leave it queued. The submission
-    /// always comes: the answered invocation keeps its row (`Store::answer_task`), so a node
+    /// always comes: the answered invocation keeps its row (`Tasks::answer_task`), so a node
     /// that dies with the call in flight makes it again.
     async fn apply_claimed(
         &self,

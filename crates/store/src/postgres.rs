@@ -121,8 +121,8 @@ impl PostgresStore {
 pub(crate) struct PgConn {
     /// Always `Some` until dropped.
     client: Option<deadpool_postgres::Object>,
-    /// A transaction is open: should the connection be dropped so (its operation cancelled
-    /// halfway), it is closed rather than returned to the pool.
+    /// A transaction is open: should the connection be dropped with it open (its operation
+    /// cancelled halfway), it is closed rather than returned to the pool.
     in_transaction: bool,
 }
 

@@ -18,11 +18,10 @@
 
 mod group_commit;
 
-use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use std::borrow::Borrow;
 use std::future::Future;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::future::{BoxFuture, FutureExt};
 use rusqlite::{params_from_iter, Connection, Row};
@@ -314,8 +313,9 @@ fn sql_error(e: rusqlite::Error) -> SqlError {
 /// Statements kept prepared per connection: every statement the store runs, with room.
 const PREPARED_STATEMENTS: usize = 96;
 
-/// Every statement here completes before its future is first polled: the connection is this
-/// thread's own and SQLite never waits on anything but the disk.
+/// Every statement here completes in the first poll of its future: the connection is the
+/// calling thread's own and SQLite waits on nothing but the disk, so an operation made of
+/// them completes in one poll too ([`Backend::run`] relies on it).
 impl Conn for Connection {
     const DIALECT: Dialect = Dialect::Sqlite;
     const SHARED: bool = false;
