@@ -355,3 +355,27 @@ pub struct MessageRow {
     pub receive_count: i64,
     pub first_received: Option<Millis>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_names_round_trip() {
+        for s in ExecutionStatus::ALL {
+            assert_eq!(s.as_str().parse::<ExecutionStatus>(), Ok(*s));
+        }
+        for t in StateMachineType::ALL {
+            assert_eq!(t.as_str().parse::<StateMachineType>(), Ok(*t));
+        }
+        assert_eq!(ExecutionStatus::from("TIMED_OUT"), ExecutionStatus::TimedOut);
+        assert_eq!(serde_json::to_value(StateMachineType::Express).ok(), Some(serde_json::json!("EXPRESS")));
+    }
+
+    #[test]
+    fn unknown_names_are_errors() {
+        let e = "running".parse::<ExecutionStatus>().expect_err("names are AWS's, in capitals");
+        assert_eq!(e.to_string(), r#"unknown execution status "running""#);
+        assert!("express".parse::<StateMachineType>().is_err());
+    }
+}
