@@ -10,6 +10,7 @@
 
 use asl::eval::Randomness;
 use serde_json::{Map, Value};
+use store::StateMachineType;
 use store::StoreError;
 pub use store::{ActivityRow, AliasRow, StateMachineRow, VersionRow};
 
@@ -53,7 +54,7 @@ pub struct NewStateMachine {
     pub definition: String,
     pub role_arn: String,
     /// `STANDARD` or `EXPRESS`.
-    pub kind: String,
+    pub kind: StateMachineType,
     /// The given members of [`CONFIGURATION_KEYS`].
     pub configuration: Map<String, Value>,
     pub tags: Option<Tags>,
@@ -287,7 +288,7 @@ impl Engine {
     /// conflict.
     pub async fn create_state_machine(&self, new: NewStateMachine) -> Result<CreatedStateMachine, EngineError> {
         self.check_parses(&new.definition)?;
-        if new.kind == "EXPRESS" {
+        if new.kind == StateMachineType::Express {
             check_express(&new.definition)?;
         }
         let arn = self.arns().state_machine(&new.name);
@@ -383,7 +384,7 @@ impl Engine {
         let mut row = self.load_machine(arn).await?;
         if let Some(d) = update.definition {
             self.check_parses(&d)?;
-            if row.kind == "EXPRESS" {
+            if row.kind == StateMachineType::Express {
                 check_express(&d)?;
             }
             if d != row.definition {

@@ -11,6 +11,7 @@
 use asl::interpreter::{MapRun, Status};
 use serde_json::Value;
 pub use store::ExecutionRow;
+use store::{ExecutionStatus, StateMachineType};
 
 use crate::arn::{ExecutionArn, MachineRef};
 use crate::catalog::{check_name, StateMachineRow};
@@ -25,9 +26,6 @@ use crate::service::{Engine, Millis, ParentLink};
 
 /// AWS's limit on an execution's input.
 pub const MAX_INPUT_BYTES: usize = 256 * 1024;
-
-/// The statuses ListExecutions filters by.
-const STATUS_FILTERS: [&str; 6] = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"];
 
 /// An execution's input, parsed once: its text as given and its JSON value.
 #[derive(Debug, Clone)]
@@ -197,7 +195,7 @@ impl Engine {
     pub async fn start_execution(&self, start: StartExecution) -> Result<StartedExecution, EngineError> {
         let prepared = self.prepare(&start).await?;
         let machine = &prepared.machine;
-        if machine.kind == "EXPRESS" {
+        if machine.kind == StateMachineType::Express {
             let arn = self.arns().express_execution(&machine.name, &prepared.name, &self.new_name());
             let begun = now_ms();
             let def = self.definition(&prepared.definition)?;
@@ -214,7 +212,7 @@ impl Engine {
             arn: arn.as_str().to_owned(),
             state_machine_arn: machine.arn.clone(),
             name: prepared.name.clone(),
-            status: "RUNNING".into(),
+            status: ExecutionStatus::Running,
             input: start.input.text.clone(),
             output: None,
             error: None,
@@ -234,7 +232,7 @@ impl Engine {
         match self.run_new_execution(row, start.input.value, &machine.name, &prepared.role_arn).await {
             Ok(()) => Ok(StartedExecution { arn, start: begun }),
             Err(EngineError::ExecutionAlreadyExists(_)) => match self.store().get_execution(arn.as_str()).await? {
-                Some(e) if e.status == "RUNNING" && e.input == start.input.text => {
+                Some(e) if e.status == ExecutionStatus::Running && e.input == start.input.text => {
                     Ok(StartedExecution { arn, start: e.start })
                 }
                 _ => Err(EngineError::ExecutionAlreadyExists(arn.into_string())),
@@ -248,7 +246,7 @@ impl Engine {
         let (arn, test_case) = split_test_case(&start.state_machine_arn);
         let resolved = self.resolve(&MachineRef::parse(arn)?).await?;
         let mock = self.mock_test_case_of(&resolved.machine.name, test_case)?;
-        if resolved.machine.kind != "EXPRESS" {
+        if resolved.machine.kind != StateMachineType::Express {
             return Err(EngineError::StateMachineTypeNotSupported);
         }
         let prepared = self.prepare_named(resolved, mock, start.name.as_deref())?;
@@ -336,12 +334,12 @@ impl Engine {
     /// matches, so a page never comes back short while more follow.
     pub async fn list_executions(&self, list: ListExecutions<'_>) -> Result<Page<ExecutionRow>, EngineError> {
         let machine = self.state_machine(list.machine.base_arn()).await?;
-        if machine.kind == "EXPRESS" {
+        if machine.kind == StateMachineType::Express {
             // Express executions keep no record to list (AWS points to CloudWatch Logs instead).
             return Err(EngineError::StateMachineTypeNotSupported);
         }
         if let Some(s) = list.status {
-            if !STATUS_FILTERS.contains(&s) {
+            if s.parse::<ExecutionStatus>().is_err() {
                 return Err(EngineError::Validation(format!(
                     "1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint: \
                      Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"

@@ -47,4 +47,5 @@ pub use arn::{ExecutionArn, MachineRef};
 pub use console_view::ConsoleView;
 pub use error::EngineError;
 pub use local::{run_local, LocalOptions, LocalRun};
+pub use store::{ExecutionStatus, StateMachineType};
 pub use token::TaskToken;

@@ -28,7 +28,9 @@ use serde_json::{Map, Value};
 mod map_runs;
 
 use crate::links::{LinkSigner, DEFAULT_LINK_LIFETIME_MS};
-use store::{Claim, Commit, ExecutionRow, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, Wake};
+use store::{
+    Claim, Commit, ExecutionRow, ExecutionStatus, Store, StoreError, TaskKind, TaskRow, TaskStatus, TimerRow, Wake,
+};
 use tokio::sync::{mpsc, Notify};
 
 use crate::arn::ExecutionArn;
@@ -427,7 +429,7 @@ impl Engine {
                     row.status
                 ))
             };
-            if !matches!(row.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+            if !row.status.ended_badly() {
                 return Err(not_redrivable());
             }
             let Some(state) = state else { return Err(not_redrivable()) };
@@ -486,7 +488,7 @@ impl Engine {
         let Some(row) = self.inner.store.get_execution(arn).await? else {
             return Err(EngineError::ExecutionDoesNotExist(arn.to_owned()));
         };
-        if row.status != "RUNNING" {
+        if row.status != ExecutionStatus::Running {
             return Ok(now_ms());
         }
         self.push(arn, &Event::Stop { error, cause }).await?;
@@ -496,7 +498,7 @@ impl Engine {
         let give_up = tokio::time::Instant::now() + STOP_WAIT;
         loop {
             match self.inner.store.get_execution(arn).await? {
-                Some(row) if row.status == "RUNNING" => {}
+                Some(row) if row.status == ExecutionStatus::Running => {}
                 Some(row) => return Ok(row.stop.unwrap_or_else(now_ms)),
                 None => return Err(EngineError::ExecutionDoesNotExist(arn.to_owned())),
             }
@@ -769,7 +771,7 @@ impl Engine {
     /// submission first. Such a callback stays in the inbox (durable, answered already) and is
     /// applied right after the submission, or anything else that ends the task's wait (a
     /// failed call, a timeout, a stop); until then claims leave it queued. The submission
-    /// always comes: the answered invocation keeps its row (`Store::answer_task`), so a node
+    /// always comes: the answered invocation keeps its row (`Tasks::answer_task`), so a node
     /// that dies with the call in flight makes it again.
     async fn apply_claimed(
         &self,
@@ -786,7 +788,7 @@ impl Engine {
             let commit = Commit {
                 execution_arn: arn.to_owned(),
                 expected_version: row.version,
-                status: row.status.clone(),
+                status: row.status,
                 output: row.output.clone(),
                 error: row.error.clone(),
                 cause: row.cause.clone(),
@@ -879,7 +881,7 @@ impl Engine {
         let Some(link) = row.parent.as_deref().and_then(|p| serde_json::from_str::<ParentLink>(p).ok()) else {
             return;
         };
-        if commit.status == "RUNNING" || !matches!(link.pattern.as_str(), "sync" | "sync2") {
+        if commit.status == ExecutionStatus::Running || !matches!(link.pattern.as_str(), "sync" | "sync2") {
             return;
         }
         let as_json = link.pattern == "sync2";
@@ -895,7 +897,7 @@ impl Engine {
         d.insert("Input".into(), data(&row.input));
         d.insert("InputDetails".into(), serde_json::json!({"Included": true}));
         d.insert("Name".into(), Value::String(row.name.clone()));
-        let succeeded = commit.status == "SUCCEEDED";
+        let succeeded = commit.status == ExecutionStatus::Succeeded;
         if let (true, Some(out)) = (succeeded, &commit.output) {
             d.insert("Output".into(), data(out));
             d.insert("OutputDetails".into(), serde_json::json!({"Included": true}));
@@ -905,7 +907,7 @@ impl Engine {
         }
         d.insert("StartDate".into(), Value::from(row.start));
         d.insert("StateMachineArn".into(), Value::String(row.state_machine_arn.clone()));
-        d.insert("Status".into(), Value::String(commit.status.clone()));
+        d.insert("Status".into(), Value::String(commit.status.as_str().to_owned()));
         d.insert("StopDate".into(), Value::from(commit.stop.unwrap_or_else(now_ms)));
         let event = if succeeded {
             Event::TaskSucceeded { task: link.task_id, output: Value::Object(d) }
@@ -1002,21 +1004,21 @@ impl Engine {
             }
         }
         let (status, output, error, cause) = match &exec.status {
-            Status::Running => ("RUNNING", None, None, None),
-            Status::Succeeded { output } => ("SUCCEEDED", Some(output.to_string()), None, None),
-            Status::Failed { error, cause } => ("FAILED", None, error.clone(), cause.clone()),
-            Status::TimedOut { error, cause } => ("TIMED_OUT", None, error.clone(), cause.clone()),
-            Status::Aborted { error, cause } => ("ABORTED", None, error.clone(), cause.clone()),
+            Status::Running => (ExecutionStatus::Running, None, None, None),
+            Status::Succeeded { output } => (ExecutionStatus::Succeeded, Some(output.to_string()), None, None),
+            Status::Failed { error, cause } => (ExecutionStatus::Failed, None, error.clone(), cause.clone()),
+            Status::TimedOut { error, cause } => (ExecutionStatus::TimedOut, None, error.clone(), cause.clone()),
+            Status::Aborted { error, cause } => (ExecutionStatus::Aborted, None, error.clone(), cause.clone()),
         };
         let terminal = exec.status.is_terminal();
         if terminal {
             let mut finished = self.inner.metrics.executions_finished.lock().expect("metrics lock");
-            *finished.entry(status.to_owned()).or_default() += 1;
+            *finished.entry(status.as_str().to_owned()).or_default() += 1;
         }
         Commit {
             execution_arn: arn.to_owned(),
             expected_version: version,
-            status: status.to_owned(),
+            status,
             output,
             error,
             cause,
@@ -1051,7 +1053,7 @@ impl Engine {
             self.inner.timers_changed.notify_one();
             self.publish(Wake::Timers);
         }
-        if commit.status != "RUNNING" {
+        if commit.status != ExecutionStatus::Running {
             self.inner.config.integrations.execution_ended(&commit.execution_arn);
         }
     }

@@ -4,6 +4,7 @@
 
 use asl::interpreter::Status;
 use engine::executions::{ExecutionInput, ExecutionRow, ListExecutions, StartExecution};
+use engine::ExecutionStatus;
 use serde_json::{json, Map, Value};
 
 use crate::api::{date, next_token, ApiError, ApiResult, Request, MAX_CAUSE, MAX_ERROR};
@@ -71,9 +72,8 @@ pub async fn stop(state: &AppState, req: Request<'_>) -> ApiResult {
 }
 
 fn redrive_status(row: &ExecutionRow) -> (&'static str, Option<String>) {
-    match row.status.as_str() {
-        "FAILED" | "TIMED_OUT" | "ABORTED" => ("REDRIVABLE", None),
-        "RUNNING" => ("NOT_REDRIVABLE", Some("Execution is RUNNING and cannot be redriven".into())),
+    match row.status {
+        ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => ("REDRIVABLE", None),
         other => ("NOT_REDRIVABLE", Some(format!("Execution is {other} and cannot be redriven"))),
     }
 }

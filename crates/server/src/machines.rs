@@ -6,7 +6,7 @@ use engine::catalog::{
     check_definition, check_name, Diagnostic, NewAlias, NewStateMachine, StateMachineRow, StateMachineUpdate,
     CONFIGURATION_KEYS,
 };
-use engine::MachineRef;
+use engine::{MachineRef, StateMachineType};
 use serde_json::{json, Map, Value};
 
 use crate::api::{date, next_token, ApiError, ApiResult, Request};
@@ -17,10 +17,10 @@ fn configuration_of(req: &Request<'_>) -> Map<String, Value> {
     CONFIGURATION_KEYS.iter().filter_map(|key| req.value(key).map(|v| ((*key).to_owned(), v.clone()))).collect()
 }
 
-fn machine_type(req: &Request<'_>) -> Result<String, ApiError> {
+fn machine_type(req: &Request<'_>) -> Result<StateMachineType, ApiError> {
     match req.str("type")? {
-        None | Some("STANDARD") => Ok("STANDARD".into()),
-        Some("EXPRESS") => Ok("EXPRESS".into()),
+        None | Some("STANDARD") => Ok(StateMachineType::Standard),
+        Some("EXPRESS") => Ok(StateMachineType::Express),
         Some(other) => Err(ApiError::validation(format!(
             "1 validation error detected: Value '{other}' at 'type' failed to satisfy constraint: \
              Member must satisfy enum value set: [STANDARD, EXPRESS]"

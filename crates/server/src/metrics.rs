@@ -109,7 +109,7 @@ pub async fn render(State(state): State<SharedState>) -> impl IntoResponse {
             let _ = writeln!(out, "# HELP baton_executions Executions in the store, by status.");
             let _ = writeln!(out, "# TYPE baton_executions gauge");
             for (status, n) in &g.executions_by_status {
-                let _ = writeln!(out, "baton_executions{{status=\"{}\"}} {n}", label(status));
+                let _ = writeln!(out, "baton_executions{{status=\"{}\"}} {n}", label(status.as_str()));
             }
             let _ = writeln!(out, "# HELP baton_open_tasks Tasks waiting for a result, a callback or a worker.");
             let _ = writeln!(out, "# TYPE baton_open_tasks gauge");

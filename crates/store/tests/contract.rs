@@ -6,8 +6,8 @@ use std::sync::Arc;
 use store::postgres::PostgresStore;
 use store::sqlite::SqliteStore;
 use store::{
-    Claim, Commit, ExecutionRow, MapRunRow, MessageRow, QueueRow, Store, StoreError, TaskKind, TaskRow, TaskStatus,
-    TimerRow,
+    Claim, Commit, ExecutionRow, Executions, MapRunRow, MessageRow, QueueRow, Store, StoreError, TaskKind, TaskRow,
+    TaskStatus, TimerRow,
 };
 
 fn temp_store() -> (tempdir::Dir, Arc<dyn Store>) {

@@ -11,7 +11,9 @@ use std::sync::{Mutex, OnceLock};
 
 use rusqlite::ffi;
 use store::sqlite::{SqliteOptions, SqliteStore};
-use store::{Commit, Durability, ExecutionRow, MessageRow, QueueRow, Store, TaskKind, TaskRow, TaskStatus};
+use store::{
+    Commit, Durability, ExecutionRow, Executions, MessageRow, QueueRow, Queues, TaskKind, TaskRow, TaskStatus, Tasks,
+};
 
 // ----- the power-loss VFS ----------------------------------------------------------------
 

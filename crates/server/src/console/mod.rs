@@ -26,6 +26,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use engine::console_view::{ExecutionRow, StateMachineRow};
+use engine::ExecutionStatus;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -93,7 +94,7 @@ async fn machines(State(state): State<SharedState>, Query(q): Query<After>) -> R
              <td><a href=\"/executions?machine={u}\">executions</a></td></tr>",
             u = url(&m.arn),
             n = escape(&m.name),
-            k = escape(&m.kind),
+            k = escape(m.kind.as_str()),
             c = date(m.created),
             up = date(m.updated),
         ));
@@ -140,7 +141,7 @@ async fn machine(State(state): State<SharedState>, Query(q): Query<ArnQuery>) ->
         "<h1>{n}</h1><p class=\"muted\">{arn} · {k} · created {c}</p>",
         n = escape(&m.name),
         arn = escape(&m.arn),
-        k = escape(&m.kind),
+        k = escape(m.kind.as_str()),
         c = date(m.created),
     );
     body.push_str("<div class=\"row\"><div>");
@@ -191,7 +192,7 @@ fn executions_table(rows: &[ExecutionRow]) -> String {
             "<tr><td><a href=\"/execution?arn={u}\">{n}</a></td><td>{s}</td><td>{st}</td><td>{en}</td></tr>",
             u = url(&e.arn),
             n = escape(&e.name),
-            s = badge(&e.status),
+            s = badge(e.status.as_str()),
             st = date(e.start),
             en = e.stop.map(date).unwrap_or_default(),
         ));
@@ -302,7 +303,7 @@ async fn execution(
     };
     let events: Vec<Value> = history.iter().filter_map(|(_, text)| serde_json::from_str(text).ok()).collect();
     let waiting: Vec<&str> = tasks.iter().map(|t| t.state_name.as_str()).collect();
-    let statuses = status::of_states(&events, &e.status, &waiting);
+    let statuses = status::of_states(&events, e.status.as_str(), &waiting);
     let machine_name = e.state_machine_arn.rsplit(':').next().unwrap_or_default();
 
     let mut body = format!(
@@ -312,10 +313,10 @@ async fn execution(
         mu = url(&e.state_machine_arn),
         mn = escape(machine_name),
     );
-    body.push_str(&format!("<div id=\"live\" data-status=\"{}\">", escape(&e.status)));
+    body.push_str(&format!("<div id=\"live\" data-status=\"{}\">", escape(e.status.as_str())));
     body.push_str(&format!(
         "<p>{b} · started {s}{by}{mock}{end}{redrives}</p>",
-        b = badge(&e.status),
+        b = badge(e.status.as_str()),
         s = date(e.start),
         by = e.started_by.as_deref().map(|p| format!(" by {}", escape(p))).unwrap_or_default(),
         mock = e
@@ -329,7 +330,7 @@ async fn execution(
     ));
     let arn_attr = escape(&e.arn);
     body.push_str("<p>");
-    if e.status == "RUNNING" {
+    if e.status == ExecutionStatus::Running {
         body.push_str(&format!(
             "<button class=\"danger\" data-action=\"StopExecution\" data-arn=\"{arn_attr}\">Stop</button> "
         ));
@@ -365,7 +366,7 @@ async fn execution(
         engine::clock::now_ms().max((last * 1000.0) as i64)
     });
     body.push_str("<h2 id=\"timeline\">Timeline</h2>");
-    body.push_str(&timeline::render(&events, e.start, end, e.status == "RUNNING"));
+    body.push_str(&timeline::render(&events, e.start, end, e.status == ExecutionStatus::Running));
     body.push_str("<h2>States</h2>");
     body.push_str(&status::states_table(&events));
     body.push_str("<h2>Event history</h2>");
@@ -393,9 +394,11 @@ fn outcome(e: &ExecutionRow) -> String {
             escape(error),
             e.cause.as_deref().map(json_block).unwrap_or_default()
         ),
-        (None, None) if e.status == "RUNNING" => "<h2>Output</h2><p class=\"muted\">None yet.</p>".into(),
+        (None, None) if e.status == ExecutionStatus::Running => {
+            "<h2>Output</h2><p class=\"muted\">None yet.</p>".into()
+        }
         (None, None) => {
-            format!("<h2>Output</h2><p class=\"muted\">None: the execution ended {}.</p>", escape(&e.status))
+            format!("<h2>Output</h2><p class=\"muted\">None: the execution ended {}.</p>", escape(e.status.as_str()))
         }
     }
 }
