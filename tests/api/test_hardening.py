@@ -397,19 +397,34 @@ def test_idle_and_slow_header_connections_are_closed(capped):
         assert closed_by_server(kept)
 
 
+def connections_to(port: int) -> int:
+    """Established TCP connections to the loopback `port` from this machine's clients (read
+    from /proc/net/tcp: remote port `port`, state 01)."""
+    count = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                count += 1
+    return count
+
+
 def test_connections_beyond_the_cap_wait_for_a_free_one(capped):
     import threading
     import time
 
     sfn = capped.client()
     activity = sfn.create_activity(name=f"cap-{uuid.uuid4().hex[:8]}")["activityArn"]
+    sfn.close()  # its kept-alive connection would hold one of the four
+    # The clients are made first: making one takes a while on a loaded machine.
+    clients = [capped.client() for _ in range(4)]
     finished: list[str] = []
     lock = threading.Lock()
     results: dict[str, object] = {}
 
     def poll(i: int):
         try:
-            results[f"poll{i}"] = capped.client().get_activity_task(activityArn=activity)
+            results[f"poll{i}"] = clients[i].get_activity_task(activityArn=activity)
         except Exception as e:  # noqa: BLE001 - recorded and asserted below
             results[f"poll{i}"] = e
         with lock:
@@ -418,7 +433,12 @@ def test_connections_beyond_the_cap_wait_for_a_free_one(capped):
     pollers = [threading.Thread(target=poll, args=(i,)) for i in range(4)]
     for t in pollers:
         t.start()
-    time.sleep(2)  # let the four long polls take the four connections (ordering, not timing)
+    # The four long polls hold the four connections once the kernel has connected them: the
+    # server takes connections in the order they were made, so the fifth comes after them.
+    deadline = time.monotonic() + 30
+    while connections_to(capped.port) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert connections_to(capped.port) >= 4, "the four long polls did not connect"
     status, _, body = http(capped, "GET", "/health")
     with lock:
         finished.append("health")
