@@ -27,8 +27,10 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+mod map_run_driver;
 mod map_runs;
 
+pub use map_run_driver::MAP_RUN_RESOURCE;
 pub use map_runs::MapRunError;
 
 use crate::links::{LinkSigner, DEFAULT_LINK_LIFETIME_MS};
@@ -126,8 +128,14 @@ pub struct Metrics {
 pub struct ParentLink {
     pub execution_arn: String,
     pub task_id: u64,
-    /// `sync`, `sync2`, `waitForTaskToken` or `requestResponse`.
+    /// `sync`, `sync2`, `waitForTaskToken` or `requestResponse`; `mapRun` for a child of a
+    /// distributed Map's Map Run.
     pub pattern: String,
+    /// A Map Run's child: the run, and the child's index in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_run_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
 }
 
 /// What a started execution looks like to StartExecution.
@@ -215,6 +223,8 @@ struct Inner {
     /// Interpreter steps running at once, off the async workers (see [`Engine::interpret`]).
     interpreters: Arc<tokio::sync::Semaphore>,
     metrics: Metrics,
+    /// The Map Runs this node drives, by ARN: where their children's ends are told.
+    drivers: Mutex<HashMap<String, mpsc::UnboundedSender<map_run_driver::DriverMsg>>>,
 }
 
 /// How many interpreter steps may run at once: each runs on a blocking thread of its own, so
@@ -259,6 +269,7 @@ impl Engine {
                 timers_changed: Notify::new(),
                 interpreters: Arc::new(tokio::sync::Semaphore::new(interpreter_threads())),
                 metrics: Metrics::default(),
+                drivers: Mutex::new(HashMap::new()),
             }),
         };
         tokio::spawn(engine.clone().work_loop(work_rx));
@@ -398,6 +409,18 @@ impl Engine {
         state_machine_name: &str,
         role_arn: &str,
     ) -> Result<Started, EngineError> {
+        self.start_execution_as(row, state_machine_name, role_arn, false).await
+    }
+
+    /// [`Self::start_execution`], as an Express execution when `express` (a Map Run's EXPRESS
+    /// child, kept like any other so its history can be read).
+    async fn start_execution_as(
+        &self,
+        row: ExecutionRow,
+        state_machine_name: &str,
+        role_arn: &str,
+        express: bool,
+    ) -> Result<Started, EngineError> {
         let def = self.definition(&row.definition)?;
         let input: Value = serde_json::from_str(&row.input).unwrap_or(Value::Null);
         let info = ExecutionInfo {
@@ -411,7 +434,8 @@ impl Engine {
             state_machine_version_arn: row.version_arn.clone(),
             state_machine_alias_arn: row.alias_arn.clone(),
             context: None,
-            express: false,
+            express,
+            child_executions: true,
         };
         let missing = self.missing_activities(&row.definition).await?;
         let now = row.start;
@@ -890,6 +914,12 @@ impl Engine {
         let Some(link) = row.parent.as_deref().and_then(|p| serde_json::from_str::<ParentLink>(p).ok()) else {
             return;
         };
+        if link.pattern == "mapRun" {
+            if commit.status != "RUNNING" {
+                self.map_run_child_ended(&link, &commit.status, commit.error.as_deref(), commit.cause.as_deref());
+            }
+            return;
+        }
         if commit.status == "RUNNING" || !matches!(link.pattern.as_str(), "sync" | "sync2") {
             return;
         }
@@ -1232,6 +1262,10 @@ impl Engine {
             }
         };
         let id = request.task;
+        if request.resource == MAP_RUN_RESOURCE {
+            self.drive_map_run(&task, &request).await;
+            return;
+        }
         let _ = self.push(&arn, &Event::TaskStarted { task: id, worker_name: None }).await;
         let mock = self.mock_test_case(&arn).await;
         if let Some(case) = &mock {

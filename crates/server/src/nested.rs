@@ -56,8 +56,13 @@ impl Integration for Nested {
             Pattern::Sync => "sync",
             Pattern::Sync2 => "sync2",
         };
-        let link =
-            ParentLink { execution_arn: call.execution_arn.clone(), task_id: call.task_id, pattern: pattern.into() };
+        let link = ParentLink {
+            execution_arn: call.execution_arn.clone(),
+            task_id: call.task_id,
+            pattern: pattern.into(),
+            map_run_arn: None,
+            index: None,
+        };
         let parent = serde_json::to_string(&link).ok();
         match crate::executions::start_execution(&state, sm_arn, name, input, parent, None).await {
             Ok((arn, start)) => {
