@@ -322,8 +322,8 @@ impl Driver {
         let mut last_tick = Instant::now();
         let mut last_poll = Instant::now();
         loop {
-            self.start_children().await?;
             self.decide();
+            self.start_children().await?;
             if self.failure.is_some()
                 || (self.pending.reader_done && self.pending.children.is_empty() && self.running.is_empty())
             {
