@@ -48,6 +48,8 @@ const WINDOW_BYTES: usize = 4 << 20;
 const TICK: Duration = Duration::from_millis(500);
 /// How often it reads the running children's rows, for ends it was not told of.
 const POLL: Duration = Duration::from_secs(3);
+/// Children started at once (their commits share the store's syncs).
+const PARALLEL_STARTS: usize = 16;
 /// Children read from the store at a time at the end.
 const PAGE: usize = 100;
 
@@ -509,19 +511,34 @@ impl Driver {
         }
         // Counted as running before they start, so whoever sees a child sees it counted.
         self.save_progress_with(starting).await?;
+        let mut starts = tokio::task::JoinSet::new();
+        let mut outcome = Ok(());
         for _ in 0..starting {
             let Some((index, input, items)) = self.pending.children.pop_front() else { break };
             self.pending_bytes = self.pending_bytes.saturating_sub(input.len());
-            self.start_child(index, input, items).await?;
+            // Running before it starts: its end may be reported while it starts.
+            self.running.insert(index, items);
+            let row = self.child_row(index, input);
+            let (engine, machine, role, express) =
+                (self.engine.clone(), self.machine_name.clone(), self.spec.role_arn.clone(), self.spec.express);
+            starts.spawn(async move {
+                let arn = row.arn.clone();
+                (index, items, arn, engine.start_execution_as(row, &machine, &role, express).await)
+            });
+            while starts.len() >= PARALLEL_STARTS {
+                if let Some(done) = starts.join_next().await {
+                    outcome = outcome.and(self.started(done).await);
+                }
+            }
         }
-        Ok(())
+        while let Some(done) = starts.join_next().await {
+            outcome = outcome.and(self.started(done).await);
+        }
+        outcome
     }
 
-    async fn start_child(&mut self, index: u64, input: String, items: u64) -> Result<(), EngineError> {
-        // Running before it starts: its end may be reported while it starts.
-        self.running.insert(index, items);
-        let name = child_name(&self.prefix, index);
-        let arn = self.child_arn(index);
+    /// A child's execution row, as its start creates it.
+    fn child_row(&self, index: u64, input: String) -> ExecutionRow {
         let link = ParentLink {
             execution_arn: self.parent.clone(),
             task_id: self.task,
@@ -529,10 +546,10 @@ impl Driver {
             map_run_arn: Some(self.spec.run_arn.clone()),
             index: Some(index),
         };
-        let row = ExecutionRow {
-            arn: arn.clone(),
+        ExecutionRow {
+            arn: self.child_arn(index),
             state_machine_arn: self.machine_arn.clone(),
-            name,
+            name: child_name(&self.prefix, index),
             status: "RUNNING".into(),
             input,
             output: None,
@@ -549,9 +566,16 @@ impl Driver {
             version: 0,
             started_by: None,
             mock_test_case: None,
-        };
-        let started =
-            self.engine.start_execution_as(row, &self.machine_name, &self.spec.role_arn, self.spec.express).await;
+        }
+    }
+
+    /// What became of a child's start.
+    async fn started(
+        &mut self,
+        done: Result<(u64, u64, String, Result<super::Started, EngineError>), tokio::task::JoinError>,
+    ) -> Result<(), EngineError> {
+        let (index, items, arn, started) =
+            done.map_err(|e| StoreError::Backend(format!("starting a map run's child: {e}")))?;
         match started {
             Ok(_) => Ok(()),
             Err(EngineError::ExecutionAlreadyExists(_)) => {
