@@ -106,9 +106,11 @@ pub enum EngineError {
 /// The most history events an execution has (AWS's limit).
 const MAX_HISTORY_EVENTS: usize = 25_000;
 
-/// The name of the state machine `arn` (`arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`).
+/// The name of the state machine `arn` (`arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`;
+/// a Map Run's children run `NAME/LABEL`, which is the machine `NAME`'s).
 fn machine_name(arn: &str) -> &str {
-    arn.rsplit_once(":stateMachine:").map_or(arn, |(_, name)| name)
+    let name = arn.rsplit_once(":stateMachine:").map_or(arn, |(_, name)| name);
+    name.split_once('/').map_or(name, |(machine, _)| machine)
 }
 
 /// Counters for `/metrics`.

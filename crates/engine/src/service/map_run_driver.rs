@@ -167,6 +167,8 @@ struct Driver {
     dirty: bool,
     /// The limits the run's record had when last read.
     seen_limits: Option<(u64, u64, f64)>,
+    /// The parent's mock test case, which its children run with too.
+    mock_test_case: Option<String>,
 }
 
 impl Engine {
@@ -304,6 +306,7 @@ impl Driver {
             failure: None,
             dirty: true,
             seen_limits: None,
+            mock_test_case: None,
             spec,
         }
     }
@@ -312,6 +315,7 @@ impl Driver {
         let store = self.engine.inner.store.clone();
         let Some(parent) = store.get_execution(&self.parent).await? else { return Ok(None) };
         let def = self.engine.definition(&parent.definition)?;
+        self.mock_test_case = parent.mock_test_case.clone();
         self.resume().await?;
         let (ptx, mut produced) = mpsc::channel::<Produced>(16);
         if !self.pending.reader_done {
@@ -565,7 +569,7 @@ impl Driver {
             parent: serde_json::to_string(&link).ok(),
             version: 0,
             started_by: None,
-            mock_test_case: None,
+            mock_test_case: self.mock_test_case.clone(),
         }
     }
 
