@@ -48,6 +48,9 @@ const WINDOW_BYTES: usize = 4 << 20;
 const TICK: Duration = Duration::from_millis(500);
 /// How often it reads the running children's rows, for ends it was not told of.
 const POLL: Duration = Duration::from_secs(3);
+/// Children's inputs the reader's thread makes ahead of the driver (it works while the
+/// driver starts children).
+const READ_AHEAD: usize = 16;
 /// Children started at once (their commits share the store's syncs).
 const PARALLEL_STARTS: usize = 16;
 /// Children read from the store at a time at the end.
@@ -317,7 +320,7 @@ impl Driver {
         let def = self.engine.definition(&parent.definition)?;
         self.mock_test_case = parent.mock_test_case.clone();
         self.resume().await?;
-        let (ptx, mut produced) = mpsc::channel::<Produced>(16);
+        let (ptx, mut produced) = mpsc::channel::<Produced>(READ_AHEAD);
         if !self.pending.reader_done {
             let aws = self.engine.inner.config.functions.aws_client.clone();
             let (spec, skip) = (self.spec.clone(), self.pending.consumed);
