@@ -289,7 +289,9 @@ impl Engine {
         loop {
             match rx.recv().await {
                 Ok(Wake::Execution(arn)) => {
-                    let _ = self.inner.work_tx.send(arn);
+                    if !self.wake_driver(&arn) {
+                        let _ = self.inner.work_tx.send(arn);
+                    }
                 }
                 Ok(Wake::Activity) => self.inner.activity_ready.notify_waiters(),
                 Ok(Wake::Dispatch) => self.inner.dispatch_ready.notify_one(),

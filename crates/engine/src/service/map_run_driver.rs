@@ -32,7 +32,7 @@ use asl::interpreter::{
 use asl::Definition;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use store::{ExecutionRow, MapRunRow, StoreError, TaskRow};
+use store::{ExecutionRow, MapRunRow, StoreError, TaskRow, Wake};
 use tokio::sync::mpsc;
 
 use super::{Engine, EngineError, ParentLink};
@@ -59,8 +59,19 @@ const PAGE: usize = 100;
 /// What a driver hears from the rest of the engine.
 #[derive(Debug)]
 pub(super) enum DriverMsg {
-    ChildEnded { index: u64, status: String, error: Option<String>, cause: Option<String> },
-    Limits { max_concurrency: Option<u64>, count: Option<u64>, percentage: Option<f64> },
+    ChildEnded {
+        index: u64,
+        status: String,
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    /// A child ended on another node: read the running children's rows now.
+    Look,
+    Limits {
+        max_concurrency: Option<u64>,
+        count: Option<u64>,
+        percentage: Option<f64>,
+    },
 }
 
 /// The row keeping a run's children read but not started, and how far its source was read.
@@ -172,6 +183,8 @@ struct Driver {
     seen_limits: Option<(u64, u64, f64)>,
     /// The parent's mock test case, which its children run with too.
     mock_test_case: Option<String>,
+    /// Another node said a child ended: read the running children's rows.
+    look: bool,
 }
 
 impl Engine {
@@ -219,7 +232,8 @@ impl Engine {
         }
     }
 
-    /// A child of a Map Run ended: tell its driver, if it runs here.
+    /// A child of a Map Run ended: tell its driver if it runs here, else wake the node that
+    /// drives it (engines sharing the store hear the run's ARN).
     pub(super) fn map_run_child_ended(
         &self,
         link: &ParentLink,
@@ -229,13 +243,29 @@ impl Engine {
     ) {
         let (Some(run), Some(index)) = (&link.map_run_arn, link.index) else { return };
         let drivers = self.inner.drivers.lock().expect("drivers lock");
-        if let Some(tx) = drivers.get(run) {
-            let _ = tx.send(DriverMsg::ChildEnded {
-                index,
-                status: status.to_owned(),
-                error: error.map(str::to_owned),
-                cause: cause.map(str::to_owned),
-            });
+        match drivers.get(run) {
+            Some(tx) => {
+                let _ = tx.send(DriverMsg::ChildEnded {
+                    index,
+                    status: status.to_owned(),
+                    error: error.map(str::to_owned),
+                    cause: cause.map(str::to_owned),
+                });
+            }
+            None => self.publish(Wake::Execution(run.clone())),
+        }
+    }
+
+    /// A wake-up for `arn` from another engine: true when it is a Map Run driven here (told
+    /// to look at its children), false when it is for an execution.
+    pub(super) fn wake_driver(&self, arn: &str) -> bool {
+        let drivers = self.inner.drivers.lock().expect("drivers lock");
+        match drivers.get(arn) {
+            Some(tx) => {
+                let _ = tx.send(DriverMsg::Look);
+                true
+            }
+            None => false,
         }
     }
 
@@ -310,6 +340,7 @@ impl Driver {
             dirty: true,
             seen_limits: None,
             mock_test_case: None,
+            look: false,
             spec,
         }
     }
@@ -374,7 +405,8 @@ impl Driver {
                     self.save_progress().await?;
                 }
             }
-            if !self.running.is_empty() && last_poll.elapsed() >= POLL {
+            if !self.running.is_empty() && (self.look || last_poll.elapsed() >= POLL) {
+                self.look = false;
                 last_poll = Instant::now();
                 self.poll_running().await?;
             }
@@ -459,6 +491,7 @@ impl Driver {
                     self.count_end(index, items, &status, error, cause);
                 }
             }
+            DriverMsg::Look => self.look = true,
             DriverMsg::Limits { max_concurrency, count, percentage } => {
                 if let Some(n) = max_concurrency {
                     self.max_concurrency = n;
