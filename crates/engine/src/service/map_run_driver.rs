@@ -223,6 +223,18 @@ impl Engine {
                 let output = serde_json::to_value(&outcome).unwrap_or(Value::Null);
                 if let Err(e) = self.push(&parent, &Event::TaskSucceeded { task: request.task, output }).await {
                     tracing::warn!(execution = %parent, error = %e, "reporting a map run's end");
+                    return;
+                }
+                // The inputs read ahead are no longer needed: keep only that the run was read.
+                let done = Pending { reader_done: true, ..Pending::default() };
+                let row = MapRunRow {
+                    arn: pending_key(&run_arn),
+                    execution_arn: run_arn.clone(),
+                    start: 0,
+                    record: serde_json::to_string(&done).unwrap_or_default(),
+                };
+                if let Err(e) = self.inner.store.put_map_runs(&[row]).await {
+                    tracing::warn!(map_run = %run_arn, error = %e, "clearing a map run's pending children");
                 }
             }
             // The parent no longer waits (stopped, or ended otherwise).
@@ -618,6 +630,12 @@ impl Driver {
             done.map_err(|e| StoreError::Backend(format!("starting a map run's child: {e}")))?;
         match started {
             Ok(_) => Ok(()),
+            Err(EngineError::InvalidDefinition(cause)) => {
+                // The child machine cannot run: the run fails, as a child's failure would.
+                self.running.remove(&index);
+                self.failure.get_or_insert(MapRunFailure::new("States.Runtime", cause));
+                Ok(())
+            }
             Err(EngineError::ExecutionAlreadyExists(_)) => {
                 // Started by a driver before this one: as it stands now.
                 if self.ended.contains(&index) {
