@@ -220,12 +220,17 @@ impl Engine {
         self.inner.drivers.lock().expect("drivers lock").remove(&run_arn);
         match outcome {
             Ok(Some(outcome)) => {
+                let succeeded = !matches!(outcome.end, MapRunEnd::Failed(_));
                 let output = serde_json::to_value(&outcome).unwrap_or(Value::Null);
                 if let Err(e) = self.push(&parent, &Event::TaskSucceeded { task: request.task, output }).await {
                     tracing::warn!(execution = %parent, error = %e, "reporting a map run's end");
                     return;
                 }
-                // The inputs read ahead are no longer needed: keep only that the run was read.
+                if !succeeded {
+                    // A failed run keeps what it read but never started, for a redrive.
+                    return;
+                }
+                // Every child ran: the inputs read ahead are not needed any more.
                 let done = Pending { reader_done: true, ..Pending::default() };
                 let row = MapRunRow {
                     arn: pending_key(&run_arn),
