@@ -298,8 +298,10 @@ def test_a_map_run_is_described_listed_and_its_children_counted(sfn, machine, s3
         assert counts["total"] == n and counts["succeeded"] == n
         assert counts["failed"] == counts["pending"] == counts["running"] == counts["aborted"] == 0
         assert counts["resultsWritten"] == 0
-    # Its children run inside the parent execution here: none to list as executions.
-    assert sfn.list_executions(mapRunArn=listed["mapRunArn"])["executions"] == []
+    # Its children are executions of their own: one per batch, listed in the order of their items.
+    children = sfn.list_executions(mapRunArn=listed["mapRunArn"])["executions"]
+    assert [c["status"] for c in children] == ["SUCCEEDED"] * 3
+    assert all(c["mapRunArn"] == listed["mapRunArn"] for c in children)
 
 
 def test_a_failed_batch_counts_each_of_its_items_as_failed(sfn, machine, s3, bucket):
@@ -445,3 +447,53 @@ def test_a_stopped_execution_aborts_its_map_run(sfn, machine, name):
     counts = run["itemCounts"]
     assert counts["total"] == 5 and counts["aborted"] == 5
     assert counts["running"] == counts["pending"] == counts["succeeded"] == 0
+
+
+@pytest.mark.parametrize("execution_type", ["STANDARD", "EXPRESS"])
+def test_each_child_is_an_execution_with_its_own_history(sfn, machine, s3, bucket, execution_type):
+    s3.put_object(Bucket=bucket, Key="people.csv", Body=CSV.encode())
+    definition = json.loads(distributed(
+        {"Greet": {"Type": "Pass", "Parameters": {"hello.$": "$.name"}, "End": True}},
+        "Greet",
+        ItemReader={"Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+                    "Parameters": {"Bucket": bucket, "Key": "people.csv"}},
+        ItemSelector={"name.$": "$$.Map.Item.Value.name", "index.$": "$$.Map.Item.Index"},
+        MaxConcurrency=2,
+        Label="People",
+    ))
+    definition["States"]["Map"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = execution_type
+    arn = machine(json.dumps(definition))
+    ex = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    done = support.wait_done(sfn, ex, timeout=30)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == [{"hello": n} for n in ["ada", "grace", "alan", "barbara", "edsger"]]
+    parent_types = support.types(support.history(sfn, ex))
+    assert parent_types == ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted",
+                            "MapRunSucceeded", "MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"]
+
+    [run] = sfn.list_map_runs(executionArn=ex)["mapRuns"]
+    run_arn = run["mapRunArn"]
+    children = []
+    token = None
+    while True:
+        page = sfn.list_executions(mapRunArn=run_arn, maxResults=2, **({"nextToken": token} if token else {}))
+        children += page["executions"]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert len(children) == 5
+    machine_name = arn.rsplit(":", 1)[1]
+    for i, child in enumerate(children):
+        assert child["status"] == "SUCCEEDED" and child["mapRunArn"] == run_arn
+        assert f":execution:{machine_name}/People:" in child["executionArn"]
+        described = sfn.describe_execution(executionArn=child["executionArn"])
+        assert described["mapRunArn"] == run_arn
+        assert json.loads(described["input"])["index"] == i
+    history = support.history(sfn, children[2]["executionArn"])
+    assert support.types(history) == ["ExecutionStarted", "PassStateEntered", "PassStateExited",
+                                      "ExecutionSucceeded"]
+    assert json.loads(history[0]["executionStartedEventDetails"]["input"]) == {"name": "alan", "index": 2}
+    assert json.loads(history[-1]["executionSucceededEventDetails"]["output"]) == {"hello": "alan"}
+    counts = sfn.describe_map_run(mapRunArn=run_arn)["executionCounts"]
+    assert counts["succeeded"] == counts["total"] == 5

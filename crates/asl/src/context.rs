@@ -29,6 +29,10 @@ pub struct ExecutionInfo {
     /// An Express execution: its context object has no `Execution.RedriveCount`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub express: bool,
+    /// The shell runs this execution's distributed Maps' children as executions of their
+    /// own: a Map Run is handed to it whole (`MAP_RUN_RESOURCE`) rather than iterated here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub child_executions: bool,
 }
 
 impl ExecutionInfo {
@@ -47,6 +51,7 @@ impl ExecutionInfo {
             state_machine_alias_arn: None,
             context: None,
             express: false,
+            child_executions: false,
         }
     }
 }

@@ -1,12 +1,16 @@
 //! Distributed Map with items from S3: the definitions AWS documents for `ItemReader`,
 //! `ItemBatcher` and `ResultWriter` are accepted (and what AWS rejects is rejected, with its
 //! location), and the interpreter asks for the read as a task, then runs the items it gets
-//! back, batched and selected.
+//! back, batched and selected; or, when the shell runs the children as executions, hands the
+//! whole run over and takes back its result (with the pure parts the shell's driver uses).
 
 use asl::context::ExecutionInfo;
 use asl::eval::SplitMix64;
 use asl::history::HistoryEvent;
-use asl::interpreter::{self, Command, Env, Event, Execution, Status, ITEM_READER_RESOURCE};
+use asl::interpreter::{
+    self, exceeds_tolerance, Batcher, ChildInputs, Command, Env, Event, Execution, ItemSource, MapRunEnd,
+    MapRunFailure, MapRunOutcome, MapRunSpec, Status, ITEM_READER_RESOURCE, MAP_RUN_RESOURCE,
+};
 use asl::Definition;
 use serde_json::{json, Value};
 
@@ -236,4 +240,91 @@ fn a_failed_read_fails_the_map_run_with_item_reader_failed() {
     assert_eq!(types(&events), ["MapRunFailed", "MapStateFailed", "ExecutionFailed"]);
     let Status::Failed { error, .. } = &exec.status else { panic!("{:?}", exec.status) };
     assert_eq!(error.as_deref(), Some("States.ItemReaderFailed"));
+}
+
+/// Start a definition whose distributed Maps' children the shell runs as executions.
+fn start_handing_over(def: &Definition, input: Value, random: &mut SplitMix64) -> (Execution, Vec<Command>) {
+    let mut info = ExecutionInfo::local("machine", "exec-1", T0);
+    info.child_executions = true;
+    let mut env = Env { now: T0, random, missing_activities: &[] };
+    let (exec, out) = interpreter::start(def, info, input, &mut env);
+    (exec, out.commands)
+}
+
+#[test]
+fn a_map_run_handed_to_the_shell_gives_each_child_its_input_and_takes_back_the_result() {
+    let def = csv_reading_map(json!({"MaxItemsPerBatch": 2, "BatchInput": {"from.$": "$.bucket"}}));
+    let mut random = SplitMix64(7);
+    let (mut exec, commands) = start_handing_over(&def, json!({"bucket": "data", "max": "3"}), &mut random);
+    let [Command::InvokeTask(run)] = commands.as_slice() else { panic!("one map run: {commands:?}") };
+    assert_eq!(run.resource, MAP_RUN_RESOURCE);
+    let spec: MapRunSpec = serde_json::from_value(run.input.clone()).expect("the request is a MapRunSpec");
+    let ItemSource::Reader(reader) = &spec.source else { panic!("items from the reader: {:?}", spec.source) };
+    assert_eq!(reader["ReaderConfig"]["MaxItems"], json!(3));
+    assert_eq!(spec.batching.as_ref().and_then(|b| b.batch_input.clone()), Some(json!({"from": "data"})));
+    assert!(!spec.express && spec.batched);
+    let child = Definition::parse(&spec.definition).expect("the child machine is a definition");
+    assert_eq!(child.graph(0).states.len(), 1);
+
+    // The driver's pure parts: each item through ItemSelector at its index, then batched.
+    let mut inputs = ChildInputs::new(&def, &spec);
+    let mut batcher = Batcher::new(spec.batching.clone().expect("an ItemBatcher"));
+    let mut batches = Vec::new();
+    for (i, item) in [json!({"a": "1"}), json!({"a": "2"}), json!({"a": "3"})].into_iter().enumerate() {
+        let input = inputs.input(item, i, T0, &mut random).expect("ItemSelector evaluates");
+        batches.extend(batcher.push(input).expect("the item fits"));
+    }
+    batches.extend(batcher.finish());
+    assert_eq!(
+        batches,
+        [
+            json!({"BatchInput": {"from": "data"}, "Items": [{"row": {"a": "1"}, "index": 0}, {"row": {"a": "2"}, "index": 1}]}),
+            json!({"BatchInput": {"from": "data"}, "Items": [{"row": {"a": "3"}, "index": 2}]}),
+        ]
+    );
+
+    let outcome = MapRunOutcome {
+        end: MapRunEnd::Output(json!(["one", "two"])),
+        executions: [0, 0, 2, 0],
+        items: [0, 0, 3, 0],
+        results_written: false,
+    };
+    let output = serde_json::to_value(&outcome).expect("an outcome serializes");
+    let events = step(&def, &mut exec, Event::TaskSucceeded { task: run.task, output }, &mut random);
+    assert_eq!(types(&events), ["MapRunSucceeded", "MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"]);
+    let Status::Succeeded { output } = &exec.status else { panic!("{:?}", exec.status) };
+    assert_eq!(output, &json!(["one", "two"]));
+    let [map_run] = exec.map_runs().try_into().expect("one map run");
+    assert_eq!((map_run.counts.total, map_run.counts.succeeded), (3, 3));
+    assert_eq!(map_run.execution_counts.map(|c| c.total), Some(2));
+}
+
+#[test]
+fn a_failed_map_run_handed_to_the_shell_fails_the_map_with_its_evaluation_event() {
+    let def = csv_reading_map(Value::Null);
+    let mut random = SplitMix64(7);
+    let (mut exec, commands) = start_handing_over(&def, json!({"bucket": "data", "max": 0}), &mut random);
+    let [Command::InvokeTask(run)] = commands.as_slice() else { panic!("one map run: {commands:?}") };
+    let failure = MapRunFailure {
+        error: Some("States.QueryEvaluationError".into()),
+        cause: Some("An error occurred".into()),
+        evaluation: Some("ItemSelector".into()),
+    };
+    let outcome =
+        MapRunOutcome { end: MapRunEnd::Failed(failure), executions: [0; 4], items: [0; 4], results_written: false };
+    let output = serde_json::to_value(&outcome).expect("an outcome serializes");
+    let events = step(&def, &mut exec, Event::TaskSucceeded { task: run.task, output }, &mut random);
+    assert_eq!(types(&events), ["EvaluationFailed", "MapRunFailed", "MapStateFailed", "ExecutionFailed"]);
+    let Status::Failed { error, .. } = &exec.status else { panic!("{:?}", exec.status) };
+    assert_eq!(error.as_deref(), Some("States.QueryEvaluationError"));
+}
+
+#[test]
+fn tolerance_is_decided_by_count_at_once_and_by_percentage_once_the_total_is_known() {
+    assert_eq!(exceeds_tolerance(None, None, 1, None), Some(true));
+    assert_eq!(exceeds_tolerance(Some(1), None, 1, None), Some(false));
+    assert_eq!(exceeds_tolerance(Some(1), None, 2, Some(10)), Some(true));
+    assert_eq!(exceeds_tolerance(None, Some(20.0), 2, None), None);
+    assert_eq!(exceeds_tolerance(None, Some(20.0), 2, Some(10)), Some(false));
+    assert_eq!(exceeds_tolerance(None, Some(20.0), 3, Some(10)), Some(true));
 }

@@ -5,8 +5,9 @@
 //! `States.ItemReaderFailed`.
 //!
 //! Objects are read as streams and reading stops at `MaxItems`: a JSON Lines, CSV or
-//! inventory object is never held whole, only the items taken (a JSON document is parsed
-//! whole, as it must be to know it is an array).
+//! inventory object is never held whole (a JSON document is parsed whole, as it must be to
+//! know it is an array). [`each_item`] hands the items on one at a time as they are read (a
+//! Map Run's driver batches them into children as they come); [`read_items`] collects them.
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -43,6 +44,17 @@ pub fn read_items(aws: &Aws, request: &Value) -> Result<Vec<Value>, String> {
 
 /// [`read_items`] with a given client.
 pub fn read_with(client: &Client, request: &Value) -> Result<Vec<Value>, String> {
+    let mut items = Vec::new();
+    each_item(client, request, &mut |item| {
+        items.push(item);
+        true
+    })?;
+    Ok(items)
+}
+
+/// Hand each item the request names to `take`, in order, as it is read (never all at once),
+/// until `take` answers false or `MaxItems` are taken.
+pub fn each_item(client: &Client, request: &Value, take: &mut dyn FnMut(Value) -> bool) -> Result<(), String> {
     let args = request.get("Arguments").cloned().unwrap_or(Value::Null);
     let config = request.get("ReaderConfig").cloned().unwrap_or_else(|| json!({}));
     let max = match config.get("MaxItems").and_then(Value::as_u64) {
@@ -51,49 +63,59 @@ pub fn read_with(client: &Client, request: &Value) -> Result<Vec<Value>, String>
     };
     let text = |k: &str| args.get(k).and_then(Value::as_str);
     let bucket = text("Bucket").ok_or("The ItemReader's arguments have no 'Bucket'")?;
+    let mut taken = 0usize;
+    let mut sink = |item: Value| {
+        if taken >= max {
+            return false;
+        }
+        taken += 1;
+        take(item) && taken < max
+    };
     match request.get("Resource").and_then(Value::as_str) {
-        Some(asl::definition::LIST_OBJECTS_V2) => list_objects(client, bucket, text("Prefix"), max),
+        Some(asl::definition::LIST_OBJECTS_V2) => list_objects(client, bucket, text("Prefix"), &mut sink),
         Some(asl::definition::GET_OBJECT) => {
             let key = text("Key").ok_or("The ItemReader's arguments have no 'Key'")?;
             let format = Format::of(&config)?;
             let object = client.get_object(bucket, key, None).map_err(|e| s3_cause(&e, bucket, key))?;
             match format {
-                Format::Manifest => read_manifest(client, object.body, max),
-                other => other.read(object.body, max),
+                Format::Manifest => read_manifest(client, object.body, &mut sink).map(drop),
+                other => other.each(object.body, &mut sink).map(drop),
             }
         }
         other => Err(format!("The ItemReader resource {other:?} is not one Baton reads")),
     }
 }
 
+/// Where items go as they are read; false stops the read.
+type Sink<'a> = dyn FnMut(Value) -> bool + 'a;
+
 /// `s3:listObjectsV2`: each object as AWS shapes it (`Etag`, `Key`, `LastModified` in epoch
 /// seconds, `Size`, `StorageClass`).
-fn list_objects(client: &Client, bucket: &str, prefix: Option<&str>, max: usize) -> Result<Vec<Value>, String> {
-    let mut items = Vec::new();
+fn list_objects(client: &Client, bucket: &str, prefix: Option<&str>, take: &mut Sink<'_>) -> Result<(), String> {
     let mut token: Option<String> = None;
     loop {
         let options = ListOptions { prefix, continuation_token: token.as_deref(), ..ListOptions::default() };
         let page = client.list_objects_v2(bucket, &options).map_err(|e| s3_cause(&e, bucket, prefix.unwrap_or("")))?;
         for o in page.objects {
-            if items.len() >= max {
-                return Ok(items);
-            }
             let modified = o
                 .last_modified
                 .as_deref()
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                 .map_or(Value::Null, |t| json!(t.timestamp()));
-            items.push(json!({
+            let more = take(json!({
                 "Etag": o.etag.unwrap_or_default(),
                 "Key": o.key,
                 "LastModified": modified,
                 "Size": o.size,
                 "StorageClass": "STANDARD",
             }));
+            if !more {
+                return Ok(());
+            }
         }
         match page.next_continuation_token.filter(|_| page.is_truncated) {
             Some(t) => token = Some(t),
-            None => return Ok(items),
+            None => return Ok(()),
         }
     }
 }
@@ -140,35 +162,43 @@ impl Format {
     }
 
     /// The items of one object, at most `max`.
+    #[cfg(test)]
     fn read(&self, body: impl Read, max: usize) -> Result<Vec<Value>, String> {
+        let mut items = Vec::new();
+        self.each(body, &mut |item| {
+            if items.len() < max {
+                items.push(item);
+            }
+            items.len() < max
+        })?;
+        Ok(items)
+    }
+
+    /// Each item of one object to `take`, as it is read; `Ok(false)` when `take` stopped it.
+    fn each(&self, body: impl Read, take: &mut Sink<'_>) -> Result<bool, String> {
         match self {
             Format::Json => {
                 let doc: Value = serde_json::from_reader(body).map_err(|e| format!("The object is not JSON: {e}"))?;
                 match doc {
-                    Value::Array(mut items) => {
-                        items.truncate(max);
-                        Ok(items)
-                    }
+                    Value::Array(items) => Ok(items.into_iter().all(take)),
                     _ => Err("Attempting to map over non-iterable node.".into()),
                 }
             }
             Format::JsonLines => {
-                let mut items = Vec::new();
                 for (n, line) in BufReader::new(body).lines().enumerate() {
-                    if items.len() >= max {
-                        break;
-                    }
                     let line = line.map_err(|e| format!("Reading the object: {e}"))?;
                     if line.trim().is_empty() {
                         continue;
                     }
                     let item = serde_json::from_str(&line)
                         .map_err(|e| format!("Line {} of the object is not JSON: {e}", n + 1))?;
-                    items.push(item);
+                    if !take(item) {
+                        return Ok(false);
+                    }
                 }
-                Ok(items)
+                Ok(true)
             }
-            Format::Csv { headers, delimiter } => read_csv(body, headers.clone(), *delimiter, max, None),
+            Format::Csv { headers, delimiter } => read_csv(body, headers.clone(), *delimiter, take),
             Format::Manifest => Err("A manifest's files are read with their client".into()),
         }
     }
@@ -176,21 +206,15 @@ impl Format {
 
 /// CSV rows as objects keyed by the headers (the first row's, or the given ones): a missing
 /// field is `""`, a field past the headers is dropped, as AWS reads them.
-fn read_csv(
-    body: impl Read,
-    headers: Option<Vec<String>>,
-    delimiter: u8,
-    max: usize,
-    into: Option<Vec<Value>>,
-) -> Result<Vec<Value>, String> {
+fn read_csv(body: impl Read, headers: Option<Vec<String>>, delimiter: u8, take: &mut Sink<'_>) -> Result<bool, String> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(body);
     let mut headers = headers;
-    let mut items = into.unwrap_or_default();
-    for record in reader.records() {
-        if items.len() >= max {
-            break;
+    let mut record = csv::StringRecord::new();
+    loop {
+        let more = reader.read_record(&mut record).map_err(|e| format!("Reading the CSV object: {e}"))?;
+        if !more {
+            return Ok(true);
         }
-        let record = record.map_err(|e| format!("Reading the CSV object: {e}"))?;
         let Some(names) = &headers else {
             headers = Some(record.iter().map(str::to_owned).collect());
             continue;
@@ -199,14 +223,15 @@ fn read_csv(
         for (i, name) in names.iter().enumerate() {
             item.insert(name.clone(), Value::String(record.get(i).unwrap_or_default().to_owned()));
         }
-        items.push(Value::Object(item));
+        if !take(Value::Object(item)) {
+            return Ok(false);
+        }
     }
-    Ok(items)
 }
 
 /// An S3 inventory `manifest.json`: its CSV files (gzip-compressed or not), each row keyed
 /// by the manifest's `fileSchema`.
-fn read_manifest(client: &Client, body: impl Read, max: usize) -> Result<Vec<Value>, String> {
+fn read_manifest(client: &Client, body: impl Read, take: &mut Sink<'_>) -> Result<bool, String> {
     let manifest: Value = serde_json::from_reader(body).map_err(|e| format!("The manifest is not JSON: {e}"))?;
     if let Some(format) = manifest.get("fileFormat").and_then(Value::as_str) {
         if !format.eq_ignore_ascii_case("CSV") {
@@ -226,11 +251,7 @@ fn read_manifest(client: &Client, body: impl Read, max: usize) -> Result<Vec<Val
         .map(|b| b.strip_prefix("arn:aws:s3:::").unwrap_or(b).to_owned())
         .ok_or("The manifest has no 'destinationBucket'")?;
     let files = manifest.get("files").and_then(Value::as_array).ok_or("The manifest has no 'files'")?;
-    let mut items = Vec::new();
     for file in files {
-        if items.len() >= max {
-            break;
-        }
         let key = file.get("key").and_then(Value::as_str).ok_or("A manifest file has no 'key'")?;
         let object = client.get_object(&bucket, key, None).map_err(|e| s3_cause(&e, &bucket, key))?;
         let reader: Box<dyn Read> = if key.ends_with(".gz") {
@@ -238,9 +259,11 @@ fn read_manifest(client: &Client, body: impl Read, max: usize) -> Result<Vec<Val
         } else {
             Box::new(object.body)
         };
-        items = read_csv(reader, Some(schema.clone()), b',', max, Some(items))?;
+        if !read_csv(reader, Some(schema.clone()), b',', take)? {
+            return Ok(false);
+        }
     }
-    Ok(items)
+    Ok(true)
 }
 
 /// The cause of a failed S3 call, as the Map Run reports it.

@@ -25,7 +25,10 @@ use asl::interpreter::{self, Command, Env, Event, Execution, Status, StepOutput,
 use asl::Definition;
 use serde_json::{Map, Value};
 
+mod map_run_driver;
 mod map_runs;
+
+pub use map_run_driver::MAP_RUN_RESOURCE;
 
 use crate::links::{LinkSigner, DEFAULT_LINK_LIFETIME_MS};
 use store::{
@@ -87,9 +90,11 @@ const MAX_OUTPUT_BYTES: usize = 256 * 1024;
 /// The most history events an execution has (AWS's limit).
 const MAX_HISTORY_EVENTS: usize = 25_000;
 
-/// The name of the state machine `arn` (`arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`).
+/// The name of the state machine `arn` (`arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`;
+/// a Map Run's children run `NAME/LABEL`, which is the machine `NAME`'s).
 fn machine_name(arn: &str) -> &str {
-    arn.rsplit_once(":stateMachine:").map_or(arn, |(_, name)| name)
+    let name = arn.rsplit_once(":stateMachine:").map_or(arn, |(_, name)| name);
+    name.split_once('/').map_or(name, |(machine, _)| machine)
 }
 
 /// Counters for `/metrics`.
@@ -109,8 +114,14 @@ pub struct Metrics {
 pub struct ParentLink {
     pub execution_arn: String,
     pub task_id: u64,
-    /// `sync`, `sync2`, `waitForTaskToken` or `requestResponse`.
+    /// `sync`, `sync2`, `waitForTaskToken` or `requestResponse`; `mapRun` for a child of a
+    /// distributed Map's Map Run.
     pub pattern: String,
+    /// A Map Run's child: the run, and the child's index in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_run_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
 }
 
 /// A person's answer to a waiting task.
@@ -192,6 +203,8 @@ struct Inner {
     /// Interpreter steps running at once, off the async workers (see [`Engine::interpret`]).
     interpreters: Arc<tokio::sync::Semaphore>,
     metrics: Metrics,
+    /// The Map Runs this node drives, by ARN: where their children's ends are told.
+    drivers: Mutex<HashMap<String, mpsc::UnboundedSender<map_run_driver::DriverMsg>>>,
 }
 
 /// How many interpreter steps may run at once: each runs on a blocking thread of its own, so
@@ -235,6 +248,7 @@ impl Engine {
                 timers_changed: Notify::new(),
                 interpreters: Arc::new(tokio::sync::Semaphore::new(interpreter_threads())),
                 metrics: Metrics::default(),
+                drivers: Mutex::new(HashMap::new()),
             }),
         };
         tokio::spawn(engine.clone().work_loop(work_rx));
@@ -252,7 +266,9 @@ impl Engine {
         loop {
             match rx.recv().await {
                 Ok(Wake::Execution(arn)) => {
-                    let _ = self.inner.work_tx.send(arn);
+                    if !self.wake_driver(&arn) {
+                        let _ = self.inner.work_tx.send(arn);
+                    }
                 }
                 Ok(Wake::Activity) => self.inner.activity_ready.notify_waiters(),
                 Ok(Wake::Dispatch) => self.inner.dispatch_ready.notify_one(),
@@ -379,6 +395,19 @@ impl Engine {
         state_machine_name: &str,
         role_arn: &str,
     ) -> Result<(), EngineError> {
+        self.run_new_execution_as(row, input, state_machine_name, role_arn, false).await
+    }
+
+    /// [`Self::run_new_execution`], as an Express execution when `express` (a Map Run's
+    /// EXPRESS child, kept like any other so its history can be read).
+    pub(super) async fn run_new_execution_as(
+        &self,
+        row: ExecutionRow,
+        input: Value,
+        state_machine_name: &str,
+        role_arn: &str,
+        express: bool,
+    ) -> Result<(), EngineError> {
         let def = self.definition(&row.definition)?;
         let info = ExecutionInfo {
             execution_arn: row.arn.clone(),
@@ -391,7 +420,8 @@ impl Engine {
             state_machine_version_arn: row.version_arn.clone(),
             state_machine_alias_arn: row.alias_arn.clone(),
             context: None,
-            express: false,
+            express,
+            child_executions: true,
         };
         let missing = self.missing_activities(&row.definition).await?;
         let now = row.start;
@@ -881,6 +911,12 @@ impl Engine {
         let Some(link) = row.parent.as_deref().and_then(|p| serde_json::from_str::<ParentLink>(p).ok()) else {
             return;
         };
+        if link.pattern == "mapRun" {
+            if commit.status != ExecutionStatus::Running {
+                self.map_run_child_ended(&link, commit.status, commit.error.as_deref(), commit.cause.as_deref());
+            }
+            return;
+        }
         if commit.status == ExecutionStatus::Running || !matches!(link.pattern.as_str(), "sync" | "sync2") {
             return;
         }
@@ -1223,6 +1259,10 @@ impl Engine {
             }
         };
         let id = request.task;
+        if request.resource == MAP_RUN_RESOURCE {
+            self.drive_map_run(&task, &request).await;
+            return;
+        }
         let _ = self.push(&arn, &Event::TaskStarted { task: id, worker_name: None }).await;
         let mock = self.mock_test_case(&arn).await;
         if let Some(case) = &mock {

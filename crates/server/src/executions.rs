@@ -118,6 +118,10 @@ pub async fn describe(state: &AppState, req: Request<'_>) -> ApiResult {
     if let Some(d) = row.redrive_date {
         out["redriveDate"] = date(d);
     }
+    let link = row.parent.as_deref().and_then(|p| serde_json::from_str::<engine::service::ParentLink>(p).ok());
+    if let Some(run) = link.and_then(|l| l.map_run_arn) {
+        out["mapRunArn"] = json!(run);
+    }
     Ok(out)
 }
 

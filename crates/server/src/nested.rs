@@ -58,8 +58,13 @@ impl Integration for Nested {
             Pattern::Sync => "sync",
             Pattern::Sync2 => "sync2",
         };
-        let link =
-            ParentLink { execution_arn: call.execution_arn.clone(), task_id: call.task_id, pattern: pattern.into() };
+        let link = ParentLink {
+            execution_arn: call.execution_arn.clone(),
+            task_id: call.task_id,
+            pattern: pattern.into(),
+            map_run_arn: None,
+            index: None,
+        };
         let start = StartExecution { name, parent: Some(link), ..StartExecution::of(sm_arn, input) };
         match state.engine.start_execution(start).await.map_err(ApiError::from) {
             Ok(started) => {

@@ -16,6 +16,19 @@ pub struct MapState {
     pub retry: Vec<Retrier>,
     pub transition: Transition,
     pub label: Option<String>,
+    /// A distributed Map's children as a state machine of their own, for a shell that runs
+    /// them as child executions.
+    pub child: Option<ChildMachine>,
+}
+
+/// A distributed Map's `ItemProcessor` as the definition its child executions run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildMachine {
+    /// The processor's `StartAt` and `States` (and its effective `QueryLanguage`), as JSON
+    /// text: a definition of its own.
+    pub definition: String,
+    /// `ProcessorConfig.ExecutionType`: EXPRESS children, else STANDARD.
+    pub express: bool,
 }
 
 impl MapState {
@@ -168,6 +181,10 @@ impl Parser {
             Some(p) => self.sub_graph(p, &proc_at),
             None => 0,
         };
+        let child = match (distributed, proc_value.and_then(Value::as_object)) {
+            (true, Some(p)) => Some(self.child_machine(p)),
+            _ => None,
+        };
         let (fields, label, retry, transition) = match io {
             Fields::JsonPath(io) => {
                 let item_selector = match (obj.get("ItemSelector"), obj.get("Parameters")) {
@@ -237,7 +254,30 @@ impl Parser {
                 (Fields::Jsonata(fields), label, retry, transition)
             }
         };
-        MapState { processor, distributed, fields, retry, transition, label }
+        MapState { processor, distributed, fields, retry, transition, label, child }
+    }
+
+    /// The child machine of a distributed Map: the processor's states, in the language they
+    /// run in here (its own `QueryLanguage`, else the enclosing block's).
+    fn child_machine(&self, processor: &Map<String, Value>) -> ChildMachine {
+        let mut definition = Map::new();
+        let language = match processor.get("QueryLanguage").and_then(Value::as_str) {
+            Some(l) => l.to_owned(),
+            None if self.language == QueryLanguage::Jsonata => "JSONata".to_owned(),
+            None => "JSONPath".to_owned(),
+        };
+        definition.insert("QueryLanguage".into(), Value::String(language));
+        for key in ["StartAt", "States"] {
+            if let Some(v) = processor.get(key) {
+                definition.insert(key.into(), v.clone());
+            }
+        }
+        let express = processor
+            .get("ProcessorConfig")
+            .and_then(|c| c.get("ExecutionType"))
+            .and_then(Value::as_str)
+            .is_some_and(|t| t == "EXPRESS");
+        ChildMachine { definition: Value::Object(definition).to_string(), express }
     }
 
     /// `ItemReader`, `ItemBatcher` and `ResultWriter`, in the Map's query language.

@@ -37,7 +37,7 @@ pub use choice::{Choice, ChoiceJsonata, ChoicePath, JsonataBranch, JsonataCondit
 pub use fail::{Fail, FailFields, JsonataFailField, PathFailField};
 pub use item_batcher::{ItemBatcher, MAX_BATCH_BYTES};
 pub use item_reader::{ItemReader, GET_OBJECT, LIST_OBJECTS_V2, MAX_ITEMS_LIMIT};
-pub use map::{MapJsonata, MapPath, MapState};
+pub use map::{ChildMachine, MapJsonata, MapPath, MapState};
 pub use parallel::{Parallel, ParallelJsonata, ParallelPath};
 pub use pass::{Pass, PassPath};
 pub use result_writer::{ResultWriter, PUT_OBJECT};

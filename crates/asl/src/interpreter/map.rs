@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use super::fanout::Tolerance;
+use super::map_handover::ItemSource;
 use super::{
     fields, integer_value, json_value_text, live_frame, state_context, Flow, FrameId, FrameVars, Run, Stage, StepError,
 };
@@ -78,6 +79,10 @@ impl<'a> Run<'a, '_> {
             Ok(items) => items,
             Err(e) => return self.fail_flow(f, e),
         };
+        if let (Some(run_arn), true) = (&run_arn, self.exec.info.child_executions && self.observer.is_none()) {
+            let limits = (max_concurrency, tolerance);
+            return self.hand_over(f, m, ItemSource::Inputs(items), limits, run_arn.clone(), selected);
+        }
         self.start_map_children(f, m, items, (max_concurrency, tolerance), run_arn, &selected)
     }
 
@@ -122,9 +127,21 @@ impl<'a> Run<'a, '_> {
         items: Vec<Value>,
         selected: &Value,
     ) -> Result<Vec<Value>, StepError> {
+        self.select_items_from(f, m, items, 0, selected)
+    }
+
+    /// [`Self::select_items`] for items whose indexes start at `first`.
+    pub(super) fn select_items_from(
+        &mut self,
+        f: FrameId,
+        m: &MapState,
+        items: Vec<Value>,
+        first: usize,
+        selected: &Value,
+    ) -> Result<Vec<Value>, StepError> {
         Ok(match &m.fields {
-            Fields::JsonPath(fields) => self.path_select_items(f, fields, items, selected)?,
-            Fields::Jsonata(fields) => self.jsonata_select_items(f, fields, items, selected)?,
+            Fields::JsonPath(fields) => self.path_select_items(f, fields, items, first, selected)?,
+            Fields::Jsonata(fields) => self.jsonata_select_items(f, fields, items, first, selected)?,
         })
     }
 
@@ -133,11 +150,12 @@ impl<'a> Run<'a, '_> {
         f: FrameId,
         m: &MapPath,
         items: Vec<Value>,
+        first: usize,
         selected: &Value,
     ) -> Result<Vec<Value>, EvalFailure> {
         let Some(tpl) = &m.item_selector else { return Ok(items) };
         let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in (first..).zip(items.iter()) {
             let vars = FrameVars { def: self.def, exec: self.exec, frame: f };
             let mut ctx = state_context(self.def, self.exec, f, None);
             ctx.map_item = Some((i, item));
@@ -152,11 +170,12 @@ impl<'a> Run<'a, '_> {
         f: FrameId,
         m: &MapJsonata,
         items: Vec<Value>,
+        first: usize,
         input: &Value,
     ) -> Result<Vec<Value>, QueryFailure> {
         let Some(tpl) = &m.item_selector else { return Ok(items) };
         let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in (first..).zip(items.iter()) {
             out.push(self.jsonata_template(f, tpl, input, "ItemSelector", Some((i, item)))?);
         }
         Ok(out)
@@ -193,7 +212,7 @@ impl<'a> Run<'a, '_> {
             self.observe(f, Stage::AfterItemsPath, &Value::Array(items.clone()));
         }
         let max_concurrency = self.path_map_count(f, "MaxConcurrency", &m.max_concurrency, &selected)?;
-        let items = self.path_select_items(f, m, items, &selected)?;
+        let items = self.path_select_items(f, m, items, 0, &selected)?;
         Ok((items, usize::try_from(max_concurrency).unwrap_or(usize::MAX), selected))
     }
 
@@ -232,7 +251,7 @@ impl<'a> Run<'a, '_> {
             JsonataDynamic::Fixed(n) => *n,
             JsonataDynamic::Expression(e) => self.jsonata_count(f, e, &input, "MaxConcurrency", 0)?,
         };
-        let items = self.jsonata_select_items(f, m, items, &input)?;
+        let items = self.jsonata_select_items(f, m, items, 0, &input)?;
         Ok((items, usize::try_from(max_concurrency).unwrap_or(usize::MAX), input))
     }
 

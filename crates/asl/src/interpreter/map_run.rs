@@ -17,9 +17,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::fanout::Tolerance;
+use super::map_handover::{
+    Batching, ItemSource, MapRunEnd, MapRunOutcome, MapRunSpec, WriterRequest, MAP_RUN_RESOURCE,
+};
 use super::{
-    fields, state_context, Command, Failure, Flow, FrameId, FrameVars, Phase, Run, Stage, StepError, TaskId,
-    TaskRequest, Work,
+    fields, payload_too_large, state_context, Command, Failure, Flow, FrameId, FrameVars, Phase, Run, Stage, StepError,
+    TaskId, TaskRequest, Work,
 };
 use crate::definition::{
     Dynamic, Fields, ItemBatcher, ItemReader, JsonataDynamic, MapState, ResultWriter, StateKind, MAX_ITEMS_LIMIT,
@@ -62,6 +65,9 @@ pub(super) struct MapRead {
     /// When writing a failed run's results: why it failed, for the Map once they are written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     failure: Option<Box<Failure>>,
+    /// The task runs the whole Map Run as child executions ([`MAP_RUN_RESOURCE`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    driven: bool,
 }
 
 impl RunCounts {
@@ -119,7 +125,8 @@ pub struct ItemCounts {
 }
 
 impl ItemCounts {
-    pub(super) fn of([pending, running, succeeded, failed]: [u64; 4]) -> Self {
+    /// Counts by status: pending, running, succeeded, failed.
+    pub fn of([pending, running, succeeded, failed]: [u64; 4]) -> Self {
         Self {
             pending,
             running,
@@ -132,7 +139,7 @@ impl ItemCounts {
     }
 
     /// The counts of a run that ended: what had not finished was aborted with it.
-    fn closed(counts: [u64; 4]) -> Self {
+    pub fn closed(counts: [u64; 4]) -> Self {
         let mut c = Self::of(counts);
         c.aborted = c.pending + c.running;
         c.pending = 0;
@@ -256,6 +263,10 @@ impl<'a> Run<'a, '_> {
             Err(e) => return self.fail_flow(f, e),
         };
         let run_arn = self.emit_map_run_started(f, m, max_concurrency, (tolerated_count, tolerated_percentage));
+        if self.exec.info.child_executions && self.observer.is_none() {
+            let tolerance = Tolerance { count: tolerated_count, percentage: tolerated_percentage };
+            return self.hand_over(f, m, ItemSource::Reader(request), (max_concurrency, tolerance), run_arn, selected);
+        }
         let read = MapRead {
             task: 0,
             selected,
@@ -267,8 +278,218 @@ impl<'a> Run<'a, '_> {
             counts: [0; 4],
             item_counts: None,
             failure: None,
+            driven: false,
         };
         self.ask_shell(f, read, ITEM_READER_RESOURCE, request)
+    }
+
+    /// Hand the whole Map Run to the shell, which runs the children as executions of their
+    /// own: one task on [`MAP_RUN_RESOURCE`] whose input is the run's [`MapRunSpec`]. The
+    /// batcher's and writer's fields are evaluated here, now; a failure fails the run.
+    pub(super) fn hand_over(
+        &mut self,
+        f: FrameId,
+        m: &MapState,
+        source: ItemSource,
+        (max_concurrency, tolerance): (usize, Tolerance),
+        run_arn: String,
+        selected: Value,
+    ) -> Flow {
+        let fail = |me: &mut Self, e: StepError| -> Flow {
+            let failure = match e {
+                StepError::Eval(e) => me.eval_failure(f, e),
+                StepError::Query(q) => me.query_failure(f, q),
+            };
+            me.close_map_run(f, "FAILED", RunCounts::NONE);
+            me.emit_map_run_failed(f, &failure);
+            Flow::ChildrenFailed(failure)
+        };
+        let reading = matches!(source, ItemSource::Reader(_));
+        let batching = if reading {
+            match self.batching(f, m, &selected) {
+                Ok(b) => b,
+                Err(e) => return fail(self, e),
+            }
+        } else {
+            None
+        };
+        let writer = match self.writer_request(f, m, &selected) {
+            Ok(w) => w,
+            Err(e) => return fail(self, e),
+        };
+        let has_selector = match &m.fields {
+            Fields::JsonPath(p) => p.item_selector.is_some(),
+            Fields::Jsonata(j) => j.item_selector.is_some(),
+        };
+        let selector = (reading && has_selector).then(|| self.selection(f, &selected));
+        let Some(child) = &m.child else {
+            let failure = reader_failure("The Map has no child machine to run".into());
+            self.close_map_run(f, "FAILED", RunCounts::NONE);
+            self.emit_map_run_failed(f, &failure);
+            return Flow::ChildrenFailed(failure);
+        };
+        let spec = MapRunSpec {
+            run_arn: run_arn.clone(),
+            state_name: self.state_of(f).name.clone(),
+            entered_event: self.frame(f).entered_event,
+            definition: child.definition.clone(),
+            express: child.express,
+            role_arn: self.exec.info.role_arn.clone(),
+            source,
+            batching,
+            batched: m.has_item_batcher(),
+            max_concurrency: max_concurrency as u64,
+            tolerated_failure_count: tolerance.count,
+            tolerated_failure_percentage: tolerance.percentage,
+            writer,
+            selector,
+        };
+        let read = MapRead {
+            task: 0,
+            selected: Value::Null,
+            max_concurrency,
+            tolerated_count: tolerance.count,
+            tolerated_percentage: tolerance.percentage,
+            run_arn,
+            writing: false,
+            counts: [0; 4],
+            item_counts: None,
+            failure: None,
+            driven: true,
+        };
+        let mut read = read;
+        if let ItemSource::Inputs(inputs) = &spec.source {
+            // The children are known now: pending until the shell starts them.
+            let items = if spec.batched {
+                inputs.iter().map(|i| i.get("Items").and_then(Value::as_array).map_or(1, |a| a.len() as u64)).sum()
+            } else {
+                inputs.len() as u64
+            };
+            read.counts = [inputs.len() as u64, 0, 0, 0];
+            read.item_counts = spec.batched.then_some([items, 0, 0, 0]);
+            let counts = read.run_counts();
+            if let Some(run) = self.exec.map_runs.iter_mut().rev().find(|r| r.frame == Some(f) && r.status == "RUNNING")
+            {
+                run.counts = ItemCounts::of(counts.items);
+                run.execution_counts = Some(ItemCounts::of(counts.executions));
+            }
+        }
+        let input = serde_json::to_value(&spec).unwrap_or(Value::Null);
+        self.ask_shell(f, read, MAP_RUN_RESOURCE, input)
+    }
+
+    /// A Map's `ItemBatcher`, evaluated.
+    fn batching(&mut self, f: FrameId, m: &MapState, selected: &Value) -> Result<Option<Batching>, StepError> {
+        match &m.fields {
+            Fields::JsonPath(p) => match &p.item_batcher {
+                Some(b) => self.batching_of(f, b, selected).map(Some),
+                None => Ok(None),
+            },
+            Fields::Jsonata(j) => match &j.item_batcher {
+                Some(b) => self.batching_of(f, b, selected).map(Some),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// A Map's `ResultWriter`, evaluated.
+    fn writer_request(
+        &mut self,
+        f: FrameId,
+        m: &MapState,
+        selected: &Value,
+    ) -> Result<Option<WriterRequest>, StepError> {
+        match &m.fields {
+            Fields::JsonPath(p) => match &p.result_writer {
+                Some(w) => self.writer_request_of(f, w, selected).map(Some),
+                None => Ok(None),
+            },
+            Fields::Jsonata(j) => match &j.result_writer {
+                Some(w) => self.writer_request_of(f, w, selected).map(Some),
+                None => Ok(None),
+            },
+        }
+    }
+
+    fn writer_request_of<A: MapPayload>(
+        &mut self,
+        f: FrameId,
+        writer: &ResultWriter<A>,
+        selected: &Value,
+    ) -> Result<WriterRequest, StepError> {
+        let transformation =
+            writer.config.get("Transformation").and_then(Value::as_str).unwrap_or("COMPACT").to_owned();
+        let arguments = match &writer.arguments {
+            None => None,
+            Some(a) => Some(a.evaluate(self, f, selected, "Arguments")?),
+        };
+        let config = if arguments.is_some() { writer_config(writer) } else { Value::Object(writer.config.clone()) };
+        Ok(WriterRequest { arguments, config, transformation })
+    }
+
+    /// The shell ran the Map Run handed to it: the Map's result, or its failure.
+    fn map_run_ended(&mut self, f: FrameId, result: Result<Value, Failure>) -> Flow {
+        let outcome = result.and_then(|v| {
+            serde_json::from_value::<MapRunOutcome>(v).map_err(|e| Failure {
+                error: Some(names::RUNTIME.into()),
+                cause: Some(format!("The Map Run's outcome is not readable: {e}")),
+                from_task_result: false,
+                heartbeat: false,
+            })
+        });
+        let o = match outcome {
+            Ok(o) => o,
+            Err(failure) => {
+                self.close_map_run(f, "FAILED", RunCounts::NONE);
+                self.emit_map_run_failed(f, &failure);
+                return Flow::ChildrenFailed(failure);
+            }
+        };
+        let counts = RunCounts { executions: o.executions, items: o.items };
+        let written = o.results_written;
+        let mark = |run: Option<&mut MapRun>| {
+            if let (true, Some(run)) = (written, run) {
+                for c in std::iter::once(&mut run.counts).chain(run.execution_counts.as_mut()) {
+                    c.results_written = c.succeeded + c.failed;
+                }
+            }
+        };
+        let has_writer = matches!(&self.state_of(f).kind, StateKind::Map(m) if m.has_result_writer());
+        match o.end {
+            MapRunEnd::Output(output) => {
+                mark(self.close_map_run(f, "SUCCEEDED", counts));
+                self.emit(f, EventType::MapRunSucceeded, Details::None);
+                self.emit(f, EventType::MapStateSucceeded, Details::None);
+                if !has_writer && payload_too_large(&output) {
+                    return Flow::Fail(self.data_limit(f));
+                }
+                self.after_result(f, output)
+            }
+            MapRunEnd::TooLarge => {
+                mark(self.close_map_run(f, "SUCCEEDED", counts));
+                self.emit(f, EventType::MapRunSucceeded, Details::None);
+                self.emit(f, EventType::MapStateSucceeded, Details::None);
+                Flow::Fail(self.data_limit(f))
+            }
+            MapRunEnd::Failed(fl) => {
+                let failure = Failure { error: fl.error, cause: fl.cause, from_task_result: false, heartbeat: false };
+                if let Some(location) = fl.evaluation {
+                    let mut d = Map::new();
+                    d.insert("error".into(), Value::String(names::QUERY_EVALUATION_ERROR.into()));
+                    if let Some(c) = &failure.cause {
+                        d.insert("cause".into(), Value::String(c.clone()));
+                    }
+                    if !location.is_empty() {
+                        d.insert("location".into(), Value::String(location));
+                    }
+                    d.insert("state".into(), Value::String(self.state_of(f).name.clone()));
+                    self.emit(f, EventType::EvaluationFailed, Details::Fields(d));
+                }
+                mark(self.close_map_run(f, "FAILED", counts));
+                self.emit_map_run_failed(f, &failure);
+                Flow::ChildrenFailed(failure)
+            }
+        }
     }
 
     /// `MapRunStarted` with the Map Run's ARN, as AWS forms it.
@@ -416,6 +637,12 @@ impl<'a> Run<'a, '_> {
         self.exec.tasks.remove(&task);
         let phase = std::mem::replace(&mut self.frame_mut(f).phase, Phase::Running);
         let Phase::MapRead(read) = phase else { return };
+        if read.driven {
+            let flow = self.map_run_ended(f, result);
+            self.follow(f, flow);
+            self.work.push(Work::Run(f));
+            return;
+        }
         let StateKind::Map(m) = &self.state_of(f).kind else { return };
         if let (true, Some(run_failure)) = (read.writing, &read.failure) {
             let written = result.is_ok();
@@ -598,6 +825,7 @@ impl<'a> Run<'a, '_> {
             counts: counts.executions,
             item_counts: (counts.items != counts.executions).then_some(counts.items),
             failure: failure.map(Box::new),
+            driven: false,
         };
         self.ask_shell(f, read, RESULT_WRITER_RESOURCE, request)
     }
@@ -724,6 +952,17 @@ impl<'a> Run<'a, '_> {
         items: Vec<Value>,
         selected: &Value,
     ) -> Result<Vec<Value>, StepError> {
+        let plan = self.batching_of(f, b, selected)?;
+        plan.group(items).map_err(StepError::Eval)
+    }
+
+    /// An `ItemBatcher`'s limits and `BatchInput`, evaluated.
+    fn batching_of<A: MapPayload, N: MapCount>(
+        &mut self,
+        f: FrameId,
+        b: &ItemBatcher<A, N>,
+        selected: &Value,
+    ) -> Result<Batching, StepError> {
         let max_items = match &b.max_items_per_batch {
             None => None,
             Some(d) => Some(self.batch_limit(f, "MaxItemsPerBatch", d, selected)?),
@@ -736,8 +975,7 @@ impl<'a> Run<'a, '_> {
             None => None,
             Some(tpl) => Some(tpl.evaluate(self, f, selected, "BatchInput")?),
         };
-        let plan = BatchPlan { max_items, max_bytes, batch_input };
-        plan.group(items).map_err(StepError::Eval)
+        Ok(Batching { max_items, max_bytes, batch_input })
     }
 
     fn batch_limit<N: MapCount>(&mut self, f: FrameId, field: &str, d: &N, selected: &Value) -> Result<u64, StepError> {
@@ -778,58 +1016,6 @@ pub fn transform_results(records: Vec<Value>, transformation: &str) -> Vec<Value
     out
 }
 
-/// How items are grouped into batches.
-struct BatchPlan {
-    max_items: Option<u64>,
-    max_bytes: Option<u64>,
-    batch_input: Option<Value>,
-}
-
-impl BatchPlan {
-    fn group(self, items: Vec<Value>) -> Result<Vec<Value>, EvalFailure> {
-        // `{"BatchInput":...,"Items":[]}`: the bytes every batch has before its items.
-        let base = match &self.batch_input {
-            Some(b) => compact(b).len() + r#"{"BatchInput":,"Items":[]}"#.len(),
-            None => r#"{"Items":[]}"#.len(),
-        } as u64;
-        let mut batches = Vec::new();
-        let mut current: Vec<Value> = Vec::new();
-        let mut bytes = base;
-        for item in items {
-            let size = compact(&item).len() as u64 + u64::from(!current.is_empty());
-            let full_count = self.max_items.is_some_and(|n| current.len() as u64 >= n);
-            let full_bytes = self.max_bytes.is_some_and(|n| bytes + size > n);
-            if !current.is_empty() && (full_count || full_bytes) {
-                batches.push(self.batch(std::mem::take(&mut current)));
-                bytes = base;
-            }
-            let size = compact(&item).len() as u64;
-            if let Some(limit) = self.max_bytes {
-                if base + size > limit {
-                    return Err(EvalFailure::runtime(format!(
-                        "An item of {size} bytes does not fit in a batch of MaxInputBytesPerBatch {limit} bytes"
-                    )));
-                }
-            }
-            bytes += size + u64::from(!current.is_empty());
-            current.push(item);
-        }
-        if !current.is_empty() {
-            batches.push(self.batch(current));
-        }
-        Ok(batches)
-    }
-
-    fn batch(&self, items: Vec<Value>) -> Value {
-        let mut m = Map::new();
-        if let Some(b) = &self.batch_input {
-            m.insert("BatchInput".into(), b.clone());
-        }
-        m.insert("Items".into(), Value::Array(items));
-        Value::Object(m)
-    }
-}
-
 /// A failure of the read itself (the items could not be had).
 fn reader_failure(cause: String) -> Failure {
     Failure {
@@ -844,8 +1030,8 @@ fn reader_failure(cause: String) -> Failure {
 mod tests {
     use super::*;
 
-    fn plan(max_items: Option<u64>, max_bytes: Option<u64>, batch_input: Option<Value>) -> BatchPlan {
-        BatchPlan { max_items, max_bytes, batch_input }
+    fn plan(max_items: Option<u64>, max_bytes: Option<u64>, batch_input: Option<Value>) -> Batching {
+        Batching { max_items, max_bytes, batch_input }
     }
 
     #[test]

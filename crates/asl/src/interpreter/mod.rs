@@ -20,6 +20,7 @@ mod execution;
 mod fail;
 mod fanout;
 mod map;
+mod map_handover;
 mod map_run;
 mod messages;
 mod parallel;
@@ -47,6 +48,10 @@ use crate::timestamp::Millis;
 
 pub use execution::{Execution, Failure, Status};
 use execution::{Frame, Parent, Phase, TimerPurpose};
+pub use map_handover::{
+    child_record, exceeds_tolerance, Batcher, Batching, ChildInputs, ChildRecord, ItemSource, MapRunEnd, MapRunFailure,
+    MapRunOutcome, MapRunSpec, WriterRequest, MAP_RUN_RESOURCE,
+};
 pub use map_run::{transform_results, ItemCounts, MapRun, ITEM_READER_RESOURCE, RESULT_WRITER_RESOURCE};
 pub use messages::{Command, Event, StepOutput, TaskRequest};
 pub use pipeline::{ChildrenOutcome, Stage, StageObserver};

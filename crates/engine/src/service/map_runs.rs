@@ -2,7 +2,7 @@
 //! execution's state goes once it ends), read live from the execution's state while they run,
 //! and changed (UpdateMapRun) by an event to their execution.
 
-use asl::interpreter::{Event, Execution, MapRun, StepOutput};
+use asl::interpreter::{Event, Execution, ItemCounts, MapRun, StepOutput};
 use store::{MapRunRow, StoreError};
 
 use super::{Engine, EngineError};
@@ -53,12 +53,15 @@ impl Engine {
     pub async fn map_run(&self, arn: &str) -> Result<(String, MapRun), EngineError> {
         let row =
             self.inner.store.get_map_run(arn).await?.ok_or_else(|| EngineError::ResourceNotFound(arn.to_owned()))?;
-        let stored: MapRun = serde_json::from_str(&row.record).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut stored: MapRun = serde_json::from_str(&row.record).map_err(|e| StoreError::Backend(e.to_string()))?;
         if stored.status != "RUNNING" {
+            self.driven_counts(&mut stored).await;
             return Ok((row.execution_arn, stored));
         }
         let live = self.live_map_runs(&row.execution_arn).await?.into_iter().find(|r| r.arn == arn);
-        Ok((row.execution_arn, live.unwrap_or(stored)))
+        let mut run = live.unwrap_or(stored);
+        self.driven_counts(&mut run).await;
+        Ok((row.execution_arn, run))
     }
 
     /// An execution's Map Runs, oldest first.
@@ -76,7 +79,28 @@ impl Engine {
                 }
             }
         }
+        for run in &mut runs {
+            self.driven_counts(run).await;
+        }
         Ok(runs)
+    }
+
+    /// The counts of a run whose children are executions, while it runs or once it was
+    /// aborted with its parent: its driver's, which the parent's state does not have. (A run
+    /// that ended otherwise has its final counts in its record.)
+    async fn driven_counts(&self, run: &mut MapRun) {
+        if !matches!(run.status.as_str(), "RUNNING" | "ABORTED") {
+            return;
+        }
+        let Some(progress) = self.map_run_progress(&run.arn).await else { return };
+        if run.status == "RUNNING" {
+            run.counts = ItemCounts::of(progress.items);
+            run.execution_counts = Some(ItemCounts::of(progress.executions));
+        } else {
+            run.counts = ItemCounts::closed(progress.items);
+            run.execution_counts =
+                (progress.executions != progress.items).then(|| ItemCounts::closed(progress.executions));
+        }
     }
 
     /// UpdateMapRun: new limits for a running Map Run.
@@ -99,6 +123,7 @@ impl Engine {
             tolerated_failure_percentage,
         };
         self.push(&execution_arn, &event).await?;
+        self.map_run_limits(arn, max_concurrency, tolerated_failure_count, tolerated_failure_percentage);
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! A distributed Map's Map Runs in the console: the list on an execution's page, and a page
-//! per Map Run with its status, settings, and its items and child executions counted by
-//! status (what DescribeMapRun answers, read through the same engine call).
+//! per Map Run with its status, settings, its items and child executions counted by status
+//! (what DescribeMapRun answers, read through the same engine call) and its child executions.
 
 use asl::interpreter::{ItemCounts, MapRun};
 use axum::extract::{Query, State};
@@ -75,7 +75,41 @@ pub(super) async fn show(State(state): State<SharedState>, Query(q): Query<ArnQu
     let executions = run.execution_counts.as_ref().unwrap_or(&run.counts);
     body.push_str("<h2>Outcome</h2>");
     body.push_str(&counts_table(&[("Items", &run.counts), ("Child executions", executions)]));
+    body.push_str(&children(&state, &run.arn).await);
     page(&format!("Map Run {label}"), &body)
+}
+
+/// The run's child executions, the first [`CHILDREN_SHOWN`] in the order of their items.
+async fn children(state: &SharedState, run_arn: &str) -> String {
+    const CHILDREN_SHOWN: usize = 100;
+    let rows = match state.engine.map_run_children(run_arn, None, None, CHILDREN_SHOWN).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "console: map run children read failed");
+            return "<h2>Child executions</h2><p class=\"error\">The child executions could not be read.</p>".into();
+        }
+    };
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<h2>Child executions</h2><table class=\"map-run-children\"><tr><th>Name</th><th>Status</th>\
+         <th>Started</th></tr>",
+    );
+    for r in &rows {
+        out.push_str(&format!(
+            "<tr><td><a href=\"/execution?arn={u}\">{n}</a></td><td>{b}</td><td>{s}</td></tr>",
+            u = url(&r.arn),
+            n = escape(&r.name),
+            b = badge(r.status.as_str()),
+            s = date(r.start),
+        ));
+    }
+    out.push_str("</table>");
+    if rows.len() == CHILDREN_SHOWN {
+        out.push_str("<p class=\"muted\">The first 100 are shown; ListExecutions with the run's ARN lists all.</p>");
+    }
+    out
 }
 
 fn settings(run: &MapRun) -> String {
