@@ -69,18 +69,21 @@ def dummy_aws_env() -> dict[str, str]:
 class Baton:
     """A `baton serve` with a configuration, on a free port, with its own data folder."""
 
-    def __init__(self, config: Path, extra_args: list[str] | None = None, env: dict[str, str] | None = None):
+    def __init__(self, config: Path, extra_args: list[str] | None = None, env: dict[str, str] | None = None,
+                 data: Path | None = None):
+        """`data`: the data folder to serve, kept afterwards (by default a new one, removed)."""
         self.config = config
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(tempfile.mkdtemp(prefix="baton-seed-"))
+        self.data = data or self.data_dir / "data"
         self.log_path = self.data_dir / "baton.log"
         self.extra_args = extra_args or []
         self.env = {**dummy_aws_env(), **(env or {})}
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> "Baton":
-        args = [str(baton_binary()), "serve", "--port", str(self.port), "--data-dir", str(self.data_dir / "data"),
+        args = [str(baton_binary()), "serve", "--port", str(self.port), "--data-dir", str(self.data),
                 "--config", str(self.config), *self.extra_args]
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -18,7 +20,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from seeds_helpers import ROLE_ARN, Baton, wait_for_status
+from seeds_helpers import ROLE_ARN, Baton, dummy_aws_env, wait_for_status
 
 import support
 
@@ -37,13 +39,10 @@ class Backend(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Backend)
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
-    config = tmp_path_factory.mktemp("express") / "baton.toml"
+def write_config(path):
+    """A function, two queues and a topic delivering to one of them."""
     echo = [sys.executable, "-c", "import sys; sys.stdout.write(sys.stdin.read())"]
-    config.write_text(f"""
+    path.write_text(f"""
 [functions.echo]
 command = {json.dumps(echo)}
 
@@ -53,9 +52,22 @@ command = {json.dumps(echo)}
 [topics.alerts]
 subscriptions = [{{ protocol = "sqs", endpoint = "alerts-inbox" }}]
 """)
+    return path
+
+
+@pytest.fixture(scope="module")
+def backend():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Backend)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, backend):
+    config = write_config(tmp_path_factory.mktemp("express") / "baton.toml")
     with Baton(config) as baton:
-        yield baton, f"http://127.0.0.1:{backend.server_port}"
-    backend.shutdown()
+        yield baton, backend
 
 
 def client(baton, service, **config):
@@ -141,3 +153,42 @@ def test_express_executions_reach_every_integration_sync_and_async(world):
     assert keys == ["1.json", "2.json"], "the asynchronous Express execution stored its order too"
     children = sfn.list_executions(stateMachineArn=child)["executions"]
     assert len(children) == 2
+
+
+def test_baton_run_runs_the_same_definition_with_the_same_config(tmp_path, backend):
+    """`baton run` reaches the integrations an Express execution of `baton serve` reaches, with
+    the same baton.toml; what it sends, publishes, stores and starts lands in its data folder,
+    where `baton serve` then finds it."""
+    config = write_config(tmp_path / "baton.toml")
+    data = tmp_path / "data"
+    with Baton(config, data=data) as baton:
+        sfn, sqs = client(baton, "stepfunctions"), client(baton, "sqs")
+        client(baton, "s3", s3={"addressing_style": "path"}).create_bucket(Bucket="run-orders")
+        child = sfn.create_state_machine(name="run-child", roleArn=ROLE_ARN,
+                                         definition=support.PASS_DEFINITION)["stateMachineArn"]
+        orders = sqs.get_queue_url(QueueName="orders")["QueueUrl"]
+    definition = tmp_path / "machine.asl.json"
+    definition.write_text(every_integration(backend, child, orders, "run-orders"))
+
+    run = subprocess.run(
+        [str(support.baton_binary()), "run", str(definition), "--functions", str(config), "--data-dir", str(data),
+         "--json", "--input", json.dumps({"order": {"id": 3, "sum": 9}})],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **dummy_aws_env()})
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    assert result["status"] == "SUCCEEDED", result
+    out = result["output"]
+    assert out["function"] == {"echoed": {"id": 3, "sum": 9}}
+    assert out["http"] == {"StatusCode": 200, "ResponseBody": {"paid": {"id": 3, "sum": 9}}}
+    assert out["sent"]["MessageId"] and out["published"]["MessageId"] and out["stored"]["ETag"]
+
+    with Baton(config, data=data) as baton:
+        sfn, sqs = client(baton, "stepfunctions"), client(baton, "sqs")
+        s3 = client(baton, "s3", s3={"addressing_style": "path"})
+        assert [json.loads(b) for b in receive_all(sqs, sqs.get_queue_url(QueueName="orders")["QueueUrl"], 1)] == [
+            {"id": 3, "sum": 9}]
+        inbox = sqs.get_queue_url(QueueName="alerts-inbox")["QueueUrl"]
+        assert [json.loads(json.loads(b)["Message"]) for b in receive_all(sqs, inbox, 1)] == [{"id": 3, "sum": 9}]
+        assert json.loads(s3.get_object(Bucket="run-orders", Key="3.json")["Body"].read()) == {"id": 3, "sum": 9}
+        started = wait_for_status(sfn, out["child"]["ExecutionArn"])
+        assert started["status"] == "SUCCEEDED" and json.loads(started["input"]) == {"id": 3, "sum": 9}

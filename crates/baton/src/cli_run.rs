@@ -18,11 +18,12 @@ use asl::simulator::{Expression, ExpressionError};
 use asl::{Definition, DefinitionError};
 use clap::Args;
 use engine::config::Config;
-use engine::integrations::Integrations;
 use engine::mocks::{MockConfig, Mocks, TestCaseRef};
 use engine::random::OsRandomness;
 use engine::{run_local, LocalOptions};
 use serde_json::{json, Value};
+use server::router;
+use server::serve::{accept_loop, assemble, ServeOptions};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -31,9 +32,15 @@ pub struct RunArgs {
     /// Execution input: JSON text, or @FILE to read it from a file.
     #[arg(long, default_value = "{}")]
     input: String,
-    /// A baton.toml with the functions Tasks may call.
+    /// A baton.toml: the functions, queues, topics and AWS endpoints Tasks reach, as `baton
+    /// serve` reads it.
     #[arg(long)]
     functions: Option<PathBuf>,
+    /// The data folder of the built-in queues, S3 and the executions Tasks start
+    /// (`states:startExecution`), as `baton serve --data-dir`; a folder no running server
+    /// uses. Without it, a temporary folder removed when the run ends.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     /// Also print the event history.
     #[arg(long)]
     history: bool,
@@ -152,14 +159,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         },
         None => Config::default(),
     };
-    // Tasks on AWS services reach the endpoints `[aws]` and the environment name.
-    let mut config = config;
-    config.aws_client =
-        match engine::aws::Aws::new(config.aws.as_ref(), &engine::aws::Environment::process(), "us-east-1") {
-            Ok(aws) => aws,
-            Err(e) => return usage_error(args.json, &format!("AWS settings: {e}")),
-        };
-    let (integrations, mock) = match (&args.mock_config, &args.test_case) {
+    let mocks = match (&args.mock_config, &args.test_case) {
         (Some(path), Some(case)) => {
             let mocks = match MockConfig::load(path) {
                 Ok(m) => m,
@@ -168,28 +168,85 @@ pub fn run(args: RunArgs) -> ExitCode {
             if let Err(e) = mocks.test_case(&args.name, case) {
                 return usage_error(args.json, &e.to_string());
             }
-            let mut integrations = Integrations::with_functions(config.clone());
-            integrations.set_mocks(Arc::new(Mocks::new(mocks)));
-            (Some(integrations), Some(TestCaseRef { state_machine: args.name.clone(), test_case: case.clone() }))
+            Some((mocks, TestCaseRef { state_machine: args.name.clone(), test_case: case.clone() }))
         }
-        _ => (None, None),
+        _ => None,
     };
-    let execution_name = OsRandomness::new_execution_name();
-    let options = LocalOptions {
-        config,
-        integrations,
-        fast_forward: args.fast_forward,
-        state_machine_name: args.name.clone(),
-        execution_name,
-        random: None,
-        on_events: Some(Box::new(|events: &[HistoryEvent]| {
-            for e in events {
-                tracing::debug!(id = e.id, r#type = e.event_type.as_str(), "history event");
-            }
-        })),
-        mock,
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return usage_error(args.json, &format!("cannot start the runtime: {e}")),
     };
-    let result = run_local(&definition, input, options);
+    let data = match DataDir::of(args.data_dir.clone()) {
+        Ok(d) => d,
+        Err(e) => return usage_error(args.json, &e),
+    };
+    // The server `baton serve` assembles, on a loopback port of its own for the run: Tasks
+    // reach every integration it serves (functions, which may call it back, HTTP, built-in
+    // queues and topics, S3, nested executions).
+    let listener = match runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")) {
+        Ok(l) => l,
+        Err(e) => return usage_error(args.json, &format!("cannot listen on a loopback port: {e}")),
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let opts = ServeOptions {
+        host: "127.0.0.1".into(),
+        port,
+        data_dir: data.path.clone(),
+        store: None,
+        functions: config,
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
+        activity_poll_ms: 1000,
+        public_url: None,
+        connections: Default::default(),
+        allow_open: false,
+        durability: Default::default(),
+    };
+    let state = match runtime.block_on(assemble(&opts)) {
+        Ok(s) => s,
+        Err(e) => return usage_error(args.json, &e.to_string()),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    runtime.spawn(accept_loop(listener, router(state.clone()), Default::default(), async {
+        let _ = stopped.await;
+    }));
+    let mut integrations = state.engine.config().integrations.clone();
+    let mock = mocks.map(|(mocks, case)| {
+        integrations.set_mocks(Arc::new(Mocks::new(mocks)));
+        case
+    });
+    let functions = state.engine.config().functions.clone();
+    let (fast_forward, state_machine_name) = (args.fast_forward, args.name.clone());
+    // Off the runtime's threads: the run blocks, and calls the integrations through the runtime.
+    let run = runtime.spawn_blocking(move || {
+        let options = LocalOptions {
+            config: functions,
+            integrations: Some(integrations),
+            fast_forward,
+            state_machine_name,
+            execution_name: OsRandomness::new_execution_name(),
+            random: None,
+            on_events: Some(Box::new(|events: &[HistoryEvent]| {
+                for e in events {
+                    tracing::debug!(id = e.id, r#type = e.event_type.as_str(), "history event");
+                }
+            })),
+            mock,
+        };
+        run_local(&definition, input, options)
+    });
+    let result = runtime.block_on(run);
+    let _ = stop.send(());
+    drop(state);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    drop(data);
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: the execution's thread ended: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let (output, error, cause) = match result.status() {
         Status::Succeeded { output } => (Some(output.clone()), None, None),
         Status::Failed { error, cause } | Status::TimedOut { error, cause } | Status::Aborted { error, cause } => {
@@ -232,6 +289,31 @@ pub fn run(args: RunArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// `baton run`'s data folder: the one given, or a temporary one removed when dropped.
+struct DataDir {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl DataDir {
+    fn of(given: Option<PathBuf>) -> Result<Self, String> {
+        if let Some(path) = given {
+            return Ok(Self { path, temporary: false });
+        }
+        let path = std::env::temp_dir().join(format!("baton-run-{}", OsRandomness::new_execution_name()));
+        std::fs::create_dir_all(&path).map_err(|e| format!("cannot make the data folder {}: {e}", path.display()))?;
+        Ok(Self { path, temporary: true })
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 }
 
