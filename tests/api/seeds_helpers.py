@@ -76,11 +76,17 @@ class Baton:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(tempfile.mkdtemp(prefix="baton-seed-"))
-        self.data = data or self.data_dir / "data"
+        self.given_data = data
         self.log_path = self.data_dir / "baton.log"
         self.extra_args = extra_args or []
         self.env = {**dummy_aws_env(), **(env or {})}
         self.process: subprocess.Popen | None = None
+
+    @property
+    def data(self) -> Path:
+        """The data folder served: the one given, else `data` under `data_dir` (which a test
+        may point at another server's, to restart on its store)."""
+        return self.given_data or self.data_dir / "data"
 
     def __enter__(self) -> "Baton":
         args = [str(baton_binary()), "serve", "--port", str(self.port), "--data-dir", str(self.data),
