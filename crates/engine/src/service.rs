@@ -175,9 +175,10 @@ fn parse_queued(payload: &str) -> Option<(Event, bool)> {
     serde_json::from_str::<Event>(payload).ok().map(|event| (event, false))
 }
 
-/// Whether `event`, applied now, would answer a task before its submission is recorded.
+/// Whether `event`, applied now, would answer a task (end it, or vote on it) before its
+/// submission is recorded.
 fn answers_too_early(exec: &Execution, event: &Event, callback: bool) -> bool {
-    callback && event.ending_task().is_some_and(|task| exec.awaits_submission(task))
+    callback && event.answered_task().is_some_and(|task| exec.awaits_submission(task))
 }
 
 /// What GetActivityTask hands a worker.
@@ -645,8 +646,9 @@ impl Engine {
         }
         let before = store.history(execution_arn, Some(i64::MAX), 1, true).await?.first().map_or(0, |(id, _)| *id);
         let event = Event::TaskVote { task: task_id as u64, by: by.to_owned(), approve, needed, audit };
-        let payload = serde_json::to_string(&event).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let seq = store.push_event(execution_arn, &payload).await?;
+        // A callback: held, like SendTaskSuccess, until the call that handed the task out has
+        // reported its submission.
+        let seq = store.push_event(execution_arn, &callback_payload(event)).await?;
         self.wake(execution_arn);
         let mut nap = Duration::from_millis(1);
         let give_up = tokio::time::Instant::now() + STOP_WAIT;
@@ -1314,5 +1316,51 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asl::context::ExecutionInfo;
+    use asl::eval::SplitMix64;
+
+    /// An execution whose `.waitForTaskToken` Task was handed out and whose call has not
+    /// reported yet, with the task's id.
+    fn awaiting_submission() -> (Execution, u64) {
+        let def = Definition::parse(
+            r#"{"StartAt": "Ask", "States": {"Ask": {"Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": "ask", "Payload": {"token.$": "$$.Task.Token"}},
+                "End": true}}}"#,
+        )
+        .expect("the definition parses");
+        let mut random = SplitMix64(7);
+        let mut env = Env { now: 0, random: &mut random, missing_activities: &[] };
+        let (exec, out) = interpreter::start(&def, ExecutionInfo::local("m", "e", 0), Value::Null, &mut env);
+        let task = out
+            .commands
+            .iter()
+            .find_map(|c| match c {
+                Command::InvokeTask(request) => Some(request.task),
+                _ => None,
+            })
+            .expect("the Task is handed out");
+        assert!(exec.awaits_submission(task), "the call has not reported its submission");
+        (exec, task)
+    }
+
+    #[test]
+    fn votes_and_answers_from_outside_wait_for_the_submission() {
+        let (exec, task) = awaiting_submission();
+        let vote = Event::TaskVote { task, by: "ana".into(), approve: true, needed: 2, audit: Map::new() };
+        let success = Event::TaskSucceeded { task, output: Value::Null };
+        for event in [&vote, &success] {
+            assert!(answers_too_early(&exec, event, true), "{event:?} from outside is held");
+            assert!(!answers_too_early(&exec, event, false), "{event:?} from the call itself is not");
+        }
+        // Queued as a callback, a vote reads back as one.
+        let (read, callback) = parse_queued(&callback_payload(vote.clone())).expect("the payload parses");
+        assert!(callback && read == vote);
     }
 }

@@ -80,6 +80,15 @@ impl Event {
             _ => None,
         }
     }
+
+    /// The task this event answers, if any: one it ends, or one it votes on (a vote may
+    /// decide the task, so it must not come before the task's submission either).
+    pub fn answered_task(&self) -> Option<TaskId> {
+        match self {
+            Event::TaskVote { task, .. } => Some(*task),
+            _ => self.ending_task(),
+        }
+    }
 }
 
 /// Work the shell must carry out.
