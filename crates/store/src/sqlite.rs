@@ -110,9 +110,13 @@ const WAL_FILE_KEEP: i64 = WAL_FRAMES_MAX * 4096;
 /// jobs: a pause of the writes while readers finish, after which the WAL starts over.
 fn checkpoint_loop(conn: Connection, writer: std::sync::mpsc::Sender<WriteJob>, stop: std::sync::mpsc::Receiver<()>) {
     let restart_queued = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // A failing checkpoint (a full disk) fails again every round: said when it starts, then
+    // once a minute with the count, and when it ends, rather than ten times a second.
+    let mut failing: Option<(u64, std::time::Instant)> = None;
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
         let passive =
             conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
+        let checkpointed = passive.is_ok();
         match passive {
             Ok((log, _)) if log > WAL_FRAMES_MAX && !restart_queued.swap(true, Ordering::AcqRel) => {
                 let queued = restart_queued.clone();
@@ -129,7 +133,24 @@ fn checkpoint_loop(conn: Connection, writer: std::sync::mpsc::Sender<WriteJob>, 
                 }
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "checkpointing the write-ahead log"),
+            Err(e) => match &mut failing {
+                None => {
+                    tracing::warn!(error = %e, "checkpointing the write-ahead log");
+                    failing = Some((1, std::time::Instant::now()));
+                }
+                Some((count, since)) => {
+                    *count += 1;
+                    if since.elapsed() >= std::time::Duration::from_secs(60) {
+                        tracing::warn!(error = %e, failures = *count, "checkpointing the write-ahead log still fails");
+                        *since = std::time::Instant::now();
+                    }
+                }
+            },
+        }
+        if checkpointed {
+            if let Some((count, _)) = failing.take() {
+                tracing::info!(failures = count, "checkpointing the write-ahead log works again");
+            }
         }
     }
 }
