@@ -497,3 +497,65 @@ def test_each_child_is_an_execution_with_its_own_history(sfn, machine, s3, bucke
     assert json.loads(history[-1]["executionSucceededEventDetails"]["output"]) == {"hello": "alan"}
     counts = sfn.describe_map_run(mapRunArn=run_arn)["executionCounts"]
     assert counts["succeeded"] == counts["total"] == 5
+
+
+def test_a_redrive_takes_the_failed_map_run_up_again_and_reruns_only_its_unsuccessful_children(
+    sfn, machine, s3, bucket
+):
+    # Each child reads the object its item names: item 3's is missing the first time.
+    for n in [1, 2, 4, 5]:
+        s3.put_object(Bucket=bucket, Key=f"ok/{n}", Body=b"yes")
+    definition = distributed(
+        {"Read": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                  "Parameters": {"Bucket": bucket, "Key.$": "States.Format('ok/{}', $)"},
+                  "ResultPath": None, "End": True}},
+        "Read",
+        ItemsPath="$.items",
+        MaxConcurrency=1,
+        ToleratedFailureCount=0,
+    )
+    arn = machine(definition)
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": [1, 2, 3, 4, 5]}))["executionArn"]
+    failed = support.wait_done(sfn, ex, timeout=30)
+    assert failed["status"] == "FAILED", failed
+    [listed] = sfn.list_map_runs(executionArn=ex)["mapRuns"]
+    run_arn = listed["mapRunArn"]
+    first = sfn.describe_map_run(mapRunArn=run_arn)
+    assert first["status"] == "FAILED" and first["redriveCount"] == 0 and "redriveDate" not in first
+    before = {c["name"]: c for c in sfn.list_executions(mapRunArn=run_arn)["executions"]}
+    assert sorted(c["status"] for c in before.values()) == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
+    succeeded = sorted(c["executionArn"] for c in before.values() if c["status"] == "SUCCEEDED")
+    [failed_child] = [c["executionArn"] for c in before.values() if c["status"] == "FAILED"]
+    kept = {a: support.history(sfn, a) for a in succeeded}
+
+    s3.put_object(Bucket=bucket, Key="ok/3", Body=b"yes")
+    sfn.redrive_execution(executionArn=ex)
+    done = support.wait_done(sfn, ex, timeout=30)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == [1, 2, 3, 4, 5]
+    assert done["redriveCount"] == 1
+    events = support.history(sfn, ex)
+    types = support.types(events)
+    assert types.count("MapRunStarted") == 1
+    redriven = [e for e in events if e["type"] == "MapRunRedriven"]
+    assert [e["mapRunRedrivenEventDetails"] for e in redriven] == [{"mapRunArn": run_arn, "redriveCount": 1}]
+    assert types[types.index("ExecutionRedriven"):] == [
+        "ExecutionRedriven", "MapStateEntered", "MapStateStarted", "MapRunRedriven", "MapRunSucceeded",
+        "MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"]
+
+    # The same run: the succeeded children did not run again, the failed one was redriven,
+    # and the items never started ran for the first time.
+    assert [r["mapRunArn"] for r in sfn.list_map_runs(executionArn=ex)["mapRuns"]] == [run_arn]
+    children = sfn.list_executions(mapRunArn=run_arn)["executions"]
+    assert len(children) == 5 and all(c["status"] == "SUCCEEDED" for c in children)
+    for a in succeeded:
+        assert sfn.describe_execution(executionArn=a)["redriveCount"] == 0
+        assert support.history(sfn, a) == kept[a]
+    again = sfn.describe_execution(executionArn=failed_child)
+    assert again["redriveCount"] == 1 and json.loads(again["input"]) == 3
+    assert "ExecutionRedriven" in support.types(support.history(sfn, failed_child))
+    described = sfn.describe_map_run(mapRunArn=run_arn)
+    assert described["status"] == "SUCCEEDED"
+    assert described["redriveCount"] == 1 and "redriveDate" in described
+    counts = described["itemCounts"]
+    assert counts["succeeded"] == counts["total"] == 5 and counts["failed"] == 0

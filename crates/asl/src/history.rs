@@ -60,6 +60,7 @@ event_types!(
     MapRunSucceeded,
     MapRunFailed,
     MapRunAborted,
+    MapRunRedriven,
     TaskScheduled,
     TaskStarted,
     TaskSubmitted,

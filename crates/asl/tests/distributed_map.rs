@@ -9,7 +9,7 @@ use asl::eval::SplitMix64;
 use asl::history::HistoryEvent;
 use asl::interpreter::{
     self, exceeds_tolerance, Batcher, ChildInputs, Command, Env, Event, Execution, ItemSource, MapRunEnd,
-    MapRunFailure, MapRunOutcome, MapRunSpec, Status, ITEM_READER_RESOURCE, MAP_RUN_RESOURCE,
+    MapRunFailure, MapRunOutcome, MapRunRedrive, MapRunSpec, Status, ITEM_READER_RESOURCE, MAP_RUN_RESOURCE,
 };
 use asl::Definition;
 use serde_json::{json, Value};
@@ -317,6 +317,38 @@ fn a_failed_map_run_handed_to_the_shell_fails_the_map_with_its_evaluation_event(
     assert_eq!(types(&events), ["EvaluationFailed", "MapRunFailed", "MapStateFailed", "ExecutionFailed"]);
     let Status::Failed { error, .. } = &exec.status else { panic!("{:?}", exec.status) };
     assert_eq!(error.as_deref(), Some("States.QueryEvaluationError"));
+}
+
+#[test]
+fn a_redrive_takes_the_failed_map_run_up_again_with_its_arn_and_a_redrive_marker() {
+    let def = csv_reading_map(Value::Null);
+    let mut random = SplitMix64(7);
+    let (mut exec, commands) = start_handing_over(&def, json!({"bucket": "data", "max": 0}), &mut random);
+    let [Command::InvokeTask(run)] = commands.as_slice() else { panic!("one map run: {commands:?}") };
+    let first: MapRunSpec = serde_json::from_value(run.input.clone()).expect("the request is a MapRunSpec");
+    assert_eq!(first.redrive, None);
+    let failure = MapRunFailure { error: Some("Boom".into()), cause: None, evaluation: None };
+    let outcome = MapRunOutcome {
+        end: MapRunEnd::Failed(failure),
+        executions: [0, 0, 1, 1],
+        items: [0, 0, 1, 1],
+        results_written: false,
+    };
+    let output = serde_json::to_value(&outcome).expect("an outcome serializes");
+    step(&def, &mut exec, Event::TaskSucceeded { task: run.task, output }, &mut random);
+    assert!(matches!(exec.status, Status::Failed { .. }), "{:?}", exec.status);
+
+    let mut env = Env { now: T0 + 100, random: &mut random, missing_activities: &[] };
+    let out = interpreter::redrive(&def, &mut exec, &mut env).expect("the execution is redrivable");
+    assert_eq!(types(&out.events), ["ExecutionRedriven", "MapStateEntered", "MapStateStarted", "MapRunRedriven"]);
+    let details = out.events[3].to_aws_json(true);
+    assert_eq!(details["mapRunRedrivenEventDetails"], json!({"mapRunArn": first.run_arn, "redriveCount": 1}));
+    let [Command::InvokeTask(again)] = out.commands.as_slice() else { panic!("one map run: {:?}", out.commands) };
+    let spec: MapRunSpec = serde_json::from_value(again.input.clone()).expect("the request is a MapRunSpec");
+    assert_eq!(spec.run_arn, first.run_arn);
+    assert_eq!(spec.redrive, Some(MapRunRedrive { count: 1, date: T0 + 100 }));
+    let [map_run] = exec.map_runs().try_into().expect("still one map run");
+    assert_eq!((map_run.status.as_str(), map_run.redrive_count, map_run.redrive_date), ("RUNNING", 1, Some(T0 + 100)));
 }
 
 #[test]

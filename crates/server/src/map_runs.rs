@@ -38,10 +38,13 @@ pub async fn describe(state: &AppState, req: Request<'_>) -> ApiResult {
         "toleratedFailureCount": run.tolerated_failure_count,
         "itemCounts": counts(&run.counts),
         "executionCounts": counts(run.execution_counts.as_ref().unwrap_or(&run.counts)),
-        "redriveCount": 0,
+        "redriveCount": run.redrive_count,
     });
     if let Some(stop) = run.stop {
         out["stopDate"] = date(stop);
+    }
+    if let Some(redriven) = run.redrive_date {
+        out["redriveDate"] = date(redriven);
     }
     Ok(out)
 }

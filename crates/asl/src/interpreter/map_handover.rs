@@ -61,6 +61,17 @@ pub struct MapRunSpec {
     /// What `ItemSelector` reads besides the item; `None` when the items are the inputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<Selection>,
+    /// The run is taken up again by a redrive of the parent: its children that succeeded
+    /// stay, the others run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive: Option<MapRunRedrive>,
+}
+
+/// A Map Run's redrive: how many there were, and when this one began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapRunRedrive {
+    pub count: u32,
+    pub date: Millis,
 }
 
 /// Where a Map Run's items come from.

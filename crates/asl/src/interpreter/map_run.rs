@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 
 use super::fanout::Tolerance;
 use super::map_handover::{
-    Batching, ItemSource, MapRunEnd, MapRunOutcome, MapRunSpec, WriterRequest, MAP_RUN_RESOURCE,
+    Batching, ItemSource, MapRunEnd, MapRunOutcome, MapRunRedrive, MapRunSpec, WriterRequest, MAP_RUN_RESOURCE,
 };
 use super::{
     fields, payload_too_large, state_context, Command, Failure, Flow, FrameId, FrameVars, Phase, Run, Stage, StepError,
@@ -108,6 +108,15 @@ pub struct MapRun {
     /// The frame of the Map state while the run is live.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) frame: Option<FrameId>,
+    /// How often a redrive of the parent took the run up again, and when it last did.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redrive_count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive_date: Option<Millis>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A Map Run's items, or its child executions, by status.
@@ -343,6 +352,13 @@ impl<'a> Run<'a, '_> {
             tolerated_failure_percentage: tolerance.percentage,
             writer,
             selector,
+            redrive: self
+                .exec
+                .map_runs
+                .iter()
+                .rev()
+                .find(|r| r.arn == run_arn && r.redrive_count > 0)
+                .map(|r| MapRunRedrive { count: r.redrive_count, date: r.redrive_date.unwrap_or(self.now) }),
         };
         let read = MapRead {
             task: 0,
@@ -500,6 +516,9 @@ impl<'a> Run<'a, '_> {
         max_concurrency: usize,
         (tolerated_count, tolerated_percentage): (Option<u64>, Option<f64>),
     ) -> String {
+        if let Some(arn) = self.redrive_map_run(f) {
+            return arn;
+        }
         let run_arn = format!(
             "{}/{}:{}",
             self.exec.info.state_machine_arn.replacen(":stateMachine:", ":mapRun:", 1),
@@ -519,8 +538,39 @@ impl<'a> Run<'a, '_> {
             counts: ItemCounts::default(),
             execution_counts: None,
             frame: Some(f),
+            redrive_count: 0,
+            redrive_date: None,
         });
         run_arn
+    }
+
+    /// A redrive re-enters a distributed Map whose Map Run failed: the same run is taken up
+    /// again (`MapRunRedriven`), and its driver re-runs only the children that did not
+    /// succeed. Only the first distributed Map the redrive enters, only when its children
+    /// run as executions of their own, and only a run that failed.
+    fn redrive_map_run(&mut self, f: FrameId) -> Option<String> {
+        if !self.redriving_map_run || !self.exec.info.child_executions || self.observer.is_some() {
+            return None;
+        }
+        self.redriving_map_run = false;
+        let now = self.now;
+        let name = self.state_of(f).name.clone();
+        let run = self.exec.map_runs.iter_mut().rev().find(|r| r.state_name == name && r.frame.is_none())?;
+        if run.status != "FAILED" {
+            return None;
+        }
+        run.status = "RUNNING".into();
+        run.stop = None;
+        run.frame = Some(f);
+        run.redrive_count += 1;
+        run.redrive_date = Some(now);
+        let (arn, count) = (run.arn.clone(), run.redrive_count);
+        self.emit(
+            f,
+            EventType::MapRunRedriven,
+            Details::Fields(fields(json!({"mapRunArn": arn, "redriveCount": count}))),
+        );
+        Some(arn)
     }
 
     /// The Map Run of the Map state in frame `f` ended with `status` and these counts.

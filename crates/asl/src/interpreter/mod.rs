@@ -50,7 +50,7 @@ pub use execution::{Execution, Failure, Status};
 use execution::{Frame, Parent, Phase, TimerPurpose};
 pub use map_handover::{
     child_record, exceeds_tolerance, Batcher, Batching, ChildInputs, ChildRecord, ItemSource, MapRunEnd, MapRunFailure,
-    MapRunOutcome, MapRunSpec, WriterRequest, MAP_RUN_RESOURCE,
+    MapRunOutcome, MapRunRedrive, MapRunSpec, WriterRequest, MAP_RUN_RESOURCE,
 };
 pub use map_run::{transform_results, ItemCounts, MapRun, ITEM_READER_RESOURCE, RESULT_WRITER_RESOURCE};
 pub use messages::{Command, Event, StepOutput, TaskRequest};
@@ -223,6 +223,7 @@ pub fn redrive(def: &Definition, exec: &mut Execution, env: &mut Env<'_>) -> Opt
     let mut run = Run::new(def, exec, env, None);
     let prev = run.exec.next_event_id - 1;
     run.emit_raw(prev, EventType::ExecutionRedriven, Details::Fields(fields(json!({"redriveCount": redrive_count}))));
+    run.redriving_map_run = true;
     if let Some(t) = def.timeout_seconds {
         run.start_timer(TimerPurpose::ExecutionTimeout, t.saturating_mul(1000));
     }
@@ -243,6 +244,9 @@ struct Run<'a, 'o> {
     work: Vec<Work>,
     /// Who sees each state's processing stages; `None` for ordinary runs.
     observer: Option<&'o mut dyn StageObserver>,
+    /// A redrive began this step: the failed Map Run of the Map state it re-enters is taken
+    /// up again rather than a new one started.
+    redriving_map_run: bool,
 }
 
 impl<'a, 'o> Run<'a, 'o> {
@@ -261,6 +265,7 @@ impl<'a, 'o> Run<'a, 'o> {
             out: StepOutput::default(),
             work: Vec::new(),
             observer,
+            redriving_map_run: false,
         }
     }
 }

@@ -185,6 +185,9 @@ struct Driver {
     mock_test_case: Option<String>,
     /// Another node said a child ended: read the running children's rows.
     look: bool,
+    /// A redriven run's children that ended unsuccessfully before the redrive, to redrive
+    /// (index, items), in index order.
+    to_redrive: VecDeque<(u64, u64)>,
 }
 
 impl Engine {
@@ -358,6 +361,7 @@ impl Driver {
             seen_limits: None,
             mock_test_case: None,
             look: false,
+            to_redrive: VecDeque::new(),
             spec,
         }
     }
@@ -382,7 +386,10 @@ impl Driver {
             self.decide();
             self.start_children().await?;
             if self.failure.is_some()
-                || (self.pending.reader_done && self.pending.children.is_empty() && self.running.is_empty())
+                || (self.pending.reader_done
+                    && self.pending.children.is_empty()
+                    && self.to_redrive.is_empty()
+                    && self.running.is_empty())
             {
                 break;
             }
@@ -455,6 +462,8 @@ impl Driver {
                 let items = items_of(&r.input, self.spec.batched);
                 if r.status == ExecutionStatus::Running {
                     self.running.insert(index, items);
+                } else if self.redrives(r) {
+                    self.to_redrive.push_back((index, items));
                 } else {
                     self.count_end(index, items, r.status, r.error.clone(), r.cause.clone());
                 }
@@ -464,7 +473,24 @@ impl Driver {
             }
             after = rows.last().map(|r| r.arn.clone());
         }
+        if self.spec.redrive.is_some() {
+            // A redrive: the children a failed run read and started stand as their rows say.
+            let known: HashSet<u64> =
+                self.running.keys().chain(self.to_redrive.iter().map(|c| &c.0)).copied().collect();
+            self.pending.children.retain(|c| !known.contains(&c.0) && !self.ended.contains(&c.0));
+            self.pending_bytes = self.pending.children.iter().map(|(_, i, _)| i.len()).sum();
+        }
         Ok(())
+    }
+
+    /// Whether a child that ended is one a redrive of the run runs again: it did not
+    /// succeed, and it neither started nor was redriven since the redrive began (a driver
+    /// taken up again mid-redrive counts those as they stand).
+    fn redrives(&self, r: &ExecutionRow) -> bool {
+        let Some(redrive) = self.spec.redrive else { return false };
+        r.status != ExecutionStatus::Succeeded
+            && r.start < redrive.date
+            && r.redrive_date.is_none_or(|d| d < redrive.date)
     }
 
     fn child_arn(&self, index: u64) -> String {
@@ -568,7 +594,12 @@ impl Driver {
         if self.failure.is_some() {
             return Ok(());
         }
-        let room = usize::try_from(limit.saturating_sub(self.running.len() as u64)).unwrap_or(usize::MAX);
+        let mut room = usize::try_from(limit.saturating_sub(self.running.len() as u64)).unwrap_or(usize::MAX);
+        while room > 0 {
+            let Some((index, items)) = self.to_redrive.pop_front() else { break };
+            room -= 1;
+            self.redrive_child(index, items).await?;
+        }
         let starting = room.min(self.pending.children.len());
         if starting == 0 {
             return Ok(());
@@ -601,6 +632,31 @@ impl Driver {
             outcome = outcome.and(self.started(done).await);
         }
         outcome
+    }
+
+    /// Redrive a child that did not succeed, as RedriveExecution does (its history goes on,
+    /// its `redriveCount` goes up): it keeps its name, so it cannot be started anew. A child
+    /// that cannot be redriven (an EXPRESS one keeps no state) counts as failed again.
+    async fn redrive_child(&mut self, index: u64, items: u64) -> Result<(), EngineError> {
+        let arn = self.child_arn(index);
+        // Running before it is redriven: its end may be reported while it is.
+        self.running.insert(index, items);
+        self.dirty = true;
+        match self.engine.redrive(&arn).await {
+            Ok(_) => Ok(()),
+            Err(EngineError::ExecutionNotRedrivable(_) | EngineError::ExecutionDoesNotExist(_)) => {
+                if let Some(r) = self.engine.inner.store.get_execution(&arn).await? {
+                    if r.status != ExecutionStatus::Running && self.running.remove(&index).is_some() {
+                        self.count_end(index, items, r.status, r.error, r.cause);
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.running.remove(&index);
+                Err(e)
+            }
+        }
     }
 
     /// A child's execution row, as its start creates it.
@@ -731,6 +787,9 @@ impl Driver {
             Some((children, items)) => (children.saturating_sub(started), items.saturating_sub(started_items)),
             None => (not_started, waiting_items),
         };
+        // Children waiting for their redrive.
+        let pending = pending + self.to_redrive.len() as u64;
+        let pending_items = pending_items + self.to_redrive.iter().map(|c| c.1).sum::<u64>();
         Progress {
             executions: [pending, running, self.succeeded, self.failed],
             items: [pending_items, running_items, self.items_succeeded, self.items_failed],
