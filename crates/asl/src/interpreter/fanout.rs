@@ -36,7 +36,7 @@ pub(super) struct Fanout {
     pub(super) outcome: Option<Result<(), Failure>>,
     /// What a distributed Map's ResultWriter needs of its children besides their outputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) writer: Option<Box<super::map_run::WriterLog>>,
+    pub(super) writer: Option<Box<super::map_writer::WriterLog>>,
     /// A batched distributed Map: how many items each child (slot) holds. Empty: one each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) batch_sizes: Vec<u64>,

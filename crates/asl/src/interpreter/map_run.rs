@@ -11,21 +11,20 @@
 //! child's record as AWS writes it (built here, so the shell only files them) and whose
 //! result is the Map's (`MapRunArn`, `ResultWriterDetails`).
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::fanout::Tolerance;
 use super::map_handover::{
-    Batching, ItemSource, MapRunEnd, MapRunOutcome, MapRunRedrive, MapRunSpec, WriterRequest, MAP_RUN_RESOURCE,
+    Batching, ItemSource, MapRunEnd, MapRunOutcome, MapRunRedrive, MapRunSpec, MAP_RUN_RESOURCE,
 };
+use super::map_writer::WriterLog;
 use super::{
     fields, payload_too_large, state_context, Command, Failure, Flow, FrameId, FrameVars, Phase, Run, Stage, StepError,
     TaskId, TaskRequest, Work,
 };
 use crate::definition::{
-    Dynamic, Fields, ItemBatcher, ItemReader, JsonataDynamic, MapState, ResultWriter, StateKind, MAX_ITEMS_LIMIT,
+    Dynamic, Fields, ItemBatcher, ItemReader, JsonataDynamic, MapState, StateKind, MAX_ITEMS_LIMIT,
 };
 use crate::error::{names, EvalFailure};
 use crate::eval::Scope;
@@ -33,7 +32,7 @@ use crate::history::{Details, EventType};
 use crate::jsonata::JsonataTemplate;
 use crate::template::compact;
 use crate::template::Template;
-use crate::timestamp::{self, Millis};
+use crate::timestamp::Millis;
 
 /// The resource of the task that reads a Map Run's items. The shell serves it; it is never
 /// shown in the history.
@@ -75,6 +74,23 @@ impl RunCounts {
 }
 
 impl MapRead {
+    /// The wait for a Map Run's results to be written (`RESULT_WRITER_RESOURCE`).
+    pub(super) fn writing(run_arn: String, counts: RunCounts, failure: Option<Failure>) -> Self {
+        Self {
+            task: 0,
+            selected: Value::Null,
+            max_concurrency: 0,
+            tolerated_count: None,
+            tolerated_percentage: None,
+            run_arn,
+            writing: true,
+            counts: counts.executions,
+            item_counts: (counts.items != counts.executions).then_some(counts.items),
+            failure: failure.map(Box::new),
+            driven: false,
+        }
+    }
+
     pub(super) fn run_counts(&self) -> RunCounts {
         RunCounts { executions: self.counts, items: self.item_counts.unwrap_or(self.counts) }
     }
@@ -154,31 +170,6 @@ impl ItemCounts {
         c.pending = 0;
         c.running = 0;
         c
-    }
-}
-
-/// What the ResultWriter needs of a distributed Map's children besides their outputs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(super) struct WriterLog {
-    run_arn: String,
-    /// The state's input after InputPath, for the writer's Parameters/Arguments.
-    selected: Value,
-    inputs: Vec<Value>,
-    /// Failed children by slot: error and cause.
-    failures: BTreeMap<usize, (Option<String>, Option<String>)>,
-    started: Millis,
-    /// Succeeded children by slot: when the run fails, the others are written as PENDING.
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    succeeded: BTreeSet<usize>,
-}
-
-impl WriterLog {
-    pub(super) fn succeeded(&mut self, slot: usize) {
-        self.succeeded.insert(slot);
-    }
-
-    pub(super) fn failed(&mut self, slot: usize, failure: &Failure) {
-        self.failures.insert(slot, (failure.error.clone(), failure.cause.clone()));
     }
 }
 
@@ -406,41 +397,6 @@ impl<'a> Run<'a, '_> {
                 None => Ok(None),
             },
         }
-    }
-
-    /// A Map's `ResultWriter`, evaluated.
-    fn writer_request(
-        &mut self,
-        f: FrameId,
-        m: &MapState,
-        selected: &Value,
-    ) -> Result<Option<WriterRequest>, StepError> {
-        match &m.fields {
-            Fields::JsonPath(p) => match &p.result_writer {
-                Some(w) => self.writer_request_of(f, w, selected).map(Some),
-                None => Ok(None),
-            },
-            Fields::Jsonata(j) => match &j.result_writer {
-                Some(w) => self.writer_request_of(f, w, selected).map(Some),
-                None => Ok(None),
-            },
-        }
-    }
-
-    fn writer_request_of<A: MapPayload>(
-        &mut self,
-        f: FrameId,
-        writer: &ResultWriter<A>,
-        selected: &Value,
-    ) -> Result<WriterRequest, StepError> {
-        let transformation =
-            writer.config.get("Transformation").and_then(Value::as_str).unwrap_or("COMPACT").to_owned();
-        let arguments = match &writer.arguments {
-            None => None,
-            Some(a) => Some(a.evaluate(self, f, selected, "Arguments")?),
-        };
-        let config = if arguments.is_some() { writer_config(writer) } else { Value::Object(writer.config.clone()) };
-        Ok(WriterRequest { arguments, config, transformation })
     }
 
     /// The shell ran the Map Run handed to it: the Map's result, or its failure.
@@ -749,7 +705,7 @@ impl<'a> Run<'a, '_> {
         self.work.push(Work::Run(f));
     }
 
-    fn emit_map_run_failed(&mut self, f: FrameId, failure: &Failure) {
+    pub(super) fn emit_map_run_failed(&mut self, f: FrameId, failure: &Failure) {
         let mut d = Map::new();
         if let Some(e) = &failure.error {
             d.insert("error".into(), Value::String(e.clone()));
@@ -771,14 +727,9 @@ impl<'a> Run<'a, '_> {
         selected: &Value,
     ) -> Flow {
         let log = match (m.has_result_writer(), run_arn) {
-            (true, Some(run_arn)) => Some(Box::new(WriterLog {
-                run_arn,
-                selected: selected.clone(),
-                inputs: inputs.clone(),
-                failures: BTreeMap::new(),
-                started: self.now,
-                succeeded: BTreeSet::new(),
-            })),
+            (true, Some(run_arn)) => {
+                Some(Box::new(WriterLog::new(run_arn, selected.clone(), inputs.clone(), self.now)))
+            }
             _ => None,
         };
         let batch_sizes: Vec<u64> = if m.has_item_batcher() {
@@ -797,92 +748,9 @@ impl<'a> Run<'a, '_> {
         flow
     }
 
-    /// Every child ended, or the Map Run failed (`failure`): shape the results as
-    /// `WriterConfig` says and, when the writer names S3, ask the shell to write them there.
-    /// A failed run's results are written too, as AWS writes them (the children not finished
-    /// as PENDING), and the Map then fails.
-    pub(super) fn start_result_write(
-        &mut self,
-        f: FrameId,
-        results: Vec<Value>,
-        log: WriterLog,
-        counts: RunCounts,
-        failure: Option<Failure>,
-    ) -> Flow {
-        let StateKind::Map(m) = &self.state_of(f).kind else { return Flow::Blocked };
-        match &m.fields {
-            Fields::JsonPath(p) => match &p.result_writer {
-                Some(writer) => self.write_results(f, writer, results, log, counts, failure),
-                None => Flow::Blocked,
-            },
-            Fields::Jsonata(j) => match &j.result_writer {
-                Some(writer) => self.write_results(f, writer, results, log, counts, failure),
-                None => Flow::Blocked,
-            },
-        }
-    }
-
-    fn write_results<A: MapPayload>(
-        &mut self,
-        f: FrameId,
-        writer: &ResultWriter<A>,
-        results: Vec<Value>,
-        log: WriterLog,
-        counts: RunCounts,
-        failure: Option<Failure>,
-    ) -> Flow {
-        if let (None, Some(failure)) = (&writer.arguments, &failure) {
-            self.close_map_run(f, "FAILED", counts);
-            self.emit_map_run_failed(f, failure);
-            return Flow::ChildrenFailed(failure.clone());
-        }
-        let records = self.child_records(&results, &log, failure.is_some());
-        let Some(arguments) = &writer.arguments else {
-            let transformation = writer.config.get("Transformation").and_then(Value::as_str).unwrap_or("COMPACT");
-            let output = Value::Array(transform_results(records, transformation));
-            self.close_map_run(f, "SUCCEEDED", counts);
-            self.emit(f, EventType::MapRunSucceeded, Details::None);
-            self.emit(f, EventType::MapStateSucceeded, Details::None);
-            return self.after_result(f, output);
-        };
-        let arguments = match arguments.evaluate(self, f, &log.selected, "Arguments") {
-            Ok(a) => a,
-            Err(e) => {
-                let failure = match e {
-                    StepError::Eval(e) => self.eval_failure(f, e),
-                    StepError::Query(q) => self.query_failure(f, q),
-                };
-                self.close_map_run(f, "FAILED", counts);
-                self.emit_map_run_failed(f, &failure);
-                return Flow::ChildrenFailed(failure);
-            }
-        };
-        let request = json!({
-            "Resource": crate::definition::PUT_OBJECT,
-            "Arguments": arguments,
-            "WriterConfig": writer_config(writer),
-            "MapRunArn": log.run_arn,
-            "Records": records,
-        });
-        let read = MapRead {
-            task: 0,
-            selected: Value::Null,
-            max_concurrency: 0,
-            tolerated_count: None,
-            tolerated_percentage: None,
-            run_arn: log.run_arn,
-            writing: true,
-            counts: counts.executions,
-            item_counts: (counts.items != counts.executions).then_some(counts.items),
-            failure: failure.map(Box::new),
-            driven: false,
-        };
-        self.ask_shell(f, read, RESULT_WRITER_RESOURCE, request)
-    }
-
     /// Hand a Map Run's read or write to the shell as a task on one of Baton's own resources
     /// (never in the history); the frame waits in `Phase::MapRead` for its end.
-    fn ask_shell(&mut self, f: FrameId, mut read: MapRead, resource: &str, input: Value) -> Flow {
+    pub(super) fn ask_shell(&mut self, f: FrameId, mut read: MapRead, resource: &str, input: Value) -> Flow {
         let task = self.exec.next_task;
         self.exec.next_task += 1;
         self.exec.tasks.insert(task, f);
@@ -899,66 +767,6 @@ impl<'a> Run<'a, '_> {
             credentials: None,
         })));
         Flow::Blocked
-    }
-
-    /// Each child as AWS records it in a Map Run's result files: its execution ARN and name,
-    /// input and output (as JSON text), status, error and cause, dates.
-    fn child_records(&mut self, results: &[Value], log: &WriterLog, run_failed: bool) -> Vec<Value> {
-        let execution_prefix = match log.run_arn.rsplit_once(':') {
-            Some((head, _)) => head.replacen(":mapRun:", ":execution:", 1),
-            None => log.run_arn.clone(),
-        };
-        let start = timestamp::format(log.started);
-        let stop = timestamp::format(self.now);
-        let machine = self.exec.info.state_machine_arn.clone();
-        let mut records = Vec::with_capacity(results.len());
-        for (slot, output) in results.iter().enumerate() {
-            let input = log.inputs.get(slot).map_or_else(|| "null".to_owned(), compact);
-            if run_failed && !log.failures.contains_key(&slot) && !log.succeeded.contains(&slot) {
-                // Not started, or stopped with the run: no execution, no output.
-                let mut r = Map::new();
-                r.insert("Input".into(), json!(input));
-                r.insert("InputDetails".into(), json!({"Included": true}));
-                r.insert("StateMachineArn".into(), json!(machine));
-                r.insert("Status".into(), json!("PENDING"));
-                records.push(Value::Object(r));
-                continue;
-            }
-            let name = self.random.uuid_v4();
-            let mut r = Map::new();
-            r.insert("ExecutionArn".into(), json!(format!("{execution_prefix}:{name}")));
-            r.insert("Input".into(), json!(input));
-            r.insert("InputDetails".into(), json!({"Included": true}));
-            r.insert("Name".into(), json!(name));
-            match log.failures.get(&slot) {
-                Some((error, cause)) => {
-                    if let Some(e) = error {
-                        r.insert("Error".into(), json!(e));
-                    }
-                    if let Some(c) = cause {
-                        r.insert("Cause".into(), json!(c));
-                    }
-                    r.insert("RedriveCount".into(), json!(0));
-                    r.insert("RedriveStatus".into(), json!("REDRIVABLE"));
-                    r.insert("StartDate".into(), json!(start));
-                    r.insert("StateMachineArn".into(), json!(machine));
-                    r.insert("Status".into(), json!("FAILED"));
-                }
-                None => {
-                    r.insert("Output".into(), json!(compact(output)));
-                    r.insert("OutputDetails".into(), json!({"Included": true}));
-                    r.insert("RedriveCount".into(), json!(0));
-                    r.insert("RedriveStatus".into(), json!("NOT_REDRIVABLE"));
-                    r.insert("RedriveStatusReason".into(), json!("Execution is SUCCEEDED and cannot be redriven"));
-                    r.insert("StartDate".into(), json!(start));
-                    r.insert("StateMachineArn".into(), json!(machine));
-                    r.insert("Status".into(), json!("SUCCEEDED"));
-                }
-            }
-            r.insert("StopDate".into(), json!(stop));
-            records.push(Value::Object(r));
-        }
-        records
     }
 
     fn run_read_items(&mut self, f: FrameId, m: &MapState, items: Vec<Value>, read: &MapRead) -> Result<Flow, Failure> {
@@ -1037,35 +845,6 @@ impl<'a> Run<'a, '_> {
     }
 }
 
-/// `WriterConfig` with its defaults when the results go to S3: `OutputType` JSON,
-/// `Transformation` NONE.
-fn writer_config<A>(writer: &ResultWriter<A>) -> Value {
-    let mut config = writer.config.clone();
-    config.entry("OutputType").or_insert_with(|| json!("JSON"));
-    config.entry("Transformation").or_insert_with(|| json!("NONE"));
-    Value::Object(config)
-}
-
-/// Child records as `Transformation` shapes them: NONE keeps each record; COMPACT keeps a
-/// succeeded child's output only; FLATTEN also spreads an output that is an array. A failed
-/// child's record stays whole, as AWS keeps it.
-pub fn transform_results(records: Vec<Value>, transformation: &str) -> Vec<Value> {
-    if transformation == "NONE" {
-        return records;
-    }
-    let mut out = Vec::with_capacity(records.len());
-    for record in records {
-        let succeeded = record.get("Status").and_then(Value::as_str) == Some("SUCCEEDED");
-        let output = record.get("Output").and_then(Value::as_str).and_then(|t| serde_json::from_str::<Value>(t).ok());
-        match (succeeded, output) {
-            (true, Some(Value::Array(items))) if transformation == "FLATTEN" => out.extend(items),
-            (true, Some(output)) => out.push(output),
-            _ => out.push(record),
-        }
-    }
-    out
-}
-
 /// A failure of the read itself (the items could not be had).
 fn reader_failure(cause: String) -> Failure {
     Failure {
@@ -1082,16 +861,6 @@ mod tests {
 
     fn plan(max_items: Option<u64>, max_bytes: Option<u64>, batch_input: Option<Value>) -> Batching {
         Batching { max_items, max_bytes, batch_input }
-    }
-
-    #[test]
-    fn compact_keeps_outputs_and_flatten_spreads_arrays_but_failures_stay_whole() {
-        let ok = |o: &str| json!({"Status": "SUCCEEDED", "Output": o});
-        let failed = json!({"Status": "FAILED", "Error": "E"});
-        let records = vec![ok("[1,2]"), ok("{\"a\":1}"), failed.clone()];
-        assert_eq!(transform_results(records.clone(), "NONE"), records);
-        assert_eq!(transform_results(records.clone(), "COMPACT"), vec![json!([1, 2]), json!({"a": 1}), failed.clone()]);
-        assert_eq!(transform_results(records, "FLATTEN"), vec![json!(1), json!(2), json!({"a": 1}), failed]);
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod fanout;
 mod map;
 mod map_handover;
 mod map_run;
+mod map_writer;
 mod messages;
 mod parallel;
 mod pass;
@@ -52,7 +53,8 @@ pub use map_handover::{
     child_record, exceeds_tolerance, Batcher, Batching, ChildInputs, ChildRecord, ItemSource, MapRunEnd, MapRunFailure,
     MapRunOutcome, MapRunRedrive, MapRunSpec, WriterRequest, MAP_RUN_RESOURCE,
 };
-pub use map_run::{transform_results, ItemCounts, MapRun, ITEM_READER_RESOURCE, RESULT_WRITER_RESOURCE};
+pub use map_run::{ItemCounts, MapRun, ITEM_READER_RESOURCE, RESULT_WRITER_RESOURCE};
+pub use map_writer::transform_results;
 pub use messages::{Command, Event, StepOutput, TaskRequest};
 pub use pipeline::{ChildrenOutcome, Stage, StageObserver};
 pub use retry_catch::{error_matches, retry_delay_ms};
