@@ -37,6 +37,7 @@ use tokio::sync::mpsc;
 
 use super::{Engine, EngineError, ParentLink};
 use crate::clock::now_ms;
+use crate::page::Page;
 use crate::random::OsRandomness;
 
 pub use asl::interpreter::MAP_RUN_RESOURCE;
@@ -317,8 +318,9 @@ impl Engine {
         status: Option<&str>,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<ExecutionRow>, EngineError> {
-        Ok(self.inner.store.executions_by_prefix(&child_prefix(run), status, after, limit).await?)
+    ) -> Result<Page<ExecutionRow>, EngineError> {
+        let rows = self.inner.store.executions_by_prefix(&child_prefix(run), status, after, limit + 1).await?;
+        Ok(Page::of_rows(rows, limit, |r| r.arn.clone()))
     }
 }
 
@@ -645,11 +647,7 @@ impl Driver {
         match self.engine.redrive(&arn).await {
             Ok(_) => Ok(()),
             Err(EngineError::ExecutionNotRedrivable(_) | EngineError::ExecutionDoesNotExist(_)) => {
-                if let Some(r) = self.engine.inner.store.get_execution(&arn).await? {
-                    if r.status != ExecutionStatus::Running && self.running.remove(&index).is_some() {
-                        self.count_end(index, items, r.status, r.error, r.cause);
-                    }
-                }
+                self.count_if_ended(&arn, index, items).await?;
                 Ok(())
             }
             Err(e) => {
@@ -712,11 +710,7 @@ impl Driver {
                     self.running.remove(&index);
                     return Ok(());
                 }
-                if let Some(r) = self.engine.inner.store.get_execution(&arn).await? {
-                    if r.status != ExecutionStatus::Running && self.running.remove(&index).is_some() {
-                        self.count_end(index, items, r.status, r.error, r.cause);
-                    }
-                }
+                self.count_if_ended(&arn, index, items).await?;
                 Ok(())
             }
             Err(e) => {
@@ -750,16 +744,23 @@ impl Driver {
         }
     }
 
+    /// Count the end of child `index` if its execution has ended and it was still counted as
+    /// running here.
+    async fn count_if_ended(&mut self, arn: &str, index: u64, items: u64) -> Result<(), EngineError> {
+        if let Some(r) = self.engine.inner.store.get_execution(arn).await? {
+            if r.status != ExecutionStatus::Running && self.running.remove(&index).is_some() {
+                self.count_end(index, items, r.status, r.error, r.cause);
+            }
+        }
+        Ok(())
+    }
+
     /// Ends of running children this driver was not told of (they ran on another node).
     async fn poll_running(&mut self) -> Result<(), EngineError> {
         let running: Vec<(u64, u64)> = self.running.iter().map(|(i, n)| (*i, *n)).collect();
         for (index, items) in running {
             let arn = self.child_arn(index);
-            if let Some(r) = self.engine.inner.store.get_execution(&arn).await? {
-                if r.status != ExecutionStatus::Running && self.running.remove(&index).is_some() {
-                    self.count_end(index, items, r.status, r.error, r.cause);
-                }
-            }
+            self.count_if_ended(&arn, index, items).await?;
         }
         Ok(())
     }
