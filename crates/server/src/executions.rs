@@ -4,6 +4,7 @@
 
 use asl::interpreter::Status;
 use engine::executions::{ExecutionInput, ExecutionRow, ListExecutions, StartExecution};
+use engine::page::Page;
 use engine::ExecutionStatus;
 use serde_json::{json, Map, Value};
 
@@ -152,6 +153,12 @@ pub async fn list(state: &AppState, req: Request<'_>) -> ApiResult {
     let machine = req.machine_arn("stateMachineArn")?;
     let status = req.str("statusFilter")?;
     let page = state.engine.list_executions(ListExecutions { machine, status, after: after.as_deref(), limit }).await?;
+    Ok(executions_page(&page, None))
+}
+
+/// A ListExecutions answer: each execution as AWS lists it (with the Map Run it belongs to,
+/// when listed by `mapRunArn`) and the next page's token.
+pub fn executions_page(page: &Page<ExecutionRow>, map_run_arn: Option<&str>) -> Value {
     let items: Vec<Value> = page
         .items
         .iter()
@@ -173,14 +180,17 @@ pub async fn list(state: &AppState, req: Request<'_>) -> ApiResult {
             if let Some(a) = &r.alias_arn {
                 e["stateMachineAliasArn"] = json!(a);
             }
+            if let Some(m) = map_run_arn {
+                e["mapRunArn"] = json!(m);
+            }
             e
         })
         .collect();
     let mut out = json!({ "executions": items });
-    if let Some(t) = next_token(&page) {
+    if let Some(t) = next_token(page) {
         out["nextToken"] = json!(t);
     }
-    Ok(out)
+    out
 }
 
 /// Drop input/output data from a stored event (`includeExecutionData: false`).

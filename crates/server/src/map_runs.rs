@@ -6,7 +6,7 @@ use engine::arn::check_map_run;
 use engine::page::Page;
 use serde_json::{json, Value};
 
-use crate::api::{date, encode_token, next_token, ApiError, ApiResult, Request};
+use crate::api::{date, next_token, ApiError, ApiResult, Request};
 use crate::AppState;
 
 fn counts(c: &ItemCounts) -> Value {
@@ -129,30 +129,6 @@ pub async fn list_executions(state: &AppState, req: &Request<'_>, arn: &str) -> 
     let after = req.next_token()?;
     let status = req.str("statusFilter")?;
     state.engine.map_run(arn).await?;
-    let mut rows = state.engine.map_run_children(arn, status, after.as_deref(), limit + 1).await?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let page: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let mut e = json!({
-                "executionArn": r.arn,
-                "stateMachineArn": r.state_machine_arn,
-                "name": r.name,
-                "status": r.status,
-                "startDate": date(r.start),
-                "mapRunArn": arn,
-                "redriveCount": r.redrive_count,
-            });
-            if let Some(s) = r.stop {
-                e["stopDate"] = date(s);
-            }
-            e
-        })
-        .collect();
-    let mut out = json!({"executions": page});
-    if let (true, Some(last)) = (more, rows.last()) {
-        out["nextToken"] = json!(encode_token(&last.arn));
-    }
-    Ok(out)
+    let page = state.engine.map_run_children(arn, status, after.as_deref(), limit).await?;
+    Ok(crate::executions::executions_page(&page, Some(arn)))
 }

@@ -83,7 +83,7 @@ pub(super) async fn show(State(state): State<SharedState>, Query(q): Query<ArnQu
 async fn children(state: &SharedState, run_arn: &str) -> String {
     const CHILDREN_SHOWN: usize = 100;
     let rows = match state.engine.map_run_children(run_arn, None, None, CHILDREN_SHOWN).await {
-        Ok(rows) => rows,
+        Ok(page) => page.items,
         Err(e) => {
             tracing::warn!(error = %e, "console: map run children read failed");
             return "<h2>Child executions</h2><p class=\"error\">The child executions could not be read.</p>".into();
